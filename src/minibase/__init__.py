@@ -1,0 +1,3 @@
+"""minibase: a self-hosted backend for mini programs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""create_app(settings) -> the ASGI app: routes, middleware and lifespan. Nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.datastructures import State
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from minibase.clock import Clock
+from minibase.config import Settings
+from minibase.http.middleware import RequestContext
+from minibase.http.routes import admins, collections, health, openapi, records, users
+from minibase.http.routing import Endpoint
+from minibase.services import Services, open_services
+
+ROUTE_MODULES = (health, openapi, admins, collections, users, records)
+
+
+def endpoints() -> list[Endpoint]:
+    return [endpoint for module in ROUTE_MODULES for endpoint in module.routes.endpoints]
+
+
+class MinibaseApp:
+    """The ASGI app. `state.services` is set while the lifespan runs (or given by tests)."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, services: Services | None = None
+    ) -> None:
+        self.settings = settings
+        self.state = State()
+        self.state.endpoints = endpoints()
+        self.state.services = services
+        self._clock = clock
+        router = Router([e.route() for e in self.state.endpoints], lifespan=self._lifespan)
+        app: ASGIApp = RequestContext(router, owner=self)
+        if settings.cors_origins:
+            app = CORSMiddleware(
+                app,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["authorization", "content-type", "if-match", "x-request-id"],
+                expose_headers=["x-request-id"],
+            )
+        self._app = app
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: Any) -> AsyncIterator[None]:
+        if self.state.services is not None:  # built by the caller, who closes it
+            yield
+            return
+        services = await open_services(self.settings, clock=self._clock)
+        self.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+            self.state.services = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, services: Services | None = None
+) -> MinibaseApp:
+    return MinibaseApp(settings, clock=clock, services=services)

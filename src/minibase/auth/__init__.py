@@ -1,0 +1,1 @@
+"""Users, admins, passwords and tokens."""

@@ -1,0 +1,84 @@
+"""Short-lived signed access tokens: compact JWS with HS256, a key derived from the master key.
+
+The header is fixed and compared as bytes, so no algorithm negotiation can be abused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+
+from minibase.auth.caller import Caller, CallerKind
+from minibase.clock import Clock
+from minibase.errors import ApiError
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(data: bytes) -> bytes:
+    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+
+
+def invalid_token(message: str = "the access token is invalid") -> ApiError:
+    return ApiError("auth.invalid_token", 401, message)
+
+
+class TokenSigner:
+    def __init__(self, key: bytes, key_id: str, clock: Clock) -> None:
+        self._key = key
+        self._clock = clock
+        self._header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": key_id}))
+
+    def issue(self, caller: Caller, ttl: int, **extra: Any) -> str:
+        now = int(self._clock.now().timestamp())
+        claims: dict[str, Any] = {
+            "sub": caller.id,
+            "typ": caller.kind,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        if caller.roles:
+            claims["roles"] = list(caller.roles)
+        if caller.platform:
+            claims["plat"] = caller.platform
+        if caller.appid:
+            claims["app"] = caller.appid
+        claims.update(extra)
+        signing_input = self._header + b"." + _b64(orjson.dumps(claims))
+        return (signing_input + b"." + self._sign(signing_input)).decode()
+
+    def _sign(self, signing_input: bytes) -> bytes:
+        return _b64(hmac.new(self._key, signing_input, hashlib.sha256).digest())
+
+    def verify(self, token: str) -> Caller:
+        """The caller a token names; ApiError auth.invalid_token / auth.token_expired otherwise."""
+        raw = token.encode()
+        header, _, rest = raw.partition(b".")
+        payload, _, signature = rest.partition(b".")
+        if header != self._header or not payload or not signature:
+            raise invalid_token()
+        if not hmac.compare_digest(signature, self._sign(header + b"." + payload)):
+            raise invalid_token()
+        try:
+            claims = orjson.loads(_unb64(payload))
+            kind: CallerKind = claims["typ"]
+            expires = int(claims["exp"])
+        except (ValueError, KeyError, TypeError):
+            raise invalid_token() from None
+        if kind not in ("user", "admin"):
+            raise invalid_token()
+        if expires <= self._clock.now().timestamp():
+            raise ApiError("auth.token_expired", 401, "the access token has expired")
+        return Caller(
+            kind=kind,
+            id=claims.get("sub"),
+            roles=tuple(claims.get("roles", ())),
+            platform=claims.get("plat"),
+            appid=claims.get("app"),
+        )

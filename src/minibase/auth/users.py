@@ -1,0 +1,149 @@
+"""End users of the mini program: one account per person, with roles and a public profile.
+
+Platform identities (openid/unionid per app) attach to a user in the platform-login feature;
+here is the account itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from minibase.clock import Clock, isoformat
+from minibase.errors import ApiError
+from minibase.ids import IdGenerator
+from minibase.store.database import Connection, Row
+
+ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_ROLES = 32
+MAX_PROFILE_BYTES = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    roles: tuple[str, ...]
+    profile: dict[str, Any]
+    disabled: bool
+    created: str
+    updated: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "roles": list(self.roles),
+            "profile": self.profile,
+            "disabled": self.disabled,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+
+_COLUMNS = "id, roles, profile, disabled, created, updated"
+
+
+def _load_json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row[0],
+        roles=tuple(_load_json(row[1])),
+        profile=_load_json(row[2]),
+        disabled=bool(row[3]),
+        created=row[4],
+        updated=row[5],
+    )
+
+
+def check_roles(roles: Any) -> tuple[str, ...]:
+    if not isinstance(roles, list) or len(roles) > MAX_ROLES:
+        raise ApiError("request.invalid_body", 400, f"roles must be a list of at most {MAX_ROLES}")
+    for role in roles:
+        if not isinstance(role, str) or not ROLE.match(role):
+            raise ApiError("request.invalid_body", 400, f"role {role!r} must match {ROLE.pattern}")
+    return tuple(dict.fromkeys(roles))
+
+
+def check_profile(profile: Any) -> dict[str, Any]:
+    if not isinstance(profile, dict):
+        raise ApiError("request.invalid_body", 400, "profile must be an object")
+    if len(orjson.dumps(profile)) > MAX_PROFILE_BYTES:
+        raise ApiError("request.invalid_body", 400, f"profile is over {MAX_PROFILE_BYTES} bytes")
+    return profile
+
+
+async def insert_user(
+    conn: Connection,
+    clock: Clock,
+    ids: IdGenerator,
+    roles: Sequence[str] = (),
+    profile: Mapping[str, Any] | None = None,
+) -> User:
+    now = isoformat(clock.now())
+    user = User(ids.new(), tuple(roles), dict(profile or {}), False, now, now)
+    await conn.execute(
+        f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        user.id,
+        orjson.dumps(list(user.roles)).decode(),
+        orjson.dumps(user.profile).decode(),
+        False,
+        now,
+        now,
+    )
+    return user
+
+
+async def find_user(conn: Connection, user_id: str) -> User | None:
+    row = await conn.fetch_one(f"SELECT {_COLUMNS} FROM users WHERE id = ?", user_id)
+    return None if row is None else _user(row)
+
+
+async def get_user(conn: Connection, user_id: str) -> User:
+    user = await find_user(conn, user_id)
+    if user is None:
+        raise ApiError("users.not_found", 404, f"no user {user_id!r}")
+    return user
+
+
+async def update_user(
+    conn: Connection,
+    clock: Clock,
+    user: User,
+    *,
+    roles: Sequence[str] | None = None,
+    profile: Mapping[str, Any] | None = None,
+    disabled: bool | None = None,
+) -> User:
+    changed = User(
+        id=user.id,
+        roles=tuple(roles) if roles is not None else user.roles,
+        profile=dict(profile) if profile is not None else user.profile,
+        disabled=disabled if disabled is not None else user.disabled,
+        created=user.created,
+        updated=isoformat(clock.now()),
+    )
+    await conn.execute(
+        "UPDATE users SET roles = ?, profile = ?, disabled = ?, updated = ? WHERE id = ?",
+        orjson.dumps(list(changed.roles)).decode(),
+        orjson.dumps(changed.profile).decode(),
+        changed.disabled,
+        changed.updated,
+        user.id,
+    )
+    return changed
+
+
+async def list_users(conn: Connection, *, after: str | None, limit: int) -> list[User]:
+    if after is None:
+        rows = await conn.fetch_all(f"SELECT {_COLUMNS} FROM users ORDER BY id LIMIT ?", limit)
+    else:
+        rows = await conn.fetch_all(
+            f"SELECT {_COLUMNS} FROM users WHERE id > ? ORDER BY id LIMIT ?", after, limit
+        )
+    return [_user(row) for row in rows]

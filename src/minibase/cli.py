@@ -1,0 +1,229 @@
+"""The `minibase` command: serve, migrate, admin create, collections export|apply."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from minibase import __version__
+from minibase.config import ConfigError, Settings, env_name, load_settings
+from minibase.errors import ApiError
+from minibase.store.database import DatabaseUnavailable
+from minibase.store.migrations import MigrationsPending, migrate
+from minibase.vault import VaultError, load_master_key
+
+log = logging.getLogger("minibase")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (default ./minibase_data)")
+    parser.add_argument("--database-url", help="postgresql://... (default: SQLite in data dir)")
+    parser.add_argument("--config", help="minibase.toml to read (default ./minibase.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minibase", description="Backend for mini programs.")
+    parser.add_argument("--version", action="version", version=f"minibase {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    _common(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument(
+        "--dev", action="store_true", default=None, help="development mode: migrate at start"
+    )
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+
+    migrate_cmd = commands.add_parser("migrate", help="apply pending system-table migrations")
+    _common(migrate_cmd)
+
+    admin = commands.add_parser("admin", help="manage admins")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_commands.add_parser(
+        "create", help="create an admin (password from MINIBASE_ADMIN_PASSWORD or a prompt)"
+    )
+    create.add_argument("email")
+    _common(create)
+
+    collections = commands.add_parser("collections", help="export or apply collection definitions")
+    collection_commands = collections.add_subparsers(dest="collections_command", required=True)
+    export = collection_commands.add_parser("export", help="write every definition to FILE")
+    export.add_argument("file", help="path, or - for standard output (.yaml/.yml: YAML)")
+    export.add_argument("--format", choices=["json", "yaml"])
+    _common(export)
+    apply = collection_commands.add_parser("apply", help="make collections match FILE")
+    apply.add_argument("file", help="JSON or YAML file, or - for standard input")
+    apply.add_argument("--prune", action="store_true", help="drop collections not in FILE")
+    apply.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    _common(apply)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "data_dir", "database_url", "dev", "workers"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    config = Path(args.config) if getattr(args, "config", None) else None
+    return load_settings(overrides, config_file=config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = settings_from(args)
+        if args.command == "serve":
+            return serve(settings, args)
+        return asyncio.run(_run(args, settings))
+    except (ConfigError, VaultError, MigrationsPending, DatabaseUnavailable) as exc:
+        print(f"minibase: {exc}", file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        print(f"minibase: {exc.code}: {exc.message}", file=sys.stderr)
+        if exc.details:
+            print(orjson.dumps(exc.details, option=orjson.OPT_INDENT_2).decode(), file=sys.stderr)
+        return 1
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from minibase.clock import SystemClock
+    from minibase.services import database_for, open_services
+
+    if args.command == "migrate":
+        db = database_for(settings)
+        await db.open()
+        try:
+            applied = await migrate(db, SystemClock())
+        finally:
+            await db.close()
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to do"
+        print(f"migrations applied: {names}")
+        return 0
+    services = await open_services(settings)
+    try:
+        if args.command == "admin":
+            return await _create_admin(services, args.email)
+        if args.collections_command == "export":
+            return await _export(services, args)
+        return await _apply(services, args)
+    finally:
+        await services.close()
+
+
+async def _create_admin(services: Any, email: str) -> int:
+    from minibase.auth.admins import create_admin
+
+    password = os.environ.get("MINIBASE_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            print("minibase: the passwords differ", file=sys.stderr)
+            return 1
+    admin = await create_admin(services.db, services.clock, services.ids, email, password)
+    print(f"admin created: {admin.email} ({admin.id})")
+    return 0
+
+
+async def _export(services: Any, args: argparse.Namespace) -> int:
+    from minibase.data.definitions import export_definitions
+
+    document = {"collections": await export_definitions(services)}
+    as_yaml = args.format == "yaml" or (
+        args.format is None and args.file.endswith((".yaml", ".yml"))
+    )
+    if as_yaml:
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    else:
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        await asyncio.to_thread(Path(args.file).write_text, text, encoding="utf-8")
+        print(f"exported {len(document['collections'])} collections to {args.file}")
+    return 0
+
+
+async def _apply(services: Any, args: argparse.Namespace) -> int:
+    from minibase.data.definitions import (
+        apply_definitions,
+        parse_definitions_file,
+        plan_definitions,
+    )
+
+    if args.file == "-":
+        raw = await asyncio.to_thread(sys.stdin.buffer.read)
+    else:
+        raw = await asyncio.to_thread(Path(args.file).read_bytes)
+    document = parse_definitions_file(raw)
+    if args.dry_run:
+        plan = await plan_definitions(services, document, prune=args.prune)
+    else:
+        plan = await apply_definitions(services, document, prune=args.prune)
+    summary = plan.to_json()
+    prefix = "would be " if args.dry_run else ""
+    for change in ("created", "altered", "dropped", "unchanged"):
+        if summary[change]:
+            print(
+                f"{prefix if change != 'unchanged' else ''}{change}: {', '.join(summary[change])}"
+            )
+    return 0
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Prepare once (key, migrations), then hand over to the HTTP server's workers."""
+    from minibase.services import open_services
+
+    load_master_key(settings.master_key, settings.data_dir)
+
+    async def prepare() -> None:
+        services = await open_services(settings)
+        await services.close()
+
+    asyncio.run(prepare())
+    for name in ("host", "port", "data_dir", "database_url", "dev", "workers"):
+        value = getattr(args, name, None)
+        if value is not None:
+            os.environ[env_name(name)] = str(value)
+    if getattr(args, "config", None):
+        os.environ["MINIBASE_CONFIG"] = args.config
+    where = "SQLite at " + str(settings.sqlite_path) if settings.uses_sqlite else "PostgreSQL"
+    log.info("minibase %s on http://%s:%d (%s)", __version__, settings.host, settings.port, where)
+    if settings.server == "uvicorn":
+        import uvicorn  # type: ignore[import-not-found]
+
+        uvicorn.run(
+            "minibase.server:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+        )
+        return 0
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    Granian(
+        "minibase.server:app_from_environment",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        loop=Loops.uvloop if sys.platform != "win32" else Loops.auto,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+    ).serve()
+    return 0

@@ -1,0 +1,45 @@
+"""The one clock: timezone-aware UTC, injectable so tests can freeze or move time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FrozenClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment
+
+
+def isoformat(moment: datetime) -> str:
+    """Fixed-width UTC text (`2026-11-25T03:53:13.123456Z`): sorts in time order as a string."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp with a timezone ("Z" or an offset) into aware UTC."""
+    moment = datetime.fromisoformat(text.replace("z", "Z"))
+    if moment.tzinfo is None:
+        raise ValueError("timestamp needs a timezone, e.g. 'Z' or '+08:00'")
+    return moment.astimezone(UTC)

@@ -1,0 +1,175 @@
+"""One Settings object, built from defaults < minibase.toml < MINIBASE_* environment < flags.
+
+It is passed down from `create_app`; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("minibase_data")
+    dev: bool = False
+    # None: the embedded default, SQLite at <data_dir>/data.db.
+    database_url: str | None = None
+    # Base64 of 32 random bytes. None: generated once into <data_dir>/master.key.
+    master_key: str | None = None
+    # None: migrate at start on SQLite and in --dev; `minibase migrate` otherwise.
+    auto_migrate: bool | None = None
+    workers: int = 1
+    server: str = "granian"
+    max_body_bytes: int = 1_048_576
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    admin_token_ttl: int = 12 * 3600
+    list_default_limit: int = 20
+    list_max_limit: int = 100
+    bulk_max_records: int = 1000
+    sqlite_readers: int = 4
+    postgres_pool_size: int = 10
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "info"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "data.db"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url is None or self.database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.dev or self.uses_sqlite
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def env_name(setting: str) -> str:
+    return "MINIBASE_" + setting.upper()
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the config file, the environment and explicit overrides (flags) into Settings."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or Path(environ.get("MINIBASE_CONFIG", "minibase.toml"))
+    if path.is_file():
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+        section = document.get("minibase", document)
+        for key, raw in section.items():
+            values[key] = raw
+    for name in _setting_types():
+        if env_name(name) in environ:
+            values[name] = environ[env_name(name)]
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = raw
+    return _build(values)
+
+
+def _setting_types() -> dict[str, Any]:
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings) if f.name != "extra"}
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    types = _setting_types()
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key in types:
+            known[key] = _coerce(key, types[key], raw)
+        else:
+            extra[key] = raw
+    settings = Settings(**known, extra=extra)
+    _check(settings)
+    return settings
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    text = str(raw).strip() if not isinstance(raw, list | tuple) else None
+    try:
+        if kind is bool or kind == (bool | None):
+            if isinstance(raw, bool):
+                return raw
+            if text is None or text.lower() not in _BOOLS:
+                raise ValueError("expected true or false")
+            return _BOOLS[text.lower()]
+        if kind is int:
+            if isinstance(raw, bool):
+                raise ValueError("expected a whole number")
+            return int(raw)
+        if kind is Path:
+            return Path(str(raw)).expanduser()
+        if kind == tuple[str, ...]:
+            if isinstance(raw, list | tuple):
+                return tuple(str(item) for item in raw)
+            return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+        if kind == (str | None):
+            return text or None
+        return text
+    except ValueError as exc:
+        raise ConfigError(f"setting {name} ({env_name(name)}): {exc}: {raw!r}") from None
+
+
+_BOOLS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _check(settings: Settings) -> None:
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"setting port ({env_name('port')}) must be 1-65535, got {settings.port}")
+    if settings.server not in ("granian", "uvicorn"):
+        raise ConfigError("setting server (MINIBASE_SERVER) must be granian or uvicorn")
+    if settings.database_url and not settings.database_url.startswith(
+        ("sqlite", "postgres://", "postgresql://")
+    ):
+        raise ConfigError("setting database_url must start with postgresql:// or sqlite:")
+    for name in (
+        "max_body_bytes",
+        "access_token_ttl",
+        "refresh_token_ttl",
+        "admin_token_ttl",
+        "list_default_limit",
+        "list_max_limit",
+        "bulk_max_records",
+        "sqlite_readers",
+        "workers",
+        "postgres_pool_size",
+    ):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
+    if settings.list_default_limit > settings.list_max_limit:
+        raise ConfigError("list_default_limit cannot exceed list_max_limit")

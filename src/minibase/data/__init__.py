@@ -1,0 +1,1 @@
+"""The data API: collections (admin) and records (clients), with access rules applied."""

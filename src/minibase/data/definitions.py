@@ -1,0 +1,327 @@
+"""Admin features over collection definitions: create, alter, drop, export and apply.
+
+Each runs in one transaction: the table DDL, the re-check of existing records against a new
+schema, the metadata row and the version counter commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import yaml
+
+from minibase.clock import isoformat
+from minibase.errors import ApiError
+from minibase.services import Services
+from minibase.store.collections import Collection, InvalidDefinition, parse_definition
+from minibase.store.database import Connection, IntegrityViolation
+from minibase.store.registry import bump_version
+from minibase.store.schema import ValidationError
+from minibase.store.tables import create_index, create_table, drop_index, drop_table
+
+MAX_REPORTED = 20
+_BATCH = 500
+
+
+def invalid_definition(exc: InvalidDefinition) -> ApiError:
+    if exc.rule is not None:
+        return ApiError(
+            "collections.invalid_rule",
+            400,
+            f"rule {exc.rule['action']}: {exc.rule['message']}",
+            {"rule": exc.rule},
+        )
+    return ApiError(
+        "collections.invalid_definition",
+        400,
+        "the collection definition is invalid",
+        {"problems": exc.problems},
+    )
+
+
+def compile_definition(
+    definition: Any, collection_id: str, created: str, updated: str
+) -> Collection:
+    try:
+        return parse_definition(
+            definition, collection_id=collection_id, created=created, updated=updated
+        )
+    except InvalidDefinition as exc:
+        raise invalid_definition(exc) from None
+
+
+@dataclass
+class Plan:
+    """What `apply` does (or would do, in a dry run)."""
+
+    created: list[str] = field(default_factory=list)
+    altered: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {
+            "created": self.created,
+            "altered": self.altered,
+            "unchanged": self.unchanged,
+            "dropped": self.dropped,
+        }
+
+
+async def create_collection(services: Services, definition: Any) -> Collection:
+    async with services.db.transaction() as conn:
+        collection = await _create(services, conn, definition, pending={})
+    await services.collections.load()
+    return collection
+
+
+async def alter_collection(
+    services: Services, name: str, changes: Mapping[str, Any], *, replace: bool = False
+) -> Collection:
+    """PATCH merges top-level keys into the definition; PUT (replace) takes it whole."""
+    current = await services.collections.get(name)
+    merged = dict(changes) if replace else {**current.to_definition(), **changes}
+    async with services.db.transaction() as conn:
+        collection = await _alter(services, conn, current, merged, pending={})
+    await services.collections.load()
+    return collection
+
+
+async def drop_collection(services: Services, name: str) -> None:
+    collection = await services.collections.get(name)
+    async with services.db.transaction() as conn:
+        await _drop(conn, collection, await services.collections.all(), dropping=set())
+    await services.collections.load()
+
+
+async def export_definitions(services: Services) -> list[dict[str, Any]]:
+    return [c.to_definition() for c in await services.collections.all()]
+
+
+async def apply_definitions(
+    services: Services, definitions: Any, *, prune: bool = False, dry_run: bool = False
+) -> Plan:
+    """Make the collections match a file of definitions (create, alter, optionally drop)."""
+    if not isinstance(definitions, list):
+        raise ApiError("collections.invalid_definition", 400, "expected a list of definitions")
+    names = [d.get("name") if isinstance(d, Mapping) else None for d in definitions]
+    if len({str(n).lower() for n in names}) != len(names):
+        raise ApiError("collections.invalid_definition", 400, "a collection name appears twice")
+    existing = {c.name.lower(): c for c in await services.collections.all()}
+    plan = Plan()
+    pending = {str(n).lower(): d for n, d in zip(names, definitions, strict=True)}
+    async with services.db.transaction() as conn:
+        for name, definition in zip(names, definitions, strict=True):
+            current = existing.get(str(name).lower())
+            if current is None:
+                await _create(services, conn, definition, pending)
+                plan.created.append(str(name))
+            elif _same(current, definition):
+                plan.unchanged.append(current.name)
+            else:
+                await _alter(services, conn, current, definition, pending)
+                plan.altered.append(current.name)
+        if prune:
+            doomed = [c for key, c in existing.items() if key not in pending]
+            for collection in doomed:
+                await _drop(
+                    conn,
+                    collection,
+                    list(existing.values()),
+                    dropping={c.name.lower() for c in doomed},
+                )
+                plan.dropped.append(collection.name)
+        if dry_run:
+            raise _DryRun(plan)
+    await services.collections.load()
+    return plan
+
+
+class _DryRun(Exception):
+    def __init__(self, plan: Plan) -> None:
+        super().__init__("dry run")
+        self.plan = plan
+
+
+async def plan_definitions(services: Services, definitions: Any, *, prune: bool = False) -> Plan:
+    """Apply in a transaction that is rolled back: every check runs, nothing changes."""
+    try:
+        await apply_definitions(services, definitions, prune=prune, dry_run=True)
+    except _DryRun as dry:
+        return dry.plan
+    raise AssertionError("a dry run always rolls back")
+
+
+def _same(current: Collection, definition: Any) -> bool:
+    try:
+        candidate = parse_definition(definition, collection_id=current.id)
+    except InvalidDefinition:
+        return False
+    return candidate.to_definition() == current.to_definition()
+
+
+# -- steps inside a transaction ----------------------------------------------------------
+
+
+async def _create(
+    services: Services, conn: Connection, definition: Any, pending: Mapping[str, Any]
+) -> Collection:
+    now = isoformat(services.clock.now())
+    collection = compile_definition(definition, services.ids.new(), now, now)
+    await _check_name_free(conn, collection)
+    _check_references(services, collection, pending)
+    await conn.execute_script(create_table(conn.dialect, collection))
+    await conn.execute(
+        "INSERT INTO collections (id, name, name_key, definition, created, updated)"
+        f" VALUES (?, ?, ?, {conn.dialect.json_param()}, ?, ?)",
+        collection.id,
+        collection.name,
+        collection.name.lower(),
+        orjson.dumps(collection.to_definition()).decode(),
+        now,
+        now,
+    )
+    await bump_version(conn)
+    return collection
+
+
+async def _alter(
+    services: Services,
+    conn: Connection,
+    current: Collection,
+    definition: Any,
+    pending: Mapping[str, Any],
+) -> Collection:
+    now = isoformat(services.clock.now())
+    altered = compile_definition(definition, current.id, current.created, now)
+    if altered.name.lower() != current.name.lower():
+        await _check_name_free(conn, altered)
+    _check_references(services, altered, pending)
+    if altered.schema.to_definition() != current.schema.to_definition() or (
+        altered.schema.additional != current.schema.additional
+    ):
+        await _recheck_records(conn, altered)
+    old = {index.fingerprint: index for index in current.indexes}
+    new = {index.fingerprint: index for index in altered.indexes}
+    for key in old.keys() - new.keys():
+        await conn.execute(drop_index(current, old[key]))
+    for key in new.keys() - old.keys():
+        try:
+            await conn.execute(create_index(conn.dialect, altered, new[key]))
+        except IntegrityViolation:
+            raise ApiError(
+                "collections.unique_violation",
+                409,
+                f"existing records hold duplicate values for {new[key].to_definition()['fields']}",
+            ) from None
+    await conn.execute(
+        f"UPDATE collections SET name = ?, name_key = ?, definition = {conn.dialect.json_param()},"
+        " updated = ? WHERE id = ?",
+        altered.name,
+        altered.name.lower(),
+        orjson.dumps(altered.to_definition()).decode(),
+        now,
+        altered.id,
+    )
+    await bump_version(conn)
+    return altered
+
+
+async def _drop(
+    conn: Connection, collection: Collection, everything: Sequence[Collection], dropping: set[str]
+) -> None:
+    for other in everything:
+        if other.id == collection.id or other.name.lower() in dropping:
+            continue
+        for path, target in other.schema.references():
+            if target.lower() == collection.name.lower():
+                raise ApiError(
+                    "collections.referenced",
+                    409,
+                    f"{other.name}.{'.'.join(path)} references {collection.name}; change it first",
+                )
+    await conn.execute_script(drop_table(collection))
+    await conn.execute("DELETE FROM collections WHERE id = ?", collection.id)
+    await bump_version(conn)
+
+
+async def _check_name_free(conn: Connection, collection: Collection) -> None:
+    taken = await conn.fetch_value(
+        "SELECT id FROM collections WHERE name_key = ?", collection.name.lower()
+    )
+    if taken is not None and taken != collection.id:
+        raise ApiError("collections.exists", 409, f"a collection named {collection.name} exists")
+
+
+def _check_references(
+    services: Services, collection: Collection, pending: Mapping[str, Any]
+) -> None:
+    for path, target in collection.schema.references():
+        key = target.lower()
+        if key == collection.name.lower() or key in pending or services.collections.find(key):
+            continue
+        raise ApiError(
+            "collections.invalid_definition",
+            400,
+            f"field {'.'.join(path)} references {target!r}, which is not a collection",
+            {"problems": [{"field": "fields." + ".".join(path), "message": "unknown collection"}]},
+        )
+
+
+async def _recheck_records(conn: Connection, collection: Collection) -> None:
+    """Validate every record under the new schema; fill new defaults; refuse if any fails."""
+    failures: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        rows = await conn.fetch_all(
+            f"SELECT _id, data FROM {collection.table} WHERE _id > ? ORDER BY _id LIMIT ?",
+            after,
+            _BATCH,
+        )
+        for record_id, raw in rows:
+            document = orjson.loads(raw)
+            user_part = {k: v for k, v in document.items() if not k.startswith("_")}
+            try:
+                normalized = collection.schema.validate(user_part, apply_defaults=True)
+            except ValidationError as exc:
+                if len(failures) < MAX_REPORTED:
+                    failures.append({"_id": record_id, "problems": exc.problems[:5]})
+                continue
+            if normalized != user_part and not failures:
+                system = {k: v for k, v in document.items() if k.startswith("_")}
+                await conn.execute(
+                    f"UPDATE {collection.table} SET data = {conn.dialect.json_param()}"
+                    " WHERE _id = ?",
+                    orjson.dumps({**system, **normalized}).decode(),
+                    record_id,
+                )
+        if len(rows) < _BATCH:
+            break
+        after = rows[-1][0]
+    if failures:
+        raise ApiError(
+            "collections.incompatible_records",
+            409,
+            "existing records do not satisfy the new schema; fix them or relax the schema",
+            {"records": failures},
+        )
+
+
+def parse_definitions_file(raw: bytes) -> Any:
+    """JSON or YAML (JSON is YAML); either `{collections: [...]}` or a bare list."""
+    try:
+        document = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ApiError("request.malformed_json", 400, f"not valid JSON or YAML: {exc}") from None
+    if isinstance(document, dict) and set(document) == {"collections"}:
+        document = document["collections"]
+    if not isinstance(document, list):
+        raise ApiError(
+            "collections.invalid_definition",
+            400,
+            "expected {collections: [...]} or a list of definitions",
+        )
+    return document

@@ -1,0 +1,363 @@
+"""The records API: create, read, list, update and delete records, each in one transaction,
+with the collection's schema validated and its access rules applied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from minibase.auth.caller import Caller
+from minibase.clock import isoformat
+from minibase.data.access import denied, is_locked, rule_condition
+from minibase.data.listing import (
+    ListQuery,
+    after_cursor,
+    decode_cursor,
+    encode_cursor,
+    order_by,
+    project,
+    sort_keys,
+)
+from minibase.data.references import check_references
+from minibase.data.updates import Change, apply_update, parse_update
+from minibase.errors import ApiError
+from minibase.rules.conditions import FALSE, TRUE, Condition, all_of, evaluate
+from minibase.services import Services
+from minibase.store.collections import Collection
+from minibase.store.database import Connection, IntegrityViolation
+from minibase.store.query import ConditionCompiler
+from minibase.store.schema import ValidationError
+
+RECORD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SYSTEM_INPUT = frozenset({"_id", "_owner", "_version"})
+
+
+def not_found(collection: Collection, record_id: str) -> ApiError:
+    return ApiError("records.not_found", 404, f"no record {record_id!r} in {collection.name}")
+
+
+def _where(
+    conn_dialect: Any, collection: Collection, condition: Condition
+) -> tuple[str, list[Any]]:
+    compiled = ConditionCompiler(conn_dialect, collection.kind_of).compile(condition)
+    return compiled.sql, compiled.params
+
+
+def _user_part(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if not key.startswith("_")}
+
+
+def _validate(
+    collection: Collection, body: Mapping[str, Any], *, index: int | None = None
+) -> dict[str, Any]:
+    try:
+        return collection.schema.validate(body, apply_defaults=True)
+    except ValidationError as exc:
+        details: dict[str, Any] = {"problems": exc.problems}
+        if index is not None:
+            details["index"] = index
+        raise ApiError(
+            "records.invalid", 400, "the record does not match the schema", details
+        ) from None
+
+
+def _expected_version(body: Mapping[str, Any], header: int | None) -> int | None:
+    version = body.get("_version", header)
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ApiError("records.invalid_update", 400, "_version must be a whole number")
+    return version
+
+
+def _integrity(collection: Collection, exc: IntegrityViolation, record_id: str) -> ApiError:
+    name = exc.constraint or ""
+    for index in collection.indexes:
+        if index.fingerprint in name:
+            fields = index.to_definition()["fields"]
+            return ApiError(
+                "records.unique_violation",
+                409,
+                f"another record has the same {', '.join(fields)}",
+                {"fields": fields},
+            )
+    return ApiError("records.exists", 409, f"a record with _id {record_id!r} exists")
+
+
+# -- create -------------------------------------------------------------------------------
+
+
+def _new_record(
+    services: Services, caller: Caller, collection: Collection, body: Any, index: int | None
+) -> dict[str, Any]:
+    if not isinstance(body, Mapping):
+        raise ApiError("request.invalid_body", 400, "a record is a JSON object")
+    record_id = body.get("_id") or services.ids.new()
+    if not isinstance(record_id, str) or not RECORD_ID.match(record_id):
+        raise ApiError("records.invalid", 400, f"_id must match {RECORD_ID.pattern}")
+    owner = caller.id if caller.is_user else None
+    if "_owner" in body:
+        if not caller.is_admin:
+            raise ApiError("records.invalid", 400, "only admins may set _owner")
+        owner = body["_owner"]
+        if owner is not None and not isinstance(owner, str):
+            raise ApiError("records.invalid", 400, "_owner must be a user id or null")
+    fields = _validate(
+        collection, {k: v for k, v in body.items() if k not in SYSTEM_INPUT}, index=index
+    )
+    now = isoformat(services.clock.now())
+    record = {"_id": record_id, "_owner": owner, "_created": now, "_updated": now, "_version": 1}
+    record.update(fields)
+    allowed = rule_condition(caller, collection, "create", fields)
+    if not evaluate(allowed, record):
+        raise denied(caller, collection, "create")
+    return record
+
+
+async def _insert(conn: Connection, collection: Collection, record: dict[str, Any]) -> None:
+    try:
+        await conn.execute(
+            f"INSERT INTO {collection.table} (_id, _owner, _created, _updated, _version, data)"
+            f" VALUES (?, ?, ?, ?, ?, {conn.dialect.json_param()})",
+            record["_id"],
+            record["_owner"],
+            record["_created"],
+            record["_updated"],
+            1,
+            orjson.dumps(record).decode(),
+        )
+    except IntegrityViolation as exc:
+        raise _integrity(collection, exc, record["_id"]) from None
+
+
+async def create_record(services: Services, caller: Caller, name: str, body: Any) -> dict[str, Any]:
+    collection = await services.collections.get(name)
+    record = _new_record(services, caller, collection, body, None)
+    async with services.db.transaction() as conn:
+        await check_references(conn, services.collections, collection, [record])
+        await _insert(conn, collection, record)
+    return record
+
+
+async def create_records(
+    services: Services, caller: Caller, name: str, bodies: Any
+) -> list[dict[str, Any]]:
+    """All or nothing: every record is checked before any is written."""
+    collection = await services.collections.get(name)
+    limit = services.settings.bulk_max_records
+    if not isinstance(bodies, list) or not bodies:
+        raise ApiError("request.invalid_body", 400, "records must be a non-empty list")
+    if len(bodies) > limit:
+        raise ApiError("records.bulk_too_large", 400, f"at most {limit} records at once")
+    records = [_new_record(services, caller, collection, body, i) for i, body in enumerate(bodies)]
+    async with services.db.transaction() as conn:
+        await check_references(conn, services.collections, collection, records)
+        for record in records:
+            await _insert(conn, collection, record)
+    return records
+
+
+# -- read ---------------------------------------------------------------------------------
+
+
+async def get_record(
+    services: Services,
+    caller: Caller,
+    name: str,
+    record_id: str,
+    fields: Sequence[tuple[str, ...]] | None = None,
+) -> bytes:
+    """The record as JSON bytes (straight from storage when no projection is asked)."""
+    collection = await services.collections.get(name)
+    readable = rule_condition(caller, collection, "read")
+    db = services.db
+    if readable == TRUE:
+        row = await db.fetch_one(f"SELECT data FROM {collection.table} WHERE _id = ?", record_id)
+    else:
+        where, params = _where(db.dialect, collection, readable)
+        row = await db.fetch_one(
+            f"SELECT data FROM {collection.table} WHERE _id = ? AND {where}", record_id, *params
+        )
+    if row is None:
+        raise not_found(collection, record_id)
+    raw = row[0]
+    if fields is None:
+        return raw.encode() if isinstance(raw, str) else bytes(raw)
+    return orjson.dumps(project(orjson.loads(raw), fields))
+
+
+async def list_records(
+    services: Services, caller: Caller, name: str, query: ListQuery
+) -> dict[str, Any]:
+    collection = await services.collections.get(name)
+    visible = rule_condition(caller, collection, "list")
+    dialect = services.db.dialect
+    where, params = _where(dialect, collection, all_of(query.filter, visible))
+    keys = sort_keys(query)
+    page_where = where
+    page_params = list(params)
+    if query.cursor:
+        values = decode_cursor(dialect, keys, query.cursor)
+        page_where = f"{where} AND {after_cursor(dialect, keys, values, page_params)}"
+    key_columns = ", ".join(dialect.field(path) for path, _ in keys)
+    sql = (
+        f"SELECT data, {key_columns} FROM {collection.table} WHERE {page_where}"
+        f" ORDER BY {order_by(dialect, keys)} LIMIT ?"
+    )
+    async with services.db.reader() as conn:
+        rows = await conn.fetch_all(sql, *page_params, query.limit + 1)
+        total = None
+        if query.count:
+            total = await conn.fetch_value(
+                f"SELECT COUNT(*) FROM {collection.table} WHERE {where}", *params
+            )
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    items = [orjson.loads(row[0]) for row in rows]
+    if query.fields is not None:
+        items = [project(item, query.fields) for item in items]
+    result: dict[str, Any] = {
+        "items": items,
+        "next_cursor": encode_cursor(keys, list(rows[-1][1:])) if more and rows else None,
+    }
+    if total is not None:
+        result["total"] = int(total)
+    return result
+
+
+# -- update and delete --------------------------------------------------------------------
+
+
+async def _locked_row(
+    conn: Connection, caller: Caller, collection: Collection, record_id: str, allowed: Condition
+) -> tuple[dict[str, Any], int, bool, bool]:
+    """The stored record (row-locked), its version, whether `allowed` holds, if readable."""
+    readable = (
+        FALSE
+        if is_locked(caller, collection, "read")
+        else rule_condition(caller, collection, "read")
+    )
+    compiler = ConditionCompiler(conn.dialect, collection.kind_of)
+    allowed_sql = compiler.compile(allowed)
+    readable_sql = compiler.compile(readable)
+    lock = " FOR UPDATE" if conn.dialect.name == "postgres" else ""
+    row = await conn.fetch_one(
+        f"SELECT data, _version, CASE WHEN {allowed_sql.sql} THEN 1 ELSE 0 END,"
+        f" CASE WHEN {readable_sql.sql} THEN 1 ELSE 0 END"
+        f" FROM {collection.table} WHERE _id = ?{lock}",
+        *allowed_sql.params,
+        *readable_sql.params,
+        record_id,
+    )
+    if row is None:
+        raise not_found(collection, record_id)
+    return orjson.loads(row[0]), int(row[1]), bool(row[2]), bool(row[3])
+
+
+def _check_version(collection: Collection, current: int, expected: int | None) -> None:
+    if expected is not None and expected != current:
+        raise ApiError(
+            "records.version_conflict",
+            409,
+            f"the record is at version {current}, not {expected}; reload it and retry",
+            {"current_version": current},
+        )
+
+
+async def update_record(
+    services: Services,
+    caller: Caller,
+    name: str,
+    record_id: str,
+    body: Any,
+    *,
+    replace: bool,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """PUT replaces the user fields; PATCH merges fields or applies operators."""
+    collection = await services.collections.get(name)
+    if not isinstance(body, Mapping):
+        raise ApiError("request.invalid_body", 400, "an update is a JSON object")
+    expected = _expected_version(body, expected_version)
+    changes = None if replace else parse_update(body)
+    if collection.compiled_rules["update"] is None and not caller.is_admin:
+        rule_condition(caller, collection, "update")  # raises: admins only
+    async with services.db.transaction() as conn:
+        stored, version, _, readable = await _locked_row(conn, caller, collection, record_id, TRUE)
+        fields = next_fields(collection, stored, body, changes)
+        allowed = rule_condition(caller, collection, "update", fields)
+        if not evaluate(allowed, stored):
+            raise (
+                denied(caller, collection, "update")
+                if readable or caller.is_admin
+                else (not_found(collection, record_id))
+            )
+        _check_version(collection, version, expected)
+        record = await write_update(services, conn, collection, stored, fields)
+    return record
+
+
+def next_fields(
+    collection: Collection,
+    stored: Mapping[str, Any],
+    body: Mapping[str, Any],
+    changes: tuple[Change, ...] | None,
+) -> dict[str, Any]:
+    if changes is None:
+        extra = set(body) & {"_id", "_owner", "_created", "_updated"}
+        if extra:
+            raise ApiError("records.invalid", 400, f"system fields {sorted(extra)} cannot be set")
+        return _validate(collection, {k: v for k, v in body.items() if k != "_version"})
+    return _validate(collection, apply_update(_user_part(stored), changes))
+
+
+async def write_update(
+    services: Services,
+    conn: Connection,
+    collection: Collection,
+    stored: Mapping[str, Any],
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    record = {key: stored[key] for key in ("_id", "_owner", "_created")}
+    record["_updated"] = isoformat(services.clock.now())
+    record["_version"] = int(stored["_version"]) + 1
+    record.update(fields)
+    await check_references(conn, services.collections, collection, [record])
+    try:
+        changed = await conn.execute(
+            f"UPDATE {collection.table} SET data = {conn.dialect.json_param()}, _updated = ?,"
+            " _version = ? WHERE _id = ? AND _version = ?",
+            orjson.dumps(record).decode(),
+            record["_updated"],
+            record["_version"],
+            record["_id"],
+            stored["_version"],
+        )
+    except IntegrityViolation as exc:
+        raise _integrity(collection, exc, record["_id"]) from None
+    if changed != 1:
+        _check_version(collection, -1, int(stored["_version"]))
+    return record
+
+
+async def delete_record(
+    services: Services,
+    caller: Caller,
+    name: str,
+    record_id: str,
+    expected_version: int | None = None,
+) -> None:
+    collection = await services.collections.get(name)
+    deletable = rule_condition(caller, collection, "delete")
+    async with services.db.transaction() as conn:
+        _, version, allowed, readable = await _locked_row(
+            conn, caller, collection, record_id, deletable
+        )
+        if not allowed:
+            if readable or caller.is_admin:
+                raise denied(caller, collection, "delete")
+            raise not_found(collection, record_id)
+        _check_version(collection, version, expected_version)
+        await conn.execute(f"DELETE FROM {collection.table} WHERE _id = ?", record_id)

@@ -1,0 +1,1 @@
+"""HTTP: request parsing, responses, middleware, routes and the OpenAPI document."""

@@ -1,0 +1,43 @@
+"""Who is calling, from the Authorization header."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from minibase.auth.caller import ANONYMOUS, Caller
+from minibase.errors import ApiError
+from minibase.services import Services
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def caller_of(request: Request) -> Caller:
+    """The caller; anonymous without a token; 401 with a bad or expired one."""
+    header = request.headers.get("authorization")
+    if not header:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
+    return services_of(request).signer.verify(token.strip())
+
+
+def require_user(request: Request) -> Caller:
+    caller = caller_of(request)
+    if not caller.is_user:
+        if caller.is_admin:
+            raise ApiError("auth.forbidden", 403, "this route is for users, not admins")
+        raise ApiError("auth.required", 401, "this route needs a user access token")
+    return caller
+
+
+def require_admin(request: Request) -> Caller:
+    caller = caller_of(request)
+    if not caller.is_admin:
+        if caller.kind == "anonymous":
+            raise ApiError("auth.required", 401, "this route needs an admin token")
+        raise ApiError("auth.admin_required", 403, "this route needs an admin token")
+    return caller

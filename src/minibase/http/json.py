@@ -1,0 +1,78 @@
+"""JSON in and out: orjson, a body size limit enforced while reading, clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.errors import ApiError
+
+JSON = "application/json"
+
+
+def json_response(
+    content: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status, headers, media_type=JSON)
+
+
+def raw_json_response(content: bytes, status: int = 200) -> Response:
+    return Response(content, status, media_type=JSON)
+
+
+def error_response(error: ApiError, request_id: str | None = None) -> Response:
+    body = error.to_json()
+    if request_id:
+        body["request_id"] = request_id
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return json_response(body, error.status, headers)
+
+
+def body_too_large(limit: int) -> ApiError:
+    return ApiError("request.body_too_large", 413, f"the body is larger than {limit} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) as soon as it passes the limit, whatever Content-Length says."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int, *, required: bool = True) -> Any:
+    content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    if content_type not in (JSON, "text/plain", "") and not content_type.endswith("+json"):
+        raise ApiError("request.unsupported_media_type", 415, "send the body as application/json")
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        if required:
+            raise ApiError("request.malformed_json", 400, "the body is empty; send JSON")
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(
+            "request.malformed_json",
+            400,
+            f"the body is not valid JSON: {exc.msg}",
+            {"position": exc.pos},
+        ) from None
+
+
+async def read_object(request: Request, limit: int) -> dict[str, Any]:
+    value = await read_json(request, limit)
+    if not isinstance(value, dict):
+        raise ApiError("request.invalid_body", 400, "the body must be a JSON object")
+    return value

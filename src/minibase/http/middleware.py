@@ -1,0 +1,78 @@
+"""Pure-ASGI middleware (no per-request task or copy): request ids, error bodies, CORS."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minibase.errors import ApiError
+from minibase.http.json import error_response
+from minibase.store.database import DatabaseUnavailable
+
+log = logging.getLogger("minibase.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContext:
+    """Gives every request an id (or keeps a sane incoming X-Request-Id), echoes it back, and
+    turns any escaped exception into a JSON error: the client sees a code and the request id,
+    the log gets the trace."""
+
+    def __init__(self, app: ASGIApp, owner: object) -> None:
+        self.app = app
+        self.owner = owner  # what `request.app` is for routes (it carries `state.services`)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        scope["app"] = self.owner
+        header = (b"x-request-id", request_id.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:
+                raise
+            if isinstance(exc, ApiError):
+                error = exc
+            elif isinstance(exc, HTTPException):
+                error = _routing_error(exc)
+            elif isinstance(exc, DatabaseUnavailable):
+                log.error("database unavailable (request %s): %s", request_id, exc)
+                error = ApiError("server.unavailable", 503, "the database is unavailable; retry")
+            else:
+                log.exception("unhandled error (request %s)", request_id)
+                error = ApiError(
+                    "server.internal", 500, "an unexpected error; the log has the details"
+                )
+            response = error_response(error, request_id)
+            await response(scope, receive, send_with_id)
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None
+
+
+def _routing_error(exc: HTTPException) -> ApiError:
+    if exc.status_code == 405:
+        return ApiError("request.method_not_allowed", 405, "this route does not take that method")
+    return ApiError("request.not_found", 404, "no route at this path")

@@ -1,0 +1,52 @@
+"""Admin sign-in."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.auth.admins import authenticate_admin
+from minibase.errors import ApiError
+from minibase.http.auth import services_of
+from minibase.http.json import json_response, read_object
+from minibase.http.routing import Routes
+
+routes = Routes("admin")
+
+_LOGIN = {
+    "type": "object",
+    "required": ["email", "password"],
+    "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+}
+_TOKEN = {
+    "type": "object",
+    "properties": {
+        "token": {"type": "string"},
+        "expires_in": {"type": "integer"},
+        "admin": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "email": {"type": "string"}},
+        },
+    },
+}
+
+
+@routes.add(
+    "POST",
+    "/api/admin/login",
+    "Sign in as an admin; returns an admin access token",
+    body=_LOGIN,
+    responses={200: ("An admin token", _TOKEN), 401: ("Wrong credentials", None)},
+)
+async def admin_login(request: Request) -> Response:
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise ApiError("request.invalid_body", 400, "email and password are strings")
+    admin = await authenticate_admin(services.db, email, password)
+    ttl = services.settings.admin_token_ttl
+    token = services.signer.issue(admin.caller(), ttl)
+    return json_response(
+        {"token": token, "expires_in": ttl, "admin": {"id": admin.id, "email": admin.email}}
+    )

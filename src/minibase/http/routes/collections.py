@@ -1,0 +1,218 @@
+"""Admin API over collection definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.data.definitions import (
+    alter_collection,
+    apply_definitions,
+    create_collection,
+    drop_collection,
+    export_definitions,
+    parse_definitions_file,
+    plan_definitions,
+)
+from minibase.errors import ApiError
+from minibase.http.auth import require_admin, services_of
+from minibase.http.json import json_response, read_body, read_object
+from minibase.http.routing import Routes
+
+routes = Routes("collections")
+
+DEFINITION: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"},
+        "fields": {"type": "object", "additionalProperties": {"type": "object"}},
+        "additional": {"type": "boolean", "default": True},
+        "indexes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "fields": {"type": "array", "items": {"type": "string"}},
+                    "unique": {"type": "boolean"},
+                },
+            },
+        },
+        "rules": {
+            "type": "object",
+            "properties": {
+                "preset": {
+                    "enum": [
+                        "public_read_owner_write",
+                        "owner_only",
+                        "public_read_admin_write",
+                        "admin_only",
+                    ]
+                },
+                **{
+                    a: {"type": ["string", "null"]}
+                    for a in ("list", "read", "create", "update", "delete")
+                },
+            },
+        },
+    },
+}
+_COLLECTION = {
+    **DEFINITION,
+    "properties": {
+        **DEFINITION["properties"],
+        "id": {"type": "string"},
+        "preset": {"type": ["string", "null"]},
+    },
+}
+_NAME = ("name", "The collection name", {"type": "string"})
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError("request.invalid_query", 400, f"{name} must be true or false")
+    return value in ("true", "1")
+
+
+@routes.add(
+    "GET",
+    "/api/admin/collections",
+    "List collections",
+    access="admin",
+    responses={
+        200: (
+            "Collections",
+            {"type": "object", "properties": {"items": {"type": "array", "items": _COLLECTION}}},
+        )
+    },
+)
+async def list_collections(request: Request) -> Response:
+    require_admin(request)
+    collections = await services_of(request).collections.all()
+    return json_response({"items": [c.to_json() for c in collections]})
+
+
+@routes.add(
+    "POST",
+    "/api/admin/collections",
+    "Create a collection",
+    access="admin",
+    body=DEFINITION,
+    responses={
+        201: ("Created", _COLLECTION),
+        400: ("Invalid definition", None),
+        409: ("Exists", None),
+    },
+)
+async def create_collection_route(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    definition = await read_object(request, services.settings.max_body_bytes)
+    collection = await create_collection(services, definition)
+    return json_response(collection.to_json(), 201)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/collections/{name}",
+    "Read a collection definition",
+    access="admin",
+    responses={200: ("The collection", _COLLECTION)},
+)
+async def get_collection(request: Request) -> Response:
+    require_admin(request)
+    collection = await services_of(request).collections.get(request.path_params["name"])
+    return json_response(collection.to_json())
+
+
+@routes.add(
+    "PATCH",
+    "/api/admin/collections/{name}",
+    "Alter a collection: the given top-level keys replace the current ones",
+    access="admin",
+    body=DEFINITION,
+    responses={200: ("Altered", _COLLECTION)},
+)
+async def patch_collection(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    changes = await read_object(request, services.settings.max_body_bytes)
+    collection = await alter_collection(services, request.path_params["name"], changes)
+    return json_response(collection.to_json())
+
+
+@routes.add(
+    "PUT",
+    "/api/admin/collections/{name}",
+    "Replace a collection's whole definition",
+    access="admin",
+    body=DEFINITION,
+    responses={200: ("Replaced", _COLLECTION)},
+)
+async def put_collection(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    definition = await read_object(request, services.settings.max_body_bytes)
+    collection = await alter_collection(
+        services, request.path_params["name"], definition, replace=True
+    )
+    return json_response(collection.to_json())
+
+
+@routes.add(
+    "DELETE",
+    "/api/admin/collections/{name}",
+    "Drop a collection and its records",
+    access="admin",
+    responses={204: ("Dropped", None)},
+)
+async def delete_collection(request: Request) -> Response:
+    require_admin(request)
+    await drop_collection(services_of(request), request.path_params["name"])
+    return Response(status_code=204)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/definitions",
+    "Export every collection definition (JSON or YAML)",
+    access="admin",
+    query=(("format", "json (default) or yaml", {"enum": ["json", "yaml"]}),),
+    responses={200: ("The definitions", {"type": "object"})},
+)
+async def export_route(request: Request) -> Response:
+    require_admin(request)
+    document = {"collections": await export_definitions(services_of(request))}
+    if request.query_params.get("format") == "yaml":
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        return Response(text, media_type="application/yaml")
+    return json_response(document)
+
+
+@routes.add(
+    "POST",
+    "/api/admin/definitions",
+    "Apply a file of definitions: create and alter collections (drop with prune=true)",
+    access="admin",
+    query=(
+        ("prune", "drop collections not in the file", {"type": "boolean"}),
+        ("dry_run", "check and report without changing anything", {"type": "boolean"}),
+    ),
+    body={"type": "object", "properties": {"collections": {"type": "array", "items": DEFINITION}}},
+    responses={200: ("What changed (or would)", {"type": "object"})},
+)
+async def apply_route(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    raw = await read_body(request, services.settings.max_body_bytes)
+    document = parse_definitions_file(raw)
+    prune, dry_run = _bool_param(request, "prune"), _bool_param(request, "dry_run")
+    if dry_run:
+        plan = await plan_definitions(services, document, prune=prune)
+    else:
+        plan = await apply_definitions(services, document, prune=prune)
+    return json_response({"dry_run": dry_run, **plan.to_json()})

@@ -1,0 +1,247 @@
+"""The records API, as a mini program calls it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.data.bulk import delete_by_filter, update_by_filter
+from minibase.data.listing import parse_fields, parse_list_query
+from minibase.data.records import (
+    create_record,
+    create_records,
+    delete_record,
+    get_record,
+    list_records,
+    update_record,
+)
+from minibase.errors import ApiError
+from minibase.http.auth import caller_of, services_of
+from minibase.http.json import json_response, raw_json_response, read_json, read_object
+from minibase.http.routing import Routes
+
+routes = Routes("records")
+
+BASE = "/api/collections/{name}/records"
+RECORD: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "_id": {"type": "string"},
+        "_owner": {"type": ["string", "null"]},
+        "_created": {"type": "string", "format": "date-time"},
+        "_updated": {"type": "string", "format": "date-time"},
+        "_version": {"type": "integer"},
+    },
+    "additionalProperties": True,
+}
+PAGE = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": RECORD},
+        "next_cursor": {"type": ["string", "null"]},
+        "total": {"type": "integer"},
+    },
+}
+UPDATE = {
+    "type": "object",
+    "description": "Fields to merge, or operators: $set $unset $inc $push $pull",
+    "properties": {op: {"type": "object"} for op in ("$set", "$unset", "$inc", "$push", "$pull")},
+}
+LIST_QUERY = (
+    ("filter", 'JSON filter, e.g. {"score":{"$gt":10}}', {"type": "string"}),
+    ("sort", "comma-separated fields, - for descending, e.g. -score,_id", {"type": "string"}),
+    ("fields", "comma-separated fields to return (_id always)", {"type": "string"}),
+    ("limit", "page size (default 20, at most 100)", {"type": "integer"}),
+    ("cursor", "next_cursor of the previous page", {"type": "string"}),
+    ("count", "also return the total number of matches", {"type": "boolean"}),
+)
+
+
+def _version_header(request: Request) -> int | None:
+    value = request.headers.get("if-match")
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ApiError("request.invalid_query", 400, 'If-Match takes the record _version, e.g. "3"')
+    return int(text)
+
+
+@routes.add(
+    "GET",
+    BASE,
+    "List records the caller may see",
+    access="optional",
+    query=LIST_QUERY,
+    responses={200: ("A page of records", PAGE)},
+)
+async def list_route(request: Request) -> Response:
+    services = services_of(request)
+    settings = services.settings
+    query = parse_list_query(
+        request.query_params, settings.list_default_limit, settings.list_max_limit
+    )
+    page = await list_records(services, caller_of(request), request.path_params["name"], query)
+    return json_response(page)
+
+
+@routes.add(
+    "POST",
+    BASE,
+    "Create a record",
+    access="optional",
+    body=RECORD,
+    responses={201: ("Created", RECORD), 400: ("Invalid", None), 409: ("Conflict", None)},
+)
+async def create_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = caller_of(request)
+    body = await read_json(request, services.settings.max_body_bytes)
+    record = await create_record(services, caller, request.path_params["name"], body)
+    return json_response(record, 201)
+
+
+@routes.add(
+    "POST",
+    BASE + "/bulk-create",
+    "Create up to bulk_max_records records, all or none",
+    access="optional",
+    body={"type": "object", "properties": {"records": {"type": "array", "items": RECORD}}},
+    responses={
+        201: (
+            "Created",
+            {"type": "object", "properties": {"items": {"type": "array", "items": RECORD}}},
+        )
+    },
+)
+async def bulk_create_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = caller_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    records = await create_records(
+        services, caller, request.path_params["name"], body.get("records")
+    )
+    return json_response({"items": records}, 201)
+
+
+@routes.add(
+    "POST",
+    BASE + "/bulk-update",
+    "Update every record matching a filter (bounded)",
+    access="optional",
+    body={
+        "type": "object",
+        "required": ["filter", "update"],
+        "properties": {"filter": {"type": "object"}, "update": UPDATE},
+    },
+    responses={200: ("Counts", {"type": "object"})},
+)
+async def bulk_update_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = caller_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    return json_response(
+        await update_by_filter(services, caller, request.path_params["name"], body)
+    )
+
+
+@routes.add(
+    "POST",
+    BASE + "/bulk-delete",
+    "Delete every record matching a filter (bounded)",
+    access="optional",
+    body={"type": "object", "required": ["filter"], "properties": {"filter": {"type": "object"}}},
+    responses={200: ("Counts", {"type": "object"})},
+)
+async def bulk_delete_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = caller_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    return json_response(
+        await delete_by_filter(services, caller, request.path_params["name"], body)
+    )
+
+
+@routes.add(
+    "GET",
+    BASE + "/{id}",
+    "Read a record",
+    access="optional",
+    query=(LIST_QUERY[2],),
+    responses={200: ("The record", RECORD), 404: ("Not found", None)},
+)
+async def get_route(request: Request) -> Response:
+    services = services_of(request)
+    unknown = set(request.query_params) - {"fields"}
+    if unknown:
+        raise ApiError("request.invalid_query", 400, f"unknown query parameters {sorted(unknown)}")
+    fields = parse_fields(request.query_params.get("fields"))
+    raw = await get_record(
+        services,
+        caller_of(request),
+        request.path_params["name"],
+        request.path_params["id"],
+        fields,
+    )
+    return raw_json_response(raw)
+
+
+async def _update(request: Request, *, replace: bool) -> Response:
+    services = services_of(request)
+    caller = caller_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    record = await update_record(
+        services,
+        caller,
+        request.path_params["name"],
+        request.path_params["id"],
+        body,
+        replace=replace,
+        expected_version=_version_header(request),
+    )
+    return json_response(record)
+
+
+@routes.add(
+    "PUT",
+    BASE + "/{id}",
+    "Replace a record's fields (send _version to guard)",
+    access="optional",
+    body=RECORD,
+    responses={200: ("The record", RECORD), 409: ("Version conflict", None)},
+)
+async def replace_route(request: Request) -> Response:
+    return await _update(request, replace=True)
+
+
+@routes.add(
+    "PATCH",
+    BASE + "/{id}",
+    "Change some fields, or apply $set/$unset/$inc/$push/$pull",
+    access="optional",
+    body=UPDATE,
+    responses={200: ("The record", RECORD), 409: ("Version conflict", None)},
+)
+async def patch_route(request: Request) -> Response:
+    return await _update(request, replace=False)
+
+
+@routes.add(
+    "DELETE",
+    BASE + "/{id}",
+    "Delete a record (If-Match: its _version, to guard)",
+    access="optional",
+    responses={204: ("Deleted", None), 409: ("Version conflict", None)},
+)
+async def delete_route(request: Request) -> Response:
+    services = services_of(request)
+    await delete_record(
+        services,
+        caller_of(request),
+        request.path_params["name"],
+        request.path_params["id"],
+        _version_header(request),
+    )
+    return Response(status_code=204)

@@ -1,0 +1,231 @@
+"""Users: admin management and token issue, and the user's own session endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.auth.users import (
+    check_profile,
+    check_roles,
+    get_user,
+    insert_user,
+    list_users,
+    update_user,
+)
+from minibase.errors import ApiError
+from minibase.http.auth import require_admin, require_user, services_of
+from minibase.http.json import json_response, read_json, read_object
+from minibase.http.routing import Routes
+
+routes = Routes("users")
+
+USER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "roles": {"type": "array", "items": {"type": "string"}},
+        "profile": {"type": "object"},
+        "disabled": {"type": "boolean"},
+        "created": {"type": "string", "format": "date-time"},
+        "updated": {"type": "string", "format": "date-time"},
+    },
+}
+TOKENS = {
+    "type": "object",
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"const": "Bearer"},
+        "expires_in": {"type": "integer"},
+        "refresh_token": {"type": "string"},
+        "refresh_expires_in": {"type": "integer"},
+    },
+}
+_REFRESH = {
+    "type": "object",
+    "required": ["refresh_token"],
+    "properties": {"refresh_token": {"type": "string"}},
+}
+_USER_CHANGES = {
+    "type": "object",
+    "properties": {
+        "roles": {"type": "array", "items": {"type": "string"}},
+        "profile": {"type": "object"},
+        "disabled": {"type": "boolean"},
+    },
+}
+
+
+@routes.add(
+    "POST",
+    "/api/admin/users",
+    "Create a user",
+    access="admin",
+    body=_USER_CHANGES,
+    responses={201: ("Created", USER)},
+)
+async def create_user(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    body = await read_json(request, services.settings.max_body_bytes, required=False) or {}
+    if not isinstance(body, dict) or set(body) - {"roles", "profile"}:
+        raise ApiError("request.invalid_body", 400, "expected {roles: [...], profile: {...}}")
+    roles = check_roles(body.get("roles", []))
+    profile = check_profile(body.get("profile", {}))
+    async with services.db.transaction() as conn:
+        user = await insert_user(conn, services.clock, services.ids, roles, profile)
+    return json_response(user.public(), 201)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/users",
+    "List users (in id order, paged by `after`)",
+    access="admin",
+    query=(
+        ("after", "the last id of the previous page", {"type": "string"}),
+        ("limit", "page size, 1-100", {"type": "integer"}),
+    ),
+    responses={
+        200: (
+            "Users",
+            {"type": "object", "properties": {"items": {"type": "array", "items": USER}}},
+        )
+    },
+)
+async def list_users_route(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    limit_text = request.query_params.get("limit", "50")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+        raise ApiError("request.invalid_query", 400, "limit must be 1-100")
+    async with services.db.reader() as conn:
+        users = await list_users(
+            conn, after=request.query_params.get("after"), limit=int(limit_text)
+        )
+    return json_response({"items": [user.public() for user in users]})
+
+
+@routes.add(
+    "GET",
+    "/api/admin/users/{id}",
+    "Read a user",
+    access="admin",
+    responses={200: ("The user", USER)},
+)
+async def get_user_route(request: Request) -> Response:
+    require_admin(request)
+    async with services_of(request).db.reader() as conn:
+        user = await get_user(conn, request.path_params["id"])
+    return json_response(user.public())
+
+
+@routes.add(
+    "PATCH",
+    "/api/admin/users/{id}",
+    "Change a user's roles, profile or disabled flag",
+    access="admin",
+    body=_USER_CHANGES,
+    responses={200: ("The user", USER)},
+)
+async def patch_user(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    if set(body) - {"roles", "profile", "disabled"}:
+        raise ApiError("request.invalid_body", 400, "only roles, profile and disabled change")
+    changes: dict[str, Any] = {}
+    if "roles" in body:
+        changes["roles"] = check_roles(body["roles"])
+    if "profile" in body:
+        changes["profile"] = check_profile(body["profile"])
+    if "disabled" in body:
+        if not isinstance(body["disabled"], bool):
+            raise ApiError("request.invalid_body", 400, "disabled is true or false")
+        changes["disabled"] = body["disabled"]
+    async with services.db.transaction() as conn:
+        user = await get_user(conn, request.path_params["id"])
+        user = await update_user(conn, services.clock, user, **changes)
+        if changes.get("disabled"):
+            await services.sessions.revoke_user(conn, user.id)
+    return json_response(user.public())
+
+
+@routes.add(
+    "POST",
+    "/api/admin/users/{id}/tokens",
+    "Issue an access + refresh token pair for a user (for tests, tools and curl)",
+    access="admin",
+    responses={200: ("Tokens", TOKENS)},
+)
+async def issue_tokens(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    async with services.db.transaction() as conn:
+        user = await get_user(conn, request.path_params["id"])
+        pair = await services.sessions.issue(conn, user)
+    return json_response({**pair.to_json(), "user": user.public()})
+
+
+@routes.add(
+    "POST",
+    "/api/admin/users/{id}/revoke",
+    "Revoke every refresh token of a user",
+    access="admin",
+    responses={200: ("How many were revoked", {"type": "object"})},
+)
+async def revoke_user_tokens(request: Request) -> Response:
+    require_admin(request)
+    services = services_of(request)
+    async with services.db.transaction() as conn:
+        user = await get_user(conn, request.path_params["id"])
+        revoked = await services.sessions.revoke_user(conn, user.id)
+    return json_response({"revoked": revoked})
+
+
+@routes.add(
+    "POST",
+    "/api/auth/refresh",
+    "Trade a refresh token for a new pair (the old one stops working)",
+    body=_REFRESH,
+    responses={200: ("Tokens", TOKENS), 401: ("Invalid or reused", None)},
+)
+async def refresh(request: Request) -> Response:
+    services = services_of(request)
+    token = await _refresh_token(request)
+    pair = await services.sessions.rotate(services.db, token)
+    return json_response(pair.to_json())
+
+
+@routes.add(
+    "POST",
+    "/api/auth/logout",
+    "Revoke the session a refresh token belongs to",
+    body=_REFRESH,
+    responses={204: ("Signed out", None)},
+)
+async def logout(request: Request) -> Response:
+    services = services_of(request)
+    await services.sessions.revoke_token(services.db, await _refresh_token(request))
+    return Response(status_code=204)
+
+
+@routes.add(
+    "GET", "/api/auth/me", "The calling user", access="user", responses={200: ("The user", USER)}
+)
+async def me(request: Request) -> Response:
+    caller = require_user(request)
+    assert caller.id is not None
+    async with services_of(request).db.reader() as conn:
+        user = await get_user(conn, caller.id)
+    return json_response(user.public())
+
+
+async def _refresh_token(request: Request) -> str:
+    body = await read_object(request, services_of(request).settings.max_body_bytes)
+    token = body.get("refresh_token")
+    if not isinstance(token, str) or not token or len(token) > 512:
+        raise ApiError("request.invalid_body", 400, "refresh_token is a string")
+    return token

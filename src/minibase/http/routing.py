@@ -1,0 +1,71 @@
+"""Routes declared once with what OpenAPI needs to describe them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+Handler = Callable[[Request], Awaitable[Response]]
+Access = Literal["public", "optional", "user", "admin"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    access: Access = "public"
+    body: dict[str, Any] | None = None  # JSON Schema of the request body
+    query: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # (name, description, schema)
+    responses: dict[int, tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+    def route(self) -> Route:
+        return Route(self.path, self.handler, methods=[self.method], name=self.operation_id)
+
+
+class Routes:
+    """A module's endpoints, declared with a decorator beside each handler."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def add(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        *,
+        access: Access = "public",
+        body: dict[str, Any] | None = None,
+        query: tuple[tuple[str, str, dict[str, Any]], ...] = (),
+        responses: dict[int, tuple[str, dict[str, Any] | None]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    self.tag,
+                    access,
+                    body,
+                    query,
+                    responses or {200: ("OK", None)},
+                )
+            )
+            return handler
+
+        return register

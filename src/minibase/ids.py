@@ -1,0 +1,48 @@
+"""The one id generator: time-ordered, url-safe ids (ULID layout, lowercase Crockford base32).
+
+Ordered ids keep `_id` a stable tie-breaker for cursor pagination and make the default
+list order the creation order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from minibase.clock import Clock
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+class IdGenerator:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_random = 0
+
+    def new(self) -> str:
+        ms = int(self._clock.now().timestamp() * 1000)
+        with self._lock:
+            if ms <= self._last_ms:
+                # Same millisecond (or a clock that went back): stay monotonic.
+                ms = self._last_ms
+                rand = self._last_random + 1
+            else:
+                rand = int.from_bytes(os.urandom(10), "big") >> 1
+            self._last_ms, self._last_random = ms, rand
+        value = (ms << 80) | (rand & ((1 << 80) - 1))
+        return _encode(value, 26)
+
+    @staticmethod
+    def token(nbytes: int = 32) -> str:
+        """An unguessable random string (refresh tokens, nonces)."""
+        return _encode(int.from_bytes(os.urandom(nbytes), "big"), (nbytes * 8 + 4) // 5)
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))

@@ -1,0 +1,182 @@
+"""The filter language of list and bulk queries: JSON in the shape CloudBase and MongoDB users know.
+
+    {"status": "published", "score": {"$gte": 10}, "$or": [{"tags": {"$all": ["a"]}}, ...]}
+
+Parsed into the same Condition tree as rules, with bounds on size and depth so a filter can
+never be expensive to parse; values are never put into SQL text (the compiler binds them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from minibase.rules.conditions import (
+    FALSE,
+    TRUE,
+    Compare,
+    Condition,
+    Contains,
+    Exists,
+    In,
+    Like,
+    Regex,
+    Scalar,
+    all_of,
+    any_of,
+    negate,
+)
+
+SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6})$")
+SYSTEM_FIELDS = frozenset({"_id", "_owner", "_created", "_updated", "_version"})
+MAX_DEPTH = 12
+MAX_NODES = 256
+MAX_LIST = 100
+MAX_STRING = 4096
+MAX_PATTERN = 256
+
+
+class FilterError(ValueError):
+    def __init__(self, message: str, at: str) -> None:
+        super().__init__(f"{message} (at {at or 'the top'})")
+        self.message = message
+        self.at = at
+
+
+def parse_path(text: str, at: str = "") -> tuple[str, ...]:
+    """A dotted field path: identifiers and array indexes; system fields only at the top."""
+    parts = tuple(text.split("."))
+    if len(parts) > 16 or not all(SEGMENT.match(part) for part in parts):
+        raise FilterError(f"{text!r} is not a field path (letters, digits, _ and dots)", at)
+    if parts[0].isdigit():
+        raise FilterError(f"{text!r} cannot start with an array index", at)
+    if parts[0].startswith("_") and (parts[0] not in SYSTEM_FIELDS or len(parts) > 1):
+        raise FilterError(
+            f"{text!r}: only the system fields {sorted(SYSTEM_FIELDS)} start with _", at
+        )
+    return parts
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def filter(self, value: Any, at: str, depth: int) -> Condition:
+        if depth > MAX_DEPTH:
+            raise FilterError(f"the filter nests deeper than {MAX_DEPTH} levels", at)
+        if not isinstance(value, Mapping):
+            raise FilterError("a filter is a JSON object", at)
+        parts: list[Condition] = []
+        for key, item in value.items():
+            where = f"{at}.{key}" if at else str(key)
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise FilterError(f"the filter has more than {MAX_NODES} conditions", where)
+            if key in ("$and", "$or", "$nor"):
+                parts.append(self.combine(key, item, where, depth))
+            elif key == "$not":
+                parts.append(negate(self.filter(item, where, depth + 1)))
+            elif isinstance(key, str) and key.startswith("$"):
+                raise FilterError(f"unknown operator {key!r} here", where)
+            else:
+                parts.append(self.field(parse_path(key, where), item, where, depth))
+        return all_of(*parts)
+
+    def combine(self, key: str, items: Any, at: str, depth: int) -> Condition:
+        if not isinstance(items, list) or not items:
+            raise FilterError(f"{key} takes a non-empty list of filters", at)
+        conditions = [self.filter(item, f"{at}.{i}", depth + 1) for i, item in enumerate(items)]
+        if key == "$and":
+            return all_of(*conditions)
+        if key == "$or":
+            return any_of(*conditions)
+        return negate(any_of(*conditions))
+
+    def field(self, path: tuple[str, ...], value: Any, at: str, depth: int) -> Condition:
+        if isinstance(value, Mapping) and any(str(k).startswith("$") for k in value):
+            return self.operators(path, value, at, depth)
+        return Compare("eq", path, scalar(value, at))
+
+    def operators(
+        self, path: tuple[str, ...], ops: Mapping[str, Any], at: str, depth: int
+    ) -> Condition:
+        if depth > MAX_DEPTH:
+            raise FilterError(f"the filter nests deeper than {MAX_DEPTH} levels", at)
+        parts: list[Condition] = []
+        for op, operand in ops.items():
+            where = f"{at}.{op}"
+            self.nodes += 1
+            if op in ("$eq", "$ne"):
+                parts.append(Compare(op[1:], path, scalar(operand, where)))  # type: ignore[arg-type]
+            elif op in ("$gt", "$gte", "$lt", "$lte"):
+                value = scalar(operand, where)
+                if value is None or isinstance(value, bool):
+                    raise FilterError(f"{op} compares with a number or a string", where)
+                parts.append(Compare(op[1:], path, value))  # type: ignore[arg-type]
+            elif op in ("$in", "$nin"):
+                values = scalar_list(operand, where)
+                found = In(path, values) if values else FALSE
+                parts.append(found if op == "$in" else negate(found))
+            elif op == "$all":
+                values = scalar_list(operand, where)
+                parts.append(all_of(*(Contains(path, v) for v in values)) if values else TRUE)
+            elif op == "$exists":
+                if not isinstance(operand, bool):
+                    raise FilterError("$exists takes true or false", where)
+                parts.append(Exists(path) if operand else negate(Exists(path)))
+            elif op == "$regex":
+                parts.append(regex(path, operand, ops.get("$options", ""), where))
+            elif op == "$options":
+                if "$regex" not in ops:
+                    raise FilterError("$options goes with $regex", where)
+            elif op == "$like":
+                if not isinstance(operand, str) or len(operand) > MAX_PATTERN:
+                    raise FilterError(
+                        f"$like takes a pattern of at most {MAX_PATTERN} chars", where
+                    )
+                parts.append(Like(path, operand))
+            elif op == "$not":
+                if not isinstance(operand, Mapping) or not operand:
+                    raise FilterError("$not takes an object of operators", where)
+                parts.append(negate(self.operators(path, operand, where, depth + 1)))
+            else:
+                raise FilterError(f"unknown operator {op!r}", where)
+        return all_of(*parts)
+
+
+def scalar(value: Any, at: str) -> Scalar:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise FilterError(f"strings in filters are at most {MAX_STRING} characters", at)
+        return value
+    raise FilterError(
+        "compare with a string, number, boolean or null (use dotted paths for nested fields)", at
+    )
+
+
+def scalar_list(value: Any, at: str) -> tuple[Scalar, ...]:
+    if not isinstance(value, list) or len(value) > MAX_LIST:
+        raise FilterError(f"expected a list of at most {MAX_LIST} values", at)
+    return tuple(scalar(item, f"{at}.{i}") for i, item in enumerate(value))
+
+
+def regex(path: tuple[str, ...], pattern: Any, options: Any, at: str) -> Condition:
+    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
+        raise FilterError(f"$regex takes a pattern of at most {MAX_PATTERN} characters", at)
+    if options not in ("", "i"):
+        raise FilterError('$options can only be "i" (ignore case)', at)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FilterError(f"$regex does not compile: {exc}", at) from None
+    return Regex(path, pattern, ignore_case=options == "i")
+
+
+def parse_filter(value: Any) -> Condition:
+    """Parse a decoded JSON filter; raises FilterError naming where the problem is."""
+    if value is None:
+        return TRUE
+    return _Parser().filter(value, "", 0)

@@ -1,0 +1,69 @@
+"""The one object graph: built once by `open_services`, handed to every feature and route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibase.auth.sessions import Sessions
+from minibase.auth.tokens import TokenSigner
+from minibase.clock import Clock, SystemClock
+from minibase.config import Settings
+from minibase.ids import IdGenerator
+from minibase.store.database import Database
+from minibase.store.migrations import ensure_current, migrate
+from minibase.store.postgres import PostgresDatabase
+from minibase.store.registry import CollectionRegistry
+from minibase.store.sqlite import SQLiteDatabase
+from minibase.vault import Vault, load_master_key
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    ids: IdGenerator
+    db: Database
+    vault: Vault
+    signer: TokenSigner
+    sessions: Sessions
+    collections: CollectionRegistry
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def database_for(settings: Settings) -> Database:
+    if settings.uses_sqlite:
+        path = settings.sqlite_path
+        if settings.database_url:  # sqlite:///absolute/path.db or sqlite:relative.db
+            path = Path(settings.database_url.removeprefix("sqlite://").removeprefix("sqlite:"))
+        return SQLiteDatabase(path, readers=settings.sqlite_readers)
+    assert settings.database_url is not None
+    return PostgresDatabase(settings.database_url, pool_size=settings.postgres_pool_size)
+
+
+async def open_services(
+    settings: Settings, *, clock: Clock | None = None, migrate_now: bool | None = None
+) -> Services:
+    """Connect, migrate if this setup migrates at start, and build the graph."""
+    clock = clock or SystemClock()
+    db = database_for(settings)
+    await db.open()
+    try:
+        if settings.should_auto_migrate if migrate_now is None else migrate_now:
+            await migrate(db, clock)
+        else:
+            await ensure_current(db)
+        vault = Vault(load_master_key(settings.master_key, settings.data_dir))
+        ids = IdGenerator(clock)
+        signer = TokenSigner(vault.derive("minibase/tokens/v1"), vault.key_id, clock)
+        sessions = Sessions(
+            signer, clock, ids, settings.access_token_ttl, settings.refresh_token_ttl
+        )
+        registry = CollectionRegistry(db)
+        await registry.load()
+    except BaseException:
+        await db.close()
+        raise
+    return Services(settings, clock, ids, db, vault, signer, sessions, registry)

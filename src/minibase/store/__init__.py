@@ -1,0 +1,1 @@
+"""The store: database engines, system tables and migrations, collections, the query compiler."""

@@ -1,0 +1,208 @@
+"""Collection definitions: name, field schema, indexes and access rules, parsed and checked once.
+
+The definition is what admins write (JSON or YAML) and what `collections export` gives back;
+`Collection` is its compiled form, which the records feature uses on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from minibase.rules.expressions import Rule, RuleSyntaxError, parse_rule
+from minibase.rules.presets import ACTIONS, PRESETS, resolve_rules
+from minibase.store.dialect import SEGMENT, SYSTEM_COLUMNS
+from minibase.store.schema import DefinitionError, Schema
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_BODY_ACTIONS = frozenset({"create", "update"})
+_DEFINITION_KEYS = frozenset({"name", "fields", "additional", "indexes", "rules"})
+MAX_INDEXES = 32
+MAX_INDEX_FIELDS = 8
+
+
+class InvalidDefinition(ValueError):
+    """A definition problem: `.problems` [{"field": ..., "message": ...}], or a rule error."""
+
+    def __init__(self, problems: list[dict[str, Any]], *, rule: dict[str, Any] | None = None):
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+        self.problems = problems
+        self.rule = rule
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    keys: tuple[tuple[tuple[str, ...], bool], ...]  # (path, descending)
+    unique: bool
+
+    @property
+    def fingerprint(self) -> str:
+        text = ",".join(("-" if desc else "") + ".".join(path) for path, desc in self.keys)
+        return hashlib.sha256(f"{text}|{self.unique}".encode()).hexdigest()[:10]
+
+    def to_definition(self) -> dict[str, Any]:
+        fields = [("-" if desc else "") + ".".join(path) for path, desc in self.keys]
+        return {"fields": fields, "unique": self.unique}
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    id: str
+    name: str
+    schema: Schema
+    indexes: tuple[IndexSpec, ...]
+    rules: Mapping[str, str | None]
+    compiled_rules: Mapping[str, Rule | None] = field(compare=False)
+    created: str = ""
+    updated: str = ""
+
+    @property
+    def table(self) -> str:
+        return f'"c_{self.id}"'
+
+    def index_name(self, index: IndexSpec) -> str:
+        return f'"i_{self.id}_{index.fingerprint}"'
+
+    def kind_of(self, path: tuple[str, ...]) -> str | None:
+        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
+            return SYSTEM_COLUMNS[path[0]]
+        return self.schema.kind_of(path)
+
+    def preset(self) -> str | None:
+        for name, rules in PRESETS.items():
+            if all(rules.get(action) == self.rules.get(action) for action in ACTIONS):
+                return name
+        return None
+
+    def to_definition(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fields": self.schema.to_definition(),
+            "additional": self.schema.additional,
+            "indexes": [index.to_definition() for index in self.indexes],
+            "rules": {action: self.rules.get(action) for action in ACTIONS},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.to_definition()
+        body.update(id=self.id, preset=self.preset(), created=self.created, updated=self.updated)
+        return body
+
+
+def parse_definition(
+    definition: Any, *, collection_id: str, created: str = "", updated: str = ""
+) -> Collection:
+    """Check a definition and compile it; raises InvalidDefinition listing what is wrong."""
+    if not isinstance(definition, Mapping):
+        raise InvalidDefinition([{"field": "", "message": "a definition is a JSON object"}])
+    problems: list[dict[str, Any]] = []
+    unknown = sorted(set(definition) - _DEFINITION_KEYS)
+    if unknown:
+        problems.append({"field": "", "message": f"unknown keys {unknown}"})
+    name = definition.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        problems.append({"field": "name", "message": f"must match {NAME.pattern}"})
+    additional = definition.get("additional", True)
+    if not isinstance(additional, bool):
+        problems.append({"field": "additional", "message": "must be true or false"})
+        additional = True
+    schema: Schema | None = None
+    try:
+        schema = Schema.parse(definition.get("fields") or {}, additional=additional)
+    except DefinitionError as exc:
+        problems.extend({**p, "field": _prefixed("fields", p["field"])} for p in exc.problems)
+    indexes = _parse_indexes(definition.get("indexes") or [], problems)
+    try:
+        rules = resolve_rules(definition.get("rules") or {})
+    except ValueError as exc:
+        problems.append({"field": "rules", "message": str(exc)})
+        rules = {action: None for action in ACTIONS}
+    if problems or schema is None:
+        raise InvalidDefinition(problems)
+    compiled = _compile_rules(rules)
+    return Collection(
+        id=collection_id,
+        name=str(name),
+        schema=schema,
+        indexes=indexes,
+        rules=rules,
+        compiled_rules=compiled,
+        created=created,
+        updated=updated,
+    )
+
+
+def _prefixed(prefix: str, rest: str) -> str:
+    return f"{prefix}.{rest}" if rest else prefix
+
+
+def _parse_indexes(raw: Any, problems: list[dict[str, Any]]) -> tuple[IndexSpec, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_INDEXES:
+        problems.append({"field": "indexes", "message": f"a list of at most {MAX_INDEXES}"})
+        return ()
+    found: dict[str, IndexSpec] = {}
+    for position, item in enumerate(raw):
+        where = f"indexes.{position}"
+        if isinstance(item, str | list):
+            item = {"fields": [item] if isinstance(item, str) else item}
+        if not isinstance(item, Mapping) or set(item) - {"fields", "unique"}:
+            problems.append({"field": where, "message": "an index is {fields: [...], unique}"})
+            continue
+        fields, unique = item.get("fields"), item.get("unique", False)
+        if not isinstance(fields, list) or not 0 < len(fields) <= MAX_INDEX_FIELDS:
+            problems.append(
+                {"field": where, "message": f"fields: a list of 1 to {MAX_INDEX_FIELDS} paths"}
+            )
+            continue
+        if not isinstance(unique, bool):
+            problems.append({"field": where, "message": "unique must be true or false"})
+            continue
+        keys = []
+        for text in fields:
+            key = _index_key(text)
+            if key is None:
+                problems.append({"field": where, "message": f"{text!r} is not a field path"})
+                break
+            keys.append(key)
+        else:
+            index = IndexSpec(tuple(keys), unique)
+            found.setdefault(index.fingerprint, index)
+    return tuple(found.values())
+
+
+def _index_key(text: Any) -> tuple[tuple[str, ...], bool] | None:
+    if not isinstance(text, str):
+        return None
+    descending = text.startswith("-")
+    path = tuple(text.lstrip("-").split("."))
+    if not all(SEGMENT.match(part) for part in path) or path[0].isdigit():
+        return None
+    if path[0].startswith("_") and (len(path) > 1 or path[0] not in SYSTEM_COLUMNS):
+        return None
+    return path, descending
+
+
+def _compile_rules(rules: Mapping[str, str | None]) -> dict[str, Rule | None]:
+    compiled: dict[str, Rule | None] = {}
+    for action in ACTIONS:
+        text = rules.get(action)
+        if text is None:
+            compiled[action] = None
+            continue
+        try:
+            compiled[action] = parse_rule(text, allow_body=action in _BODY_ACTIONS)
+        except RuleSyntaxError as exc:
+            raise InvalidDefinition(
+                [{"field": f"rules.{action}", "message": exc.message}],
+                rule={"action": action, "position": exc.position, "message": exc.message},
+            ) from None
+    return compiled
+
+
+def definition_json(collection: Collection) -> str:
+    return orjson.dumps(collection.to_definition()).decode()

@@ -1,0 +1,71 @@
+"""The database seen by features: async, dialect-neutral, one transaction per feature call.
+
+SQL is written with `?` placeholders; each engine adapts them. Repository helpers take a
+`Connection` and never commit: the feature that opens `db.transaction()` owns the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from minibase.store.dialect import Dialect
+
+Row = Sequence[Any]
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (answered as 503 `server.unavailable`)."""
+
+
+class IntegrityViolation(Exception):
+    """A UNIQUE / PRIMARY KEY constraint refused a write. `.constraint` names it when known."""
+
+    def __init__(self, message: str, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class Connection(Protocol):
+    dialect: Dialect
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]: ...
+
+    async def fetch_value(self, sql: str, *params: Any) -> Any: ...
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        ...
+
+    async def execute_script(self, statements: Sequence[str]) -> None: ...
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction: SQLite's one writer, or a pooled PostgreSQL connection."""
+        ...
+
+    def reader(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for several reads (autocommit / snapshot per statement)."""
+        ...
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]: ...
+
+    async def fetch_value(self, sql: str, *params: Any) -> Any: ...
+
+    async def ping(self) -> None: ...
+
+
+async def collect(rows: AsyncIterator[Row]) -> list[Row]:
+    return [row async for row in rows]

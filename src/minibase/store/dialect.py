@@ -1,0 +1,105 @@
+"""What differs between SQLite and PostgreSQL, in one place.
+
+Paths into the JSON document are inlined into SQL (expression indexes only match literal
+paths), so every path segment is checked against SEGMENT first: an identifier or an array index.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6})$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# System fields live in their own columns (indexed, typed); the document keeps a copy.
+SYSTEM_COLUMNS = {
+    "_id": "string",
+    "_owner": "string",
+    "_created": "string",
+    "_updated": "string",
+    "_version": "number",
+}
+
+
+class UnsafePath(ValueError):
+    pass
+
+
+def check_path(path: tuple[str, ...]) -> None:
+    if not path or len(path) > 16 or not all(SEGMENT.match(segment) for segment in path):
+        raise UnsafePath(".".join(path))
+
+
+def quote_identifier(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise UnsafePath(name)
+    return f'"{name}"'
+
+
+class Dialect:
+    name: Literal["sqlite", "postgres"]
+    json_column_type: str
+    bool_type: str
+
+    def field(self, path: tuple[str, ...]) -> str:
+        """The SQL expression for a field of the document (column for system fields)."""
+        raise NotImplementedError
+
+    def json_param(self) -> str:
+        """Placeholder for a JSON text parameter."""
+        raise NotImplementedError
+
+
+class SQLiteDialect(Dialect):
+    name: Literal["sqlite", "postgres"] = "sqlite"
+    json_column_type = "TEXT"
+    bool_type = "INTEGER"
+
+    def field(self, path: tuple[str, ...]) -> str:
+        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
+            return path[0]
+        return f"json_extract(data, '{self.json_path(path)}')"
+
+    def json_path(self, path: tuple[str, ...]) -> str:
+        check_path(path)
+        text = "$"
+        for segment in path:
+            text += f"[{segment}]" if segment.isdigit() else f".{segment}"
+        return text
+
+    def json_type(self, path: tuple[str, ...]) -> str:
+        return f"json_type(data, '{self.json_path(path)}')"
+
+    def json_param(self) -> str:
+        return "?"
+
+
+class PostgresDialect(Dialect):
+    name: Literal["sqlite", "postgres"] = "postgres"
+    json_column_type = "JSONB"
+    bool_type = "BOOLEAN"
+
+    def field(self, path: tuple[str, ...]) -> str:
+        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
+            return path[0]
+        return self.json_value(path)
+
+    def json_value(self, path: tuple[str, ...]) -> str:
+        """The jsonb value at the path (jsonb compares numbers numerically, types exactly)."""
+        check_path(path)
+        expr = "data"
+        for segment in path:
+            if segment.isdigit():
+                # `scalar -> 0` gives the scalar itself in PostgreSQL: index arrays only.
+                expr = f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr} -> {segment} END"
+            else:
+                expr = f"{expr} -> '{segment}'"
+        return f"({expr})"
+
+    def json_param(self) -> str:
+        return "?::jsonb"
+
+
+SQLITE = SQLiteDialect()
+POSTGRES = PostgresDialect()

@@ -1,0 +1,154 @@
+"""The scale-out engine: PostgreSQL through an asyncpg pool.
+
+SQL arrives with `?` placeholders (shared with SQLite) and is rewritten to `$n` once per
+distinct statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import asyncpg
+
+from minibase.store.database import DatabaseUnavailable, IntegrityViolation, Row
+from minibase.store.dialect import POSTGRES, Dialect
+
+T = TypeVar("T")
+
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    TimeoutError,
+)
+
+
+@lru_cache(maxsize=4096)
+def numbered(sql: str) -> str:
+    """`?` placeholders to `$1, $2, ...`, leaving quoted text alone."""
+    out: list[str] = []
+    count = 0
+    quote: str | None = None
+    for char in sql:
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in ("'", '"'):
+            quote = char
+        elif char == "?":
+            count += 1
+            out.append(f"${count}")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+async def _guard(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except asyncpg.exceptions.UniqueViolationError as exc:
+        raise IntegrityViolation(str(exc), exc.constraint_name) from exc
+    except _UNAVAILABLE as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+class PostgresConnection:
+    dialect: Dialect = POSTGRES
+
+    def __init__(
+        self, conn: asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
+    ) -> None:
+        self._conn = conn
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        row: Row | None = await _guard(self._conn.fetchrow(numbered(sql), *params))
+        return row
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        rows: list[Row] = await _guard(self._conn.fetch(numbered(sql), *params))
+        return rows
+
+    async def fetch_value(self, sql: str, *params: Any) -> Any:
+        return await _guard(self._conn.fetchval(numbered(sql), *params))
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        status: str = await _guard(self._conn.execute(numbered(sql), *params))
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def execute_script(self, statements: Sequence[str]) -> None:
+        for statement in statements:
+            await _guard(self._conn.execute(statement))
+
+
+class PostgresDatabase:
+    dialect: Dialect = POSTGRES
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool[Any] | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self._pool_size, command_timeout=30
+            )
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is None:
+            raise DatabaseUnavailable("database is closed")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            conn = await self.pool.acquire()
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        try:
+            async with conn.transaction():
+                yield PostgresConnection(conn)
+        finally:
+            await self.pool.release(conn)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            conn = await self.pool.acquire()
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        try:
+            yield PostgresConnection(conn)
+        finally:
+            await self.pool.release(conn)
+
+    async def _pooled(self, work: Callable[[asyncpg.Pool[Any]], Awaitable[T]]) -> T:
+        return await _guard(work(self.pool))
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        row: Row | None = await self._pooled(lambda p: p.fetchrow(numbered(sql), *params))
+        return row
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        rows: list[Row] = await self._pooled(lambda p: p.fetch(numbered(sql), *params))
+        return rows
+
+    async def fetch_value(self, sql: str, *params: Any) -> Any:
+        return await self._pooled(lambda p: p.fetchval(numbered(sql), *params))
+
+    async def ping(self) -> None:
+        await self.fetch_value("SELECT 1")

@@ -1,0 +1,272 @@
+"""Compile a Condition into a SQL boolean expression with bound parameters.
+
+Two-valued by construction: NOT is pushed down to the leaves (De Morgan), and a negated leaf is
+`NOT COALESCE(leaf, FALSE)`, so a NULL from a missing field never flips a negation. Positive
+leaves stay plain comparisons on the same expressions the indexes are built on, so they use them.
+
+Field kinds come from the collection schema: a declared field needs no type guard; an
+undeclared one is guarded so that, as in `rules.conditions.evaluate`, 5 never equals "5" or true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from minibase.rules.conditions import (
+    And,
+    Compare,
+    Condition,
+    Const,
+    Contains,
+    Exists,
+    In,
+    Like,
+    Not,
+    Or,
+    Regex,
+    Scalar,
+    scalar_kind,
+)
+from minibase.store.dialect import SYSTEM_COLUMNS, Dialect, PostgresDialect, SQLiteDialect
+
+KindOf = Callable[[tuple[str, ...]], str | None]
+
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_SQLITE_TYPES = {"number": "IN ('integer', 'real')", "string": "= 'text'"}
+_PG_TYPES = {"number": "'number'", "string": "'string'"}
+
+
+def like_to_glob(pattern: str) -> str:
+    """SQL LIKE (with backslash escapes) as an SQLite GLOB, which is case-sensitive."""
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            out.append(f"[{char}]" if char in "*?[" else char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(f"[{char}]" if char in "*?[" else char)
+    if escaped:
+        out.append("\\")
+    return "".join(out)
+
+
+class Compiled:
+    __slots__ = ("params", "sql")
+
+    def __init__(self, sql: str, params: list[Any]) -> None:
+        self.sql = sql
+        self.params = params
+
+
+class ConditionCompiler:
+    def __init__(self, dialect: Dialect, kind_of: KindOf) -> None:
+        self.dialect = dialect
+        self._kind_of = kind_of
+        self._true = "TRUE" if dialect.name == "postgres" else "1"
+        self._false = "FALSE" if dialect.name == "postgres" else "0"
+
+    def compile(self, condition: Condition) -> Compiled:
+        params: list[Any] = []
+        return Compiled(self._node(condition, False, params), params)
+
+    def kind(self, path: tuple[str, ...]) -> str | None:
+        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
+            return SYSTEM_COLUMNS[path[0]]
+        return self._kind_of(path)
+
+    # -- structure ----------------------------------------------------------------------
+
+    def _node(self, node: Condition, negated: bool, params: list[Any]) -> str:
+        if isinstance(node, Const):
+            return self._true if node.value != negated else self._false
+        if isinstance(node, Not):
+            return self._node(node.item, not negated, params)
+        if isinstance(node, And | Or):
+            joiner = " AND " if isinstance(node, And) != negated else " OR "
+            return "(" + joiner.join(self._node(i, negated, params) for i in node.items) + ")"
+        if isinstance(node, Compare) and node.op == "ne":
+            return self._node(Compare("eq", node.path, node.value), not negated, params)
+        leaf = self._leaf(node, params)
+        if not negated:
+            return leaf
+        return f"NOT COALESCE({leaf}, {self._false})"
+
+    def _leaf(self, node: Condition, params: list[Any]) -> str:
+        if isinstance(node, Compare):
+            return self._compare(node, params)
+        if isinstance(node, In):
+            return self._in(node, params)
+        if isinstance(node, Contains):
+            return self._contains(node, params)
+        if isinstance(node, Exists):
+            return self._exists(node)
+        if isinstance(node, Regex):
+            return self._regex(node, params)
+        if isinstance(node, Like):
+            return self._like(node, params)
+        raise TypeError(f"not a leaf: {node!r}")
+
+    # -- leaves -------------------------------------------------------------------------
+
+    def _is_system(self, path: tuple[str, ...]) -> bool:
+        return len(path) == 1 and path[0] in SYSTEM_COLUMNS
+
+    def _null_check(self, path: tuple[str, ...]) -> str:
+        expr = self.dialect.field(path)
+        if self._is_system(path) or isinstance(self.dialect, SQLiteDialect):
+            return f"{expr} IS NULL"  # json_extract gives NULL for JSON null and for missing
+        return f"({expr} IS NULL OR {expr} = 'null'::jsonb)"
+
+    def _bind(self, path: tuple[str, ...], value: Scalar, params: list[Any]) -> str:
+        """A placeholder for a value compared with the field at path."""
+        if isinstance(self.dialect, PostgresDialect) and not self._is_system(path):
+            params.append(orjson.dumps(value).decode())
+            return "?::jsonb"
+        params.append(value)
+        return "?"
+
+    def _type_guard(self, path: tuple[str, ...], kind: str) -> str | None:
+        """None when the schema already guarantees the kind; else SQL that checks it."""
+        declared = self.kind(path)
+        if declared == kind:
+            return None
+        if declared is not None:
+            return self._false  # a declared field of another kind never matches
+        if isinstance(self.dialect, SQLiteDialect):
+            if kind == "boolean":
+                return None  # booleans are checked by json_type directly
+            return f"json_type(data, '{self.dialect.json_path(path)}') {_SQLITE_TYPES[kind]}"
+        assert isinstance(self.dialect, PostgresDialect)
+        if kind == "boolean":
+            return None  # jsonb equality is type-exact
+        return f"jsonb_typeof({self.dialect.field(path)}) = {_PG_TYPES[kind]}"
+
+    def _compare(self, node: Compare, params: list[Any]) -> str:
+        path, value = node.path, node.value
+        kind = _value_kind(value)
+        if kind is None:
+            return self._null_check(path) if node.op == "eq" else self._false
+        if node.op != "eq" and kind == "boolean":
+            return self._false
+        expr = self.dialect.field(path)
+        guard = self._type_guard(path, kind)
+        if guard == self._false:
+            return self._false
+        if kind == "boolean" and isinstance(self.dialect, SQLiteDialect):
+            # json_extract turns true into 1: compare the JSON type instead.
+            return f"json_type(data, '{self.dialect.json_path(path)}') = '{str(value).lower()}'"
+        if kind != "number" and isinstance(self.dialect, PostgresDialect) and guard:
+            guard = None if node.op == "eq" else guard  # jsonb = is type-exact
+        if kind == "number" and isinstance(self.dialect, PostgresDialect) and node.op == "eq":
+            guard = None
+        if (
+            guard is None
+            and node.op in ("lt", "lte")
+            and isinstance(self.dialect, PostgresDialect)
+            and not self._is_system(path)
+        ):
+            guard = f"{expr} <> 'null'::jsonb"  # JSON null sorts below every jsonb value
+        test = f"{expr} {_SQL_OPS[node.op]} {self._bind(path, value, params)}"
+        return f"({guard} AND {test})" if guard else test
+
+    def _in(self, node: In, params: list[Any]) -> str:
+        by_kind: dict[str | None, list[Scalar]] = {}
+        for value in node.values:
+            by_kind.setdefault(_value_kind(value), []).append(value)
+        parts: list[str] = []
+        for kind, values in by_kind.items():
+            if kind is None:
+                parts.append(self._null_check(node.path))
+            elif len(values) == 1 or kind == "boolean":
+                parts.extend(self._compare(Compare("eq", node.path, v), params) for v in values)
+            else:
+                guard = self._type_guard(node.path, kind)
+                if guard == self._false:
+                    continue
+                if isinstance(self.dialect, PostgresDialect):
+                    guard = None
+                marks = ", ".join(self._bind(node.path, v, params) for v in values)
+                test = f"{self.dialect.field(node.path)} IN ({marks})"
+                parts.append(f"({guard} AND {test})" if guard else test)
+        parts = [part for part in parts if part != self._false]
+        if not parts:
+            return self._false
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _contains(self, node: Contains, params: list[Any]) -> str:
+        path = node.path
+        if self._is_system(path) or self.kind(path) not in (None, "array"):
+            return self._false
+        if isinstance(self.dialect, PostgresDialect):
+            expr = self.dialect.field(path)
+            params.append(orjson.dumps([node.value]).decode())
+            return f"(jsonb_typeof({expr}) = 'array' AND {expr} @> ?::jsonb)"
+        assert isinstance(self.dialect, SQLiteDialect)
+        json_path = self.dialect.json_path(path)
+        kind = _value_kind(node.value)
+        if kind is None:
+            item = "each.type = 'null'"
+        elif kind == "boolean":
+            item = f"each.type = '{str(node.value).lower()}'"
+        else:
+            params.append(node.value)
+            item = f"each.type {_SQLITE_TYPES[kind]} AND each.value = ?"
+        return (
+            f"(json_type(data, '{json_path}') = 'array' AND EXISTS "
+            f"(SELECT 1 FROM json_each(data, '{json_path}') AS each WHERE {item}))"
+        )
+
+    def _exists(self, node: Exists) -> str:
+        if self._is_system(node.path):
+            return self._true
+        if isinstance(self.dialect, SQLiteDialect):
+            return f"json_type(data, '{self.dialect.json_path(node.path)}') IS NOT NULL"
+        return f"{self.dialect.field(node.path)} IS NOT NULL"
+
+    def _text(self, path: tuple[str, ...]) -> tuple[str, str | None]:
+        """A text expression for string matching, and the guard that the field is a string."""
+        guard = self._type_guard(path, "string")
+        if self._is_system(path):
+            return path[0], guard
+        if isinstance(self.dialect, SQLiteDialect):
+            return self.dialect.field(path), guard
+        assert isinstance(self.dialect, PostgresDialect)
+        return f"({self.dialect.field(path)} #>> '{{}}')", guard
+
+    def _regex(self, node: Regex, params: list[Any]) -> str:
+        text, guard = self._text(node.path)
+        if guard == self._false:
+            return self._false
+        params.append(node.pattern)
+        if isinstance(self.dialect, SQLiteDialect):
+            test = f"minibase_regexp(?, {text}, {int(node.ignore_case)})"
+        else:
+            test = f"{text} {'~*' if node.ignore_case else '~'} ?"
+        return f"({guard} AND {test})" if guard else test
+
+    def _like(self, node: Like, params: list[Any]) -> str:
+        text, guard = self._text(node.path)
+        if guard == self._false:
+            return self._false
+        if isinstance(self.dialect, SQLiteDialect):
+            params.append(like_to_glob(node.pattern))
+            test = f"{text} GLOB ?"
+        else:
+            params.append(node.pattern)
+            test = f"{text} LIKE ?"
+        return f"({guard} AND {test})" if guard else test
+
+
+def _value_kind(value: Scalar) -> str | None:
+    kind = scalar_kind(value)
+    return {"bool": "boolean", "null": None}.get(kind, kind) if kind else None

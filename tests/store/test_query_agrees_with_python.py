@@ -1,0 +1,206 @@
+"""The SQL the store compiles from a condition selects exactly the records that
+`rules.conditions.evaluate` accepts, on SQLite and on PostgreSQL, for any condition.
+
+This is what lets a rule be checked in Python on a new record and in SQL on stored ones, and
+what keeps a list filtered by rules correct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minibase.auth.caller import Caller
+from minibase.config import Settings
+from minibase.data.definitions import create_collection
+from minibase.rules.conditions import (
+    And,
+    Compare,
+    Condition,
+    Contains,
+    Exists,
+    In,
+    Like,
+    Not,
+    Or,
+    Regex,
+    evaluate,
+)
+from minibase.services import Services, open_services
+from minibase.store.query import ConditionCompiler
+from minibase.testing import postgres
+
+ADMIN = Caller(kind="admin", id="admin")
+TRICKY = [
+    "",
+    "a",
+    "ab",
+    "b",
+    "B",
+    "a%b",
+    "a_b",
+    "it's",
+    '"q"',
+    "x'; DROP TABLE users; --",
+    "é",
+    "中文",
+    "a\\b",
+    "\n",
+    "10",
+    "true",
+    "null",
+    "[1]",
+    "a*b",
+    "a?b",
+    "[a]",
+]
+PATHS = [
+    ("score",),
+    ("title",),
+    ("done",),
+    ("tags",),
+    ("meta", "size"),
+    ("x",),
+    ("x", "y"),
+    ("tags", "0"),
+    ("x", "0"),
+    ("_owner",),
+    ("_version",),
+    ("_id",),
+    ("missing",),
+]
+DEFINITION = {
+    "name": "things",
+    "fields": {
+        "score": {"type": "integer"},
+        "title": {"type": "string"},
+        "done": {"type": "boolean"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "meta": {"type": "object", "fields": {"size": {"type": "number"}}},
+    },
+    "rules": {"preset": "admin_only"},
+}
+
+
+def _untyped(rng: random.Random, depth: int = 0) -> Any:
+    choice = rng.randrange(9 if depth < 2 else 6)
+    if choice == 0:
+        return None
+    if choice == 1:
+        return rng.choice([True, False])
+    if choice == 2:
+        return rng.randint(-3, 3)
+    if choice == 3:
+        return rng.choice([-1.5, 0.5, 2.0, 2.5])
+    if choice in (4, 5):
+        return rng.choice(TRICKY)
+    if choice in (6, 7):
+        return [_untyped(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {"y": _untyped(rng, depth + 1)}
+
+
+def _document(rng: random.Random) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if rng.random() < 0.8:
+        doc["score"] = rng.choice([None, rng.randint(-3, 3)])
+    if rng.random() < 0.8:
+        doc["title"] = rng.choice([None, *TRICKY])
+    if rng.random() < 0.7:
+        doc["done"] = rng.choice([True, False, None])
+    if rng.random() < 0.7:
+        doc["tags"] = rng.sample(TRICKY, rng.randrange(4))
+    if rng.random() < 0.6:
+        doc["meta"] = {"size": rng.choice([1, 2.5, -1, 0])} if rng.random() < 0.8 else {}
+    if rng.random() < 0.85:
+        doc["x"] = _untyped(rng)
+    return doc
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-4, 4),
+    st.sampled_from([0.5, 2.0, 2.5, -1.5]),
+    st.sampled_from(TRICKY),
+)
+paths = st.sampled_from(PATHS)
+leaves = st.one_of(
+    st.builds(Compare, st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte"]), paths, scalars),
+    st.builds(In, paths, st.lists(scalars, max_size=4).map(tuple)),
+    st.builds(Contains, paths, scalars),
+    st.builds(Exists, paths),
+    st.builds(
+        Regex, paths, st.sampled_from(["^a", "b$", "a.b", "[ab]+", "\\d", "é|中"]), st.booleans()
+    ),
+    st.builds(Like, paths, st.sampled_from(["a%", "%b", "a_b", "%", "_", "a\\%b", "%'%", "a*%"])),
+)
+conditions = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.builds(And, st.lists(inner, min_size=1, max_size=3).map(tuple)),
+        st.builds(Or, st.lists(inner, min_size=1, max_size=3).map(tuple)),
+        st.builds(Not, inner),
+    ),
+    max_leaves=6,
+)
+
+
+async def _corpus(services: Services) -> list[dict[str, Any]]:
+    from minibase.data.records import create_records
+
+    await create_collection(services, DEFINITION)
+    rng = random.Random(20261125)
+    bodies = [_document(rng) for _ in range(160)]
+    for i, body in enumerate(bodies):
+        if i % 3 == 0:
+            body["_owner"] = rng.choice([None, "u1", "u2"])
+    return await create_records(services, ADMIN, "things", bodies)
+
+
+async def _select(services: Services, condition: Condition) -> set[str]:
+    collection = await services.collections.get("things")
+    compiled = ConditionCompiler(services.db.dialect, collection.kind_of).compile(condition)
+    rows = await services.db.fetch_all(
+        f"SELECT _id FROM {collection.table} WHERE {compiled.sql}", *compiled.params
+    )
+    return {row[0] for row in rows}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_sql_selects_exactly_what_python_evaluates(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    loop = asyncio.new_event_loop()
+    base = Settings(data_dir=tmp_path, master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=")
+    database = None
+    if engine == "postgres":
+        request.getfixturevalue("_postgres_template")
+        database = loop.run_until_complete(postgres.clone_database())
+        base = base.replace(database_url=postgres.url_for(database))
+    services = loop.run_until_complete(open_services(base, migrate_now=True))
+    try:
+        records = loop.run_until_complete(_corpus(services))
+
+        @given(condition=conditions)
+        @settings(
+            max_examples=400,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        def agrees(condition: Condition) -> None:
+            selected = loop.run_until_complete(_select(services, condition))
+            expected = {r["_id"] for r in records if evaluate(condition, r)}
+            assert selected == expected
+
+        agrees()
+    finally:
+        loop.run_until_complete(services.close())
+        if database:
+            loop.run_until_complete(postgres.drop_database(database))
+        loop.close()
