@@ -96,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.details:
             print(orjson.dumps(exc.details, option=orjson.OPT_INDENT_2).decode(), file=sys.stderr)
         return 1
+    except OSError as exc:  # a file to read or write, a port to bind: no traceback for those
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"minibase: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

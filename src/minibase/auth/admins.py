@@ -26,7 +26,7 @@ class Admin:
 
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
-    if not EMAIL.match(email):
+    if not EMAIL.fullmatch(email):
         raise ApiError("request.invalid_body", 400, f"{email!r} is not an email address")
     return email
 
@@ -45,7 +45,14 @@ async def create_admin(
 ) -> Admin:
     email = normalize_email(email)
     check_password(password)
-    password_hash = await hash_password(password)
+    return await insert_admin(db, clock, ids, email, await hash_password(password))
+
+
+async def insert_admin(
+    db: Database, clock: Clock, ids: IdGenerator, email: str, password_hash: str
+) -> Admin:
+    """Store an admin whose password is already hashed (create_admin hashes it)."""
+    email = normalize_email(email)
     admin = Admin(ids.new(), email)
     now = isoformat(clock.now())
     try:

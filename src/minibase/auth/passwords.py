@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,10 +10,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _HASHER = PasswordHasher()
 
 
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the email is unknown, so timing does not tell which emails exist."""
-    return _HASHER.hash("minibase-dummy-password")
+# Verified against when the email is unknown, so timing does not tell which emails exist.
+# A hash of a random, forgotten password, made with the hasher's parameters: it costs exactly
+# what a real verification costs, from the first login on.
+_UNKNOWN_EMAIL_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$VX3nNRn1CYkVGy978Vj1tg"
+    "$efvUsBSQT1v1/rnX2afLCCRljayjcy/e5sEzwZzUV8g"
+)
 
 
 MIN_PASSWORD_LENGTH = 10
@@ -27,7 +29,8 @@ async def hash_password(password: str) -> str:
 async def verify_password(password_hash: str | None, password: str) -> bool:
     def check() -> bool:
         try:
-            return _HASHER.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+            matches = _HASHER.verify(password_hash or _UNKNOWN_EMAIL_HASH, password)
+            return matches and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 

@@ -65,7 +65,7 @@ def check_roles(roles: Any) -> tuple[str, ...]:
     if not isinstance(roles, list) or len(roles) > MAX_ROLES:
         raise ApiError("request.invalid_body", 400, f"roles must be a list of at most {MAX_ROLES}")
     for role in roles:
-        if not isinstance(role, str) or not ROLE.match(role):
+        if not isinstance(role, str) or not ROLE.fullmatch(role):
             raise ApiError("request.invalid_body", 400, f"role {role!r} must match {ROLE.pattern}")
     return tuple(dict.fromkeys(roles))
 

@@ -73,6 +73,7 @@ async def update_by_filter(
                 continue
             await write_update(services, conn, collection, stored, fields)
             updated += 1
+    services.db.note_writes(collection.table, updated)
     return {"matched": len(rows), "updated": updated, "skipped": skipped}
 
 
@@ -90,4 +91,5 @@ async def delete_by_filter(
             chunk = ids[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
             await conn.execute(f"DELETE FROM {collection.table} WHERE _id IN ({marks})", *chunk)
+    services.db.note_writes(collection.table, len(ids))
     return {"deleted": len(ids)}

@@ -14,6 +14,7 @@ import orjson
 import yaml
 
 from minibase.clock import isoformat
+from minibase.data.references import values_at
 from minibase.errors import ApiError
 from minibase.services import Services
 from minibase.store.collections import Collection, InvalidDefinition, parse_definition
@@ -23,6 +24,7 @@ from minibase.store.schema import ValidationError
 from minibase.store.tables import create_index, create_table, drop_index, drop_table
 
 MAX_REPORTED = 20
+READ_ONLY_KEYS = frozenset({"id", "preset", "created", "updated"})
 _BATCH = 500
 
 
@@ -81,12 +83,19 @@ async def create_collection(services: Services, definition: Any) -> Collection:
 async def alter_collection(
     services: Services, name: str, changes: Mapping[str, Any], *, replace: bool = False
 ) -> Collection:
-    """PATCH merges top-level keys into the definition; PUT (replace) takes it whole."""
+    """PATCH merges top-level keys into the definition; PUT (replace) takes it whole.
+
+    The read-only keys of a collection as GET returns it (id, preset, created, updated) are
+    ignored, so a client can send back what it read, edited.
+    """
     current = await services.collections.get(name)
-    merged = dict(changes) if replace else {**current.to_definition(), **changes}
+    edited = {key: value for key, value in changes.items() if key not in READ_ONLY_KEYS}
+    merged = edited if replace else {**current.to_definition(), **edited}
     async with services.db.transaction() as conn:
         collection = await _alter(services, conn, current, merged, pending={})
     await services.collections.load()
+    if collection.indexes != current.indexes:
+        services.db.refresh_statistics(collection.table)
     return collection
 
 
@@ -114,29 +123,30 @@ async def apply_definitions(
     plan = Plan()
     pending = {str(n).lower(): d for n, d in zip(names, definitions, strict=True)}
     async with services.db.transaction() as conn:
+        applied: list[Collection] = []  # the file's collections as they will be
         for name, definition in zip(names, definitions, strict=True):
             current = existing.get(str(name).lower())
             if current is None:
-                await _create(services, conn, definition, pending)
+                applied.append(await _create(services, conn, definition, pending))
                 plan.created.append(str(name))
             elif _same(current, definition):
+                applied.append(current)
                 plan.unchanged.append(current.name)
             else:
-                await _alter(services, conn, current, definition, pending)
+                applied.append(await _alter(services, conn, current, definition, pending))
                 plan.altered.append(current.name)
         if prune:
             doomed = [c for key, c in existing.items() if key not in pending]
             for collection in doomed:
-                await _drop(
-                    conn,
-                    collection,
-                    list(existing.values()),
-                    dropping={c.name.lower() for c in doomed},
-                )
+                # What stays is exactly the file: only its references can hold a drop back.
+                await _drop(conn, collection, applied, dropping={c.name.lower() for c in doomed})
                 plan.dropped.append(collection.name)
         if dry_run:
             raise _DryRun(plan)
     await services.collections.load()
+    for collection in applied:
+        if collection.name in plan.altered:
+            services.db.refresh_statistics(collection.table)
     return plan
 
 
@@ -197,13 +207,17 @@ async def _alter(
 ) -> Collection:
     now = isoformat(services.clock.now())
     altered = compile_definition(definition, current.id, current.created, now)
+    renamed_from = None
     if altered.name.lower() != current.name.lower():
         await _check_name_free(conn, altered)
-    _check_references(services, altered, pending)
+        # References name collections: others' would dangle, so a referenced one keeps its name.
+        _check_not_referenced(current, await services.collections.all(), set(), "rename")
+        renamed_from = current.name.lower()
+    _check_references(services, altered, pending, renamed_from)
     if altered.schema.to_definition() != current.schema.to_definition() or (
         altered.schema.additional != current.schema.additional
     ):
-        await _recheck_records(conn, altered)
+        await _recheck_records(conn, altered, _new_references(services, current, altered))
     old = {index.fingerprint: index for index in current.indexes}
     new = {index.fingerprint: index for index in altered.indexes}
     for key in old.keys() - new.keys():
@@ -233,16 +247,7 @@ async def _alter(
 async def _drop(
     conn: Connection, collection: Collection, everything: Sequence[Collection], dropping: set[str]
 ) -> None:
-    for other in everything:
-        if other.id == collection.id or other.name.lower() in dropping:
-            continue
-        for path, target in other.schema.references():
-            if target.lower() == collection.name.lower():
-                raise ApiError(
-                    "collections.referenced",
-                    409,
-                    f"{other.name}.{'.'.join(path)} references {collection.name}; change it first",
-                )
+    _check_not_referenced(collection, everything, dropping, "drop")
     await conn.execute_script(drop_table(collection))
     await conn.execute("DELETE FROM collections WHERE id = ?", collection.id)
     await bump_version(conn)
@@ -256,12 +261,33 @@ async def _check_name_free(conn: Connection, collection: Collection) -> None:
         raise ApiError("collections.exists", 409, f"a collection named {collection.name} exists")
 
 
+def _check_not_referenced(
+    collection: Collection, everything: Sequence[Collection], dropping: set[str], action: str
+) -> None:
+    for other in everything:
+        if other.id == collection.id or other.name.lower() in dropping:
+            continue
+        for path, target in other.schema.references():
+            if target.lower() == collection.name.lower():
+                raise ApiError(
+                    "collections.referenced",
+                    409,
+                    f"{other.name}.{'.'.join(path)} references {collection.name};"
+                    f" change it before you {action} {collection.name}",
+                )
+
+
 def _check_references(
-    services: Services, collection: Collection, pending: Mapping[str, Any]
+    services: Services,
+    collection: Collection,
+    pending: Mapping[str, Any],
+    renamed_from: str | None = None,
 ) -> None:
     for path, target in collection.schema.references():
         key = target.lower()
-        if key == collection.name.lower() or key in pending or services.collections.find(key):
+        if key == collection.name.lower() or key in pending:
+            continue
+        if key != renamed_from and services.collections.find(key):
             continue
         raise ApiError(
             "collections.invalid_definition",
@@ -271,9 +297,28 @@ def _check_references(
         )
 
 
-async def _recheck_records(conn: Connection, collection: Collection) -> None:
+# (path, target name, target collection or None when it is created in this same transaction)
+NewReference = tuple[tuple[str, ...], str, Collection | None]
+
+
+def _new_references(
+    services: Services, current: Collection, altered: Collection
+) -> list[NewReference]:
+    """Reference fields the alter adds: existing values must point at existing records."""
+    before = {(path, target.lower()) for path, target in current.schema.references()}
+    added: list[NewReference] = []
+    for path, target in altered.schema.references():
+        if (path, target.lower()) not in before:
+            own = target.lower() == altered.name.lower()
+            added.append((path, target, altered if own else services.collections.find(target)))
+    return added
+
+
+async def _recheck_records(
+    conn: Connection, collection: Collection, references: Sequence[NewReference]
+) -> None:
     """Validate every record under the new schema; fill new defaults; refuse if any fails."""
-    failures: list[dict[str, Any]] = []
+    failures: dict[str, list[dict[str, Any]]] = {}
     after = ""
     while True:
         rows = await conn.fetch_all(
@@ -281,15 +326,16 @@ async def _recheck_records(conn: Connection, collection: Collection) -> None:
             after,
             _BATCH,
         )
+        valid: dict[str, dict[str, Any]] = {}
         for record_id, raw in rows:
             document = orjson.loads(raw)
             user_part = {k: v for k, v in document.items() if not k.startswith("_")}
             try:
                 normalized = collection.schema.validate(user_part, apply_defaults=True)
             except ValidationError as exc:
-                if len(failures) < MAX_REPORTED:
-                    failures.append({"_id": record_id, "problems": exc.problems[:5]})
+                failures[record_id] = exc.problems[:5]
                 continue
+            valid[record_id] = normalized
             if normalized != user_part and not failures:
                 system = {k: v for k, v in document.items() if k.startswith("_")}
                 await conn.execute(
@@ -298,16 +344,50 @@ async def _recheck_records(conn: Connection, collection: Collection) -> None:
                     orjson.dumps({**system, **normalized}).decode(),
                     record_id,
                 )
-        if len(rows) < _BATCH:
+        for record_id, problem in await _dangling(conn, references, valid):
+            failures.setdefault(record_id, []).append(problem)
+        if len(rows) < _BATCH or len(failures) >= MAX_REPORTED:
             break
         after = rows[-1][0]
     if failures:
+        reported = [{"_id": k, "problems": v} for k, v in failures.items()][:MAX_REPORTED]
         raise ApiError(
             "collections.incompatible_records",
             409,
             "existing records do not satisfy the new schema; fix them or relax the schema",
-            {"records": failures},
+            {"records": reported},
         )
+
+
+async def _dangling(
+    conn: Connection, references: Sequence[NewReference], records: Mapping[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(record id, problem) for each value of a new reference field that names no record."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path, target_name, target in references:
+        named = {record_id: set(values_at(doc, path)) for record_id, doc in records.items()}
+        existing = await _existing_ids(conn, target, set[str]().union(*named.values()))
+        field_name = ".".join(segment for segment in path if segment != "*")
+        for record_id, ids in named.items():
+            absent = sorted(ids - existing)
+            if absent:
+                message = f"points at {target_name} records that do not exist: {absent[:5]}"
+                found.append(
+                    (record_id, {"field": field_name, "code": "reference", "message": message})
+                )
+    return found
+
+
+async def _existing_ids(conn: Connection, target: Collection | None, ids: set[str]) -> set[str]:
+    if target is None:  # created in this transaction: it holds no records yet
+        return set()
+    wanted, existing = sorted(ids), set[str]()
+    for start in range(0, len(wanted), _BATCH):
+        chunk = wanted[start : start + _BATCH]
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"SELECT _id FROM {target.table} WHERE _id IN ({marks})"
+        existing.update(row[0] for row in await conn.fetch_all(sql, *chunk))
+    return existing
 
 
 def parse_definitions_file(raw: bytes) -> Any:

@@ -16,13 +16,17 @@ from typing import Any
 import orjson
 
 from minibase.errors import ApiError
-from minibase.rules.conditions import TRUE, Condition
+from minibase.rules.conditions import (
+    TRUE,
+    Condition,
+)
 from minibase.rules.filters import FilterError, parse_filter, parse_path
-from minibase.store.dialect import Dialect
+from minibase.store.dialect import SYSTEM_COLUMNS, Dialect
 from minibase.store.tables import order_suffix
 
 MAX_SORT_KEYS = 4
 MAX_FIELDS = 50
+INT64 = range(-(2**63), 2**63)
 
 SortKey = tuple[tuple[str, ...], bool]  # (path, descending)
 
@@ -45,18 +49,19 @@ def parse_filter_param(text: str | None) -> Condition:
     if not text:
         return TRUE
     try:
-        return parse_filter(orjson.loads(text))
-    except orjson.JSONDecodeError:
-        raise _bad_query("records.invalid_filter", "filter must be a JSON object") from None
-    except FilterError as exc:
-        raise _bad_query("records.invalid_filter", exc.message, at=exc.at) from None
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        message = f"filter is not valid JSON: {exc.msg}"
+        raise _bad_query("records.invalid_filter", message) from None
+    return parse_filter_value(value)
 
 
 def parse_filter_value(value: Any) -> Condition:
     try:
-        return parse_filter(value)
+        condition = parse_filter(value)
     except FilterError as exc:
         raise _bad_query("records.invalid_filter", exc.message, at=exc.at) from None
+    return condition
 
 
 def parse_sort(text: str | None) -> tuple[SortKey, ...]:
@@ -94,7 +99,7 @@ def parse_fields(text: str | None) -> tuple[tuple[str, ...], ...] | None:
 def parse_limit(text: str | None, default: int, maximum: int) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not 1 <= int(text) <= maximum:
         raise _bad_query(
             "request.invalid_query", f"limit must be a whole number from 1 to {maximum}"
         )
@@ -122,12 +127,14 @@ def parse_list_query(params: Mapping[str, str], default_limit: int, max_limit: i
 
 
 def sort_keys(query: ListQuery) -> list[SortKey]:
-    """The query's sort plus `_id` as the tie-breaker (in the last key's direction)."""
-    keys = [key for key in query.sort if key[0] != ("_id",)]
-    id_descending = next((desc for path, desc in query.sort if path == ("_id",)), None)
-    if id_descending is None:
-        id_descending = keys[-1][1] if keys else False
-    return [*keys, (("_id",), id_descending)]
+    """The query's sort up to `_id`, which is unique so later keys never matter, ending with
+    `_id` as the tie-breaker (in the last key's direction when the sort does not name it)."""
+    keys: list[SortKey] = []
+    for key in query.sort:
+        keys.append(key)
+        if key[0] == ("_id",):
+            return keys
+    return [*keys, (("_id",), keys[-1][1] if keys else False)]
 
 
 def order_by(dialect: Dialect, keys: Sequence[SortKey]) -> str:
@@ -155,19 +162,41 @@ def decode_cursor(dialect: Dialect, keys: Sequence[SortKey], cursor: str) -> lis
     if not matches or not isinstance(values, list) or len(values) != len(keys):
         raise invalid
     for (path, _), value in zip(keys, values, strict=True):
-        if not isinstance(value, str | int | float) and value is not None:
+        if not _bindable(dialect, path, value):
             raise invalid
-        if dialect.name == "postgres" and not path[0].startswith("_") and value is not None:
-            # jsonb values travel as JSON text; it must parse to bind safely
-            if not isinstance(value, str):
-                raise invalid
-            try:
-                orjson.loads(value)
-            except orjson.JSONDecodeError:
-                raise invalid from None
-    if values[-1] is None:
+    if not isinstance(values[-1], str):
         raise invalid
     return values
+
+
+def _bindable(dialect: Dialect, path: tuple[str, ...], value: Any) -> bool:
+    """Can this cursor value be bound where the query compares it with the field at path?"""
+    if value is None:
+        return True
+    if isinstance(value, str) and "\x00" in value:
+        return False  # neither a stored value nor bindable on PostgreSQL
+    kind = SYSTEM_COLUMNS.get(path[0]) if len(path) == 1 else None
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "number":
+        return type(value) is int and 0 <= value < 2**31  # an INTEGER column
+    if dialect.name == "postgres":
+        # jsonb values travel as JSON text: it must parse, to a value jsonb can hold
+        try:
+            return isinstance(value, str) and not _holds_nul(orjson.loads(value))
+        except orjson.JSONDecodeError:
+            return False
+    return type(value) in (str, float) or (type(value) is int and value in INT64)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False
 
 
 def after_cursor(
@@ -204,9 +233,9 @@ def project(document: Mapping[str, Any], fields: Sequence[tuple[str, ...]]) -> d
     for path in fields:
         node: Any = document
         for segment in path:
-            node = node.get(segment) if isinstance(node, Mapping) else None
-            if node is None:
+            if not isinstance(node, Mapping) or segment not in node:
                 break
+            node = node[segment]
         else:
             target = result
             for segment in path[:-1]:

@@ -5,7 +5,7 @@ with the collection's schema validated and its access rules applied.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -32,12 +32,18 @@ from minibase.store.database import Connection, IntegrityViolation
 from minibase.store.query import ConditionCompiler
 from minibase.store.schema import ValidationError
 
-RECORD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SYSTEM_INPUT = frozenset({"_id", "_owner", "_version"})
 
 
 def not_found(collection: Collection, record_id: str) -> ApiError:
     return ApiError("records.not_found", 404, f"no record {record_id!r} in {collection.name}")
+
+
+def _check_id(collection: Collection, record_id: str) -> None:
+    """An id no record can have is not found (and never reaches the database)."""
+    if not RECORD_ID.fullmatch(record_id):
+        raise not_found(collection, record_id)
 
 
 def _where(
@@ -55,7 +61,10 @@ def _validate(
     collection: Collection, body: Mapping[str, Any], *, index: int | None = None
 ) -> dict[str, Any]:
     try:
-        return collection.schema.validate(body, apply_defaults=True)
+        fields = collection.schema.validate(body, apply_defaults=True)
+        problems = list(_nul_problems(fields, ""))
+        if problems:
+            raise ValidationError(problems)
     except ValidationError as exc:
         details: dict[str, Any] = {"problems": exc.problems}
         if index is not None:
@@ -63,10 +72,24 @@ def _validate(
         raise ApiError(
             "records.invalid", 400, "the record does not match the schema", details
         ) from None
+    return fields
+
+
+def _nul_problems(value: Any, at: str) -> Iterator[dict[str, str]]:
+    """PostgreSQL cannot store the NUL character, so no engine accepts it (in text or names)."""
+    if isinstance(value, str) and "\x00" in value:
+        yield {"field": at, "code": "format", "message": "cannot hold the NUL character"}
+    elif isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            path = f"{at}.{key}" if at else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                yield {"field": path, "code": "format", "message": "names cannot hold NUL"}
+            yield from _nul_problems(item, path)
 
 
 def _expected_version(body: Mapping[str, Any], header: int | None) -> int | None:
-    version = body.get("_version", header)
+    version = header if body.get("_version") is None else body["_version"]
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise ApiError("records.invalid_update", 400, "_version must be a whole number")
     return version
@@ -92,18 +115,21 @@ def _integrity(collection: Collection, exc: IntegrityViolation, record_id: str) 
 def _new_record(
     services: Services, caller: Caller, collection: Collection, body: Any, index: int | None
 ) -> dict[str, Any]:
+    where = {"index": index} if index is not None else None
     if not isinstance(body, Mapping):
-        raise ApiError("request.invalid_body", 400, "a record is a JSON object")
-    record_id = body.get("_id") or services.ids.new()
-    if not isinstance(record_id, str) or not RECORD_ID.match(record_id):
-        raise ApiError("records.invalid", 400, f"_id must match {RECORD_ID.pattern}")
+        raise ApiError("request.invalid_body", 400, "a record is a JSON object", where)
+    record_id = body.get("_id")
+    if record_id is None:
+        record_id = services.ids.new()
+    if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
+        raise ApiError("records.invalid", 400, f"_id must match {RECORD_ID.pattern}", where)
     owner = caller.id if caller.is_user else None
     if "_owner" in body:
         if not caller.is_admin:
-            raise ApiError("records.invalid", 400, "only admins may set _owner")
+            raise ApiError("records.invalid", 400, "only admins may set _owner", where)
         owner = body["_owner"]
-        if owner is not None and not isinstance(owner, str):
-            raise ApiError("records.invalid", 400, "_owner must be a user id or null")
+        if owner is not None and not (isinstance(owner, str) and RECORD_ID.fullmatch(owner)):
+            raise ApiError("records.invalid", 400, "_owner must be a user id or null", where)
     fields = _validate(
         collection, {k: v for k, v in body.items() if k not in SYSTEM_INPUT}, index=index
     )
@@ -138,6 +164,7 @@ async def create_record(services: Services, caller: Caller, name: str, body: Any
     async with services.db.transaction() as conn:
         await check_references(conn, services.collections, collection, [record])
         await _insert(conn, collection, record)
+    services.db.note_writes(collection.table, 1)
     return record
 
 
@@ -156,6 +183,7 @@ async def create_records(
         await check_references(conn, services.collections, collection, records)
         for record in records:
             await _insert(conn, collection, record)
+    services.db.note_writes(collection.table, len(records))
     return records
 
 
@@ -172,6 +200,7 @@ async def get_record(
     """The record as JSON bytes (straight from storage when no projection is asked)."""
     collection = await services.collections.get(name)
     readable = rule_condition(caller, collection, "read")
+    _check_id(collection, record_id)
     db = services.db
     if readable == TRUE:
         row = await db.fetch_one(f"SELECT data FROM {collection.table} WHERE _id = ?", record_id)
@@ -234,6 +263,7 @@ async def _locked_row(
     conn: Connection, caller: Caller, collection: Collection, record_id: str, allowed: Condition
 ) -> tuple[dict[str, Any], int, bool, bool]:
     """The stored record (row-locked), its version, whether `allowed` holds, if readable."""
+    _check_id(collection, record_id)
     readable = (
         FALSE
         if is_locked(caller, collection, "read")
@@ -286,16 +316,21 @@ async def update_record(
         rule_condition(caller, collection, "update")  # raises: admins only
     async with services.db.transaction() as conn:
         stored, version, _, readable = await _locked_row(conn, caller, collection, record_id, TRUE)
-        fields = next_fields(collection, stored, body, changes)
+        hidden = not readable and not caller.is_admin
+        try:
+            fields = next_fields(collection, stored, body, changes)
+        except ApiError:
+            if hidden:  # the problem would tell what the hidden record holds
+                raise not_found(collection, record_id) from None
+            raise
         allowed = rule_condition(caller, collection, "update", fields)
         if not evaluate(allowed, stored):
-            raise (
-                denied(caller, collection, "update")
-                if readable or caller.is_admin
-                else (not_found(collection, record_id))
-            )
+            if hidden:
+                raise not_found(collection, record_id)
+            raise denied(caller, collection, "update")
         _check_version(collection, version, expected)
         record = await write_update(services, conn, collection, stored, fields)
+    services.db.note_writes(collection.table, 1)
     return record
 
 
@@ -361,3 +396,4 @@ async def delete_record(
             raise not_found(collection, record_id)
         _check_version(collection, version, expected_version)
         await conn.execute(f"DELETE FROM {collection.table} WHERE _id = ?", record_id)
+    services.db.note_writes(collection.table, 1)

@@ -68,7 +68,7 @@ def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = value.decode("latin-1")
-            return text if _REQUEST_ID.match(text) else None
+            return text if _REQUEST_ID.fullmatch(text) else None
     return None
 
 

@@ -27,8 +27,10 @@ from minibase.rules.conditions import (
     any_of,
     negate,
 )
+from minibase.rules.regex import UnportableRegex, check_portable_regex
 
-SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6})$")
+SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6}")  # used with fullmatch
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SYSTEM_FIELDS = frozenset({"_id", "_owner", "_created", "_updated", "_version"})
 MAX_DEPTH = 12
 MAX_NODES = 256
@@ -47,7 +49,7 @@ class FilterError(ValueError):
 def parse_path(text: str, at: str = "") -> tuple[str, ...]:
     """A dotted field path: identifiers and array indexes; system fields only at the top."""
     parts = tuple(text.split("."))
-    if len(parts) > 16 or not all(SEGMENT.match(part) for part in parts):
+    if len(parts) > 16 or not all(SEGMENT.fullmatch(part) for part in parts):
         raise FilterError(f"{text!r} is not a field path (letters, digits, _ and dots)", at)
     if parts[0].isdigit():
         raise FilterError(f"{text!r} cannot start with an array index", at)
@@ -135,6 +137,7 @@ class _Parser:
                     raise FilterError(
                         f"$like takes a pattern of at most {MAX_PATTERN} chars", where
                     )
+                scalar(operand, where)  # no NUL, as for every string
                 parts.append(Like(path, operand))
             elif op == "$not":
                 if not isinstance(operand, Mapping) or not operand:
@@ -146,11 +149,18 @@ class _Parser:
 
 
 def scalar(value: Any, at: str) -> Scalar:
-    if value is None or isinstance(value, bool | int | float):
+    """A value no engine would refuse: 64-bit integers, strings without NUL."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise FilterError("numbers in filters are at most 64-bit integers", at)
         return value
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise FilterError(f"strings in filters are at most {MAX_STRING} characters", at)
+        if "\x00" in value:
+            raise FilterError("strings in filters cannot hold the NUL character", at)
         return value
     raise FilterError(
         "compare with a string, number, boolean or null (use dotted paths for nested fields)", at
@@ -166,12 +176,14 @@ def scalar_list(value: Any, at: str) -> tuple[Scalar, ...]:
 def regex(path: tuple[str, ...], pattern: Any, options: Any, at: str) -> Condition:
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
         raise FilterError(f"$regex takes a pattern of at most {MAX_PATTERN} characters", at)
+    scalar(pattern, at)  # no NUL, as for every string
     if options not in ("", "i"):
         raise FilterError('$options can only be "i" (ignore case)', at)
     try:
+        check_portable_regex(pattern)
         re.compile(pattern)
-    except re.error as exc:
-        raise FilterError(f"$regex does not compile: {exc}", at) from None
+    except (UnportableRegex, re.error) as exc:
+        raise FilterError(f"$regex: {exc}", at) from None
     return Regex(path, pattern, ignore_case=options == "i")
 
 

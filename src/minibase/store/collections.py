@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from minibase.rules.expressions import Rule, RuleSyntaxError, parse_rule
+from minibase.rules.filters import SEGMENT
 from minibase.rules.presets import ACTIONS, PRESETS, resolve_rules
-from minibase.store.dialect import SEGMENT, SYSTEM_COLUMNS
+from minibase.store.dialect import SYSTEM_COLUMNS
 from minibase.store.schema import DefinitionError, Schema
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -105,7 +106,7 @@ def parse_definition(
     if unknown:
         problems.append({"field": "", "message": f"unknown keys {unknown}"})
     name = definition.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         problems.append({"field": "name", "message": f"must match {NAME.pattern}"})
     additional = definition.get("additional", True)
     if not isinstance(additional, bool):
@@ -180,7 +181,7 @@ def _index_key(text: Any) -> tuple[tuple[str, ...], bool] | None:
         return None
     descending = text.startswith("-")
     path = tuple(text.lstrip("-").split("."))
-    if not all(SEGMENT.match(part) for part in path) or path[0].isdigit():
+    if not all(SEGMENT.fullmatch(part) for part in path) or path[0].isdigit():
         return None
     if path[0].startswith("_") and (len(path) > 1 or path[0] not in SYSTEM_COLUMNS):
         return None

@@ -6,7 +6,7 @@ SQL is written with `?` placeholders; each engine adapts them. Repository helper
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -66,6 +66,10 @@ class Database(Protocol):
 
     async def ping(self) -> None: ...
 
+    def note_writes(self, table: str, rows: int) -> None:
+        """Tell the engine a table changed (SQLite refreshes its planner statistics)."""
+        ...
 
-async def collect(rows: AsyncIterator[Row]) -> list[Row]:
-    return [row async for row in rows]
+    def refresh_statistics(self, table: str) -> None:
+        """The table's indexes changed: refresh planner statistics soon (in the background)."""
+        ...

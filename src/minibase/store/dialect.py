@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6})$")
+from minibase.rules.filters import SEGMENT
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # System fields live in their own columns (indexed, typed); the document keeps a copy.
@@ -27,12 +28,12 @@ class UnsafePath(ValueError):
 
 
 def check_path(path: tuple[str, ...]) -> None:
-    if not path or len(path) > 16 or not all(SEGMENT.match(segment) for segment in path):
+    if not path or len(path) > 16 or not all(SEGMENT.fullmatch(segment) for segment in path):
         raise UnsafePath(".".join(path))
 
 
 def quote_identifier(name: str) -> str:
-    if not IDENTIFIER.match(name):
+    if not IDENTIFIER.fullmatch(name):
         raise UnsafePath(name)
     return f'"{name}"'
 

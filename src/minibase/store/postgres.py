@@ -6,6 +6,8 @@ distinct statement.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -17,6 +19,7 @@ from minibase.store.database import DatabaseUnavailable, IntegrityViolation, Row
 from minibase.store.dialect import POSTGRES, Dialect
 
 T = TypeVar("T")
+log = logging.getLogger("minibase.store")
 
 _UNAVAILABLE = (
     OSError,
@@ -93,6 +96,7 @@ class PostgresDatabase:
         self.url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool[Any] | None = None
+        self._analyzing: dict[str, asyncio.Task[None]] = {}
 
     async def open(self) -> None:
         try:
@@ -103,6 +107,7 @@ class PostgresDatabase:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def close(self) -> None:
+        await asyncio.gather(*self._analyzing.values(), return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -152,3 +157,20 @@ class PostgresDatabase:
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")
+
+    def note_writes(self, table: str, rows: int) -> None:
+        """PostgreSQL's autovacuum keeps planner statistics fresh by itself."""
+
+    def refresh_statistics(self, table: str) -> None:
+        """Statistics of a new expression index come only from ANALYZE (not CREATE INDEX)."""
+        if table not in self._analyzing:
+            task = asyncio.get_running_loop().create_task(self._analyze(table))
+            self._analyzing[table] = task
+
+    async def _analyze(self, table: str) -> None:
+        try:
+            await self.pool.execute(f"ANALYZE {table}")
+        except Exception:  # a dropped table, a closing pool: statistics can wait
+            log.debug("ANALYZE %s failed", table, exc_info=True)
+        finally:
+            self._analyzing.pop(table, None)

@@ -60,6 +60,15 @@ def like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
+def postgres_like(pattern: str) -> str:
+    """The pattern for PostgreSQL's LIKE, which refuses a pattern ending in a lone escape; as in
+    `rules.conditions.like_regex`, that trailing backslash is a literal one."""
+    escaped = False
+    for char in pattern:
+        escaped = not escaped and char == "\\"
+    return pattern + "\\" if escaped else pattern
+
+
 class Compiled:
     __slots__ = ("params", "sql")
 
@@ -133,6 +142,8 @@ class ConditionCompiler:
             params.append(orjson.dumps(value).decode())
             return "?::jsonb"
         params.append(value)
+        if isinstance(self.dialect, PostgresDialect) and SYSTEM_COLUMNS[path[0]] == "number":
+            return "?::numeric"  # an int4 parameter would truncate 1.5 to 1 (and refuse 2**31)
         return "?"
 
     def _type_guard(self, path: tuple[str, ...], kind: str) -> str | None:
@@ -262,7 +273,7 @@ class ConditionCompiler:
             params.append(like_to_glob(node.pattern))
             test = f"{text} GLOB ?"
         else:
-            params.append(node.pattern)
+            params.append(postgres_like(node.pattern))
             test = f"{text} LIKE ?"
         return f"({guard} AND {test})" if guard else test
 

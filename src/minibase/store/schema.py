@@ -73,6 +73,11 @@ class Schema:
         """
         return self._root.kind_at(tuple(path), 0)
 
+    def type_at(self, path: Path) -> str | None:
+        """The declared type name at a path ("datetime", "reference", ...), None if undeclared."""
+        field = self._root.field_at(tuple(path), 0)
+        return field.type_name if field is not None and path else None
+
     def references(self) -> list[tuple[Path, str]]:
         """(path, target collection) of every reference field: (("items", "*", "sku"), "skus")."""
         return list(self._root.references(()))

@@ -143,6 +143,12 @@ class ObjectField(Field):
         field = self.fields.get(path[index])
         return field.kind_at(path, index + 1) if field is not None else None
 
+    def field_at(self, path: Path, index: int) -> Field | None:
+        if index == len(path):
+            return self
+        field = self.fields.get(path[index])
+        return field.field_at(path, index + 1) if field is not None else None
+
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         for name, field in self.fields.items():
             yield from field.references((*path, name))
@@ -226,6 +232,13 @@ class ArrayField(Field):
         segment = path[index]
         if segment == "*" or segment.isdigit():
             return self.items.kind_at(path, index + 1)
+        return None
+
+    def field_at(self, path: Path, index: int) -> Field | None:
+        if index == len(path):
+            return self
+        if path[index] == "*" or path[index].isdigit():
+            return self.items.field_at(path, index + 1)
         return None
 
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:

@@ -89,6 +89,9 @@ class Field:
     def kind_at(self, path: Path, index: int) -> str | None:
         return self.kind if index == len(path) else None
 
+    def field_at(self, path: Path, index: int) -> Field | None:
+        return self if index == len(path) else None
+
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         return iter(())
 

@@ -8,20 +8,25 @@ anyway and keeps busy-waiting out of the request path.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from minibase.rules.conditions import compiled_regex
+import regex
+
+from minibase.errors import ApiError
 from minibase.store.database import DatabaseUnavailable, IntegrityViolation, Row
 from minibase.store.dialect import SQLITE, Dialect
 
 T = TypeVar("T")
+log = logging.getLogger("minibase.store")
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -31,14 +36,30 @@ _PRAGMAS = (
     "PRAGMA temp_store=MEMORY",
     "PRAGMA cache_size=-32000",
     "PRAGMA mmap_size=268435456",
+    "PRAGMA analysis_limit=20000",
 )
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '([^']+)'|(\S+))")
+
+
+# One $regex match may take this long; a pattern that backtracks past it fails the query
+# (400) instead of holding a reader thread for minutes.
+REGEX_TIMEOUT = 0.05
+_regex_state = threading.local()
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str, ignore_case: int) -> regex.Pattern[str]:
+    return regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
 
 
 def _regexp(pattern: str, value: object, flags: int) -> bool | None:
     if not isinstance(value, str):
         return None
-    return compiled_regex(pattern, bool(flags)).search(value) is not None
+    try:
+        return _compiled(pattern, flags).search(value, timeout=REGEX_TIMEOUT) is not None
+    except TimeoutError:
+        _regex_state.timed_out = True
+        raise
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -53,6 +74,13 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
 
 
 def _translate(error: sqlite3.Error) -> Exception:
+    if getattr(_regex_state, "timed_out", False):
+        _regex_state.timed_out = False
+        return ApiError(
+            "records.invalid_filter",
+            400,
+            "the $regex takes too long on this data; anchor it or simplify its repetitions",
+        )
     if isinstance(error, sqlite3.IntegrityError):
         match = _UNIQUE.search(str(error))
         name = (match.group(1) or match.group(2)) if match else None
@@ -60,6 +88,11 @@ def _translate(error: sqlite3.Error) -> Exception:
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
         return DatabaseUnavailable(str(error))
     return error
+
+
+def _commit_if_open(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("COMMIT")
 
 
 def _rollback_if_open(conn: sqlite3.Connection) -> None:
@@ -99,6 +132,46 @@ class SQLiteConnection:
         await self._run(run)
 
 
+class TableStatistics:
+    """Keeps SQLite's planner statistics fresh as tables grow.
+
+    Without them SQLite guesses, and guesses wrong for lists that filter on one index and sort
+    on another (e.g. an owner rule plus a sort on score): statistics let it pick the index that
+    stops after one page. A table is analyzed again after its rows change by a quarter (at
+    least 100), in the background and bounded by `analysis_limit` (20,000 rows sampled per index).
+    """
+
+    def __init__(self, analyze: Callable[[str], Awaitable[int]]) -> None:
+        self._analyze = analyze
+        self._changed: dict[str, int] = {}
+        self._rows: dict[str, int] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def note(self, table: str, rows: int) -> None:
+        changed = self._changed.get(table, 0) + rows
+        self._changed[table] = changed
+        if changed >= max(100, self._rows.get(table, 0) // 4):
+            self.refresh_soon(table)
+
+    def refresh_soon(self, table: str) -> None:
+        if table not in self._running:
+            self._running[table] = asyncio.get_running_loop().create_task(self._refresh(table))
+
+    async def _refresh(self, table: str) -> None:
+        try:
+            self._changed[table] = 0
+            self._rows[table] = await self._analyze(table)
+        except Exception:  # a dropped table, a closing database: statistics can wait
+            log.debug("ANALYZE %s failed", table, exc_info=True)
+        finally:
+            self._running.pop(table, None)
+
+    async def stop(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
 class SQLiteDatabase:
     dialect: Dialect = SQLITE
 
@@ -112,6 +185,8 @@ class SQLiteDatabase:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._statistics = TableStatistics(self._analyze)
+        self._statistics_version = 0
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +199,7 @@ class SQLiteDatabase:
         self._write_lock = asyncio.Lock()
 
     async def close(self) -> None:
+        await self._statistics.stop()
         loop = asyncio.get_running_loop()
         if self._writer_pool is not None and self._writer is not None:
             writer = self._writer
@@ -153,9 +229,16 @@ class SQLiteDatabase:
 
     def _reader_conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.statistics != self._statistics_version:
+            # A connection plans with the statistics it loaded when it opened: reopen it.
+            with self._conns_lock:
+                self._reader_conns.remove(conn)
+            conn.close()
+            conn = None
         if conn is None:
             conn = _connect(self.path, read_only=True)
             self._local.conn = conn
+            self._local.statistics = self._statistics_version
             with self._conns_lock:
                 self._reader_conns.append(conn)
         return conn
@@ -176,19 +259,34 @@ class SQLiteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteConnection]:
+        """BEGIN IMMEDIATE travels with the first statement: one thread hop fewer per write."""
         async with self._write_lock:
-            await self._on_writer(lambda c: c.execute("BEGIN IMMEDIATE"))
+            started = False
+
+            async def in_transaction(work: Callable[[sqlite3.Connection], T]) -> T:
+                nonlocal started
+                started = True
+
+                def begin_then(conn: sqlite3.Connection) -> T:
+                    if not conn.in_transaction:
+                        conn.execute("BEGIN IMMEDIATE")
+                    return work(conn)
+
+                return await self._on_writer(begin_then)
+
             try:
-                yield SQLiteConnection(self._on_writer)
+                yield SQLiteConnection(in_transaction)
             except BaseException:
-                await asyncio.shield(self._on_writer(_rollback_if_open))
+                if started:
+                    await asyncio.shield(self._on_writer(_rollback_if_open))
                 raise
             else:
-                try:
-                    await self._on_writer(lambda c: c.execute("COMMIT"))
-                except BaseException:
-                    await asyncio.shield(self._on_writer(_rollback_if_open))
-                    raise
+                if started:
+                    try:
+                        await self._on_writer(_commit_if_open)
+                    except BaseException:
+                        await asyncio.shield(self._on_writer(_rollback_if_open))
+                        raise
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[SQLiteConnection]:
@@ -208,3 +306,24 @@ class SQLiteDatabase:
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")
+
+    def note_writes(self, table: str, rows: int) -> None:
+        self._statistics.note(table, rows)
+
+    def refresh_statistics(self, table: str) -> None:
+        self._statistics.refresh_soon(table)
+
+    async def _analyze(self, table: str) -> int:
+        """Refresh the planner's statistics of one table; returns its estimated row count."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            conn.execute(f"ANALYZE {table}")
+            row = conn.execute(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = ? LIMIT 1", (table.strip('"'),)
+            ).fetchone()
+            return int(row[0].split()[0]) if row and row[0] else 0
+
+        async with self._write_lock:
+            rows = await self._on_writer(run)
+        self._statistics_version += 1
+        return rows

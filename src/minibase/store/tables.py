@@ -41,8 +41,9 @@ def index_columns(dialect: Dialect, index: IndexSpec) -> list[str]:
             expr = f"({expr})"
         columns.append(f"{expr} {order_suffix(dialect, descending)}")
     if not index.unique:
-        last_descending = index.keys[-1][1]
-        columns.append(f"_id {'DESC' if last_descending else 'ASC'}")
+        # The same suffix as the list query's ORDER BY: PostgreSQL only reads an index in
+        # order when the NULLS placement matches too, even on a NOT NULL column.
+        columns.append(f"_id {order_suffix(dialect, index.keys[-1][1])}")
     return columns
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -13,7 +14,8 @@ import httpx
 import pytest
 
 from minibase.app import MinibaseApp, create_app
-from minibase.auth.admins import create_admin
+from minibase.auth.admins import insert_admin
+from minibase.auth.passwords import hash_password
 from minibase.auth.users import insert_user
 from minibase.clock import FrozenClock
 from minibase.config import Settings
@@ -103,10 +105,20 @@ class Actor:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def _admin_password_hash() -> str:
+    """argon2 is slow on purpose (~0.25 s); hash the test admin's password once a session."""
+    return asyncio.run(hash_password(ADMIN_PASSWORD))
+
+
 @pytest.fixture
-async def admin(services: Services) -> Actor:
-    found = await create_admin(
-        services.db, services.clock, services.ids, "admin@example.com", "correct horse battery"
+async def admin(services: Services, _admin_password_hash: str) -> Actor:
+    """An admin (ADMIN_EMAIL / ADMIN_PASSWORD) and a token for it."""
+    found = await insert_admin(
+        services.db, services.clock, services.ids, ADMIN_EMAIL, _admin_password_hash
     )
     token = services.signer.issue(found.caller(), services.settings.admin_token_ttl)
     return Actor(found.id, token)

@@ -14,7 +14,8 @@ from minibase.store.migrations import migrate
 from minibase.store.postgres import PostgresDatabase
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
-TEMPLATE = "minibase_test_template"
+# One template per test session, so that sessions running side by side never share one.
+TEMPLATE = f"minibase_template_{os.getpid()}"
 
 
 def admin_url() -> str:

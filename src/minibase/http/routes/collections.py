@@ -60,12 +60,16 @@ DEFINITION: dict[str, Any] = {
         },
     },
 }
+# PATCH names only the top-level keys it changes.
+_CHANGES = {key: value for key, value in DEFINITION.items() if key != "required"}
 _COLLECTION = {
     **DEFINITION,
     "properties": {
         **DEFINITION["properties"],
         "id": {"type": "string"},
         "preset": {"type": ["string", "null"]},
+        "created": {"type": "string", "format": "date-time"},
+        "updated": {"type": "string", "format": "date-time"},
     },
 }
 _NAME = ("name", "The collection name", {"type": "string"})
@@ -134,7 +138,7 @@ async def get_collection(request: Request) -> Response:
     "/api/admin/collections/{name}",
     "Alter a collection: the given top-level keys replace the current ones",
     access="admin",
-    body=DEFINITION,
+    body=_CHANGES,
     responses={200: ("Altered", _COLLECTION)},
 )
 async def patch_collection(request: Request) -> Response:

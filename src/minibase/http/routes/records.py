@@ -64,7 +64,7 @@ def _version_header(request: Request) -> int | None:
     if value is None:
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise ApiError("request.invalid_query", 400, 'If-Match takes the record _version, e.g. "3"')
     return int(text)
 

@@ -1,0 +1,128 @@
+"""minibase as a benchmark target: `minibase serve` on embedded SQLite, set up over its API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from dataset import Dataset
+from processes import ServerError, ServerProcess, clean_environment, free_port
+
+ADMIN_EMAIL = "bench@example.com"
+ADMIN_PASSWORD = "bench-admin-password"
+BULK = 1000
+FIELDS = {
+    "title": {"type": "string"},
+    "body": {"type": "string"},
+    "owner": {"type": "string"},
+    "score": {"type": "integer"},
+}
+INDEXES = [{"fields": ["score"]}, {"fields": ["owner"]}]
+PRIV_RULES = {
+    "list": "doc.owner == auth.id",
+    "read": "doc.owner == auth.id",
+    "create": "auth.id != null",
+    "update": None,
+    "delete": None,
+}
+POSTS_RULES = {"preset": "public_read_admin_write", "create": "auth.id != null"}
+LIST_QUERY = {"limit": "20", "filter": '{"score":{"$gt":500}}', "sort": "-score"}
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+class MinibaseTarget:
+    name = "minibase"
+    label = "minibase"
+    id_key = "_id"
+    list_query = LIST_QUERY
+
+    def __init__(self, workdir: Path, *, workers: int = 1) -> None:
+        self.workdir = workdir
+        self.workers = workers
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.version = self._version()
+        self.server: ServerProcess | None = None
+        self.client = httpx.Client(base_url=self.base_url, timeout=60.0)
+        self.user_id = ""
+        self.user_auth = ""
+        self.ids: dict[str, list[str]] = {}
+        self._admin_auth = ""
+
+    def _version(self) -> str:
+        out = subprocess.run(
+            [_bin("minibase"), "--version"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip().removeprefix("minibase ")
+
+    @property
+    def description(self) -> str:
+        return f"minibase {self.version}, embedded SQLite, {self.workers} worker(s)"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        data_dir = self.workdir / "data"
+        env = clean_environment()
+        subprocess.run(
+            [_bin("minibase"), "admin", "create", ADMIN_EMAIL, "--data-dir", str(data_dir)],
+            cwd=self.workdir,
+            env={**env, "MINIBASE_ADMIN_PASSWORD": ADMIN_PASSWORD},
+            capture_output=True,
+            check=True,
+        )
+        command = [_bin("minibase"), "serve", "--port", str(self.port)]
+        command += ["--data-dir", str(data_dir), "--workers", str(self.workers)]
+        self.server = ServerProcess(self.name, command, self.workdir, env)
+        self.server.wait_until_healthy(self.base_url + "/api/health")
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.server is not None:
+            self.server.stop()
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid if self.server else None
+
+    # -- setup over the API ---------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Any = None, auth: str | None = None) -> Any:
+        headers = {"Authorization": auth or self._admin_auth}
+        response = self.client.request(method, path, json=body, headers=headers)
+        if response.status_code >= 300:
+            raise ServerError(f"minibase {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def setup(self, dataset: Dataset) -> None:
+        login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        self._admin_auth = "Bearer " + self._call("POST", "/api/admin/login", login)["token"]
+        for name, rules in (("priv", PRIV_RULES), ("posts", POSTS_RULES)):
+            definition = {"name": name, "fields": FIELDS, "indexes": INDEXES, "rules": rules}
+            self._call("POST", "/api/admin/collections", definition)
+        self.user_id = self._call("POST", "/api/admin/users", {})["id"]
+        self.refresh_auth()
+        for name in ("priv", "posts"):
+            self.ids[name] = self._seed(name, dataset)
+
+    def _seed(self, collection: str, dataset: Dataset) -> list[str]:
+        records = [{**r, "_owner": self.user_id} for r in dataset.owned_by(self.user_id)]
+        ids: list[str] = []
+        for start in range(0, len(records), BULK):
+            chunk = records[start : start + BULK]
+            path = f"/api/collections/{collection}/records/bulk-create"
+            created = self._call("POST", path, {"records": chunk})["items"]
+            ids.extend(item["_id"] for item in created)
+        return ids
+
+    def refresh_auth(self) -> None:
+        """A fresh user access token (they live 15 minutes by default)."""
+        path = f"/api/admin/users/{self.user_id}/tokens"
+        self.user_auth = "Bearer " + self._call("POST", path)["access_token"]

@@ -1,0 +1,218 @@
+"""Load benchmark: minibase and PocketBase side by side, one server loaded at a time.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--only minibase|pocketbase]
+                                  [--workers N] [--scenario KEY ...] [--profile]
+
+Starts both servers on loopback with temporary data directories, gives them the same
+collections, rules, indexes and 10,000 records each, checks every scenario answers correctly,
+then runs `wrk -t2 -c64 -d10s --latency` per scenario and server. Prints a markdown table and
+writes bench/results/<timestamp>.json. Exits 1 if any run failed its check or saw errors.
+See bench/README.md and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from dataset import Dataset
+from loadgen import LoadError, run_wrk, wrk_path
+from minibase_target import MinibaseTarget
+from pocketbase_target import PocketBaseTarget
+from processes import ServerError
+from report import Outcome, detail_table, markdown_table
+from sampling import format_summary, start_recording, summarize
+from scenarios import SCENARIOS, CheckFailed, Scenario, Target, check, load_for
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run (10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--warmup", type=int, default=2, help="unrecorded seconds first (2)")
+    parser.add_argument("--only", choices=["minibase", "pocketbase"], help="one server only")
+    parser.add_argument("--workers", type=int, default=1, help="minibase worker processes (1)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[s.key for s in SCENARIOS],
+        help="run only this scenario (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after each minibase run, one more run under py-spy; summary in the results",
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    wrk = subprocess.run([wrk_path(), "-v"], capture_output=True, text=True, check=False)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "granian": metadata.version("granian"),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "",
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def measure(
+    target: Target, scenario: Scenario, dataset: Dataset, args: argparse.Namespace, pid: int
+) -> Outcome:
+    outcome = Outcome(scenario, target.name)
+    try:
+        check(target, scenario, dataset)
+    except (CheckFailed, KeyError, ValueError) as exc:
+        outcome.failure = f"check failed: {exc}"
+        say(f"  {target.label}: {outcome.failure}")
+        return outcome
+    load = load_for(target, scenario)
+    options = {"connections": args.connections, "threads": args.threads}
+    try:
+        if args.warmup > 0:
+            run_wrk(load, duration=args.warmup, **options)
+        outcome.measurement = run_wrk(load, duration=args.duration, **options)
+        if args.profile and target.name == "minibase":
+            outcome.profile = _profiled_run(target, scenario, args, pid)
+    except LoadError as exc:
+        outcome.failure = f"wrk: {exc}"
+    m = outcome.measurement
+    if m is not None:
+        errors = f", {m.error_count} ERRORS {m.errors}" if m.error_count else ""
+        say(f"  {target.label}: {m.rps:,.0f} req/s, p50 {m.p50:.1f} ms, p99 {m.p99:.1f} ms{errors}")
+    return outcome
+
+
+def _profiled_run(
+    target: Target, scenario: Scenario, args: argparse.Namespace, pid: int
+) -> dict[str, Any]:
+    raw = args.results_dir / f"profile-{target.name}-{scenario.key}-{int(time.time())}.txt"
+    recorder = start_recording(pid, args.duration, raw)
+    try:
+        time.sleep(0.5)  # let py-spy attach before the load starts
+        run_wrk(load_for(target, scenario), duration=args.duration, connections=args.connections)
+        _, stderr = recorder.communicate(timeout=args.duration + 60)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
+    if recorder.returncode != 0 or not raw.exists():
+        return {"error": stderr.decode(errors="replace")[-2000:]}
+    summary = summarize(raw)
+    summary["raw_file"] = str(raw)
+    say(format_summary(summary))
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    scenarios = tuple(s for s in SCENARIOS if not args.scenario or s.key in args.scenario)
+    dataset = Dataset.generate()
+    outcomes: list[Outcome] = []
+    servers: dict[str, Any] = {}
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="minibase-bench-") as tmp:
+        targets: list[MinibaseTarget | PocketBaseTarget] = []
+        try:
+            if args.only in (None, "minibase"):
+                targets.append(MinibaseTarget(Path(tmp) / "minibase", workers=args.workers))
+            if args.only in (None, "pocketbase"):
+                targets.append(PocketBaseTarget(Path(tmp) / "pocketbase"))
+            for target in targets:
+                say(f"starting {target.description} and seeding {len(dataset.records):,} records")
+                begun = time.monotonic()
+                target.start()
+                target.setup(dataset)
+                say(f"  ready in {time.monotonic() - begun:.1f}s on {target.base_url}")
+                servers[target.name] = {"version": target.version, "setup": target.description}
+            for scenario in scenarios:
+                say(f"{scenario.key}: {scenario.title}")
+                for target in targets:
+                    target.refresh_auth()
+                    assert target.pid is not None
+                    outcomes.append(measure(target, scenario, dataset, args, target.pid))
+        finally:
+            for target in reversed(targets):
+                target.stop()
+    document = {
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "settings": {
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "warmup_s": args.warmup,
+            "minibase_workers": args.workers,
+            "records_per_collection": len(dataset.records),
+        },
+        "machine": {**info, "load_average_at_end": os.getloadavg()},
+        "servers": servers,
+        "outcomes": [o.to_json() for o in outcomes],
+    }
+    path = args.results_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print()
+    print(detail_table(outcomes))
+    print()
+    print(markdown_table(outcomes, scenarios))
+    print()
+    flagged = [o for o in outcomes if o.flagged]
+    for o in flagged:
+        print(f"FLAGGED {o.target} {o.scenario.key}: {o.failure or o.measurement}")
+    print(f"results: {path}")
+    return 1 if flagged else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        say("interrupted: servers stopped, temporary data removed")
+        return 130
+    except (ServerError, LoadError, subprocess.CalledProcessError) as exc:
+        say(f"bench: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`minibase migrate`, `minibase admin create` and `minibase collections export|apply`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import yaml
+from cli_process import Cli
+
+PASSWORD = {"MINIBASE_ADMIN_PASSWORD": "a long password"}
+
+NOTES_YAML = """\
+collections:
+  - name: notes
+    fields:
+      text: {type: string, required: true}
+      mood: {type: enum, values: ["yes", "no"]}
+    indexes: [-text]
+    rules: {preset: owner_only}
+  - name: tags
+"""
+
+
+def test_migrate_applies_pending_migrations_once(cli: Cli) -> None:
+    first = cli.run("migrate", "--data-dir", str(cli.data_dir))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "migrations applied: 0001_system_tables"
+    again = cli.run("migrate", "--data-dir", str(cli.data_dir))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "migrations applied: nothing to do"
+
+
+def test_migrate_on_postgres_applies_pending_migrations_once(cli: Cli, empty_postgres: str) -> None:
+    where = ("--data-dir", str(cli.data_dir), "--database-url", empty_postgres)
+    assert cli.run("migrate", *where).stdout.strip() == "migrations applied: 0001_system_tables"
+    assert cli.run("migrate", *where).stdout.strip() == "migrations applied: nothing to do"
+
+
+def test_admin_create_takes_the_password_from_the_environment(cli: Cli) -> None:
+    where = ("--data-dir", str(cli.data_dir))
+    created = cli.run("admin", "create", "Ops@Example.com", *where, env=PASSWORD)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("admin created: ops@example.com (")
+    with sqlite3.connect(cli.data_dir / "data.db") as db:
+        (email, stored), *_ = db.execute("SELECT email, password_hash FROM admins").fetchall()
+    assert email == "ops@example.com"
+    assert stored.startswith("$argon2id$")
+
+    duplicate = cli.run("admin", "create", "ops@example.com", *where, env=PASSWORD)
+    assert duplicate.returncode != 0
+    assert "admins.exists" in duplicate.stderr
+    assert "ops@example.com exists" in duplicate.stderr
+
+    short = {"MINIBASE_ADMIN_PASSWORD": "short"}
+    refused = cli.run("admin", "create", "two@example.com", *where, env=short)
+    assert refused.returncode != 0
+    assert "the password needs at least 10 characters" in refused.stderr
+    assert "Traceback" not in refused.stderr + duplicate.stderr
+
+
+def test_collections_apply_and_export_in_yaml_and_json(cli: Cli) -> None:
+    where = ("--data-dir", str(cli.data_dir))
+    source = cli.workdir / "definitions.yaml"
+    source.write_text(NOTES_YAML)
+
+    dry = cli.run("collections", "apply", str(source), "--dry-run", *where)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == ["would be created: notes, tags"]
+    exported = cli.run("collections", "export", "-", *where)
+    assert json.loads(exported.stdout) == {"collections": []}
+
+    applied = cli.run("collections", "apply", str(source), *where)
+    assert applied.stdout.splitlines() == ["created: notes, tags"]
+
+    as_yaml, as_json = cli.workdir / "out.yml", cli.workdir / "out.json"
+    assert cli.run("collections", "export", str(as_yaml), *where).returncode == 0
+    assert cli.run("collections", "export", str(as_json), *where).returncode == 0
+    document = json.loads(as_json.read_text())
+    assert yaml.safe_load(as_yaml.read_text()) == document
+    assert [c["name"] for c in document["collections"]] == ["notes", "tags"]
+    assert document["collections"][0]["fields"]["mood"]["values"] == ["yes", "no"]
+
+    again = cli.run("collections", "apply", str(as_yaml), *where)
+    assert again.stdout.splitlines() == ["unchanged: notes, tags"]
+
+
+def test_collections_apply_prunes_only_when_asked(cli: Cli) -> None:
+    where = ("--data-dir", str(cli.data_dir))
+    source = cli.workdir / "definitions.yaml"
+    source.write_text(NOTES_YAML)
+    cli.run("collections", "apply", str(source), *where)
+    only_tags = cli.workdir / "tags.json"
+    only_tags.write_text(json.dumps([{"name": "tags", "rules": {"preset": "owner_only"}}]))
+
+    dry = cli.run("collections", "apply", str(only_tags), "--prune", "--dry-run", *where)
+    assert dry.stdout.splitlines() == ["would be altered: tags", "would be dropped: notes"]
+    pruned = cli.run("collections", "apply", str(only_tags), "--prune", *where)
+    assert pruned.stdout.splitlines() == ["altered: tags", "dropped: notes"]
+    listed = json.loads(cli.run("collections", "export", "-", *where).stdout)
+    assert [c["name"] for c in listed["collections"]] == ["tags"]
+
+
+def test_a_file_that_cannot_be_applied_changes_nothing_and_says_why(cli: Cli) -> None:
+    where = ("--data-dir", str(cli.data_dir))
+    broken = cli.workdir / "broken.yaml"
+    broken.write_text("- name: good\n- name: bad\n  fields: {x: {type: nope}}\n")
+    result = cli.run("collections", "apply", str(broken), *where)
+    assert result.returncode == 1
+    assert "collections.invalid_definition" in result.stderr
+    assert '"field": "fields.x"' in result.stderr
+    listed = json.loads(cli.run("collections", "export", "-", *where).stdout)
+    assert listed == {"collections": []}
+    missing = cli.run("collections", "apply", "nope.yaml", *where)
+    assert missing.returncode != 0
+    assert missing.stderr == "minibase: nope.yaml: No such file or directory\n"

@@ -1,0 +1,184 @@
+"""`minibase serve` as a real server process: HTTP on the chosen port, options from flags or
+MINIBASE_* variables, a clean exit on SIGTERM, and no start on an unmigrated PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from cli_process import MINIBASE, Cli
+
+from minibase.cli import build_parser, main, settings_from
+
+ADMIN = ("ops@example.com", "a long password")
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+
+    def wait_until_up(self, timeout: float = 30) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.log.read_text()}")
+            try:
+                return httpx.get(f"{self.url}/api/health", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"server not up in {timeout}s: {self.log.read_text()}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def start(cli: Cli) -> Iterator[StartServer]:
+    started: list[Server] = []
+
+    def start_server(*args: str, port: int, env: dict[str, str] | None = None) -> Server:
+        log = cli.workdir / f"serve-{len(started)}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(MINIBASE), "serve", *args],
+                cwd=cli.workdir,
+                env=cli.environment(**(env or {})),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its workers too can be stopped as one group
+            )
+        started.append(Server(process, port, log))
+        return started[-1]
+
+    yield start_server
+    for server in started:
+        if server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+
+
+def test_serve_answers_http_and_exits_cleanly_on_sigterm(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    where = ("--data-dir", str(cli.data_dir))
+    cli.run("admin", "create", ADMIN[0], *where, env={"MINIBASE_ADMIN_PASSWORD": ADMIN[1]})
+    server = start("--port", str(free_port), *where, port=free_port)
+    health = server.wait_until_up()
+    assert health.json()["status"] == "ok"
+    assert health.json()["database"] == "sqlite"
+
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        login = http.post("/api/admin/login", json={"email": ADMIN[0], "password": ADMIN[1]})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        created = http.post("/api/admin/collections", json={"name": "notes"}, headers=headers)
+        assert created.status_code == 201, created.text
+        record = http.post("/api/collections/notes/records", json={"text": "hi"}, headers=headers)
+        assert record.status_code == 201, record.text
+        url = f"/api/collections/notes/records/{record.json()['_id']}"
+        assert http.get(url, headers=headers).json()["text"] == "hi"
+
+    assert server.stop() == 0
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_serve_takes_its_port_and_data_dir_from_the_environment(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    env = {
+        "MINIBASE_HOST": "127.0.0.1",
+        "MINIBASE_PORT": str(free_port),
+        "MINIBASE_DATA_DIR": str(cli.workdir / "from-env"),
+    }
+    server = start(port=free_port, env=env)
+    assert server.wait_until_up().json()["status"] == "ok"
+    assert (cli.workdir / "from-env" / "data.db").is_file()
+    assert not (cli.workdir / "minibase_data").exists()
+    assert server.stop() == 0
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(Path(__file__).parent)  # no minibase.toml here
+    for name in list(os.environ):
+        if name.startswith("MINIBASE_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting", "expected", "flag"),
+    [
+        ("MINIBASE_HOST", "0.0.0.0", "host", "0.0.0.0", ["--host", "127.0.0.2"]),
+        ("MINIBASE_PORT", "9123", "port", 9123, ["--port", "9124"]),
+        ("MINIBASE_DATA_DIR", "/srv/mb", "data_dir", Path("/srv/mb"), ["--data-dir", "/opt/mb"]),
+        ("MINIBASE_DEV", "false", "dev", False, ["--dev"]),
+    ],
+)
+def test_every_serve_option_has_an_environment_variable_that_its_flag_overrides(
+    bare_environment: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    setting: str,
+    expected: object,
+    flag: list[str],
+) -> None:
+    bare_environment.setenv(variable, value)
+    from_env = settings_from(build_parser().parse_args(["serve"]))
+    assert getattr(from_env, setting) == expected
+    from_flag = settings_from(build_parser().parse_args(["serve", *flag]))
+    assert str(getattr(from_flag, setting)) == (flag[1] if len(flag) > 1 else "True")
+
+
+def test_a_bad_environment_value_is_named_in_a_clear_error(
+    bare_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare_environment.setenv("MINIBASE_PORT", "eighty")
+    assert main(["serve"]) == 2
+    assert "MINIBASE_PORT" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_unmigrated_postgres_and_says_to_run_migrate(
+    cli: Cli, empty_postgres: str, free_port: int
+) -> None:
+    where = ("--data-dir", str(cli.data_dir), "--database-url", empty_postgres)
+    refused = cli.run("serve", "--port", str(free_port), *where)
+    assert refused.returncode != 0
+    assert "run `minibase migrate`" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_serve_dev_migrates_postgres_at_start(
+    cli: Cli, start: StartServer, empty_postgres: str, free_port: int
+) -> None:
+    where = ("--data-dir", str(cli.data_dir), "--database-url", empty_postgres)
+    server = start("--dev", "--port", str(free_port), *where, port=free_port)
+    assert server.wait_until_up().json()["database"] == "postgres"
+    assert server.stop() == 0
+    assert "0001_system_tables" in _applied_migrations(empty_postgres)
+
+
+def _applied_migrations(url: str) -> str:
+    async def names() -> str:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT version, name FROM schema_migrations")
+        finally:
+            await conn.close()
+        return ", ".join(f"{row[0]:04d}_{row[1]}" for row in rows)
+
+    return asyncio.run(names())

@@ -1,0 +1,78 @@
+"""Run the real server as a user would: `minibase serve` in a subprocess, over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+MINIBASE = str(Path(sys.executable).with_name("minibase"))
+MASTER_KEY = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    url: str
+    port: int
+    cwd: Path
+    process: subprocess.Popen[bytes]
+
+
+def start_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
+    port = free_port()
+    environment = {**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY, **(env or {})}
+    process = subprocess.Popen(
+        [MINIBASE, "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            assert process.stderr is not None
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                return RunningServer(url, port, cwd, process)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not become healthy in 30 s")
+
+
+def stop_server(server: RunningServer) -> None:
+    os.killpg(server.process.pid, 15)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, 9)
+        server.process.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on the embedded default (SQLite in ./minibase_data of a fresh directory)."""
+    running = start_server(tmp_path)
+    try:
+        yield running
+    finally:
+        stop_server(running)

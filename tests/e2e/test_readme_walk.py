@@ -1,0 +1,50 @@
+"""The README's curl walk works as written, against a real server on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import MASTER_KEY, RunningServer
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _walk_script() -> str:
+    text = README.read_text()
+    section = text.split("## A first walk with curl", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "the README lost its curl walk"
+    return match.group(1)
+
+
+def _json_values(text: str) -> list[dict[str, object]]:
+    """The JSON objects curl printed back to back (it adds no newlines)."""
+    decoder, values, position = json.JSONDecoder(), [], 0
+    while (start := text.find("{", position)) != -1:
+        value, position = decoder.raw_decode(text, start)
+        values.append(value)
+    return values
+
+
+def test_the_readme_walk_creates_and_lists_a_record(server: RunningServer) -> None:
+    script = _walk_script().replace("localhost:8080", f"127.0.0.1:{server.port}")
+    script = script.replace(".venv/bin/minibase", str(Path(sys.executable).with_name("minibase")))
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=server.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY},
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = _json_values(result.stdout)
+    created, page = outputs[-2], outputs[-1]
+    assert created["title"] == "hello"
+    assert created["_version"] == 1
+    assert [item["_id"] for item in page["items"]] == [created["_id"]]

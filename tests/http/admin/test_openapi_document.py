@@ -1,0 +1,162 @@
+"""GET /api/openapi.json describes the server as it is: every route it serves, and a record
+schema per collection made from the collection's definition. GET /api/health says it is up."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+from openapi_spec_validator.versions.shortcuts import get_spec_version
+
+from minibase import __version__
+from minibase.app import MinibaseApp
+from minibase.services import Services
+from minibase.testing.plugin import Actor
+
+PRODUCTS: dict[str, Any] = {
+    "name": "products",
+    "fields": {
+        "title": {"type": "string", "required": True, "max": 80},
+        "price": {"type": "integer", "min": 0, "default": 0},
+        "weight": {"type": "number"},
+        "on_sale": {"type": "boolean"},
+        "since": {"type": "datetime"},
+        "size": {"type": "enum", "values": ["s", "m"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "maker": {"type": "object", "fields": {"city": {"type": "string", "required": True}}},
+        "shop": {"type": "geopoint"},
+    },
+    "additional": False,
+    "rules": {"preset": "public_read_admin_write"},
+}
+
+
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/api/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def body_schema(operation: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["schema"]
+    return schema
+
+
+async def test_the_document_is_valid_openapi_3_1(client: httpx.AsyncClient, admin: Actor) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    spec = await document(client)
+    assert spec["openapi"].startswith("3.1")
+    assert get_spec_version(spec).major == "3"
+    validate(spec)  # raises on any violation of the OpenAPI 3.1 schema
+
+
+async def test_every_route_the_app_serves_is_described(
+    client: httpx.AsyncClient, app: MinibaseApp
+) -> None:
+    spec = await document(client)
+    served = {(e.method.lower(), e.path) for e in app.state.endpoints}
+    described = {(method, path) for path, item in spec["paths"].items() for method in item}
+    assert served == described  # no collections yet: only the declared routes
+    operations = [op for item in spec["paths"].values() for op in item.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    collection = spec["paths"]["/api/admin/collections/{name}"]
+    assert body_schema(collection["put"])["required"] == ["name"]
+    assert "required" not in body_schema(collection["patch"])  # it names only what changes
+
+
+async def test_every_described_operation_is_answered_by_a_route(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    spec = await document(client)
+    for path, item in spec["paths"].items():
+        url = re.sub(r"{(\w+)}", lambda m: "products" if m[1] == "name" else "x1", path)
+        for method in item:
+            if method == "parameters":
+                continue
+            response = await client.request(method, url, headers=admin.headers)
+            code = response.json().get("code") if response.content else None
+            assert code not in ("request.not_found", "request.method_not_allowed"), (method, path)
+
+
+async def test_each_collection_has_a_record_schema_made_from_its_definition(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    schema = (await document(client))["components"]["schemas"]["Record_products"]
+    properties = schema["properties"]
+    assert schema["required"] == ["title"]
+    assert schema["additionalProperties"] is False
+    assert properties["title"] == {"type": "string", "maxLength": 80}
+    assert properties["price"]["type"] == ["integer", "null"]
+    assert properties["price"]["minimum"] == 0
+    assert properties["price"]["default"] == 0
+    assert properties["weight"]["type"] == ["number", "null"]
+    assert properties["on_sale"]["type"] == ["boolean", "null"]
+    assert properties["since"] == {"type": ["string", "null"], "format": "date-time"}
+    assert properties["size"]["enum"] == ["s", "m", None]
+    assert properties["tags"]["items"] == {"type": "string"}
+    assert properties["maker"]["required"] == ["city"]
+    assert properties["shop"]["properties"]["type"] == {"const": "Point"}
+    assert {"_id", "_owner", "_created", "_updated", "_version"} <= set(properties)
+
+
+async def test_records_the_api_returns_fit_their_record_schema(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    record = {
+        "title": "tea",
+        "weight": 0.5,
+        "on_sale": True,
+        "since": "2026-03-01T09:00:00+08:00",
+        "size": "m",
+        "tags": ["green"],
+        "maker": {"city": "Hangzhou"},
+        "shop": {"type": "Point", "coordinates": [120.15, 30.28]},
+    }
+    created = await client.post(
+        "/api/collections/products/records", json=record, headers=admin.headers
+    )
+    assert created.status_code == 201, created.text
+    schema = (await document(client))["components"]["schemas"]["Record_products"]
+    validator = OAS31Validator(schema)
+    assert list(validator.iter_errors(created.json())) == []
+    assert list(validator.iter_errors({"title": 5})) != []
+
+
+async def test_the_document_follows_collection_changes(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    await client.patch(
+        "/api/admin/collections/products", json={"name": "goods"}, headers=admin.headers
+    )
+    spec = await document(client)
+    assert "Record_goods" in spec["components"]["schemas"]
+    assert "Record_products" not in spec["components"]["schemas"]
+    assert "/api/collections/goods/records" in spec["paths"]
+    await client.delete("/api/admin/collections/goods", headers=admin.headers)
+    assert "Record_goods" not in (await document(client))["components"]["schemas"]
+
+
+async def test_health_says_ok_and_names_the_database(
+    client: httpx.AsyncClient, backend: str
+) -> None:
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": backend, "version": __version__}
+
+
+async def test_health_says_unavailable_when_the_database_is_unreachable(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    await services.db.close()
+    response = await client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"

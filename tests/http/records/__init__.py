@@ -1,0 +1,1 @@
+"""The records API over HTTP, on SQLite and PostgreSQL."""

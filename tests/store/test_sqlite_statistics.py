@@ -1,0 +1,53 @@
+"""SQLite keeps planner statistics fresh as a collection grows, so a list that filters by owner
+and sorts by an indexed field reads the sort index and stops after one page."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from minibase.auth.caller import Caller
+from minibase.data.definitions import create_collection
+from minibase.data.listing import order_by, parse_list_query, sort_keys
+from minibase.data.records import create_records
+from minibase.rules.conditions import Compare, all_of
+from minibase.services import Services
+from minibase.store.query import ConditionCompiler
+
+ADMIN = Caller(kind="admin", id="admin")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_after_a_bulk_load_the_owner_filtered_list_reads_the_score_index(
+    services: Services,
+) -> None:
+    await create_collection(
+        services,
+        {
+            "name": "priv",
+            "fields": {"score": {"type": "integer"}},
+            "indexes": [{"fields": ["score"]}],
+            "rules": {"preset": "owner_only"},
+        },
+    )
+    for start in range(0, 3000, 1000):
+        await create_records(
+            services,
+            ADMIN,
+            "priv",
+            [{"_owner": "u1", "score": (start + i) % 1000} for i in range(1000)],
+        )
+    await asyncio.sleep(0.2)  # the statistics refresh runs in the background
+    collection = await services.collections.get("priv")
+    query = parse_list_query({"filter": '{"score": {"$gt": 500}}', "sort": "-score"}, 20, 100)
+    condition = all_of(query.filter, Compare("eq", ("_owner",), "u1"))
+    compiled = ConditionCompiler(services.db.dialect, collection.kind_of).compile(condition)
+    plan = await services.db.fetch_all(
+        f"EXPLAIN QUERY PLAN SELECT data FROM {collection.table} WHERE {compiled.sql}"
+        f" ORDER BY {order_by(services.db.dialect, sort_keys(query))} LIMIT 21",
+        *compiled.params,
+    )
+    details = " ".join(str(row[-1]) for row in plan)
+    assert f"i_{collection.id}" in details, details
+    assert "TEMP B-TREE" not in details, details

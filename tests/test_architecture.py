@@ -1,0 +1,93 @@
+"""The layout's promises, checked: dependencies point inward, every error code is catalogued
+and documented, and no module does work at import time."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from minibase.errors import CATALOGUE
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "minibase"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+# package -> minibase packages (or top-level modules) it may import
+ALLOWED = {
+    "rules": set(),
+    "platforms": set(),
+    "store": {"rules", "clock", "errors", "ids"},
+    "auth": {"store", "clock", "errors", "ids", "vault"},
+    "data": {"store", "rules", "auth", "clock", "errors", "ids", "services"},
+    "http": {"data", "auth", "store", "rules", "errors", "services", "clock", "config"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "minibase" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(p for p in ALLOWED if (SRC / p).is_dir()))
+def test_packages_import_only_inward(package: str) -> None:
+    for path in (SRC / package).rglob("*.py"):
+        outward = _imports(path) - ALLOWED[package] - {package}
+        assert not outward, f"{path.relative_to(SRC)} imports minibase.{sorted(outward)}"
+
+
+def _raised_codes() -> set[str]:
+    codes: set[str] = set()
+    pattern = re.compile(r'ApiError\(\s*"([a-z_]+\.[a-z_]+)"')
+    for path in SRC.rglob("*.py"):
+        codes.update(pattern.findall(path.read_text()))
+        codes.update(re.findall(r'_bad_query\(\s*"([a-z_]+\.[a-z_]+)"', path.read_text()))
+    return codes
+
+
+def test_every_error_code_raised_is_in_the_catalogue() -> None:
+    raised = _raised_codes()
+    assert raised, "the scan found no codes: the pattern is broken"
+    assert raised - set(CATALOGUE) == set()
+
+
+def test_every_catalogued_code_is_documented_in_errors_md() -> None:
+    text = (DOCS / "errors.md").read_text()
+    missing = [code for code in CATALOGUE if f"`{code}`" not in text]
+    assert missing == []
+
+
+def test_no_module_level_mutable_singletons() -> None:
+    """State lives in objects that create_app builds; modules hold constants and functions."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                value = node.value
+                called = isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                if called and value.func.id in {"dict", "list", "set", "defaultdict", "Lock"}:
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+                if isinstance(value, ast.List | ast.Dict | ast.Set) and not _is_constant_name(node):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
+
+
+def _is_constant_name(node: ast.Assign | ast.AnnAssign) -> bool:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return all(
+        isinstance(t, ast.Name) and (t.id.isupper() or t.id.startswith("_")) for t in targets
+    )
