@@ -33,8 +33,8 @@ class FrozenClock:
 
 def isoformat(moment: datetime) -> str:
     """Fixed-width UTC text (`2026-11-25T03:53:13.123456Z`): sorts in time order as a string."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

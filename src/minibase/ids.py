@@ -32,12 +32,22 @@ class IdGenerator:
                 rand = int.from_bytes(os.urandom(10), "big") >> 1
             self._last_ms, self._last_random = ms, rand
         value = (ms << 80) | (rand & ((1 << 80) - 1))
-        return _encode(value, 26)
+        return _encode128(value)
 
     @staticmethod
     def token(nbytes: int = 32) -> str:
         """An unguessable random string (refresh tokens, nonces)."""
         return _encode(int.from_bytes(os.urandom(nbytes), "big"), (nbytes * 8 + 4) // 5)
+
+
+# Two characters per 10 bits; the alphabet is in ascending ASCII order, so ids sort as numbers.
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+
+
+def _encode128(value: int) -> str:
+    """26 characters for 128 bits, most significant first (two leading zero bits)."""
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in range(120, -1, -10)])
 
 
 def _encode(value: int, length: int) -> str:

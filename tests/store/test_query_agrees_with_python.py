@@ -204,3 +204,16 @@ def test_sql_selects_exactly_what_python_evaluates(
         if database:
             loop.run_until_complete(postgres.drop_database(database))
         loop.close()
+
+
+def test_the_compile_cache_keeps_true_one_and_one_point_zero_apart() -> None:
+    from minibase.store.dialect import SQLITE
+    from minibase.store.query import CachedCompiler
+
+    compiler = CachedCompiler(SQLITE, lambda path: None)
+    as_bool = compiler.compile(Compare("eq", ("x",), True))
+    as_int = compiler.compile(Compare("eq", ("x",), 1))
+    as_float = compiler.compile(Compare("eq", ("x",), 1.0))
+    assert as_bool.sql != as_int.sql
+    assert type(as_int.params[0]) is int
+    assert type(as_float.params[0]) is float

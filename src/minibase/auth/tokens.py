@@ -16,6 +16,8 @@ from minibase.auth.caller import Caller, CallerKind
 from minibase.clock import Clock
 from minibase.errors import ApiError
 
+VERIFIED_CACHE_SIZE = 10_000
+
 
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
@@ -33,6 +35,7 @@ class TokenSigner:
     def __init__(self, key: bytes, key_id: str, clock: Clock) -> None:
         self._key = key
         self._clock = clock
+        self._verified: dict[str, tuple[Caller, int]] = {}
         self._header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": key_id}))
 
     def issue(self, caller: Caller, ttl: int, **extra: Any) -> str:
@@ -57,7 +60,24 @@ class TokenSigner:
         return _b64(hmac.new(self._key, signing_input, hashlib.sha256).digest())
 
     def verify(self, token: str) -> Caller:
-        """The caller a token names; ApiError auth.invalid_token / auth.token_expired otherwise."""
+        """The caller a token names; ApiError auth.invalid_token / auth.token_expired otherwise.
+
+        A mini program sends the same token with every call until it expires, so tokens that
+        verified are remembered (bounded) and only their expiry is checked again.
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            caller, expires = known
+            if expires <= self._clock.now().timestamp():
+                raise ApiError("auth.token_expired", 401, "the access token has expired")
+            return caller
+        caller, expires = self._verify_signature(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (caller, expires)
+        return caller
+
+    def _verify_signature(self, token: str) -> tuple[Caller, int]:
         raw = token.encode()
         header, _, rest = raw.partition(b".")
         payload, _, signature = rest.partition(b".")
@@ -75,10 +95,11 @@ class TokenSigner:
             raise invalid_token()
         if expires <= self._clock.now().timestamp():
             raise ApiError("auth.token_expired", 401, "the access token has expired")
-        return Caller(
+        caller = Caller(
             kind=kind,
             id=claims.get("sub"),
             roles=tuple(claims.get("roles", ())),
             platform=claims.get("plat"),
             appid=claims.get("app"),
         )
+        return caller, expires

@@ -21,7 +21,6 @@ from minibase.rules.conditions import Condition, all_of, evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
 from minibase.store.database import Connection
-from minibase.store.query import ConditionCompiler
 
 _CHUNK = 200
 
@@ -30,7 +29,7 @@ async def _matching(
     services: Services, conn: Connection, collection: Collection, condition: Condition
 ) -> list[Any]:
     limit = services.settings.bulk_max_records
-    compiled = ConditionCompiler(conn.dialect, collection.kind_of).compile(condition)
+    compiled = collection.compiler(conn.dialect).compile(condition)
     lock = " FOR UPDATE" if conn.dialect.name == "postgres" else ""
     rows = await conn.fetch_all(
         f"SELECT _id, data FROM {collection.table} WHERE {compiled.sql} ORDER BY _id LIMIT ?{lock}",

@@ -29,7 +29,6 @@ from minibase.rules.conditions import FALSE, TRUE, Condition, all_of, evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
 from minibase.store.database import Connection, IntegrityViolation
-from minibase.store.query import ConditionCompiler
 from minibase.store.schema import ValidationError
 
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -48,8 +47,8 @@ def _check_id(collection: Collection, record_id: str) -> None:
 
 def _where(
     conn_dialect: Any, collection: Collection, condition: Condition
-) -> tuple[str, list[Any]]:
-    compiled = ConditionCompiler(conn_dialect, collection.kind_of).compile(condition)
+) -> tuple[str, tuple[Any, ...]]:
+    compiled = collection.compiler(conn_dialect).compile(condition)
     return compiled.sql, compiled.params
 
 
@@ -269,7 +268,7 @@ async def _locked_row(
         if is_locked(caller, collection, "read")
         else rule_condition(caller, collection, "read")
     )
-    compiler = ConditionCompiler(conn.dialect, collection.kind_of)
+    compiler = collection.compiler(conn.dialect)
     allowed_sql = compiler.compile(allowed)
     readable_sql = compiler.compile(readable)
     lock = " FOR UPDATE" if conn.dialect.name == "postgres" else ""

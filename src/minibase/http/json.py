@@ -43,12 +43,17 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:  # straight from ASGI: Request.stream() costs more than the parse
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError("request.invalid_body", 400, "the client went away mid-body")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise body_too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_json(request: Request, limit: int, *, required: bool = True) -> Any:

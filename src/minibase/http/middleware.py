@@ -6,7 +6,6 @@ import logging
 import re
 import secrets
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minibase.errors import ApiError
@@ -50,8 +49,6 @@ class RequestContext:
                 raise
             if isinstance(exc, ApiError):
                 error = exc
-            elif isinstance(exc, HTTPException):
-                error = _routing_error(exc)
             elif isinstance(exc, DatabaseUnavailable):
                 log.error("database unavailable (request %s): %s", request_id, exc)
                 error = ApiError("server.unavailable", 503, "the database is unavailable; retry")
@@ -70,9 +67,3 @@ def _incoming_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _REQUEST_ID.fullmatch(text) else None
     return None
-
-
-def _routing_error(exc: HTTPException) -> ApiError:
-    if exc.status_code == 405:
-        return ApiError("request.method_not_allowed", 405, "this route does not take that method")
-    return ApiError("request.not_found", 404, "no route at this path")

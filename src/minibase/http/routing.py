@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 Handler = Callable[[Request], Awaitable[Response]]
 Access = Literal["public", "optional", "user", "admin"]
@@ -29,9 +28,6 @@ class Endpoint:
     @property
     def operation_id(self) -> str:
         return self.handler.__name__
-
-    def route(self) -> Route:
-        return Route(self.path, self.handler, methods=[self.method], name=self.operation_id)
 
 
 class Routes:

@@ -17,7 +17,8 @@ import orjson
 from minibase.rules.expressions import Rule, RuleSyntaxError, parse_rule
 from minibase.rules.filters import SEGMENT
 from minibase.rules.presets import ACTIONS, PRESETS, resolve_rules
-from minibase.store.dialect import SYSTEM_COLUMNS
+from minibase.store.dialect import SYSTEM_COLUMNS, Dialect
+from minibase.store.query import CachedCompiler
 from minibase.store.schema import DefinitionError, Schema
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -61,6 +62,7 @@ class Collection:
     compiled_rules: Mapping[str, Rule | None] = field(compare=False)
     created: str = ""
     updated: str = ""
+    compilers: dict[str, CachedCompiler] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def table(self) -> str:
@@ -68,6 +70,13 @@ class Collection:
 
     def index_name(self, index: IndexSpec) -> str:
         return f'"i_{self.id}_{index.fingerprint}"'
+
+    def compiler(self, dialect: Dialect) -> CachedCompiler:
+        """The condition compiler for this collection's fields (one per engine, cached)."""
+        found = self.compilers.get(dialect.name)
+        if found is None:
+            found = self.compilers[dialect.name] = CachedCompiler(dialect, self.kind_of)
+        return found
 
     def kind_of(self, path: tuple[str, ...]) -> str | None:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:

@@ -10,7 +10,7 @@ undeclared one is guarded so that, as in `rules.conditions.evaluate`, 5 never eq
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -72,9 +72,9 @@ def postgres_like(pattern: str) -> str:
 class Compiled:
     __slots__ = ("params", "sql")
 
-    def __init__(self, sql: str, params: list[Any]) -> None:
+    def __init__(self, sql: str, params: Sequence[Any]) -> None:
         self.sql = sql
-        self.params = params
+        self.params = tuple(params)
 
 
 class ConditionCompiler:
@@ -281,3 +281,26 @@ class ConditionCompiler:
 def _value_kind(value: Scalar) -> str | None:
     kind = scalar_kind(value)
     return {"bool": "boolean", "null": None}.get(kind, kind) if kind else None
+
+
+class CachedCompiler(ConditionCompiler):
+    """Remembers compiled conditions: a collection sees the same few rules and filters (bound
+    to each caller) again and again. Bounded; cleared whole when full."""
+
+    SIZE = 4096
+
+    def __init__(self, dialect: Dialect, kind_of: KindOf) -> None:
+        super().__init__(dialect, kind_of)
+        self._compiled: dict[str, Compiled] = {}
+
+    def compile(self, condition: Condition) -> Compiled:
+        # Keyed by repr, not the condition: True == 1 == 1.0 in Python, yet each compiles
+        # to different SQL.
+        key = repr(condition)
+        found = self._compiled.get(key)
+        if found is None:
+            found = super().compile(condition)
+            if len(self._compiled) >= self.SIZE:
+                self._compiled.clear()
+            self._compiled[key] = found
+        return found

@@ -14,7 +14,6 @@ import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ import regex
 from minibase.errors import ApiError
 from minibase.store.database import DatabaseUnavailable, IntegrityViolation, Row
 from minibase.store.dialect import SQLITE, Dialect
+from minibase.store.threads import WorkerThreads
 
 T = TypeVar("T")
 log = logging.getLogger("minibase.store")
@@ -90,9 +90,21 @@ def _translate(error: sqlite3.Error) -> Exception:
     return error
 
 
-def _commit_if_open(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
+def _commit_or_rollback(conn: sqlite3.Connection) -> None:
+    """In one job, so that a failed COMMIT never leaves the next transaction inside this one."""
+    if not conn.in_transaction:
+        return
+    try:
         conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _quietly(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("ROLLBACK failed", exc_info=future.exception())
 
 
 def _rollback_if_open(conn: sqlite3.Connection) -> None:
@@ -178,8 +190,8 @@ class SQLiteDatabase:
     def __init__(self, path: Path, readers: int = 4) -> None:
         self.path = path
         self._readers = readers
-        self._writer_pool: ThreadPoolExecutor | None = None
-        self._reader_pool: ThreadPoolExecutor | None = None
+        self._writer_pool: WorkerThreads | None = None
+        self._reader_pool: WorkerThreads | None = None
         self._writer: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._local = threading.local()
@@ -190,23 +202,18 @@ class SQLiteDatabase:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
-        loop = asyncio.get_running_loop()
-        self._writer = await loop.run_in_executor(
-            self._writer_pool, lambda: _connect(self.path, read_only=False)
-        )
+        self._writer_pool = WorkerThreads(1, "sqlite-writer")
+        self._reader_pool = WorkerThreads(self._readers, "sqlite-reader")
+        self._writer = await self._writer_pool.run(lambda: _connect(self.path, read_only=False))
         self._write_lock = asyncio.Lock()
 
     async def close(self) -> None:
         await self._statistics.stop()
-        loop = asyncio.get_running_loop()
         if self._writer_pool is not None and self._writer is not None:
-            writer = self._writer
-            await loop.run_in_executor(self._writer_pool, writer.close)
-            self._writer_pool.shutdown(wait=True)
+            await self._writer_pool.run(self._writer.close)
+            await self._writer_pool.stop()
         if self._reader_pool is not None:
-            self._reader_pool.shutdown(wait=True)
+            await self._reader_pool.stop()
         for conn in self._reader_conns:
             conn.close()  # the reader threads are gone; closing from here is safe then
         self._reader_conns.clear()
@@ -214,7 +221,7 @@ class SQLiteDatabase:
 
     # -- running work on the threads ------------------------------------------------------
 
-    async def _on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _submit_to_writer(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         if self._writer_pool is None or self._writer is None:
             raise DatabaseUnavailable("database is closed")
         writer = self._writer
@@ -225,7 +232,10 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
 
-        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, call)
+        return self._writer_pool.submit(call)
+
+    async def _on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._submit_to_writer(work)
 
     def _reader_conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -253,13 +263,19 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
 
-        return await asyncio.get_running_loop().run_in_executor(self._reader_pool, call)
+        return await self._reader_pool.run(call)
 
     # -- the Database protocol ------------------------------------------------------------
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteConnection]:
-        """BEGIN IMMEDIATE travels with the first statement: one thread hop fewer per write."""
+        """One write transaction on the writer thread.
+
+        BEGIN IMMEDIATE travels with the first statement, and the lock is let go as soon as
+        COMMIT is queued: the writer thread runs jobs in order, so the next transaction starts
+        after it, while this one waits for its commit outside the lock.
+        """
+        committing: asyncio.Future[None] | None = None
         async with self._write_lock:
             started = False
 
@@ -277,16 +293,13 @@ class SQLiteDatabase:
             try:
                 yield SQLiteConnection(in_transaction)
             except BaseException:
-                if started:
-                    await asyncio.shield(self._on_writer(_rollback_if_open))
+                if started:  # queued before the lock is let go; nobody needs to wait for it
+                    self._submit_to_writer(_rollback_if_open).add_done_callback(_quietly)
                 raise
-            else:
-                if started:
-                    try:
-                        await self._on_writer(_commit_if_open)
-                    except BaseException:
-                        await asyncio.shield(self._on_writer(_rollback_if_open))
-                        raise
+            if started:
+                committing = self._submit_to_writer(_commit_or_rollback)
+        if committing is not None:
+            await committing
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[SQLiteConnection]:
