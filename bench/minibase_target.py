@@ -5,11 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import httpx
 from dataset import Dataset
-from processes import ServerError, ServerProcess, clean_environment, free_port
+from processes import ServerProcess, clean_environment
+from target import ServerTarget
 
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-admin-password"
@@ -36,24 +35,16 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-class MinibaseTarget:
+class MinibaseTarget(ServerTarget):
     name = "minibase"
     label = "minibase"
     id_key = "_id"
     list_query = LIST_QUERY
 
     def __init__(self, workdir: Path, *, workers: int = 1) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.workers = workers
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         self.version = self._version()
-        self.server: ServerProcess | None = None
-        self.client = httpx.Client(base_url=self.base_url, timeout=60.0)
-        self.user_id = ""
-        self.user_auth = ""
-        self.ids: dict[str, list[str]] = {}
-        self._admin_auth = ""
 
     def _version(self) -> str:
         out = subprocess.run(
@@ -82,24 +73,6 @@ class MinibaseTarget:
         command += ["--data-dir", str(data_dir), "--workers", str(self.workers)]
         self.server = ServerProcess(self.name, command, self.workdir, env)
         self.server.wait_until_healthy(self.base_url + "/api/health")
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.server is not None:
-            self.server.stop()
-
-    @property
-    def pid(self) -> int | None:
-        return self.server.pid if self.server else None
-
-    # -- setup over the API ---------------------------------------------------------------
-
-    def _call(self, method: str, path: str, body: Any = None, auth: str | None = None) -> Any:
-        headers = {"Authorization": auth or self._admin_auth}
-        response = self.client.request(method, path, json=body, headers=headers)
-        if response.status_code >= 300:
-            raise ServerError(f"minibase {method} {path}: {response.status_code} {response.text}")
-        return response.json()
 
     def setup(self, dataset: Dataset) -> None:
         login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}

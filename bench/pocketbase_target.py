@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 from dataset import Dataset
-from processes import ServerError, ServerProcess, clean_environment, free_port
+from processes import ServerError, ServerProcess, clean_environment
+from target import ServerTarget
 
 SUPERUSER_EMAIL = "bench@example.com"
 SUPERUSER_PASSWORD = "bench-superuser-password"
@@ -34,24 +34,16 @@ def pocketbase_binary() -> str:
     return found
 
 
-class PocketBaseTarget:
+class PocketBaseTarget(ServerTarget):
     name = "pocketbase"
     label = "PocketBase"
     id_key = "id"
     list_query = LIST_QUERY
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.binary = pocketbase_binary()
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         self.version = self._version()
-        self.server: ServerProcess | None = None
-        self.client = httpx.Client(base_url=self.base_url, timeout=60.0)
-        self.user_id = ""
-        self.user_auth = ""
-        self.ids: dict[str, list[str]] = {}
-        self._admin_auth = ""
 
     def _version(self) -> str:
         out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, check=True)
@@ -85,24 +77,6 @@ class PocketBaseTarget:
         command = [self.binary, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", data_dir]
         self.server = ServerProcess(self.name, command, self.workdir, env)
         self.server.wait_until_healthy(self.base_url + "/api/health")
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.server is not None:
-            self.server.stop()
-
-    @property
-    def pid(self) -> int | None:
-        return self.server.pid if self.server else None
-
-    # -- setup over the API ---------------------------------------------------------------
-
-    def _call(self, method: str, path: str, body: Any = None, auth: str | None = None) -> Any:
-        headers = {"Authorization": auth if auth is not None else self._admin_auth}
-        response = self.client.request(method, path, json=body, headers=headers)
-        if response.status_code >= 300:
-            raise ServerError(f"PocketBase {method} {path}: {response.status_code} {response.text}")
-        return response.json() if response.content else None
 
     def setup(self, dataset: Dataset) -> None:
         login = {"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD}

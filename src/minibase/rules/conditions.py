@@ -231,26 +231,34 @@ def compiled_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 
 
-@lru_cache(maxsize=256)
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE (case-sensitive, % and _, backslash escapes) as a Python regex."""
-    parts: list[str] = []
+LikePart: TypeAlias = tuple[bool, str]  # (is a wildcard, the character)
+
+
+def like_parts(pattern: str) -> list[LikePart]:
+    """An SQL LIKE pattern (case-sensitive, % and _, backslash escapes) read once, for every
+    engine: (True, "%" or "_") for a wildcard, (False, char) for a literal character. A
+    trailing lone backslash is a literal backslash."""
+    parts: list[LikePart] = []
     escaped = False
     for char in pattern:
         if escaped:
-            parts.append(re.escape(char))
+            parts.append((False, char))
             escaped = False
         elif char == "\\":
             escaped = True
-        elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
         else:
-            parts.append(re.escape(char))
+            parts.append((char in "%_", char))
     if escaped:
-        parts.append(re.escape("\\"))
-    return re.compile("".join(parts), re.DOTALL)
+        parts.append((False, "\\"))
+    return parts
+
+
+@lru_cache(maxsize=256)
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE as a Python regex (for `evaluate`)."""
+    wildcards = {"%": ".*", "_": "."}
+    text = "".join(wildcards[c] if wild else re.escape(c) for wild, c in like_parts(pattern))
+    return re.compile(text, re.DOTALL)
 
 
 def paths_of(condition: Condition) -> set[FieldPath]:

@@ -28,6 +28,7 @@ from minibase.rules.conditions import (
     Or,
     Regex,
     Scalar,
+    like_parts,
     scalar_kind,
 )
 from minibase.store.dialect import SYSTEM_COLUMNS, Dialect, PostgresDialect, SQLiteDialect
@@ -40,33 +41,17 @@ _PG_TYPES = {"number": "'number'", "string": "'string'"}
 
 
 def like_to_glob(pattern: str) -> str:
-    """SQL LIKE (with backslash escapes) as an SQLite GLOB, which is case-sensitive."""
-    out: list[str] = []
-    escaped = False
-    for char in pattern:
-        if escaped:
-            out.append(f"[{char}]" if char in "*?[" else char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "%":
-            out.append("*")
-        elif char == "_":
-            out.append("?")
-        else:
-            out.append(f"[{char}]" if char in "*?[" else char)
-    if escaped:
-        out.append("\\")
-    return "".join(out)
+    """SQL LIKE as an SQLite GLOB, which is case-sensitive (LIKE is not, on SQLite)."""
+    wildcards = {"%": "*", "_": "?"}
+    return "".join(
+        wildcards[c] if wild else (f"[{c}]" if c in "*?[" else c) for wild, c in like_parts(pattern)
+    )
 
 
 def postgres_like(pattern: str) -> str:
-    """The pattern for PostgreSQL's LIKE, which refuses a pattern ending in a lone escape; as in
-    `rules.conditions.like_regex`, that trailing backslash is a literal one."""
-    escaped = False
-    for char in pattern:
-        escaped = not escaped and char == "\\"
-    return pattern + "\\" if escaped else pattern
+    """SQL LIKE as PostgreSQL reads it: backslash escapes, every literal written out escaped
+    where it could be read as a wildcard or an escape."""
+    return "".join(c if wild or c not in "%_\\" else "\\" + c for wild, c in like_parts(pattern))
 
 
 class Compiled:
