@@ -5,7 +5,7 @@ with the collection's schema validated and its access rules applied.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -61,9 +61,6 @@ def _validate(
 ) -> dict[str, Any]:
     try:
         fields = collection.schema.validate(body, apply_defaults=True)
-        problems = list(_nul_problems(fields, ""))
-        if problems:
-            raise ValidationError(problems)
     except ValidationError as exc:
         details: dict[str, Any] = {"problems": exc.problems}
         if index is not None:
@@ -72,19 +69,6 @@ def _validate(
             "records.invalid", 400, "the record does not match the schema", details
         ) from None
     return fields
-
-
-def _nul_problems(value: Any, at: str) -> Iterator[dict[str, str]]:
-    """PostgreSQL cannot store the NUL character, so no engine accepts it (in text or names)."""
-    if isinstance(value, str) and "\x00" in value:
-        yield {"field": at, "code": "format", "message": "cannot hold the NUL character"}
-    elif isinstance(value, dict | list):
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            path = f"{at}.{key}" if at else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                yield {"field": path, "code": "format", "message": "names cannot hold NUL"}
-            yield from _nul_problems(item, path)
 
 
 def _expected_version(body: Mapping[str, Any], header: int | None) -> int | None:

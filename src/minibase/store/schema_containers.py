@@ -24,6 +24,7 @@ from minibase.store.schema_json import check_json, json_identity
 from minibase.store.schema_problems import (
     FIELD_NAME,
     MAX_DEPTH,
+    NUL_MESSAGE,
     FieldSpec,
     Path,
     Problem,
@@ -109,6 +110,8 @@ class ObjectField(Field):
             report(problems, at, str(key), "type", "field names must be strings")
         elif self.root and key.startswith("_"):
             report(problems, at, key, "reserved", "names starting with _ are system fields")
+        elif "\x00" in key:
+            report(problems, at, key, "format", NUL_MESSAGE)
         elif not self.additional:
             report(problems, at, key, "unknown_field", "is not a declared field")
         else:

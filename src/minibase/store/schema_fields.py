@@ -21,6 +21,7 @@ from minibase.store.schema_problems import (
     INT64_MAX,
     INT64_MIN,
     MAX_PATTERN_LENGTH,
+    NUL_MESSAGE,
     RECORD_ID,
     FieldSpec,
     Path,
@@ -128,6 +129,8 @@ class StringField(Field):
             report(problems, parent, key, "max", f"must be at most {self.max_length} characters")
         if self.pattern is not None and self.pattern.search(value) is None:
             report(problems, parent, key, "pattern", f"must match {self.pattern.pattern}")
+        if "\x00" in value:
+            report(problems, parent, key, "format", NUL_MESSAGE)
         return value
 
     def options(self) -> dict[str, Any]:

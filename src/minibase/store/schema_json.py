@@ -13,6 +13,7 @@ from minibase.store.schema_problems import (
     INT64_MAX,
     INT64_MIN,
     MAX_DEPTH,
+    NUL_MESSAGE,
     Problem,
     join,
     report,
@@ -27,7 +28,11 @@ def check_json(
     pending: list[tuple[Any, int, str, str | int]] = [(value, level, parent, key)]
     while pending:
         value, level, parent, key = pending.pop()
-        if isinstance(value, str | bool) or value is None:
+        if isinstance(value, str):
+            if "\x00" in value:
+                report(problems, parent, key, "format", NUL_MESSAGE)
+            continue
+        if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int):
             if not INT64_MIN <= value <= INT64_MAX:
@@ -43,7 +48,9 @@ def check_json(
             at = join(parent, key)
             children = value.items() if isinstance(value, dict) else enumerate(value)
             for child_key, child in reversed(list(children)):  # popped in document order
-                if isinstance(child_key, str) or isinstance(value, list):
+                if isinstance(child_key, str) and "\x00" in child_key:
+                    report(problems, at, child_key, "format", NUL_MESSAGE)
+                elif isinstance(child_key, str) or isinstance(value, list):
                     pending.append((child, level + 1, at, child_key))
                 else:
                     report(problems, at, str(child_key), "type", "field names must be strings")

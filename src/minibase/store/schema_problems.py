@@ -132,3 +132,7 @@ def is_plain_number(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return is_integer(value) and INT64_MIN <= value <= INT64_MAX
+
+
+# PostgreSQL cannot store the NUL character, so no engine accepts it, in text or in names.
+NUL_MESSAGE = "cannot hold the NUL character"
