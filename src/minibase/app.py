@@ -14,11 +14,11 @@ from minibase.clock import Clock
 from minibase.config import Settings
 from minibase.http.middleware import RequestContext
 from minibase.http.router import Dispatcher
-from minibase.http.routes import admins, collections, health, openapi, records, users
+from minibase.http.routes import admins, apps, collections, health, login, openapi, records, users
 from minibase.http.routing import Endpoint
 from minibase.services import Services, open_services
 
-ROUTE_MODULES = (records, health, users, admins, collections, openapi)
+ROUTE_MODULES = (records, health, login, users, admins, apps, collections, openapi)
 
 
 def endpoints() -> list[Endpoint]:
@@ -31,12 +31,23 @@ class MinibaseApp:
     def __init__(
         self, settings: Settings, *, clock: Clock | None = None, services: Services | None = None
     ) -> None:
+        mounts: list[tuple[str, ASGIApp]] = []
+        self.sandbox: Any = None
+        if settings.dev and not settings.sandbox_url:
+            # --dev: the platforms' sandbox runs in this process, at /_sandbox.
+            from minibase.sandbox import create_sandbox
+
+            self.sandbox = create_sandbox(clock=clock)
+            wildcard = settings.host in ("0.0.0.0", "::", "")  # noqa: S104 (a check, not a bind)
+            host = "127.0.0.1" if wildcard else settings.host
+            settings = settings.replace(sandbox_url=f"http://{host}:{settings.port}/_sandbox")
+            mounts.append(("/_sandbox", self.sandbox))
         self.settings = settings
         self.state = State()
         self.state.endpoints = endpoints()
         self.state.services = services
         self._clock = clock
-        router = Dispatcher(self.state.endpoints, lifespan=self._lifespan)
+        router = Dispatcher(self.state.endpoints, lifespan=self._lifespan, mounts=mounts)
         app: ASGIApp = RequestContext(router, owner=self)
         if settings.cors_origins:
             app = CORSMiddleware(
@@ -55,6 +66,11 @@ class MinibaseApp:
             return
         services = await open_services(self.settings, clock=self._clock)
         self.state.services = services
+        if self.sandbox is not None:
+            from minibase.sandbox_wiring import register_apps_in_sandbox
+
+            services.sandbox = self.sandbox
+            await register_apps_in_sandbox(services)
         try:
             yield
         finally:

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
 
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the platforms' sandbox (fake WeChat, Alipay, Douyin, Baidu, QQ)"
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=9000, help="port (default 9000)")
+
     migrate_cmd = commands.add_parser("migrate", help="apply pending system-table migrations")
     _common(migrate_cmd)
 
@@ -84,6 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
+        if args.command == "sandbox":
+            from minibase.sandbox.app import serve_sandbox
+
+            log.info("sandbox on http://%s:%d (point sandbox_url at it)", args.host, args.port)
+            serve_sandbox(args.host, args.port)
+            return 0
         settings = settings_from(args)
         if args.command == "serve":
             return serve(settings, args)
@@ -191,6 +203,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from minibase.services import open_services
 
     load_master_key(settings.master_key, settings.data_dir)
+    if settings.dev and not settings.sandbox_url and settings.workers > 1:
+        raise ConfigError("--dev runs the sandbox in the server's process: use one worker")
 
     async def prepare() -> None:
         services = await open_services(settings)

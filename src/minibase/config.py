@@ -43,6 +43,17 @@ class Settings:
     postgres_pool_size: int = 10
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
+    # Platform servers. Production defaults are the real hosts; `sandbox_url` (or --dev, which
+    # runs the sandbox in-process) points every platform at the sandbox instead.
+    wechat_url: str = "https://api.weixin.qq.com"
+    qq_url: str = "https://api.q.qq.com"
+    douyin_url: str = "https://developer.toutiao.com"
+    baidu_url: str = "https://spapi.baidu.com"
+    alipay_url: str = "https://openapi.alipay.com/gateway.do"
+    sandbox_url: str | None = None
+    platform_timeout: float = 5.0
+    # Refuse decrypted phone data whose watermark is older than this many seconds (None: off).
+    phone_max_age: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -52,6 +63,14 @@ class Settings:
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url is None or self.database_url.startswith("sqlite")
+
+    def platform_url(self, platform: str) -> str:
+        """Where a platform's server API is: the sandbox when one is set, else the real host."""
+        if self.sandbox_url:
+            suffix = "/gateway.do" if platform == "alipay" else ""
+            return f"{self.sandbox_url.rstrip('/')}/{platform}{suffix}"
+        url: str = getattr(self, f"{platform}_url")
+        return url
 
     @property
     def should_auto_migrate(self) -> bool:
@@ -123,6 +142,10 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
             if isinstance(raw, bool):
                 raise ValueError("expected a whole number")
             return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind == (int | None):
+            return None if text in ("", "none", "None") else int(raw)
         if kind is Path:
             return Path(str(raw)).expanduser()
         if kind == tuple[str, ...]:
@@ -157,6 +180,8 @@ def _check(settings: Settings) -> None:
         ("sqlite", "postgres://", "postgresql://")
     ):
         raise ConfigError("setting database_url must start with postgresql:// or sqlite:")
+    if settings.platform_timeout <= 0:
+        raise ConfigError("setting platform_timeout (MINIBASE_PLATFORM_TIMEOUT) must be positive")
     for name in (
         "max_body_bytes",
         "access_token_ttl",

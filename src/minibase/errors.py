@@ -34,51 +34,124 @@ class ApiError(Exception):
         return f"ApiError({self.code!r}, {self.status}, {self.message!r})"
 
 
-CATALOGUE: dict[str, str] = {
+CATALOGUE: dict[str, tuple[int, str]] = {
     # request
-    "request.malformed_json": "The body is not valid JSON.",
-    "request.invalid_body": "The body is JSON but not of the expected shape.",
-    "request.body_too_large": "The body is larger than max_body_bytes.",
-    "request.invalid_query": "A query parameter has a value that cannot be used.",
-    "request.not_found": "No route at this path.",
-    "request.method_not_allowed": "The route exists but not with this method.",
-    "request.unsupported_media_type": "The body must be application/json.",
-    "server.internal": "An unexpected error; the log has the trace under the request id.",
-    "server.unavailable": "A dependency (the database) cannot be reached; retry later.",
+    "request.malformed_json": (400, "The body is not valid JSON."),
+    "request.invalid_body": (400, "The body is JSON but not of the expected shape."),
+    "request.body_too_large": (413, "The body is larger than max_body_bytes."),
+    "request.invalid_query": (400, "A query parameter has a value that cannot be used."),
+    "request.not_found": (404, "No route at this path."),
+    "request.method_not_allowed": (405, "The route exists but not with this method."),
+    "request.unsupported_media_type": (415, "The body must be application/json."),
+    # server
+    "server.internal": (500, "An unexpected error; the log has the trace under the request id."),
+    "server.unavailable": (503, "A dependency (the database) cannot be reached; retry later."),
     # auth
-    "auth.required": "The route needs an access token (Authorization: Bearer ...).",
-    "auth.invalid_token": "The token is malformed, forged, or signed with another key.",
-    "auth.token_expired": "The access token has expired; refresh it.",
-    "auth.forbidden": "The caller may not do this.",
-    "auth.admin_required": "The route needs an admin token.",
-    "auth.invalid_credentials": "Email or password is wrong.",
-    "auth.invalid_refresh_token": "The refresh token is unknown, expired or revoked.",
-    "auth.refresh_token_reused": "A rotated refresh token was used again; its family is revoked.",
-    "users.not_found": "No user with this id.",
-    "users.disabled": "The user is disabled.",
-    "admins.exists": "An admin with this email exists.",
+    "auth.required": (401, "The route needs an access token (Authorization: Bearer ...)."),
+    "auth.invalid_token": (401, "The token is malformed, forged, or signed with another key."),
+    "auth.token_expired": (401, "The access token has expired; refresh it."),
+    "auth.forbidden": (403, "The caller may not do this."),
+    "auth.user_revoked": (401, "The user was disabled or deleted; their tokens no longer work."),
+    "auth.admin_required": (403, "The route needs an admin token."),
+    "auth.invalid_credentials": (401, "Email or password is wrong."),
+    "auth.invalid_refresh_token": (401, "The refresh token is unknown, expired or revoked."),
+    "auth.refresh_token_reused": (
+        401,
+        "A rotated refresh token was used again; its family is revoked.",
+    ),
+    "auth.invalid_code": (400, "The platform login code is invalid, used or expired."),
+    "auth.invalid_encrypted_data": (400, "Encrypted data or its signature does not check out."),
+    "auth.no_session": (400, "No platform session for this user on this app; log in first."),
+    # users
+    "users.not_found": (404, "No user with this id."),
+    "users.phone_taken": (
+        409,
+        "The phone number belongs to another account; details offer a merge.",
+    ),
+    "users.invalid_merge": (400, "The merge token is invalid, expired, or not for this user."),
+    "users.disabled": (403, "The user is disabled."),
+    # admins
+    "admins.exists": (409, "An admin with this email exists."),
+    # apps
+    "apps.invalid": (400, "The app definition is invalid (platform, appid or credentials)."),
+    "apps.not_found": (404, "No app with this platform and appid is registered."),
+    "apps.exists": (409, "An app with this platform and appid is registered already."),
+    # platform
+    "platform.rejected_credentials": (502, "The platform refused this app's appid or secret."),
+    "platform.rate_limited": (503, "The platform's rate limit was reached; retry later."),
+    "platform.unavailable": (503, "The platform timed out or failed; retry later."),
+    "platform.bad_response": (502, "The platform answered something unexpected or unsigned."),
+    "platform.error": (502, "The platform refused the call; details keep its errcode."),
     # collections
-    "collections.not_found": "No collection with this name.",
-    "collections.exists": "A collection with this name exists.",
-    "collections.invalid_definition": "The collection definition is invalid; details say where.",
-    "collections.invalid_rule": "A rule expression does not parse; details give the position.",
-    "collections.incompatible_records": "Existing records do not satisfy the new schema.",
-    "collections.referenced": "Another collection references this one.",
-    "collections.unique_violation": "Existing records violate a new unique index.",
+    "collections.not_found": (404, "No collection with this name."),
+    "collections.exists": (409, "A collection with this name exists."),
+    "collections.invalid_definition": (
+        400,
+        "The collection definition is invalid; details say where.",
+    ),
+    "collections.invalid_rule": (
+        400,
+        "A rule expression does not parse; details give the position.",
+    ),
+    "collections.incompatible_records": (409, "Existing records do not satisfy the new schema."),
+    "collections.referenced": (409, "Another collection references this one."),
+    "collections.unique_violation": (409, "Existing records violate a new unique index."),
     # records
-    "records.not_found": "No record with this id (or the read rule hides it).",
-    "records.invalid": "The record does not satisfy the collection schema; details list fields.",
-    "records.invalid_update": "The update document is malformed.",
-    "records.invalid_filter": "The filter does not parse; details say where.",
-    "records.invalid_sort": "The sort parameter is malformed.",
-    "records.invalid_cursor": "The cursor is malformed or belongs to another query.",
-    "records.version_conflict": "The record changed since the version the caller sent.",
-    "records.unique_violation": "A unique index already holds this value.",
-    "records.exists": "A record with this _id exists.",
-    "records.reference_not_found": "A reference field points at a record that does not exist.",
-    "records.bulk_too_large": "A bulk operation would touch more records than allowed.",
+    "records.not_found": (404, "No record with this id (or the read rule hides it)."),
+    "records.invalid": (
+        400,
+        "The record does not satisfy the collection schema; details list fields.",
+    ),
+    "records.invalid_update": (400, "The update document is malformed."),
+    "records.invalid_filter": (400, "The filter does not parse; details say where."),
+    "records.invalid_sort": (400, "The sort parameter is malformed."),
+    "records.invalid_cursor": (400, "The cursor is malformed or belongs to another query."),
+    "records.version_conflict": (409, "The record changed since the version the caller sent."),
+    "records.unique_violation": (409, "A unique index already holds this value."),
+    "records.exists": (409, "A record with this _id exists."),
+    "records.reference_not_found": (
+        400,
+        "A reference field points at a record that does not exist.",
+    ),
+    "records.bulk_too_large": (400, "A bulk operation would touch more records than allowed."),
 }
 
 
 def catalogued(code: str) -> bool:
     return code in CATALOGUE
+
+
+def render_markdown() -> str:
+    """docs/errors.md, made from the catalogue (a test keeps the file equal to this)."""
+    lines = [
+        "# Error codes",
+        "",
+        "Every error is a JSON body with a stable `code`, a human `message`, optional `details`",
+        "and the `request_id` (also in the `X-Request-Id` header). Codes never change meaning;",
+        "new ones are added. A client branches on `code`, never on `message`. A platform's own",
+        "error code is kept in `details.errcode`.",
+        "",
+        "```json",
+        '{"code": "records.version_conflict", "message": "the record is at version 4, not 3",',
+        ' "details": {"current_version": 4}, "request_id": "5da824405e32b1ea"}',
+        "```",
+    ]
+    group = None
+    for code, (status, meaning) in CATALOGUE.items():
+        if code.split(".")[0] != group:
+            group = code.split(".")[0]
+            lines += ["", f"## {group}", "", "| code | status | meaning |", "|---|---|---|"]
+        lines.append(f"| `{code}` | {status} | {meaning} |")
+    lines += [
+        "",
+        "Validation problems (`records.invalid`) list each field in `details.problems` as",
+        '`{"field": "meta.size", "code": "min", "message": "..."}`, with a field `code` of',
+        "`required`, `type`, `min`, `max`, `pattern`, `enum`, `format`, `unknown_field`,",
+        "`reserved`, `unique` or `depth`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from minibase.auth.apps import AppRegistry, apply_configured_apps
+from minibase.auth.revocations import RevokedUsers
 from minibase.auth.sessions import Sessions
 from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
 from minibase.config import Settings
+from minibase.gateway import PlatformGateway
 from minibase.ids import IdGenerator
+from minibase.messaging.access_tokens import AccessTokens
 from minibase.store.database import Database
 from minibase.store.migrations import ensure_current, migrate
 from minibase.store.postgres import PostgresDatabase
@@ -28,8 +33,14 @@ class Services:
     signer: TokenSigner
     sessions: Sessions
     collections: CollectionRegistry
+    revoked: RevokedUsers
+    apps: AppRegistry
+    platforms: PlatformGateway
+    access_tokens: AccessTokens
+    sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
 
     async def close(self) -> None:
+        await self.platforms.close()
         await self.db.close()
 
 
@@ -63,7 +74,26 @@ async def open_services(
         )
         registry = CollectionRegistry(db)
         await registry.load()
+        revoked = RevokedUsers(db)
+        await revoked.load()
+        apps = AppRegistry(db, vault)
+        await apply_configured_apps(db, apps, clock, ids, settings)
+        await apps.load()
     except BaseException:
         await db.close()
         raise
-    return Services(settings, clock, ids, db, vault, signer, sessions, registry)
+    gateway = PlatformGateway(settings)
+    return Services(
+        settings,
+        clock,
+        ids,
+        db,
+        vault,
+        signer,
+        sessions,
+        registry,
+        revoked,
+        apps,
+        gateway,
+        AccessTokens(gateway, clock),
+    )

@@ -25,7 +25,9 @@ collections:
 def test_migrate_applies_pending_migrations_once(cli: Cli) -> None:
     first = cli.run("migrate", "--data-dir", str(cli.data_dir))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == "migrations applied: 0001_system_tables"
+    assert (
+        first.stdout.strip() == "migrations applied: 0001_system_tables, 0002_platform_identities"
+    )
     again = cli.run("migrate", "--data-dir", str(cli.data_dir))
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "migrations applied: nothing to do"
@@ -33,7 +35,10 @@ def test_migrate_applies_pending_migrations_once(cli: Cli) -> None:
 
 def test_migrate_on_postgres_applies_pending_migrations_once(cli: Cli, empty_postgres: str) -> None:
     where = ("--data-dir", str(cli.data_dir), "--database-url", empty_postgres)
-    assert cli.run("migrate", *where).stdout.strip() == "migrations applied: 0001_system_tables"
+    assert (
+        cli.run("migrate", *where).stdout.strip()
+        == "migrations applied: 0001_system_tables, 0002_platform_identities"
+    )
     assert cli.run("migrate", *where).stdout.strip() == "migrations applied: nothing to do"
 
 

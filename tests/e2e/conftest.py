@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -76,3 +77,12 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         yield running
     finally:
         stop_server(running)
+
+
+def json_values(text: str) -> list[dict[str, object]]:
+    """The JSON objects curl printed back to back (it adds no newlines)."""
+    decoder, values, position = json.JSONDecoder(), [], 0
+    while (start := text.find("{", position)) != -1:
+        value, position = decoder.raw_decode(text, start)
+        values.append(value)
+    return values

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import MASTER_KEY, RunningServer
+from tests.e2e.conftest import MASTER_KEY, RunningServer, json_values
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -20,15 +19,6 @@ def _walk_script() -> str:
     match = re.search(r"```sh\n(.*?)```", section, re.S)
     assert match, "the README lost its curl walk"
     return match.group(1)
-
-
-def _json_values(text: str) -> list[dict[str, object]]:
-    """The JSON objects curl printed back to back (it adds no newlines)."""
-    decoder, values, position = json.JSONDecoder(), [], 0
-    while (start := text.find("{", position)) != -1:
-        value, position = decoder.raw_decode(text, start)
-        values.append(value)
-    return values
 
 
 def test_the_readme_walk_creates_and_lists_a_record(server: RunningServer) -> None:
@@ -43,7 +33,7 @@ def test_the_readme_walk_creates_and_lists_a_record(server: RunningServer) -> No
         env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY},
     )
     assert result.returncode == 0, result.stderr
-    outputs = _json_values(result.stdout)
+    outputs = json_values(result.stdout)
     created, page = outputs[-2], outputs[-1]
     assert created["title"] == "hello"
     assert created["_version"] == 1

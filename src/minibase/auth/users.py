@@ -6,6 +6,7 @@ here is the account itself.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,14 +14,17 @@ from typing import Any
 
 import orjson
 
+from minibase.auth.revocations import restore_user, revoke_user
 from minibase.clock import Clock, isoformat
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
 from minibase.store.database import Connection, Row
+from minibase.vault import Vault
 
 ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_ROLES = 32
 MAX_PROFILE_BYTES = 8192
+PHONE_LOOKUP = "phone"  # the purpose of phone numbers' keyed hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +35,21 @@ class User:
     disabled: bool
     created: str
     updated: str
+    phone_hint: str | None = None  # e.g. "138****8000"; the number itself is sealed
 
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "roles": list(self.roles),
             "profile": self.profile,
+            "phone": self.phone_hint,
             "disabled": self.disabled,
             "created": self.created,
             "updated": self.updated,
         }
 
 
-_COLUMNS = "id, roles, profile, disabled, created, updated"
+_COLUMNS = "id, roles, profile, disabled, created, updated, phone_hint"
 
 
 def _load_json(value: Any) -> Any:
@@ -58,6 +64,7 @@ def _user(row: Row) -> User:
         disabled=bool(row[3]),
         created=row[4],
         updated=row[5],
+        phone_hint=row[6],
     )
 
 
@@ -88,13 +95,14 @@ async def insert_user(
     now = isoformat(clock.now())
     user = User(ids.new(), tuple(roles), dict(profile or {}), False, now, now)
     await conn.execute(
-        f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         user.id,
         orjson.dumps(list(user.roles)).decode(),
         orjson.dumps(user.profile).decode(),
         False,
         now,
         now,
+        None,
     )
     return user
 
@@ -120,14 +128,18 @@ async def update_user(
     profile: Mapping[str, Any] | None = None,
     disabled: bool | None = None,
 ) -> User:
-    changed = User(
-        id=user.id,
+    """Change a user; disabling also stops their access tokens (and enabling restores them)."""
+    changed = dataclasses.replace(
+        user,
         roles=tuple(roles) if roles is not None else user.roles,
         profile=dict(profile) if profile is not None else user.profile,
         disabled=disabled if disabled is not None else user.disabled,
-        created=user.created,
         updated=isoformat(clock.now()),
     )
+    if changed.disabled and not user.disabled:
+        await revoke_user(conn, clock, user.id, "disabled")
+    elif user.disabled and not changed.disabled:
+        await restore_user(conn, user.id)
     await conn.execute(
         "UPDATE users SET roles = ?, profile = ?, disabled = ?, updated = ? WHERE id = ?",
         orjson.dumps(list(changed.roles)).decode(),
@@ -137,6 +149,28 @@ async def update_user(
         user.id,
     )
     return changed
+
+
+async def delete_user(conn: Connection, clock: Clock, user: User) -> None:
+    """Delete the account with its identities and refresh tokens; its access tokens stop.
+
+    Records it owns stay, with `_owner` still naming it."""
+    await conn.execute("DELETE FROM users WHERE id = ?", user.id)
+    await revoke_user(conn, clock, user.id, "deleted")
+
+
+async def find_user_by_phone(conn: Connection, vault: Vault, phone: str) -> User | None:
+    """`+8613800138000`, `8613800138000` or (mainland) `13800138000`."""
+    digits = phone.strip().lstrip("+")
+    if not digits.isdigit():
+        return None
+    candidates = [f"+{digits}"] if len(digits) != 11 else [f"+86{digits}", f"+{digits}"]
+    for candidate in candidates:
+        digest = vault.keyed_hash(candidate, PHONE_LOOKUP)
+        row = await conn.fetch_one(f"SELECT {_COLUMNS} FROM users WHERE phone_hash = ?", digest)
+        if row is not None:
+            return _user(row)
+    return None
 
 
 async def list_users(conn: Connection, *, after: str | None, limit: int) -> list[User]:

@@ -14,19 +14,24 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def caller_of(request: Request) -> Caller:
-    """The caller; anonymous without a token; 401 with a bad or expired one."""
+async def caller_of(request: Request) -> Caller:
+    """The caller; anonymous without a token; 401 with a bad or expired one, or one of a user
+    who was disabled or deleted since it was issued."""
     header = request.headers.get("authorization")
     if not header:
         return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
-    return services_of(request).signer.verify(token.strip())
+    services = services_of(request)
+    caller = services.signer.verify(token.strip())
+    if caller.is_user and caller.id and await services.revoked.is_revoked(caller.id):
+        raise ApiError("auth.user_revoked", 401, "this user was disabled or deleted")
+    return caller
 
 
-def require_user(request: Request) -> Caller:
-    caller = caller_of(request)
+async def require_user(request: Request) -> Caller:
+    caller = await caller_of(request)
     if not caller.is_user:
         if caller.is_admin:
             raise ApiError("auth.forbidden", 403, "this route is for users, not admins")
@@ -34,8 +39,8 @@ def require_user(request: Request) -> Caller:
     return caller
 
 
-def require_admin(request: Request) -> Caller:
-    caller = caller_of(request)
+async def require_admin(request: Request) -> Caller:
+    caller = await caller_of(request)
     if not caller.is_admin:
         if caller.kind == "anonymous":
             raise ApiError("auth.required", 401, "this route needs an admin token")

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minibase.errors import ApiError
 from minibase.http.routing import Endpoint, Handler
@@ -32,8 +32,14 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 
 class Dispatcher:
-    def __init__(self, endpoints: Sequence[Endpoint], lifespan: Lifespan) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        lifespan: Lifespan,
+        mounts: Sequence[tuple[str, ASGIApp]] = (),
+    ) -> None:
         self._lifespan = lifespan
+        self._mounts = tuple(mounts)  # (path prefix, app): e.g. the dev sandbox
         self._literal: dict[tuple[str, str], Handler] = {}
         self._templated: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
         self._all: list[tuple[re.Pattern[str], str]] = []
@@ -49,6 +55,16 @@ class Dispatcher:
         if scope["type"] == "lifespan":
             await self._serve_lifespan(scope, receive, send)
             return
+        for prefix, app in self._mounts:
+            path: str = scope["path"]
+            if path == prefix or path.startswith(prefix + "/"):
+                inner = {
+                    **scope,
+                    "path": path[len(prefix) :] or "/",
+                    "root_path": scope.get("root_path", "") + prefix,
+                }
+                await app(inner, receive, send)
+                return
         handler = self._find(scope)
         response = await handler(Request(scope, receive))
         await response(scope, receive, send)

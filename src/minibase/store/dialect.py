@@ -51,6 +51,10 @@ class Dialect:
         """Placeholder for a JSON text parameter."""
         raise NotImplementedError
 
+    def set_owner(self, column: str) -> str:
+        """The document with its `_owner` copy set to the next parameter."""
+        raise NotImplementedError
+
 
 class SQLiteDialect(Dialect):
     name: Literal["sqlite", "postgres"] = "sqlite"
@@ -74,6 +78,9 @@ class SQLiteDialect(Dialect):
 
     def json_param(self) -> str:
         return "?"
+
+    def set_owner(self, column: str) -> str:
+        return f"json_set({column}, '$._owner', ?)"
 
 
 class PostgresDialect(Dialect):
@@ -100,6 +107,9 @@ class PostgresDialect(Dialect):
 
     def json_param(self) -> str:
         return "?::jsonb"
+
+    def set_owner(self, column: str) -> str:
+        return f"jsonb_set({column}, '{{_owner}}', to_jsonb(?::text))"
 
 
 SQLITE = SQLiteDialect()

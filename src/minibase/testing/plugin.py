@@ -15,12 +15,15 @@ import pytest
 
 from minibase.app import MinibaseApp, create_app
 from minibase.auth.admins import insert_admin
+from minibase.auth.apps import check_app, save_app
 from minibase.auth.passwords import hash_password
 from minibase.auth.users import insert_user
 from minibase.clock import FrozenClock
 from minibase.config import Settings
+from minibase.platforms.alipay.crypto import generate_rsa_keypair
 from minibase.services import Services, open_services
 from minibase.testing import postgres
+from minibase.testing.sandbox import SandboxClient, SandboxProcess
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -41,6 +44,22 @@ def _postgres_template() -> Iterator[None]:
     postgres.drop_template()
 
 
+@pytest.fixture(scope="session")
+def _sandbox_process() -> Iterator[SandboxProcess]:
+    process = SandboxProcess()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def sandbox(_sandbox_process: SandboxProcess) -> AsyncIterator[SandboxClient]:
+    """The platforms' sandbox (a real server on loopback), reset for this test."""
+    client = SandboxClient(_sandbox_process.url)
+    await client.reset()
+    yield client
+    await client.aclose()
+
+
 @pytest.fixture(params=_backends())
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
@@ -55,11 +74,16 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
+async def settings(
+    backend: str, tmp_path: Path, _sandbox_process: SandboxProcess
+) -> AsyncIterator[Settings]:
+    """Per-test settings: a fresh database, and every platform pointed at the sandbox."""
     base = Settings(
         data_dir=tmp_path / "data",
         master_key=base64.b64encode(b"k" * 32).decode(),
         auto_migrate=True,
+        sandbox_url=_sandbox_process.url,
+        platform_timeout=2.0,
     )
     if backend == "sqlite":
         yield base
@@ -136,3 +160,47 @@ def make_user(services: Services) -> MakeUser:
         return Actor(user.id, pair.access_token, pair.refresh_token)
 
     return make
+
+
+@dataclass(frozen=True)
+class RegisteredApp:
+    platform: str
+    appid: str
+
+
+RegisterApp = Callable[..., Awaitable[RegisteredApp]]
+
+
+@pytest.fixture
+def register_app(services: Services, sandbox: SandboxClient) -> RegisterApp:
+    """Register an app with the server (sealed credentials) and with the sandbox (same keys).
+
+    Alipay apps get a fresh RSA key pair; the sandbox answers with its platform key."""
+
+    async def register(
+        platform: str, appid: str, *, account: str | None = None, secret: str = "s3cret-for-tests"
+    ) -> RegisteredApp:
+        values: dict[str, Any] = {"platform": platform, "appid": appid, "account": account}
+        if platform == "alipay":
+            private_key, public_key = generate_rsa_keypair()
+            answer = await sandbox.register_app(platform, appid, app_public_key=public_key)
+            values.update(
+                private_key=private_key,
+                alipay_public_key=answer["alipay_public_key"],
+                aes_key=answer["aes_key"],
+            )
+        else:
+            await sandbox.register_app(platform, appid, secret=secret, account=account)
+            values["secret"] = secret
+        async with services.db.transaction() as conn:
+            await save_app(
+                conn,
+                services.apps,
+                services.clock,
+                services.ids,
+                check_app({k: v for k, v in values.items() if v is not None}),
+            )
+        await services.apps.load()
+        return RegisteredApp(platform, appid)
+
+    return register

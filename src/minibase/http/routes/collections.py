@@ -95,7 +95,7 @@ def _bool_param(request: Request, name: str) -> bool:
     },
 )
 async def list_collections(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     collections = await services_of(request).collections.all()
     return json_response({"items": [c.to_json() for c in collections]})
 
@@ -113,7 +113,7 @@ async def list_collections(request: Request) -> Response:
     },
 )
 async def create_collection_route(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     definition = await read_object(request, services.settings.max_body_bytes)
     collection = await create_collection(services, definition)
@@ -128,7 +128,7 @@ async def create_collection_route(request: Request) -> Response:
     responses={200: ("The collection", _COLLECTION)},
 )
 async def get_collection(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     collection = await services_of(request).collections.get(request.path_params["name"])
     return json_response(collection.to_json())
 
@@ -142,7 +142,7 @@ async def get_collection(request: Request) -> Response:
     responses={200: ("Altered", _COLLECTION)},
 )
 async def patch_collection(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     changes = await read_object(request, services.settings.max_body_bytes)
     collection = await alter_collection(services, request.path_params["name"], changes)
@@ -158,7 +158,7 @@ async def patch_collection(request: Request) -> Response:
     responses={200: ("Replaced", _COLLECTION)},
 )
 async def put_collection(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     definition = await read_object(request, services.settings.max_body_bytes)
     collection = await alter_collection(
@@ -175,7 +175,7 @@ async def put_collection(request: Request) -> Response:
     responses={204: ("Dropped", None)},
 )
 async def delete_collection(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     await drop_collection(services_of(request), request.path_params["name"])
     return Response(status_code=204)
 
@@ -189,7 +189,7 @@ async def delete_collection(request: Request) -> Response:
     responses={200: ("The definitions", {"type": "object"})},
 )
 async def export_route(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     document = {"collections": await export_definitions(services_of(request))}
     if request.query_params.get("format") == "yaml":
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -210,7 +210,7 @@ async def export_route(request: Request) -> Response:
     responses={200: ("What changed (or would)", {"type": "object"})},
 )
 async def apply_route(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     raw = await read_body(request, services.settings.max_body_bytes)
     document = parse_definitions_file(raw)

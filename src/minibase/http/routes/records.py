@@ -83,7 +83,8 @@ async def list_route(request: Request) -> Response:
     query = parse_list_query(
         request.query_params, settings.list_default_limit, settings.list_max_limit
     )
-    page = await list_records(services, caller_of(request), request.path_params["name"], query)
+    caller = await caller_of(request)
+    page = await list_records(services, caller, request.path_params["name"], query)
     return json_response(page)
 
 
@@ -97,7 +98,7 @@ async def list_route(request: Request) -> Response:
 )
 async def create_route(request: Request) -> Response:
     services = services_of(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     body = await read_json(request, services.settings.max_body_bytes)
     record = await create_record(services, caller, request.path_params["name"], body)
     return json_response(record, 201)
@@ -118,7 +119,7 @@ async def create_route(request: Request) -> Response:
 )
 async def bulk_create_route(request: Request) -> Response:
     services = services_of(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     records = await create_records(
         services, caller, request.path_params["name"], body.get("records")
@@ -140,7 +141,7 @@ async def bulk_create_route(request: Request) -> Response:
 )
 async def bulk_update_route(request: Request) -> Response:
     services = services_of(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     return json_response(
         await update_by_filter(services, caller, request.path_params["name"], body)
@@ -157,7 +158,7 @@ async def bulk_update_route(request: Request) -> Response:
 )
 async def bulk_delete_route(request: Request) -> Response:
     services = services_of(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     return json_response(
         await delete_by_filter(services, caller, request.path_params["name"], body)
@@ -183,7 +184,7 @@ async def get_route(request: Request) -> Response:
         fields = parse_fields(request.query_params.get("fields"))
     raw = await get_record(
         services,
-        caller_of(request),
+        await caller_of(request),
         request.path_params["name"],
         request.path_params["id"],
         fields,
@@ -193,7 +194,7 @@ async def get_route(request: Request) -> Response:
 
 async def _update(request: Request, *, replace: bool) -> Response:
     services = services_of(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     record = await update_record(
         services,
@@ -242,7 +243,7 @@ async def delete_route(request: Request) -> Response:
     services = services_of(request)
     await delete_record(
         services,
-        caller_of(request),
+        await caller_of(request),
         request.path_params["name"],
         request.path_params["id"],
         _version_header(request),

@@ -10,6 +10,8 @@ from starlette.responses import Response
 from minibase.auth.users import (
     check_profile,
     check_roles,
+    delete_user,
+    find_user_by_phone,
     get_user,
     insert_user,
     list_users,
@@ -22,7 +24,7 @@ from minibase.http.routing import Routes
 
 routes = Routes("users")
 
-USER = {
+USER: dict[str, Any] = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
@@ -33,7 +35,7 @@ USER = {
         "updated": {"type": "string", "format": "date-time"},
     },
 }
-TOKENS = {
+TOKENS: dict[str, Any] = {
     "type": "object",
     "properties": {
         "access_token": {"type": "string"},
@@ -67,7 +69,7 @@ _USER_CHANGES = {
     responses={201: ("Created", USER)},
 )
 async def create_user(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     body = await read_json(request, services.settings.max_body_bytes, required=False) or {}
     if not isinstance(body, dict) or set(body) - {"roles", "profile"}:
@@ -87,6 +89,7 @@ async def create_user(request: Request) -> Response:
     query=(
         ("after", "the last id of the previous page", {"type": "string"}),
         ("limit", "page size, 1-100", {"type": "integer"}),
+        ("phone", "find the user with this phone number (+8613800138000)", {"type": "string"}),
     ),
     responses={
         200: (
@@ -96,15 +99,20 @@ async def create_user(request: Request) -> Response:
     },
 )
 async def list_users_route(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     limit_text = request.query_params.get("limit", "50")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
         raise ApiError("request.invalid_query", 400, "limit must be 1-100")
+    phone = request.query_params.get("phone")
     async with services.db.reader() as conn:
-        users = await list_users(
-            conn, after=request.query_params.get("after"), limit=int(limit_text)
-        )
+        if phone is not None:  # by the keyed hash: no row is decrypted
+            found = await find_user_by_phone(conn, services.vault, phone)
+            users = [found] if found is not None else []
+        else:
+            users = await list_users(
+                conn, after=request.query_params.get("after"), limit=int(limit_text)
+            )
     return json_response({"items": [user.public() for user in users]})
 
 
@@ -116,7 +124,7 @@ async def list_users_route(request: Request) -> Response:
     responses={200: ("The user", USER)},
 )
 async def get_user_route(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     async with services_of(request).db.reader() as conn:
         user = await get_user(conn, request.path_params["id"])
     return json_response(user.public())
@@ -131,7 +139,7 @@ async def get_user_route(request: Request) -> Response:
     responses={200: ("The user", USER)},
 )
 async def patch_user(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     if set(body) - {"roles", "profile", "disabled"}:
@@ -150,7 +158,25 @@ async def patch_user(request: Request) -> Response:
         user = await update_user(conn, services.clock, user, **changes)
         if changes.get("disabled"):
             await services.sessions.revoke_user(conn, user.id)
+    services.revoked.changed()
     return json_response(user.public())
+
+
+@routes.add(
+    "DELETE",
+    "/api/admin/users/{id}",
+    "Delete a user, their identities and sessions; their access tokens stop working",
+    access="admin",
+    responses={204: ("Deleted", None)},
+)
+async def delete_user_route(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    async with services.db.transaction() as conn:
+        user = await get_user(conn, request.path_params["id"])
+        await delete_user(conn, services.clock, user)
+    services.revoked.changed()
+    return Response(status_code=204)
 
 
 @routes.add(
@@ -161,7 +187,7 @@ async def patch_user(request: Request) -> Response:
     responses={200: ("Tokens", TOKENS)},
 )
 async def issue_tokens(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
@@ -177,7 +203,7 @@ async def issue_tokens(request: Request) -> Response:
     responses={200: ("How many were revoked", {"type": "object"})},
 )
 async def revoke_user_tokens(request: Request) -> Response:
-    require_admin(request)
+    await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
@@ -216,7 +242,7 @@ async def logout(request: Request) -> Response:
     "GET", "/api/auth/me", "The calling user", access="user", responses={200: ("The user", USER)}
 )
 async def me(request: Request) -> Response:
-    caller = require_user(request)
+    caller = await require_user(request)
     assert caller.id is not None
     async with services_of(request).db.reader() as conn:
         user = await get_user(conn, caller.id)

@@ -1,0 +1,136 @@
+"""Platform identities: the (platform, appid, openid) a person signs in with, attached to one
+user. A unionid links a new app's identity to the person's existing account on that platform.
+
+The platform session key is kept sealed with the identity (to decrypt the user's data later)
+and never leaves the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minibase.auth.users import User, get_user, insert_user
+from minibase.clock import Clock, isoformat
+from minibase.ids import IdGenerator
+from minibase.platforms import LoginSession
+from minibase.store.database import Connection
+from minibase.vault import Secret, Vault
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    id: str
+    user_id: str
+    platform: str
+    appid: str
+    openid: str
+    unionid: str | None
+
+
+def session_key_context(platform: str, appid: str, openid: str) -> str:
+    return f"minibase/session-key/{platform}/{appid}/{openid}"
+
+
+async def attach(
+    conn: Connection, clock: Clock, ids: IdGenerator, vault: Vault, session: LoginSession
+) -> tuple[User, Identity, bool]:
+    """The user of this platform session (created if new); True when the user is new.
+
+    Two concurrent first logins of one openid both try to insert the identity; the unique key
+    refuses the second, whose transaction the caller retries and then finds the first's user.
+    """
+    now = isoformat(clock.now())
+    sealed = None
+    if session.session_key:
+        context = session_key_context(session.platform, session.appid, session.openid)
+        sealed = vault.seal(session.session_key, context)
+    row = await conn.fetch_one(
+        "SELECT id, user_id, unionid FROM user_identities"
+        " WHERE platform = ? AND appid = ? AND openid = ?",
+        session.platform,
+        session.appid,
+        session.openid,
+    )
+    if row is not None:
+        await conn.execute(
+            "UPDATE user_identities SET session_key = COALESCE(?, session_key),"
+            " unionid = COALESCE(?, unionid), updated = ? WHERE id = ?",
+            sealed,
+            session.unionid,
+            now,
+            row[0],
+        )
+        identity = Identity(
+            row[0],
+            row[1],
+            session.platform,
+            session.appid,
+            session.openid,
+            session.unionid or row[2],
+        )
+        return await get_user(conn, row[1]), identity, False
+    user, is_new = await _user_for_new_identity(conn, clock, ids, session)
+    identity = Identity(
+        ids.new(), user.id, session.platform, session.appid, session.openid, session.unionid
+    )
+    await conn.execute(
+        "INSERT INTO user_identities (id, user_id, platform, appid, openid, unionid,"
+        " session_key, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        identity.id,
+        user.id,
+        session.platform,
+        session.appid,
+        session.openid,
+        session.unionid,
+        sealed,
+        now,
+        now,
+    )
+    return user, identity, is_new
+
+
+async def _user_for_new_identity(
+    conn: Connection, clock: Clock, ids: IdGenerator, session: LoginSession
+) -> tuple[User, bool]:
+    if session.unionid:
+        linked = await conn.fetch_value(
+            "SELECT user_id FROM user_identities WHERE platform = ? AND unionid = ?"
+            " ORDER BY created LIMIT 1",
+            session.platform,
+            session.unionid,
+        )
+        if linked is not None:
+            return await get_user(conn, linked), False
+    return await insert_user(conn, clock, ids), True
+
+
+async def find_identity(
+    conn: Connection, user_id: str, platform: str, appid: str
+) -> Identity | None:
+    row = await conn.fetch_one(
+        "SELECT id, user_id, platform, appid, openid, unionid FROM user_identities"
+        " WHERE user_id = ? AND platform = ? AND appid = ? ORDER BY updated DESC LIMIT 1",
+        user_id,
+        platform,
+        appid,
+    )
+    return None if row is None else Identity(*row)
+
+
+async def session_key(conn: Connection, vault: Vault, identity: Identity) -> Secret | None:
+    sealed = await conn.fetch_value(
+        "SELECT session_key FROM user_identities WHERE id = ?", identity.id
+    )
+    if sealed is None:
+        return None
+    context = session_key_context(identity.platform, identity.appid, identity.openid)
+    return vault.open(sealed, context)
+
+
+async def list_identities(conn: Connection, user_id: str) -> list[Identity]:
+    rows = await conn.fetch_all(
+        "SELECT id, user_id, platform, appid, openid, unionid FROM user_identities"
+        " WHERE user_id = ? ORDER BY created",
+        user_id,
+    )
+    return [Identity(*row) for row in rows]

@@ -1,0 +1,102 @@
+"""Platform login: a mini program's one-time code becomes a minibase session.
+
+The code is exchanged with the platform (WeChat, QQ, Douyin, Baidu: jscode2session; Alipay:
+alipay.system.oauth.token), the person's identity found or created, and an access + refresh
+token pair issued — the same answer on every platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from minibase.auth.identities import Identity, attach
+from minibase.auth.sessions import TokenPair
+from minibase.auth.users import User
+from minibase.errors import ApiError
+from minibase.gateway import platform_failure
+from minibase.platforms import PLATFORMS, LoginSession, PlatformError
+from minibase.services import Services
+from minibase.store.database import IntegrityViolation
+
+MAX_CODE_LENGTH = 512
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    user: User
+    identity: Identity
+    tokens: TokenPair
+    is_new_user: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.tokens.to_json(),
+            "user": self.user.public(),
+            "identity": {
+                "platform": self.identity.platform,
+                "appid": self.identity.appid,
+                "openid": self.identity.openid,
+                "unionid": self.identity.unionid,
+            },
+            "is_new_user": self.is_new_user,
+        }
+
+
+def check_platform(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise ApiError(
+            "request.not_found", 404, f"no platform {platform!r}; use {', '.join(PLATFORMS)}"
+        )
+    return platform
+
+
+def _check_code(name: str, value: Any, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_CODE_LENGTH:
+        raise ApiError("request.invalid_body", 400, f"{name} must be the code the client got")
+    return value
+
+
+async def exchange_code(
+    services: Services, platform: str, appid: Any, code: Any, anonymous_code: Any = None
+) -> LoginSession:
+    if not isinstance(appid, str) or not appid:
+        raise ApiError("request.invalid_body", 400, "appid is the mini program's app id")
+    login_code = _check_code("code", code, required=True)
+    anonymous = _check_code("anonymous_code", anonymous_code, required=False)
+    if anonymous is not None and platform != "douyin":
+        raise ApiError("request.invalid_body", 400, "anonymous_code is for douyin only")
+    app = await services.apps.get(check_platform(platform), appid)
+    client = services.platforms.client(app)
+    try:
+        if anonymous is not None:
+            session: LoginSession = await client.code2session(login_code, anonymous_code=anonymous)
+        else:
+            session = await client.code2session(login_code)
+    except PlatformError as exc:
+        raise platform_failure(exc) from None
+    return session
+
+
+async def login(
+    services: Services, platform: str, appid: Any, code: Any, anonymous_code: Any = None
+) -> LoginResult:
+    session = await exchange_code(services, platform, appid, code, anonymous_code)
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with services.db.transaction() as conn:
+                user, identity, is_new = await attach(
+                    conn, services.clock, services.ids, services.vault, session
+                )
+                tokens = await services.sessions.issue(
+                    conn, user, platform=session.platform, appid=session.appid
+                )
+            return LoginResult(user, identity, tokens, is_new)
+        except IntegrityViolation:
+            # Another login of the same new person committed first; now it will be found.
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,76 @@
+"""The server's door to the platforms: one HTTP client, base URLs from settings (the real hosts,
+or the sandbox), one SDK client per registered app, and platform failures as API errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from minibase.auth.apps import PlatformApp
+from minibase.config import Settings
+from minibase.errors import ApiError
+from minibase.platforms import PlatformError, async_client
+
+_BAD_INPUT = {
+    "invalid_code": ("auth.invalid_code", 400, "the login code is invalid"),
+    "code_used": ("auth.invalid_code", 400, "the login code was used already"),
+    "code_expired": ("auth.invalid_code", 400, "the login code has expired"),
+    "decrypt_failed": ("auth.invalid_encrypted_data", 400, "the data does not decrypt"),
+    "watermark_mismatch": (
+        "auth.invalid_encrypted_data",
+        400,
+        "the data was encrypted for another app",
+    ),
+    "expired_data": ("auth.invalid_encrypted_data", 400, "the encrypted data is too old"),
+    "invalid_signature": ("platform.bad_response", 502, "the platform's signature is wrong"),
+}
+_UPSTREAM = {
+    "invalid_credentials": (
+        "platform.rejected_credentials",
+        502,
+        "the platform refused this app's credentials",
+    ),
+    "invalid_appid": ("platform.rejected_credentials", 502, "the platform does not know this app"),
+    "rate_limited": ("platform.rate_limited", 503, "the platform's rate limit was reached"),
+    "unavailable": ("platform.unavailable", 503, "the platform did not answer; retry"),
+    "bad_response": ("platform.bad_response", 502, "the platform answered something unexpected"),
+}
+
+
+def platform_failure(exc: PlatformError, *, client_input: bool = True) -> ApiError:
+    """A platform's error as ours, its errcode kept in details. `client_input=False` when the
+    data checked came from the platform itself (a bad signature there is the platform's)."""
+    details: dict[str, Any] = {"platform": exc.platform, "reason": exc.kind}
+    if exc.errcode is not None:
+        details["errcode"] = exc.errcode
+    known = _BAD_INPUT.get(exc.kind) or _UPSTREAM.get(exc.kind)
+    if exc.kind == "invalid_signature" and client_input:
+        known = ("auth.invalid_encrypted_data", 400, "the signature does not match the data")
+    code, status, message = known or ("platform.error", 502, "the platform refused the call")
+    return ApiError(code, status, f"{exc.platform}: {message}", details)
+
+
+class PlatformGateway:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.platform_timeout),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self._clients: dict[tuple[str, str], tuple[str, Any]] = {}
+
+    def client(self, app: PlatformApp) -> Any:
+        """The SDK client of an app (rebuilt when the app changes)."""
+        key = (app.platform, app.appid)
+        cached = self._clients.get(key)
+        if cached is not None and cached[0] == app.updated:
+            return cached[1]
+        client = async_client(
+            app.credentials, base_url=self._settings.platform_url(app.platform), http=self.http
+        )
+        self._clients[key] = (app.updated, client)
+        return client
+
+    async def close(self) -> None:
+        await self.http.aclose()

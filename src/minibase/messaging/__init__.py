@@ -1,0 +1,1 @@
+"""Talking to the platforms beyond login: access tokens (and, later, messages, checks, codes)."""

@@ -1,0 +1,20 @@
+"""Douyin (ByteDance) mini programs: login and encrypted user data."""
+
+from minibase.platforms.douyin.client import AsyncDouyinClient, DouyinClient
+from minibase.platforms.douyin.crypto import (
+    decrypt_phone_number,
+    decrypt_user_data,
+    encrypt_user_data,
+    sign_raw_data,
+    verify_raw_data,
+)
+
+__all__ = [
+    "AsyncDouyinClient",
+    "DouyinClient",
+    "decrypt_phone_number",
+    "decrypt_user_data",
+    "encrypt_user_data",
+    "sign_raw_data",
+    "verify_raw_data",
+]

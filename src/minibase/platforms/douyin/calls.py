@@ -1,0 +1,82 @@
+"""Douyin (ByteDance) mini program server calls, sans-IO.
+
+code2Session: POST /api/apps/v2/jscode2session with JSON {appid, secret, code, anonymous_code},
+answering {err_no, err_tips, log_id, data: {session_key, openid, anonymous_openid, unionid}}
+(developer.open-douyin.com, mini-app server "code2Session"). `code` and `anonymous_code` are
+single-use; an anonymous login sends only `anonymous_code` and gets only `anonymous_openid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from minibase.platforms.errors import ErrorKind, PlatformError
+from minibase.platforms.models import LoginSession
+from minibase.platforms.transport import Call, json_object, optional_str
+
+ERR_NO_KINDS: Mapping[int, ErrorKind] = {
+    -1: "unavailable",  # system error
+    40014: "other",  # a parameter is missing or malformed
+    40015: "invalid_appid",
+    40017: "invalid_credentials",  # wrong secret
+    40018: "invalid_code",
+    40019: "invalid_code",  # wrong anonymous_code
+}
+
+
+def raise_for_err_no(body: Mapping[str, Any], http_status: int) -> None:
+    err_no = body.get("err_no", 0)
+    if err_no in (0, None):
+        return
+    kind = ERR_NO_KINDS.get(err_no, "other") if isinstance(err_no, int) else "other"
+    message = str(body.get("err_tips") or "no err_tips")
+    raise PlatformError("douyin", kind, message, errcode=err_no, http_status=http_status)
+
+
+def code2session(
+    base_url: str, appid: str, secret: str, code: str, anonymous_code: str | None = None
+) -> Call[LoginSession]:
+    if not code and not anonymous_code:
+        raise ValueError("code2session needs a code or an anonymous_code")
+    payload = {"appid": appid, "secret": secret}
+    if code:
+        payload["code"] = code
+    if anonymous_code:
+        payload["anonymous_code"] = anonymous_code
+
+    def parse(response: httpx.Response) -> LoginSession:
+        body = json_object(response, "douyin")
+        raise_for_err_no(body, response.status_code)
+        data = body.get("data")
+        if not isinstance(data, Mapping):
+            raise PlatformError("douyin", "bad_response", "the answer has no data")
+        openid = optional_str(data, "openid")
+        anonymous_openid = optional_str(data, "anonymous_openid")
+        # An anonymous login has no openid: the anonymous one identifies the user until they
+        # log in, when the platform lets the app move their data over.
+        identity = openid or anonymous_openid
+        if identity is None:
+            raise PlatformError("douyin", "bad_response", "the answer has no openid")
+        return LoginSession(
+            platform="douyin",
+            appid=appid,
+            openid=identity,
+            unionid=optional_str(data, "unionid"),
+            session_key=optional_str(data, "session_key"),
+            anonymous_openid=anonymous_openid,
+            raw={
+                **{k: v for k, v in body.items() if k != "data"},
+                "data": {k: v for k, v in data.items() if k != "session_key"},
+            },
+        )
+
+    return Call(
+        platform="douyin",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/api/apps/v2/jscode2session",
+        json=payload,
+        parse=parse,
+    )

@@ -1,0 +1,29 @@
+"""Douyin (ByteDance) mini program clients, sync and async."""
+
+from __future__ import annotations
+
+from minibase.platforms.douyin import calls
+from minibase.platforms.models import LoginSession
+from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
+
+BASE_URL = "https://developer.toutiao.com"
+
+
+class DouyinClient(SyncSecretClient):
+    BASE_URL = BASE_URL
+
+    platform = "douyin"
+
+    def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
+        call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
+        return self._run(call)
+
+
+class AsyncDouyinClient(AsyncSecretClient):
+    BASE_URL = BASE_URL
+
+    platform = "douyin"
+
+    async def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
+        call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
+        return await self._run(call)

@@ -1,0 +1,87 @@
+"""What the platform clients take and give back. Secrets and phone numbers stay out of reprs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from minibase.platforms.errors import PlatformError
+
+PLATFORMS = ("wechat", "alipay", "douyin", "baidu", "qq")
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredentials:
+    """One mini program's credentials on one platform.
+
+    WeChat, QQ, Douyin and Baidu use `secret` (Baidu's `appid` is its app key). Alipay uses
+    `private_key` (the app private key, PEM), `platform_public_key` (the Alipay public key, PEM)
+    and, for encrypted content such as phone numbers, `aes_key` (base64).
+    """
+
+    platform: str
+    appid: str
+    secret: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    platform_public_key: str | None = field(default=None, repr=False)
+    aes_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSession:
+    """The answer to a login-code exchange.
+
+    `raw` is the platform's answer without session keys or tokens, so it can be stored or
+    logged; `session_key` (WeChat, QQ, Douyin, Baidu) is kept apart and out of the repr.
+    """
+
+    platform: str
+    appid: str
+    openid: str
+    unionid: str | None
+    session_key: str | None = field(repr=False)
+    anonymous_openid: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A user's phone number: `phone_number` carries the country code for numbers abroad."""
+
+    phone_number: str = field(repr=False)
+    pure_phone_number: str = field(repr=False)
+    country_code: str
+    appid: str | None = None
+    timestamp: int | None = None
+
+    @classmethod
+    def from_user_data(cls, data: Mapping[str, Any], *, platform: str) -> PhoneNumber:
+        """Read the {phoneNumber, purePhoneNumber, countryCode, watermark} shape.
+
+        WeChat's phone_info, and the decrypted phone data of WeChat, QQ and Douyin, share it.
+        """
+        phone = data.get("phoneNumber")
+        pure = data.get("purePhoneNumber", phone)
+        if not isinstance(phone, str) or not phone or not isinstance(pure, str):
+            raise PlatformError(platform, "bad_response", "the phone data has no phoneNumber")
+        watermark = data.get("watermark")
+        watermark = watermark if isinstance(watermark, Mapping) else {}
+        appid = watermark.get("appid")
+        timestamp = watermark.get("timestamp")
+        return cls(
+            phone_number=phone,
+            pure_phone_number=pure,
+            # WeChat's own sample answers with the number 86, other answers with "86".
+            country_code=str(data.get("countryCode", "")),
+            appid=appid if isinstance(appid, str) else None,
+            timestamp=timestamp if isinstance(timestamp, int) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A platform's app-level access token and its lifetime in seconds from when it was issued."""
+
+    value: str = field(repr=False)
+    expires_in: int

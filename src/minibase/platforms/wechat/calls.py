@@ -1,0 +1,137 @@
+"""WeChat server API calls, sans-IO: each function returns a Call that both clients run.
+
+Paths and errcodes from developers.weixin.qq.com (code2Session, getStableAccessToken,
+getAccessToken, getPhoneNumber, the global errcode table). QQ shares the protocol family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from minibase.platforms.errors import ErrorKind, PlatformError
+from minibase.platforms.models import AccessToken, LoginSession, PhoneNumber
+from minibase.platforms.transport import Call, json_object, optional_str, required_str
+
+ERRCODE_KINDS: Mapping[int, ErrorKind] = {
+    -1: "unavailable",  # system busy, retry later
+    40029: "invalid_code",
+    40163: "code_used",
+    40125: "invalid_credentials",  # invalid appsecret
+    41004: "invalid_credentials",  # appsecret missing
+    # On the token endpoints 40001 means a wrong secret; on token-using calls a stale token
+    # (PlatformError.access_token_rejected tells the caller to refresh and retry once).
+    40001: "invalid_credentials",
+    40014: "invalid_credentials",  # invalid access_token
+    42001: "invalid_credentials",  # access_token expired
+    40013: "invalid_appid",
+    41002: "invalid_appid",  # appid missing
+    45009: "rate_limited",  # daily quota reached
+    45011: "rate_limited",  # minute quota reached
+}
+
+_SENSITIVE = frozenset({"session_key", "access_token"})
+
+
+def raise_for_errcode(body: Mapping[str, Any], platform: str, http_status: int) -> None:
+    errcode = body.get("errcode", 0)
+    if isinstance(errcode, str) and errcode.lstrip("-").isdigit():
+        errcode = int(errcode)
+    if errcode in (0, None):
+        return
+    kind = ERRCODE_KINDS.get(errcode, "other") if isinstance(errcode, int) else "other"
+    message = str(body.get("errmsg") or "no errmsg")
+    raise PlatformError(platform, kind, message, errcode=errcode, http_status=http_status)
+
+
+def code2session(
+    base_url: str, appid: str, secret: str, code: str, *, platform: str = "wechat"
+) -> Call[LoginSession]:
+    def parse(response: httpx.Response) -> LoginSession:
+        body = json_object(response, platform)
+        raise_for_errcode(body, platform, response.status_code)
+        return LoginSession(
+            platform=platform,
+            appid=appid,
+            openid=required_str(body, "openid", platform),
+            unionid=optional_str(body, "unionid"),
+            session_key=required_str(body, "session_key", platform),
+            raw={k: v for k, v in body.items() if k not in _SENSITIVE},
+        )
+
+    return Call(
+        platform=platform,
+        method="GET",
+        url=f"{base_url.rstrip('/')}/sns/jscode2session",
+        params={
+            "appid": appid,
+            "secret": secret,
+            "js_code": code,
+            "grant_type": "authorization_code",
+        },
+        parse=parse,
+    )
+
+
+def parse_access_token(response: httpx.Response, platform: str) -> AccessToken:
+    body = json_object(response, platform)
+    raise_for_errcode(body, platform, response.status_code)
+    expires_in = body.get("expires_in")
+    if not isinstance(expires_in, int):
+        raise PlatformError(platform, "bad_response", "the answer has no expires_in")
+    return AccessToken(value=required_str(body, "access_token", platform), expires_in=expires_in)
+
+
+def get_access_token(
+    base_url: str, appid: str, secret: str, *, stable: bool = True, force_refresh: bool = False
+) -> Call[AccessToken]:
+    """The stable token (POST JSON, refreshable on demand) or the classic one (GET)."""
+    base = base_url.rstrip("/")
+    if not stable:
+        if force_refresh:
+            raise ValueError("force_refresh needs the stable token endpoint")
+        return Call(
+            platform="wechat",
+            method="GET",
+            url=f"{base}/cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": appid, "secret": secret},
+            parse=lambda response: parse_access_token(response, "wechat"),
+        )
+    return Call(
+        platform="wechat",
+        method="POST",
+        url=f"{base}/cgi-bin/stable_token",
+        json={
+            "grant_type": "client_credential",
+            "appid": appid,
+            "secret": secret,
+            "force_refresh": force_refresh,
+        },
+        parse=lambda response: parse_access_token(response, "wechat"),
+    )
+
+
+def get_phone_number(base_url: str, appid: str, code: str, access_token: str) -> Call[PhoneNumber]:
+    """Exchange a getPhoneNumber button code for the user's number."""
+
+    def parse(response: httpx.Response) -> PhoneNumber:
+        body = json_object(response, "wechat")
+        raise_for_errcode(body, "wechat", response.status_code)
+        info = body.get("phone_info")
+        if not isinstance(info, Mapping):
+            raise PlatformError("wechat", "bad_response", "the answer has no phone_info")
+        phone = PhoneNumber.from_user_data(info, platform="wechat")
+        if phone.appid is not None and phone.appid != appid:
+            raise PlatformError("wechat", "watermark_mismatch", "the number is for another app")
+        return phone
+
+    return Call(
+        platform="wechat",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/wxa/business/getuserphonenumber",
+        params={"access_token": access_token},
+        json={"code": code},
+        parse=parse,
+    )

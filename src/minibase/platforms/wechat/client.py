@@ -1,0 +1,48 @@
+"""WeChat mini program clients: the same calls, run synchronously or on an event loop."""
+
+from __future__ import annotations
+
+from minibase.platforms.models import AccessToken, LoginSession, PhoneNumber
+from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
+from minibase.platforms.wechat import calls
+
+BASE_URL = "https://api.weixin.qq.com"
+
+
+class WeChatClient(SyncSecretClient):
+    BASE_URL = BASE_URL
+
+    platform = "wechat"
+
+    def code2session(self, code: str) -> LoginSession:
+        return self._run(calls.code2session(self.base_url, self.appid, self._secret, code))
+
+    def get_access_token(self, *, stable: bool = True, force_refresh: bool = False) -> AccessToken:
+        call = calls.get_access_token(
+            self.base_url, self.appid, self._secret, stable=stable, force_refresh=force_refresh
+        )
+        return self._run(call)
+
+    def get_phone_number(self, code: str, access_token: str) -> PhoneNumber:
+        return self._run(calls.get_phone_number(self.base_url, self.appid, code, access_token))
+
+
+class AsyncWeChatClient(AsyncSecretClient):
+    BASE_URL = BASE_URL
+
+    platform = "wechat"
+
+    async def code2session(self, code: str) -> LoginSession:
+        return await self._run(calls.code2session(self.base_url, self.appid, self._secret, code))
+
+    async def get_access_token(
+        self, *, stable: bool = True, force_refresh: bool = False
+    ) -> AccessToken:
+        call = calls.get_access_token(
+            self.base_url, self.appid, self._secret, stable=stable, force_refresh=force_refresh
+        )
+        return await self._run(call)
+
+    async def get_phone_number(self, code: str, access_token: str) -> PhoneNumber:
+        call = calls.get_phone_number(self.base_url, self.appid, code, access_token)
+        return await self._run(call)

@@ -1,0 +1,167 @@
+"""`/control/*`: the control operations over HTTP, JSON in and out.
+
+Bad input is answered 4xx with `{"code": "sandbox.<reason>", "message": ...}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.sandbox.control import SandboxControl
+from minibase.sandbox.errors import SandboxError
+from minibase.sandbox.routing import Route, json_response, read_json
+from minibase.sandbox.state import SandboxState
+
+
+def _invalid(message: str) -> SandboxError:
+    return SandboxError("sandbox.invalid_request", 400, message)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if body is None:
+        raise _invalid("the body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise _invalid(f"{name} must be a non-empty string")
+    return value
+
+
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a string")
+    return value
+
+
+def _number(body: dict[str, Any], name: str, default: float | None) -> float | None:
+    value = body.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(f"{name} must be a number")
+    return float(value)
+
+
+def _integer(body: dict[str, Any], name: str, default: int | None) -> int | None:
+    value = body.get(name, default)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _invalid(f"{name} must be an integer")
+    return value
+
+
+async def register_app(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).register_app(
+        _text(body, "platform"),
+        _text(body, "appid"),
+        secret=_optional_text(body, "secret"),
+        account=_optional_text(body, "account"),
+        app_public_key=_optional_text(body, "app_public_key"),
+        aes_key=_optional_text(body, "aes_key"),
+    )
+    return json_response(answer, status=201)
+
+
+async def list_apps(request: Request, state: SandboxState) -> Response:
+    return json_response({"apps": SandboxControl(state).apps()})
+
+
+async def login_code(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).login_code(
+        _text(body, "platform"), _text(body, "appid"), _text(body, "person")
+    )
+    return json_response(answer)
+
+
+async def phone_code(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).phone_code(
+        _text(body, "appid"),
+        _text(body, "person"),
+        _text(body, "phone"),
+        _optional_text(body, "country_code") or "86",
+    )
+    return json_response(answer)
+
+
+async def encrypted_data(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise _invalid("data must be a JSON object")
+    answer = SandboxControl(state).encrypted_data(
+        _text(body, "platform"), _text(body, "appid"), _text(body, "person"), data
+    )
+    return json_response(answer)
+
+
+async def raw_data_signature(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).raw_data_signature(
+        _text(body, "platform"),
+        _text(body, "appid"),
+        _text(body, "person"),
+        _text(body, "raw_data"),
+    )
+    return json_response(answer)
+
+
+async def alipay_phone(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).alipay_phone(
+        _text(body, "appid"), _text(body, "person"), _text(body, "phone")
+    )
+    return json_response(answer)
+
+
+async def rate_limit(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).rate_limit(
+        _text(body, "platform"), _text(body, "appid"), _integer(body, "per_minute", None)
+    )
+    return json_response(answer)
+
+
+async def outage(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = SandboxControl(state).outage(
+        _text(body, "platform"),
+        _text(body, "mode"),
+        _integer(body, "count", 1) or 0,
+        _number(body, "seconds", None),
+    )
+    return json_response(answer)
+
+
+async def reset(request: Request, state: SandboxState) -> Response:
+    return json_response(SandboxControl(state).reset())
+
+
+async def calls(request: Request, state: SandboxState) -> Response:
+    return json_response(SandboxControl(state).calls())
+
+
+ROUTES = (
+    Route("POST", "/control/apps", register_app),
+    Route("GET", "/control/apps", list_apps),
+    Route("POST", "/control/login-code", login_code),
+    Route("POST", "/control/phone-code", phone_code),
+    Route("POST", "/control/encrypted-data", encrypted_data),
+    Route("POST", "/control/raw-data-signature", raw_data_signature),
+    Route("POST", "/control/alipay-phone", alipay_phone),
+    Route("POST", "/control/rate-limit", rate_limit),
+    Route("POST", "/control/outage", outage),
+    Route("POST", "/control/reset", reset),
+    Route("GET", "/control/calls", calls),
+)

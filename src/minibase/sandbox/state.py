@@ -1,0 +1,197 @@
+"""Everything one sandbox remembers: registered apps, login and phone codes, session keys,
+access tokens and the deliberate faults. In memory, per Sandbox instance."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from minibase.clock import Clock
+from minibase.sandbox import identities
+from minibase.sandbox.faults import Faults
+
+PLATFORMS = ("wechat", "qq", "douyin", "baidu", "alipay")
+
+TOKEN_TTL = 7200
+# WeChat keeps the previous access_token usable for five minutes after a new one is issued,
+# and its stable_token hands out a fresh one during the last five minutes of the old one.
+TOKEN_OVERLAP = 300
+
+
+@dataclass
+class App:
+    platform: str
+    appid: str
+    secret: str
+    account: str | None = None
+    app_public_key: str | None = None  # Alipay: the app's RSA2 public key (PEM)
+    aes_key: str | None = None  # Alipay: the content-encryption key (base64)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "appid": self.appid,
+            "secret": self.secret,
+            "account": self.account,
+            "app_public_key": self.app_public_key,
+            "aes_key": self.aes_key,
+        }
+
+
+@dataclass
+class LoginCode:
+    value: str
+    platform: str
+    appid: str
+    person: str
+    kind: str  # "code", or Douyin's "anonymous_code"
+    issued_at: float
+    session_key: str
+    used: bool = False
+
+
+class CodeProblem(Enum):
+    UNKNOWN = "unknown"  # never issued, or issued for another app
+    USED = "used"
+    EXPIRED = "expired"
+
+
+@dataclass
+class PhoneCode:
+    value: str
+    appid: str
+    person: str
+    phone: str
+    country_code: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class AccessToken:
+    value: str
+    platform: str
+    appid: str
+    stable: bool
+    issued_at: float
+    expires_at: float
+    usable_until: float | None = None  # set when a newer token replaces this one
+
+    def problem(self, now: float) -> str | None:
+        """None while the token works; "expired" past its lifetime; "replaced" after a newer
+        token's grace period."""
+        if now >= self.expires_at:
+            return "expired"
+        if self.usable_until is not None and now >= self.usable_until:
+            return "replaced"
+        return None
+
+
+class SandboxState:
+    def __init__(self, clock: Clock, code_ttl: int, timeout_seconds: float) -> None:
+        self.clock = clock
+        self.code_ttl = code_ttl
+        self.timeout_seconds = timeout_seconds  # how long a "timeout" outage holds a call
+        # Control methods may be called from another thread than the one serving HTTP.
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.apps: dict[tuple[str, str], App] = {}
+        self.codes: dict[tuple[str, str], LoginCode] = {}
+        self.sessions: dict[tuple[str, str, str], str] = {}
+        self.phone_codes: dict[str, PhoneCode] = {}
+        self.tokens: dict[str, AccessToken] = {}
+        self.latest_tokens: dict[tuple[str, str, bool], AccessToken] = {}
+        # The "Alipay platform" RSA2 key pair (private, public PEM), made on first use.
+        self.alipay_keys: tuple[str, str] | None = None
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def clear(self) -> None:
+        """Forget apps, codes, sessions, tokens and faults (the Alipay platform key stays)."""
+        self.faults = Faults()
+        self.apps.clear()
+        self.codes.clear()
+        self.sessions.clear()
+        self.phone_codes.clear()
+        self.tokens.clear()
+        self.latest_tokens.clear()
+
+    def app(self, platform: str, appid: str) -> App | None:
+        return self.apps.get((platform, appid))
+
+    # login codes and the session keys they start
+
+    def issue_code(self, platform: str, appid: str, person: str, kind: str = "code") -> LoginCode:
+        code = LoginCode(
+            value=identities.login_code(),
+            platform=platform,
+            appid=appid,
+            person=person,
+            kind=kind,
+            issued_at=self.now(),
+            session_key=identities.session_key(platform),
+        )
+        self.codes[(platform, code.value)] = code
+        return code
+
+    def redeem_code(
+        self, platform: str, appid: str, value: str, kind: str = "code"
+    ) -> LoginCode | CodeProblem:
+        """Use a login code once; a good one makes its session key the person's current one."""
+        code = self.codes.get((platform, value))
+        if code is None or code.appid != appid or code.kind != kind:
+            return CodeProblem.UNKNOWN
+        if code.used:
+            return CodeProblem.USED
+        if self.now() >= code.issued_at + self.code_ttl:
+            return CodeProblem.EXPIRED
+        code.used = True
+        if kind == "code":
+            self.sessions[(platform, appid, code.person)] = code.session_key
+        return code
+
+    def session_key(self, platform: str, appid: str, person: str) -> str | None:
+        return self.sessions.get((platform, appid, person))
+
+    # WeChat phone-number codes
+
+    def issue_phone_code(self, appid: str, person: str, phone: str, country_code: str) -> PhoneCode:
+        code = PhoneCode(identities.phone_code(), appid, person, phone, country_code, self.now())
+        self.phone_codes[code.value] = code
+        return code
+
+    def redeem_phone_code(self, appid: str, value: str) -> PhoneCode | None:
+        code = self.phone_codes.get(value)
+        if code is None or code.appid != appid or code.used:
+            return None
+        if self.now() >= code.issued_at + self.code_ttl:
+            return None
+        code.used = True
+        return code
+
+    # WeChat (and QQ) access tokens; cgi-bin/token and cgi-bin/stable_token live apart
+
+    def issue_access_token(
+        self, platform: str, appid: str, *, stable: bool, force: bool = False
+    ) -> AccessToken:
+        now = self.now()
+        current = self.latest_tokens.get((platform, appid, stable))
+        if current is not None and current.problem(now) is None:
+            if stable and not force and current.expires_at - now > TOKEN_OVERLAP:
+                return current
+            if not stable:
+                current.usable_until = min(current.expires_at, now + TOKEN_OVERLAP)
+            elif force:
+                current.usable_until = now
+        token = AccessToken(
+            identities.access_token(), platform, appid, stable, now, now + TOKEN_TTL
+        )
+        self.tokens[token.value] = token
+        self.latest_tokens[(platform, appid, stable)] = token
+        return token
+
+    def access_token(self, value: str) -> AccessToken | None:
+        return self.tokens.get(value)

@@ -1,0 +1,128 @@
+"""The platforms' sandbox for tests: a real server on loopback and a client for its control API.
+
+The app under test talks to it over real HTTP, exactly as it would talk to WeChat or Alipay.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class SandboxProcess:
+    """`python -m minibase.sandbox` on a free port, for a whole test session."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "minibase.sandbox", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{self.url}/control/apps", timeout=0.5)
+                return
+            except httpx.TransportError:
+                if self._process.poll() is not None:
+                    errors = self._process.stderr.read().decode() if self._process.stderr else ""
+                    raise RuntimeError(f"the sandbox exited: {errors[-2000:]}") from None
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the sandbox did not answer within 30 s") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+class SandboxClient:
+    """Plays the mini program's side: mints codes and encrypted payloads, injects faults."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._http = httpx.AsyncClient(base_url=url, timeout=10)
+
+    async def _post(self, path: str, **body: Any) -> Any:
+        response = await self._http.post(path, json=body)
+        if response.status_code >= 300:
+            raise AssertionError(f"sandbox {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    async def register_app(self, platform: str, appid: str, **keys: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._post(
+            "/control/apps", platform=platform, appid=appid, **keys
+        )
+        return answer
+
+    async def login_code(self, platform: str, appid: str, person: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._post(
+            "/control/login-code", platform=platform, appid=appid, person=person
+        )
+        return answer
+
+    async def phone_code(self, appid: str, person: str, phone: str) -> str:
+        answer = await self._post("/control/phone-code", appid=appid, person=person, phone=phone)
+        return str(answer["code"])
+
+    async def encrypted_data(
+        self, platform: str, appid: str, person: str, data: dict[str, Any]
+    ) -> dict[str, str]:
+        answer: dict[str, str] = await self._post(
+            "/control/encrypted-data", platform=platform, appid=appid, person=person, data=data
+        )
+        return answer
+
+    async def raw_data_signature(
+        self, platform: str, appid: str, person: str, raw_data: str
+    ) -> str:
+        answer = await self._post(
+            "/control/raw-data-signature",
+            platform=platform,
+            appid=appid,
+            person=person,
+            raw_data=raw_data,
+        )
+        return str(answer["signature"])
+
+    async def alipay_phone(self, appid: str, person: str, phone: str) -> dict[str, str]:
+        answer: dict[str, str] = await self._post(
+            "/control/alipay-phone", appid=appid, person=person, phone=phone
+        )
+        return answer
+
+    async def outage(self, platform: str, mode: str, count: int = 1, **extra: Any) -> None:
+        await self._post("/control/outage", platform=platform, mode=mode, count=count, **extra)
+
+    async def rate_limit(self, platform: str, appid: str, per_minute: int) -> None:
+        await self._post(
+            "/control/rate-limit", platform=platform, appid=appid, per_minute=per_minute
+        )
+
+    async def calls(self) -> dict[str, dict[str, int]]:
+        answer: dict[str, dict[str, int]] = (await self._http.get("/control/calls")).json()
+        return answer
+
+    async def reset(self) -> None:
+        await self._post("/control/reset")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
