@@ -28,6 +28,7 @@ class Load:
     ids_file: Path | None = None  # get_by_id.lua: one record id a line
     path_prefix: str | None = None  # get_by_id.lua: the path the id is appended to
     body: str | None = None  # create.lua: the JSON body
+    extra: dict[str, str] = field(default_factory=dict)  # more variables for the script
 
     def environment(self) -> dict[str, str]:
         env = {"BENCH_WRK_DIR": str(WRK_DIR)}
@@ -40,6 +41,7 @@ class Load:
         if self.body is not None:
             env["BENCH_BODY"] = self.body
             env["BENCH_CONTENT_TYPE"] = "application/json"
+        env.update(self.extra)
         return env
 
 
@@ -103,7 +105,7 @@ def run_wrk(load: Load, *, duration: int, connections: int, threads: int = 2) ->
     before = load_average()
     done = subprocess.run(
         command,
-        env={**os.environ, **load.environment()},
+        env={**os.environ, **load.environment(), "BENCH_THREADS": str(threads)},
         capture_output=True,
         text=True,
         timeout=duration + 60,

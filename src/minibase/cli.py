@@ -18,6 +18,7 @@ import yaml
 from minibase import __version__
 from minibase.config import ConfigError, Settings, env_name, load_settings
 from minibase.errors import ApiError
+from minibase.log import configure_logging
 from minibase.store.database import DatabaseUnavailable
 from minibase.store.migrations import MigrationsPending, migrate
 from minibase.vault import VaultError, load_master_key
@@ -88,7 +89,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     try:
         if args.command == "sandbox":
             from minibase.sandbox.app import serve_sandbox

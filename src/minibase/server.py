@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from minibase.app import MinibaseApp, create_app
 from minibase.config import load_settings
+from minibase.log import configure_logging
 
 
 def app_from_environment() -> MinibaseApp:
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

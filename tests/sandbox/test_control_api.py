@@ -303,3 +303,27 @@ async def test_the_sandbox_answers_when_mounted_under_a_prefix(sandbox: Sandbox)
         created = await http.post("/sandbox/control/apps", json={"platform": "qq", "appid": "q1"})
         assert created.status_code == 201
         assert (await http.get("/sandbox/qq/sns/jscode2session")).json()["errcode"] == 41002
+
+
+async def test_login_codes_are_minted_in_bulk_each_good_once(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.register_app("wechat", "wx1", secret="s")
+    answer = await client.post(
+        "/control/login-codes",
+        json={"platform": "wechat", "appid": "wx1", "persons": ["ann", "bob", "ann"]},
+    )
+    codes = answer.json()["codes"]
+    assert len(set(codes)) == 3
+    params = {"appid": "wx1", "secret": "s", "grant_type": "authorization_code"}
+    openids = [
+        (await client.get("/wechat/sns/jscode2session", params={**params, "js_code": c})).json()[
+            "openid"
+        ]
+        for c in codes
+    ]
+    assert openids[0] == openids[2] != openids[1]
+    refused = await client.post(
+        "/control/login-codes", json={"platform": "wechat", "appid": "wx1", "persons": "ann"}
+    )
+    assert refused.status_code == 400

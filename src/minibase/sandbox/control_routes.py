@@ -84,6 +84,17 @@ async def login_code(request: Request, state: SandboxState) -> Response:
     return json_response(answer)
 
 
+async def login_codes(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    persons = body.get("persons")
+    if not isinstance(persons, list) or not all(isinstance(p, str) and p for p in persons):
+        raise _invalid("persons: a list of names")
+    codes = SandboxControl(state).login_codes(
+        _text(body, "platform"), _text(body, "appid"), persons
+    )
+    return json_response({"codes": codes})
+
+
 async def phone_code(request: Request, state: SandboxState) -> Response:
     body = await _body(request)
     answer = SandboxControl(state).phone_code(
@@ -156,6 +167,7 @@ ROUTES = (
     Route("POST", "/control/apps", register_app),
     Route("GET", "/control/apps", list_apps),
     Route("POST", "/control/login-code", login_code),
+    Route("POST", "/control/login-codes", login_codes),
     Route("POST", "/control/phone-code", phone_code),
     Route("POST", "/control/encrypted-data", encrypted_data),
     Route("POST", "/control/raw-data-signature", raw_data_signature),
