@@ -3,6 +3,7 @@ or the sandbox), one SDK client per registered app, and platform failures as API
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -51,12 +52,34 @@ def platform_failure(exc: PlatformError, *, client_input: bool = True) -> ApiErr
     return ApiError(code, status, f"{exc.platform}: {message}", details)
 
 
+class BoundedTransport(httpx.AsyncHTTPTransport):
+    """At most `limit` platform calls in flight per process; the rest wait their turn here.
+
+    httpcore's pool does work proportional to connections times queued requests on every call, so
+    64 concurrent calls cost far more CPU than 16 at a time (measured: 300 vs 500+ calls/s)."""
+
+    def __init__(self, limit: int, **options: Any) -> None:
+        super().__init__(**options)
+        self._slots = asyncio.Semaphore(limit)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async with self._slots:
+            return await super().handle_async_request(request)
+
+
+PLATFORM_CALLS_IN_FLIGHT = 16
+
+
 class PlatformGateway:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        limits = httpx.Limits(
+            max_connections=PLATFORM_CALLS_IN_FLIGHT,
+            max_keepalive_connections=PLATFORM_CALLS_IN_FLIGHT,
+        )
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.platform_timeout),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=BoundedTransport(PLATFORM_CALLS_IN_FLIGHT, limits=limits),
         )
         self._clients: dict[tuple[str, str], tuple[str, Any]] = {}
 
