@@ -14,11 +14,22 @@ from minibase.clock import Clock
 from minibase.config import Settings
 from minibase.http.middleware import RequestContext
 from minibase.http.router import Dispatcher
-from minibase.http.routes import admins, apps, collections, health, login, openapi, records, users
+from minibase.http.routes import (
+    admins,
+    apps,
+    collections,
+    functions,
+    health,
+    jobs,
+    login,
+    openapi,
+    records,
+    users,
+)
 from minibase.http.routing import Endpoint
-from minibase.services import Services, open_services
+from minibase.services import Services, background_for, open_services
 
-ROUTE_MODULES = (records, health, login, users, admins, apps, collections, openapi)
+ROUTE_MODULES = (records, functions, health, login, users, admins, apps, collections, jobs, openapi)
 
 
 def endpoints() -> list[Endpoint]:
@@ -71,9 +82,12 @@ class MinibaseApp:
 
             services.sandbox = self.sandbox
             await register_apps_in_sandbox(services)
+        background = background_for(services, reload=self.settings.dev)
+        background.start()
         try:
             yield
         finally:
+            await background.stop()
             await services.close()
             self.state.services = None
 

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=9000, help="port (default 9000)")
 
+    worker = commands.add_parser(
+        "worker", help="run job workers and the scheduler without the HTTP server"
+    )
+    _common(worker)
+    worker.add_argument("--concurrency", type=int, help="jobs run at once (default 4)")
+
     migrate_cmd = commands.add_parser("migrate", help="apply pending system-table migrations")
     _common(migrate_cmd)
 
@@ -129,6 +135,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to do"
         print(f"migrations applied: {names}")
         return 0
+    if args.command == "worker":
+        if args.concurrency is not None:
+            settings = settings.replace(job_concurrency=args.concurrency)
+        return await _worker(settings)
     services = await open_services(settings)
     try:
         if args.command == "admin":
@@ -138,6 +148,28 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _apply(services, args)
     finally:
         await services.close()
+
+
+async def _worker(settings: Settings) -> int:
+    """Until SIGTERM or Ctrl-C; running jobs finish before it exits."""
+    import signal
+
+    from minibase.services import background_for, open_services
+
+    services = await open_services(settings)
+    background = background_for(services, reload=False, run_jobs=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("minibase worker: %d at a time", settings.job_concurrency)
+    background.start()
+    try:
+        await stop.wait()
+    finally:
+        await background.stop()
+        await services.close()
+    return 0
 
 
 async def _create_admin(services: Any, email: str) -> int:

@@ -52,6 +52,12 @@ class Settings:
     alipay_url: str = "https://openapi.alipay.com/gateway.do"
     sandbox_url: str | None = None
     platform_timeout: float = 5.0
+    # Cloud functions, hooks, schedules and job handlers: the *.py files of this folder.
+    functions_dir: Path = Path("functions")
+    # Run job workers and the scheduler inside `minibase serve` (`minibase worker` runs them alone).
+    run_jobs: bool = True
+    job_concurrency: int = 4
+    scheduler_interval: float = 10.0
     # Refuse decrypted phone data whose watermark is older than this many seconds (None: off).
     phone_max_age: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -180,6 +186,8 @@ def _check(settings: Settings) -> None:
         ("sqlite", "postgres://", "postgresql://")
     ):
         raise ConfigError("setting database_url must start with postgresql:// or sqlite:")
+    if settings.scheduler_interval <= 0:
+        raise ConfigError("setting scheduler_interval must be positive")
     if settings.platform_timeout <= 0:
         raise ConfigError("setting platform_timeout (MINIBASE_PLATFORM_TIMEOUT) must be positive")
     for name in (
@@ -191,6 +199,7 @@ def _check(settings: Settings) -> None:
         "list_max_limit",
         "bulk_max_records",
         "sqlite_readers",
+        "job_concurrency",
         "workers",
         "postgres_pool_size",
     ):

@@ -82,6 +82,13 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "platform.unavailable": (503, "The platform timed out or failed; retry later."),
     "platform.bad_response": (502, "The platform answered something unexpected or unsigned."),
     "platform.error": (502, "The platform refused the call; details keep its errcode."),
+    # functions and jobs
+    "functions.not_found": (404, "No cloud function with this name."),
+    "functions.invalid_input": (400, "The input does not match the function's schema."),
+    "functions.failed": (500, "The function raised; the log has the trace under the request id."),
+    "functions.timeout": (504, "The function ran past its timeout and was stopped."),
+    "jobs.not_found": (404, "No job with this id."),
+    "jobs.invalid_state": (409, "The job cannot be retried or cancelled in its state."),
     # collections
     "collections.not_found": (404, "No collection with this name."),
     "collections.exists": (409, "A collection with this name exists."),

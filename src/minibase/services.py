@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,9 @@ from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
 from minibase.config import Settings
 from minibase.gateway import PlatformGateway
+from minibase.hooks import NoHooks, RecordHooks
 from minibase.ids import IdGenerator
+from minibase.jobs import JobQueue
 from minibase.messaging.access_tokens import AccessTokens
 from minibase.store.database import Database
 from minibase.store.migrations import ensure_current, migrate
@@ -37,6 +39,9 @@ class Services:
     apps: AppRegistry
     platforms: PlatformGateway
     access_tokens: AccessTokens
+    jobs: JobQueue
+    hooks: RecordHooks = field(default_factory=NoHooks)
+    functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
 
     async def close(self) -> None:
@@ -83,7 +88,7 @@ async def open_services(
         await db.close()
         raise
     gateway = PlatformGateway(settings)
-    return Services(
+    services = Services(
         settings,
         clock,
         ids,
@@ -96,4 +101,40 @@ async def open_services(
         apps,
         gateway,
         AccessTokens(gateway, clock),
+        JobQueue(db, clock, ids),
+    )
+    try:
+        attach_functions(services)
+    except BaseException:
+        await services.close()
+        raise
+    return services
+
+
+def attach_functions(services: Services) -> None:
+    """Load the functions folder; its runtime becomes the record hooks.
+
+    Imported here, not at the top: the runtime's modules use Services themselves.
+    """
+    from minibase.functions.registry import load_functions
+    from minibase.functions.runtime import Extensions
+
+    registry = load_functions(services.settings.functions_dir)
+    services.functions = Extensions(services, services.jobs, registry)
+    services.hooks = services.functions
+
+
+def background_for(services: Services, *, reload: bool, run_jobs: bool | None = None) -> Any:
+    """Job workers and the scheduler (when settings.run_jobs), and --dev's function reloading."""
+    from minibase.functions.background import Background
+
+    settings = services.settings
+    return Background(
+        services.functions,
+        services.jobs,
+        settings.functions_dir,
+        run_jobs=settings.run_jobs if run_jobs is None else run_jobs,
+        concurrency=settings.job_concurrency,
+        scheduler_interval=settings.scheduler_interval,
+        reload=reload,
     )

@@ -25,8 +25,8 @@ collections:
 def test_migrate_applies_pending_migrations_once(cli: Cli) -> None:
     first = cli.run("migrate", "--data-dir", str(cli.data_dir))
     assert first.returncode == 0, first.stderr
-    assert (
-        first.stdout.strip() == "migrations applied: 0001_system_tables, 0002_platform_identities"
+    assert first.stdout.strip() == (
+        "migrations applied: 0001_system_tables, 0002_platform_identities, 0003_jobs"
     )
     again = cli.run("migrate", "--data-dir", str(cli.data_dir))
     assert again.returncode == 0, again.stderr
@@ -37,7 +37,7 @@ def test_migrate_on_postgres_applies_pending_migrations_once(cli: Cli, empty_pos
     where = ("--data-dir", str(cli.data_dir), "--database-url", empty_postgres)
     assert (
         cli.run("migrate", *where).stdout.strip()
-        == "migrations applied: 0001_system_tables, 0002_platform_identities"
+        == "migrations applied: 0001_system_tables, 0002_platform_identities, 0003_jobs"
     )
     assert cli.run("migrate", *where).stdout.strip() == "migrations applied: nothing to do"
 

@@ -14,9 +14,10 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.data.access import rule_condition
 from minibase.data.listing import parse_filter_value
-from minibase.data.records import next_fields, write_update
+from minibase.data.records import after_write, before_write, next_fields, write_update
 from minibase.data.updates import parse_update
 from minibase.errors import ApiError
+from minibase.hooks import RecordEvent
 from minibase.rules.conditions import Condition, all_of, evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
@@ -70,7 +71,7 @@ async def update_by_filter(
             if not evaluate(rule_condition(caller, collection, "update", fields), stored):
                 skipped += 1
                 continue
-            await write_update(services, conn, collection, stored, fields)
+            await write_update(services, conn, collection, stored, fields, caller)
             updated += 1
     services.db.note_writes(collection.table, updated)
     return {"matched": len(rows), "updated": updated, "skipped": skipped}
@@ -86,9 +87,17 @@ async def delete_by_filter(
     async with services.db.transaction() as conn:
         rows = await _matching(services, conn, collection, all_of(condition, visible, deletable))
         ids = [row[0] for row in rows]
+        events = [
+            RecordEvent(collection.name, "delete", orjson.loads(raw), None, caller)
+            for _, raw in rows
+        ]
+        for event in events:
+            await before_write(services, conn, collection, event)
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
             await conn.execute(f"DELETE FROM {collection.table} WHERE _id IN ({marks})", *chunk)
+        for event in events:
+            await after_write(services, conn, collection, event)
     services.db.note_writes(collection.table, len(ids))
     return {"deleted": len(ids)}

@@ -5,7 +5,8 @@ with the collection's schema validated and its access rules applied.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -25,10 +26,11 @@ from minibase.data.listing import (
 from minibase.data.references import check_references
 from minibase.data.updates import Change, apply_update, parse_update
 from minibase.errors import ApiError
+from minibase.hooks import RecordEvent
 from minibase.rules.conditions import FALSE, TRUE, Condition, all_of, evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
-from minibase.store.database import Connection, IntegrityViolation
+from minibase.store.database import Connection, Database, IntegrityViolation
 from minibase.store.schema import ValidationError
 
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -141,18 +143,61 @@ async def _insert(conn: Connection, collection: Collection, record: dict[str, An
         raise _integrity(collection, exc, record["_id"]) from None
 
 
-async def create_record(services: Services, caller: Caller, name: str, body: Any) -> dict[str, Any]:
+@asynccontextmanager
+async def _transaction(services: Services, conn: Connection | None) -> AsyncIterator[Connection]:
+    """The caller's transaction when one is given (a cloud function's), else a new one."""
+    if conn is not None:
+        yield conn
+        return
+    async with services.db.transaction() as own:
+        yield own
+
+
+async def before_write(
+    services: Services,
+    conn: Connection,
+    collection: Collection,
+    event: RecordEvent,
+    index: int | None = None,
+) -> dict[str, Any]:
+    """Run the before hooks; a hook may change user fields (checked again), never system ones."""
+    if not services.hooks.watches(collection.name, event.action):
+        return event.record
+    original = dict(event.record)
+    await services.hooks.before(event, conn)
+    if event.action == "delete":
+        return original
+    fields = _validate(collection, _user_part(event.record), index=index)
+    record = {key: value for key, value in original.items() if key.startswith("_")}
+    record.update(fields)
+    event.record = record
+    return record
+
+
+async def after_write(
+    services: Services, conn: Connection, collection: Collection, event: RecordEvent
+) -> None:
+    if services.hooks.watches(collection.name, event.action):
+        await services.hooks.after(event, conn)
+
+
+async def create_record(
+    services: Services, caller: Caller, name: str, body: Any, *, conn: Connection | None = None
+) -> dict[str, Any]:
     collection = await services.collections.get(name)
     record = _new_record(services, caller, collection, body, None)
-    async with services.db.transaction() as conn:
-        await check_references(conn, services.collections, collection, [record])
-        await _insert(conn, collection, record)
+    async with _transaction(services, conn) as tx:
+        event = RecordEvent(collection.name, "create", record, None, caller)
+        record = await before_write(services, tx, collection, event)
+        await check_references(tx, services.collections, collection, [record])
+        await _insert(tx, collection, record)
+        await after_write(services, tx, collection, event)
     services.db.note_writes(collection.table, 1)
     return record
 
 
 async def create_records(
-    services: Services, caller: Caller, name: str, bodies: Any
+    services: Services, caller: Caller, name: str, bodies: Any, *, conn: Connection | None = None
 ) -> list[dict[str, Any]]:
     """All or nothing: every record is checked before any is written."""
     collection = await services.collections.get(name)
@@ -162,10 +207,18 @@ async def create_records(
     if len(bodies) > limit:
         raise ApiError("records.bulk_too_large", 400, f"at most {limit} records at once")
     records = [_new_record(services, caller, collection, body, i) for i, body in enumerate(bodies)]
-    async with services.db.transaction() as conn:
-        await check_references(conn, services.collections, collection, records)
+    async with _transaction(services, conn) as tx:
+        events = [
+            RecordEvent(collection.name, "create", record, None, caller) for record in records
+        ]
+        records = [
+            await before_write(services, tx, collection, event, i) for i, event in enumerate(events)
+        ]
+        await check_references(tx, services.collections, collection, records)
         for record in records:
-            await _insert(conn, collection, record)
+            await _insert(tx, collection, record)
+        for event in events:
+            await after_write(services, tx, collection, event)
     services.db.note_writes(collection.table, len(records))
     return records
 
@@ -179,12 +232,14 @@ async def get_record(
     name: str,
     record_id: str,
     fields: Sequence[tuple[str, ...]] | None = None,
+    *,
+    conn: Connection | None = None,
 ) -> bytes:
     """The record as JSON bytes (straight from storage when no projection is asked)."""
     collection = await services.collections.get(name)
     readable = rule_condition(caller, collection, "read")
     _check_id(collection, record_id)
-    db = services.db
+    db: Database | Connection = conn or services.db
     if readable == TRUE:
         row = await db.fetch_one(f"SELECT data FROM {collection.table} WHERE _id = ?", record_id)
     else:
@@ -201,7 +256,12 @@ async def get_record(
 
 
 async def list_records(
-    services: Services, caller: Caller, name: str, query: ListQuery
+    services: Services,
+    caller: Caller,
+    name: str,
+    query: ListQuery,
+    *,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     collection = await services.collections.get(name)
     visible = rule_condition(caller, collection, "list")
@@ -218,11 +278,11 @@ async def list_records(
         f"SELECT data, {key_columns} FROM {collection.table} WHERE {page_where}"
         f" ORDER BY {order_by(dialect, keys)} LIMIT ?"
     )
-    async with services.db.reader() as conn:
-        rows = await conn.fetch_all(sql, *page_params, query.limit + 1)
+    async with _reading(services, conn) as reader:
+        rows = await reader.fetch_all(sql, *page_params, query.limit + 1)
         total = None
         if query.count:
-            total = await conn.fetch_value(
+            total = await reader.fetch_value(
                 f"SELECT COUNT(*) FROM {collection.table} WHERE {where}", *params
             )
     more = len(rows) > query.limit
@@ -237,6 +297,15 @@ async def list_records(
     if total is not None:
         result["total"] = int(total)
     return result
+
+
+@asynccontextmanager
+async def _reading(services: Services, conn: Connection | None) -> AsyncIterator[Connection]:
+    if conn is not None:
+        yield conn
+        return
+    async with services.db.reader() as reader:
+        yield reader
 
 
 # -- update and delete --------------------------------------------------------------------
@@ -288,6 +357,7 @@ async def update_record(
     *,
     replace: bool,
     expected_version: int | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """PUT replaces the user fields; PATCH merges fields or applies operators."""
     collection = await services.collections.get(name)
@@ -297,8 +367,8 @@ async def update_record(
     changes = None if replace else parse_update(body)
     if collection.compiled_rules["update"] is None and not caller.is_admin:
         rule_condition(caller, collection, "update")  # raises: admins only
-    async with services.db.transaction() as conn:
-        stored, version, _, readable = await _locked_row(conn, caller, collection, record_id, TRUE)
+    async with _transaction(services, conn) as tx:
+        stored, version, _, readable = await _locked_row(tx, caller, collection, record_id, TRUE)
         hidden = not readable and not caller.is_admin
         try:
             fields = next_fields(collection, stored, body, changes)
@@ -312,7 +382,7 @@ async def update_record(
                 raise not_found(collection, record_id)
             raise denied(caller, collection, "update")
         _check_version(collection, version, expected)
-        record = await write_update(services, conn, collection, stored, fields)
+        record = await write_update(services, tx, collection, stored, fields, caller)
     services.db.note_writes(collection.table, 1)
     return record
 
@@ -337,11 +407,14 @@ async def write_update(
     collection: Collection,
     stored: Mapping[str, Any],
     fields: dict[str, Any],
+    caller: Caller,
 ) -> dict[str, Any]:
     record = {key: stored[key] for key in ("_id", "_owner", "_created")}
     record["_updated"] = isoformat(services.clock.now())
     record["_version"] = int(stored["_version"]) + 1
     record.update(fields)
+    event = RecordEvent(collection.name, "update", record, dict(stored), caller)
+    record = await before_write(services, conn, collection, event)
     await check_references(conn, services.collections, collection, [record])
     try:
         changed = await conn.execute(
@@ -357,6 +430,7 @@ async def write_update(
         raise _integrity(collection, exc, record["_id"]) from None
     if changed != 1:
         _check_version(collection, -1, int(stored["_version"]))
+    await after_write(services, conn, collection, event)
     return record
 
 
@@ -366,17 +440,22 @@ async def delete_record(
     name: str,
     record_id: str,
     expected_version: int | None = None,
+    *,
+    conn: Connection | None = None,
 ) -> None:
     collection = await services.collections.get(name)
     deletable = rule_condition(caller, collection, "delete")
-    async with services.db.transaction() as conn:
-        _, version, allowed, readable = await _locked_row(
-            conn, caller, collection, record_id, deletable
+    async with _transaction(services, conn) as tx:
+        stored, version, allowed, readable = await _locked_row(
+            tx, caller, collection, record_id, deletable
         )
         if not allowed:
             if readable or caller.is_admin:
                 raise denied(caller, collection, "delete")
             raise not_found(collection, record_id)
         _check_version(collection, version, expected_version)
-        await conn.execute(f"DELETE FROM {collection.table} WHERE _id = ?", record_id)
+        event = RecordEvent(collection.name, "delete", stored, None, caller)
+        await before_write(services, tx, collection, event)
+        await tx.execute(f"DELETE FROM {collection.table} WHERE _id = ?", record_id)
+        await after_write(services, tx, collection, event)
     services.db.note_writes(collection.table, 1)

@@ -1,0 +1,228 @@
+"""Loading the functions folder: every `*.py` file (not starting with `_`) is run once and the
+declared functions, hooks, schedules and job handlers are collected into one registry.
+
+A file that fails to import, or two declarations that clash, stop the load with a message that
+names the file — the server does not start half-configured.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from minibase.functions.cron import Cron, CronError
+from minibase.functions.specs import ACTIONS, NAME, Declaration, declarations
+from minibase.store.schema import DefinitionError, Schema
+
+Handler = Callable[..., Any]
+
+
+class FunctionsError(Exception):
+    """The functions folder cannot be loaded; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class CloudFunction:
+    name: str
+    handler: Handler
+    auth: str
+    timeout: float
+    schema: Schema | None
+
+
+@dataclass(frozen=True)
+class Hook:
+    name: str  # "<file>.<function>", stable across restarts: after-hook jobs refer to it
+    phase: str
+    collection: str
+    action: str
+    handler: Handler
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    name: str
+    cron: Cron
+    tz: ZoneInfo
+    handler: Handler
+    timeout: float
+
+
+@dataclass(frozen=True)
+class JobHandler:
+    name: str
+    handler: Handler
+    timeout: float
+    max_attempts: int
+
+
+@dataclass
+class FunctionRegistry:
+    functions: dict[str, CloudFunction] = field(default_factory=dict)
+    hooks: dict[tuple[str, str, str], list[Hook]] = field(default_factory=dict)
+    hooks_by_name: dict[str, Hook] = field(default_factory=dict)
+    schedules: dict[str, Scheduled] = field(default_factory=dict)
+    jobs: dict[str, JobHandler] = field(default_factory=dict)
+
+    def hooks_for(self, phase: str, collection: str, action: str) -> list[Hook]:
+        return self.hooks.get((phase, collection.lower(), action), [])
+
+
+def source_fingerprint(directory: Path) -> tuple[tuple[str, float], ...]:
+    """What changes when a file is added, removed or edited (for --dev reloading)."""
+    if not directory.is_dir():
+        return ()
+    return tuple(sorted((str(p), p.stat().st_mtime) for p in directory.glob("*.py")))
+
+
+def load_functions(directory: Path) -> FunctionRegistry:
+    registry = FunctionRegistry()
+    if not directory.is_dir():
+        return registry
+    folder = str(directory.resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so function files can import the folder's _helpers
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module = _load_module(path)
+        for attribute, value in vars(module).items():
+            for declaration in declarations(value):
+                if getattr(value, "__module__", None) != module.__name__:
+                    continue  # imported from elsewhere: declared where it is defined
+                _add(registry, path, attribute, value, declaration)
+    return registry
+
+
+def _load_module(path: Path) -> ModuleType:
+    name = f"minibase_functions.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise FunctionsError(f"{path}: cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise FunctionsError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _add(
+    registry: FunctionRegistry,
+    path: Path,
+    attribute: str,
+    handler: Handler,
+    declaration: Declaration,
+) -> None:
+    where = f"{path.name}: {attribute}"
+    options = declaration.options
+    if not callable(handler):
+        raise FunctionsError(f"{where} is not a function")
+    timeout = float(options.get("timeout", 10))
+    if timeout <= 0:
+        raise FunctionsError(f"{where}: timeout must be positive")
+    if declaration.kind == "function":
+        _add_function(registry, where, attribute, handler, options, timeout)
+    elif declaration.kind in ("before", "after"):
+        _add_hooks(registry, path, where, attribute, handler, declaration.kind, options, timeout)
+    elif declaration.kind == "schedule":
+        _add_schedule(registry, where, attribute, handler, options, timeout)
+    else:
+        name = _name(where, options.get("name") or attribute)
+        if name in registry.jobs:
+            raise FunctionsError(f"{where}: a job handler named {name!r} exists already")
+        attempts = int(options.get("max_attempts", 10))
+        _check_arity(where, handler, 2)
+        registry.jobs[name] = JobHandler(name, handler, timeout, attempts)
+
+
+def _name(where: str, name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise FunctionsError(f"{where}: name {name!r} must match {NAME.pattern}")
+    return name
+
+
+def _add_function(
+    registry: FunctionRegistry,
+    where: str,
+    attribute: str,
+    handler: Handler,
+    options: Mapping[str, Any],
+    timeout: float,
+) -> None:
+    name = _name(where, options.get("name") or attribute)
+    if name in registry.functions:
+        raise FunctionsError(f"{where}: a function named {name!r} exists already")
+    if options.get("auth") not in ("user", "admin", "public"):
+        raise FunctionsError(f"{where}: auth must be 'user', 'admin' or 'public'")
+    schema = None
+    if options.get("schema") is not None:
+        try:
+            schema = Schema.parse(options["schema"], additional=bool(options.get("additional")))
+        except DefinitionError as exc:
+            raise FunctionsError(f"{where}: schema: {exc.problems}") from None
+    _check_arity(where, handler, 2)
+    registry.functions[name] = CloudFunction(name, handler, options["auth"], timeout, schema)
+
+
+def _add_hooks(
+    registry: FunctionRegistry,
+    path: Path,
+    where: str,
+    attribute: str,
+    handler: Handler,
+    phase: str,
+    options: Mapping[str, Any],
+    timeout: float,
+) -> None:
+    collection = str(options.get("collection", ""))
+    actions = tuple(options.get("actions", ()))
+    bad = [action for action in actions if action not in ACTIONS]
+    if not collection or bad:
+        raise FunctionsError(f"{where}: hooks take a collection and actions from {ACTIONS}")
+    _check_arity(where, handler, 2)
+    name = f"{path.stem}.{attribute}"
+    for action in actions:
+        hook = Hook(name, phase, collection, action, handler, timeout)
+        registry.hooks.setdefault((phase, collection.lower(), action), []).append(hook)
+        registry.hooks_by_name[name] = hook
+
+
+def _add_schedule(
+    registry: FunctionRegistry,
+    where: str,
+    attribute: str,
+    handler: Handler,
+    options: Mapping[str, Any],
+    timeout: float,
+) -> None:
+    name = _name(where, options.get("name") or attribute)
+    if name in registry.schedules:
+        raise FunctionsError(f"{where}: a schedule named {name!r} exists already")
+    try:
+        cron = Cron.parse(str(options["cron"]))
+        tz = ZoneInfo(str(options.get("tz", "UTC")))
+    except CronError as exc:
+        raise FunctionsError(f"{where}: {exc}") from None
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FunctionsError(f"{where}: unknown time zone {options.get('tz')!r}") from None
+    _check_arity(where, handler, 1)
+    registry.schedules[name] = Scheduled(name, cron, tz, handler, timeout)
+
+
+def _check_arity(where: str, handler: Handler, count: int) -> None:
+    try:
+        inspect.signature(handler).bind(*range(count))
+    except TypeError:
+        expected = "(ctx)" if count == 1 else "(ctx, input)"
+        raise FunctionsError(f"{where}: must accept {expected}") from None
+    except ValueError:  # builtins without signatures: let them be
+        return

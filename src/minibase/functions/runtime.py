@@ -1,0 +1,216 @@
+"""The functions runtime: calls cloud functions, runs record hooks (before: in the write's
+transaction; after: as durable jobs), hands job handlers to the workers, and enqueues
+scheduled runs once per occurrence.
+
+It is the `RecordHooks` the records feature calls, and the job-handler lookup of the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from minibase.auth.caller import Caller
+from minibase.auth.identities import find_identity
+from minibase.clock import isoformat, parse_iso
+from minibase.errors import ApiError
+from minibase.functions.context import CallerInfo, FunctionContext
+from minibase.functions.registry import FunctionRegistry, Hook
+from minibase.hooks import Action, RecordEvent
+from minibase.jobs import Job, JobQueue
+from minibase.store.database import Connection
+from minibase.store.schema import ValidationError
+
+if TYPE_CHECKING:
+    from minibase.services import Services
+
+log = logging.getLogger("minibase.functions")
+AFTER_HOOK_JOB = "minibase.after_hook"
+SCHEDULE_JOB = "minibase.schedule"
+SYSTEM = Caller(kind="admin", id=None)
+SCHEDULE_LOOKBACK = timedelta(minutes=5)
+
+
+async def _run(handler: Callable[..., Any], limit: float, *args: Any) -> Any:
+    """Call an async handler, or a sync one on a thread, within its timeout."""
+    if inspect.iscoroutinefunction(handler):
+        return await asyncio.wait_for(handler(*args), limit)
+    return await asyncio.wait_for(asyncio.to_thread(handler, *args), limit)
+
+
+class Extensions:
+    def __init__(self, services: Services, queue: JobQueue, registry: FunctionRegistry) -> None:
+        self._services = services
+        self._queue = queue
+        self.registry = registry
+
+    # -- context --------------------------------------------------------------------------
+
+    async def context(
+        self,
+        caller: Caller,
+        name: str,
+        request_id: str | None = None,
+        conn: Connection | None = None,
+    ) -> FunctionContext:
+        openid = unionid = None
+        if caller.is_user and caller.id and caller.platform and caller.appid:
+            async with self._services.db.reader() as reader:
+                identity = await find_identity(reader, caller.id, caller.platform, caller.appid)
+            if identity is not None:
+                openid, unionid = identity.openid, identity.unionid
+        info = CallerInfo(
+            caller.kind, caller.id, caller.roles, caller.platform, caller.appid, openid, unionid
+        )
+        return FunctionContext(self._services, self._queue, caller, info, name, request_id, conn)
+
+    # -- cloud functions ------------------------------------------------------------------
+
+    async def call(self, name: str, caller: Caller, body: Any, request_id: str | None) -> Any:
+        found = self.registry.functions.get(name)
+        if found is None:
+            raise ApiError("functions.not_found", 404, f"no function named {name!r}")
+        if found.auth == "user" and not (caller.is_user or caller.is_admin):
+            raise ApiError("auth.required", 401, f"{name} needs a user access token")
+        if found.auth == "admin" and not caller.is_admin:
+            raise ApiError("auth.admin_required", 403, f"{name} needs an admin token")
+        payload = body
+        if found.schema is not None:
+            if not isinstance(body, dict):
+                raise ApiError("functions.invalid_input", 400, "the input is a JSON object")
+            try:
+                payload = found.schema.validate(body, apply_defaults=True)
+            except ValidationError as exc:
+                raise ApiError(
+                    "functions.invalid_input",
+                    400,
+                    "the input does not match",
+                    {"problems": exc.problems},
+                ) from None
+        ctx = await self.context(caller, name, request_id)
+        try:
+            result = await _run(found.handler, found.timeout, ctx, payload)
+        except ApiError:
+            raise
+        except TimeoutError:
+            raise ApiError(
+                "functions.timeout", 504, f"{name} took longer than its {found.timeout:g} s"
+            ) from None
+        except Exception:
+            log.exception("function %s failed (request %s)", name, request_id)
+            raise ApiError(
+                "functions.failed",
+                500,
+                f"{name} failed; the log has the details under the request id",
+            ) from None
+        try:
+            orjson.dumps(result)
+        except TypeError:
+            log.error("function %s returned something that is not JSON: %r", name, type(result))
+            message = f"{name} returned something that is not JSON"
+            raise ApiError("functions.failed", 500, message) from None
+        return result
+
+    # -- record hooks ---------------------------------------------------------------------
+
+    def watches(self, collection: str, action: Action) -> bool:
+        registry = self.registry
+        return bool(
+            registry.hooks_for("before", collection, action)
+            or registry.hooks_for("after", collection, action)
+        )
+
+    async def before(self, event: RecordEvent, conn: Connection) -> None:
+        for hook in self.registry.hooks_for("before", event.collection, event.action):
+            ctx = await self.context(event.caller, hook.name, conn=conn)
+            try:
+                await _run(hook.handler, hook.timeout, ctx, event)
+            except ApiError:
+                raise
+            except TimeoutError:
+                raise ApiError("functions.timeout", 504, f"hook {hook.name} timed out") from None
+            except Exception:
+                log.exception("before hook %s failed", hook.name)
+                raise ApiError("functions.failed", 500, f"hook {hook.name} failed") from None
+
+    async def after(self, event: RecordEvent, conn: Connection) -> None:
+        """One durable job per after hook, in the write's transaction."""
+        record = event.record
+        write = f"{event.collection}:{record.get('_id')}:{record.get('_version')}:{event.action}"
+        for hook in self.registry.hooks_for("after", event.collection, event.action):
+            await self._queue.enqueue(
+                AFTER_HOOK_JOB,
+                {"hook": hook.name, "event": event.to_json()},
+                key=f"after:{hook.name}:{write}",
+                conn=conn,
+            )
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def handler_for(self, name: str) -> Callable[[Job], Awaitable[None]] | None:
+        if name == AFTER_HOOK_JOB:
+            return self._run_after_hook
+        if name == SCHEDULE_JOB:
+            return self._run_schedule
+        found = self.registry.jobs.get(name)
+        if found is None:
+            return None
+
+        async def run(job: Job) -> None:
+            ctx = await self.context(SYSTEM, found.name)
+            await _run(found.handler, found.timeout, ctx, job.payload)
+
+        return run
+
+    async def _run_after_hook(self, job: Job) -> None:
+        hook: Hook | None = self.registry.hooks_by_name.get(job.payload["hook"])
+        if hook is None:
+            log.warning("after hook %s is gone; its event is dropped", job.payload["hook"])
+            return
+        data = job.payload["event"]
+        who = data["caller"]
+        caller = Caller(
+            kind=who["kind"],
+            id=who["id"],
+            roles=tuple(who["roles"]),
+            platform=who["platform"],
+            appid=who["appid"],
+        )
+        event = RecordEvent(
+            data["collection"], data["action"], data["record"], data["previous"], caller
+        )
+        ctx = await self.context(caller, hook.name)
+        await _run(hook.handler, hook.timeout, ctx, event)
+
+    async def _run_schedule(self, job: Job) -> None:
+        scheduled = self.registry.schedules.get(job.payload["schedule"])
+        if scheduled is None:
+            log.warning("schedule %s is gone; its run is skipped", job.payload["schedule"])
+            return
+        ctx = await self.context(SYSTEM, scheduled.name)
+        await _run(scheduled.handler, scheduled.timeout, ctx)
+
+    # -- schedules ------------------------------------------------------------------------
+
+    async def enqueue_due(self) -> int:
+        """Enqueue every occurrence of the last few minutes; keys make it once per occurrence,
+        however many processes do the same at the same time."""
+        now = self._services.clock.now()
+        enqueued = 0
+        for scheduled in self.registry.schedules.values():
+            for moment in scheduled.cron.occurrences(now - SCHEDULE_LOOKBACK, now, scheduled.tz):
+                at = isoformat(moment)
+                await self._queue.enqueue(
+                    SCHEDULE_JOB,
+                    {"schedule": scheduled.name, "at": at},
+                    run_at=parse_iso(at),
+                    key=f"schedule:{scheduled.name}:{at}",
+                )
+                enqueued += 1
+        return enqueued

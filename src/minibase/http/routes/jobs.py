@@ -1,0 +1,124 @@
+"""Admin API over the job queue: see what is queued, failed or dead, and retry or cancel."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.errors import ApiError
+from minibase.http.auth import require_admin, services_of
+from minibase.http.json import json_response
+from minibase.http.routing import Routes
+from minibase.jobs import Job, JobNotFound, JobState, JobStateError
+
+routes = Routes("jobs")
+
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "payload": {},
+        "state": {"enum": [state.value for state in JobState]},
+        "attempts": {"type": "integer"},
+        "max_attempts": {"type": "integer"},
+        "run_at": {"type": "string"},
+        "last_error": {"type": ["string", "null"]},
+        "key": {"type": ["string", "null"]},
+    },
+}
+
+
+def _not_found(job_id: str) -> ApiError:
+    return ApiError("jobs.not_found", 404, f"no job {job_id!r}")
+
+
+@routes.add(
+    "GET",
+    "/api/admin/jobs",
+    "List jobs (filter by state and name), and counts by state",
+    access="admin",
+    query=(
+        ("state", "queued, running, succeeded, dead or cancelled", {"type": "string"}),
+        ("name", "the job's name", {"type": "string"}),
+        ("after", "the last id of the previous page", {"type": "string"}),
+        ("limit", "page size, 1-100", {"type": "integer"}),
+    ),
+    responses={
+        200: (
+            "Jobs",
+            {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": JOB},
+                    "counts": {"type": "object"},
+                },
+            },
+        )
+    },
+)
+async def list_jobs(request: Request) -> Response:
+    await require_admin(request)
+    queue = services_of(request).jobs
+    params = request.query_params
+    state = params.get("state")
+    if state is not None and state not in {s.value for s in JobState}:
+        raise ApiError("request.invalid_query", 400, f"state must be one of {list(JobState)}")
+    limit = params.get("limit", "50")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise ApiError("request.invalid_query", 400, "limit must be 1-100")
+    jobs = await queue.list(
+        state=state, name=params.get("name"), limit=int(limit), after=params.get("after")
+    )
+    return json_response({"items": [job.to_json() for job in jobs], "counts": await queue.counts()})
+
+
+@routes.add(
+    "GET",
+    "/api/admin/jobs/{id}",
+    "Read a job, with the error of its last attempt",
+    access="admin",
+    responses={200: ("The job", JOB)},
+)
+async def get_job(request: Request) -> Response:
+    await require_admin(request)
+    job = await services_of(request).jobs.get(request.path_params["id"])
+    if job is None:
+        raise _not_found(request.path_params["id"])
+    return json_response(job.to_json())
+
+
+async def _change(request: Request, retry: bool) -> Job:
+    await require_admin(request)
+    services = services_of(request)
+    job_id = request.path_params["id"]
+    try:
+        job = await (services.jobs.retry(job_id) if retry else services.jobs.cancel(job_id))
+    except JobNotFound:
+        raise _not_found(job_id) from None
+    except JobStateError as exc:
+        raise ApiError("jobs.invalid_state", 409, str(exc), {"state": str(exc.state)}) from None
+    services.jobs.wake()
+    return job
+
+
+@routes.add(
+    "POST",
+    "/api/admin/jobs/{id}/retry",
+    "Run a dead or cancelled job again, from scratch",
+    access="admin",
+    responses={200: ("The job, queued", JOB), 409: ("Not retryable", None)},
+)
+async def retry_job(request: Request) -> Response:
+    return json_response((await _change(request, retry=True)).to_json())
+
+
+@routes.add(
+    "POST",
+    "/api/admin/jobs/{id}/cancel",
+    "Cancel a queued job",
+    access="admin",
+    responses={200: ("The job, cancelled", JOB), 409: ("Running or finished", None)},
+)
+async def cancel_job(request: Request) -> Response:
+    return json_response((await _change(request, retry=False)).to_json())
