@@ -168,6 +168,39 @@ async def test_enqueue_wakes_a_running_worker_at_once(queue: JobQueue) -> None:
     assert (await _stored(queue, job.id)).state is JobState.SUCCEEDED
 
 
+async def test_enqueue_in_a_transaction_wakes_the_worker_when_it_commits(
+    services: Services, queue: JobQueue
+) -> None:
+    ran: list[str] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.payload)
+
+    stop = asyncio.Event()
+    worker = JobWorker(queue, only(handler), poll_interval=30)
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.05)  # idle, waiting for its 30 s poll
+
+    async def enqueue_then_fail() -> None:
+        async with services.db.transaction() as conn:
+            await queue.enqueue("x", "rolled back", conn=conn)
+            raise RuntimeError("the caller's write failed")
+
+    with pytest.raises(RuntimeError):
+        await enqueue_then_fail()
+    async with services.db.transaction() as conn:
+        await queue.enqueue("x", "committed", conn=conn)
+        await asyncio.sleep(0.1)
+        assert ran == [], "nothing runs before the commit"
+    await _eventually(lambda: _true(ran == ["committed"]), seconds=1)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_stopping_lets_running_jobs_finish_and_claims_no_more(queue: JobQueue) -> None:
     release, busy = asyncio.Event(), asyncio.Event()
     started: list[str] = []

@@ -139,12 +139,9 @@ class JobsAPI:
         max_attempts: int = 10,
     ) -> Job:
         """A durable job for a `@job(name)` handler; with `key`, enqueueing twice is harmless."""
-        job = await self._queue.enqueue(
+        return await self._queue.enqueue(
             name, payload, run_at=run_at, key=key, max_attempts=max_attempts, conn=self._conn
         )
-        if self._conn is None:
-            self._queue.wake()
-        return job
 
 
 @dataclass(frozen=True)
@@ -183,4 +180,3 @@ class FunctionContext:
                 records_as_admin=RecordsAPI(self._services, ADMIN, conn),
                 jobs=JobsAPI(self._queue, conn),
             )
-        self._queue.wake()

@@ -4,7 +4,7 @@ queue = JobQueue(services.db, services.clock, services.ids)
 async with services.db.transaction() as conn:
     order = await mark_paid(conn, ...)
     await queue.enqueue("pay.fulfil", {"order": order.id}, key=f"fulfil:{order.id}", conn=conn)
-queue.wake()
+# once committed, this process's workers are woken; the others find it at their next poll
 
 worker = JobWorker(queue, {"pay.fulfil": fulfil}.get)
 await worker.run(stop)

@@ -101,16 +101,14 @@ class JobQueue:
         max_attempts: int = 10,
         conn: Connection | None = None,
     ) -> Job:
-        """Add a job; with `conn`, inside the caller's transaction (call `wake()` after it
-        commits for an immediate start). A job with the same `key` already there (in any
-        state) is returned instead of a new one, so enqueueing twice is harmless."""
+        """Add a job; with `conn`, inside the caller's transaction (this process's workers
+        are woken when it commits). A job with the same `key` already there (in any state)
+        is returned instead of a new one, so enqueueing twice is harmless."""
         document = _checked(name, payload, run_at, key, max_attempts)
         if conn is not None:
             return await self._insert(conn, name, document, run_at, key, max_attempts)
         async with self._db.transaction() as own:
-            job = await self._insert(own, name, document, run_at, key, max_attempts)
-        self.wake()
-        return job
+            return await self._insert(own, name, document, run_at, key, max_attempts)
 
     async def _insert(
         self,
@@ -139,6 +137,8 @@ class JobQueue:
             row = await conn.fetch_one(f"SELECT {COLUMNS} FROM jobs WHERE key = ?", key)
             if row is None:
                 raise RuntimeError(f"job key {key!r} conflicted but no job has it")
+        else:
+            conn.after_commit(self.wake)
         return job_from_row(row)
 
     def wake(self) -> None:

@@ -6,13 +6,15 @@ SQL is written with `?` placeholders; each engine adapts them. Repository helper
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from minibase.store.dialect import Dialect
 
 Row = Sequence[Any]
+log = logging.getLogger("minibase.store")
 
 
 class DatabaseUnavailable(Exception):
@@ -41,6 +43,29 @@ class Connection(Protocol):
         ...
 
     async def execute_script(self, statements: Sequence[str]) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction has committed (never after a rollback)."""
+        ...
+
+
+class CommitCallbacks:
+    """What a transaction's connection runs once it has committed (each callback once)."""
+
+    _callbacks: list[Callable[[], None]] | None = None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        if self._callbacks is None:
+            self._callbacks = []
+        if callback not in self._callbacks:
+            self._callbacks.append(callback)
+
+    def committed(self) -> None:
+        for callback in self._callbacks or ():
+            try:
+                callback()
+            except Exception:  # the commit stands; a callback's failure must not undo it
+                log.exception("an after-commit callback failed")
 
 
 class Database(Protocol):

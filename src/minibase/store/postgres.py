@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from minibase.store.database import DatabaseUnavailable, IntegrityViolation, Row
+from minibase.store.database import (
+    CommitCallbacks,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    Row,
+)
 from minibase.store.dialect import POSTGRES, Dialect
 
 T = TypeVar("T")
@@ -60,7 +65,7 @@ async def _guard(call: Awaitable[T]) -> T:
         raise DatabaseUnavailable(str(exc)) from exc
 
 
-class PostgresConnection:
+class PostgresConnection(CommitCallbacks):
     dialect: Dialect = POSTGRES
 
     def __init__(
@@ -124,11 +129,13 @@ class PostgresDatabase:
             conn = await self.pool.acquire()
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(str(exc)) from exc
+        connection = PostgresConnection(conn)
         try:
             async with conn.transaction():
-                yield PostgresConnection(conn)
+                yield connection
         finally:
             await self.pool.release(conn)
+        connection.committed()
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresConnection]:

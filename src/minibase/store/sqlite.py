@@ -21,7 +21,12 @@ from typing import Any, TypeVar
 import regex
 
 from minibase.errors import ApiError
-from minibase.store.database import DatabaseUnavailable, IntegrityViolation, Row
+from minibase.store.database import (
+    CommitCallbacks,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    Row,
+)
 from minibase.store.dialect import SQLITE, Dialect
 from minibase.store.threads import WorkerThreads
 
@@ -112,7 +117,7 @@ def _rollback_if_open(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-class SQLiteConnection:
+class SQLiteConnection(CommitCallbacks):
     """Statements on one thread: the writer's, or any reader's (each has its own connection)."""
 
     dialect: Dialect = SQLITE
@@ -290,8 +295,9 @@ class SQLiteDatabase:
 
                 return await self._on_writer(begin_then)
 
+            conn = SQLiteConnection(in_transaction)
             try:
-                yield SQLiteConnection(in_transaction)
+                yield conn
             except BaseException:
                 if started:  # queued before the lock is let go; nobody needs to wait for it
                     self._submit_to_writer(_rollback_if_open).add_done_callback(_quietly)
@@ -300,6 +306,7 @@ class SQLiteDatabase:
                 committing = self._submit_to_writer(_commit_or_rollback)
         if committing is not None:
             await committing
+            conn.committed()
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[SQLiteConnection]:

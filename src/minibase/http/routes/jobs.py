@@ -98,7 +98,6 @@ async def _change(request: Request, retry: bool) -> Job:
         raise _not_found(job_id) from None
     except JobStateError as exc:
         raise ApiError("jobs.invalid_state", 409, str(exc), {"state": str(exc.state)}) from None
-    services.jobs.wake()
     return job
 
 
