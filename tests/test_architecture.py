@@ -4,10 +4,12 @@ and documented, and no module does work at import time."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from minibase.config import Settings
 from minibase.errors import CATALOGUE, render_markdown
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "minibase"
@@ -33,7 +35,17 @@ ALLOWED = {
     },
     "messaging": {"auth", "platforms", "clock", "errors", "gateway"},
     "data": {"store", "rules", "auth", "clock", "errors", "hooks", "ids", "services"},
-    "functions": {"auth", "clock", "data", "errors", "hooks", "jobs", "services", "store"},
+    "functions": {
+        "auth",
+        "clock",
+        "config",
+        "data",
+        "errors",
+        "hooks",
+        "jobs",
+        "services",
+        "store",
+    },
     "jobs": {"store", "clock", "errors", "ids"},
     "http": {
         "data",
@@ -106,6 +118,18 @@ def test_every_error_code_raised_is_in_the_catalogue() -> None:
 def test_errors_md_is_the_catalogue_rendered() -> None:
     """Regenerate with `python -m minibase.errors > docs/errors.md`."""
     assert (DOCS / "errors.md").read_text() == render_markdown()
+
+
+def test_every_setting_is_in_the_configuration_docs() -> None:
+    rows = [line for line in (DOCS / "configuration.md").read_text().splitlines()]
+    documented = {
+        name.strip()
+        for row in rows
+        if row.startswith("| ")
+        for name in row.split("|")[1].split(",")
+    }
+    settings = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    assert sorted(settings - documented) == []
 
 
 def test_every_error_is_raised_with_its_catalogued_status() -> None:

@@ -18,6 +18,7 @@ import yaml
 from minibase import __version__
 from minibase.config import ConfigError, Settings, env_name, load_settings
 from minibase.errors import ApiError
+from minibase.functions.registry import FunctionsError
 from minibase.log import configure_logging
 from minibase.store.database import DatabaseUnavailable
 from minibase.store.migrations import MigrationsPending, migrate
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return serve(settings, args)
         return asyncio.run(_run(args, settings))
-    except (ConfigError, VaultError, MigrationsPending, DatabaseUnavailable) as exc:
+    except (ConfigError, FunctionsError, VaultError, MigrationsPending, DatabaseUnavailable) as exc:
         print(f"minibase: {exc}", file=sys.stderr)
         return 2
     except ApiError as exc:

@@ -57,6 +57,12 @@ class Settings:
     # Run job workers and the scheduler inside `minibase serve` (`minibase worker` runs them alone).
     run_jobs: bool = True
     job_concurrency: int = 4
+    # Seconds a worker holds a job without renewing it; a job whose worker died is taken again
+    # after this (renewed every third of it while the handler runs).
+    job_lease: float = 30.0
+    # Succeeded and cancelled jobs are deleted this many days after they finished (dead ones
+    # stay until an admin retries or purges them).
+    job_retention_days: int = 7
     scheduler_interval: float = 10.0
     # Refuse decrypted phone data whose watermark is older than this many seconds (None: off).
     phone_max_age: int | None = None
@@ -186,8 +192,9 @@ def _check(settings: Settings) -> None:
         ("sqlite", "postgres://", "postgresql://")
     ):
         raise ConfigError("setting database_url must start with postgresql:// or sqlite:")
-    if settings.scheduler_interval <= 0:
-        raise ConfigError("setting scheduler_interval must be positive")
+    for name in ("scheduler_interval", "job_lease"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
     if settings.platform_timeout <= 0:
         raise ConfigError("setting platform_timeout (MINIBASE_PLATFORM_TIMEOUT) must be positive")
     for name in (
@@ -200,6 +207,7 @@ def _check(settings: Settings) -> None:
         "bulk_max_records",
         "sqlite_readers",
         "job_concurrency",
+        "job_retention_days",
         "workers",
         "postgres_pool_size",
     ):

@@ -119,7 +119,8 @@ def attach_functions(services: Services) -> None:
     from minibase.functions.registry import load_functions
     from minibase.functions.runtime import Extensions
 
-    registry = load_functions(services.settings.functions_dir)
+    settings = services.settings
+    registry = load_functions(settings.functions_dir, settings.extra.get("schedules"))
     services.functions = Extensions(services, services.jobs, registry)
     services.hooks = services.functions
 
@@ -132,9 +133,7 @@ def background_for(services: Services, *, reload: bool, run_jobs: bool | None = 
     return Background(
         services.functions,
         services.jobs,
-        settings.functions_dir,
+        settings,
         run_jobs=settings.run_jobs if run_jobs is None else run_jobs,
-        concurrency=settings.job_concurrency,
-        scheduler_interval=settings.scheduler_interval,
         reload=reload,
     )

@@ -182,3 +182,16 @@ def _applied_migrations(url: str) -> str:
         return ", ".join(f"{row[0]:04d}_{row[1]}" for row in rows)
 
     return asyncio.run(names())
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_broken_functions_folder_stops_the_start_naming_the_file(
+    cli: Cli, free_port: int, command: str
+) -> None:
+    (cli.workdir / "functions").mkdir()
+    (cli.workdir / "functions" / "shop.py").write_text("def order(:\n")
+    port = ("--port", str(free_port)) if command == "serve" else ()
+    refused = cli.run(command, *port, "--data-dir", str(cli.data_dir))
+    assert refused.returncode == 2
+    assert "functions/shop.py: SyntaxError" in refused.stderr
+    assert "Traceback" not in refused.stderr

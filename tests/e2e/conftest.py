@@ -86,3 +86,18 @@ def json_values(text: str) -> list[dict[str, object]]:
         value, position = decoder.raw_decode(text, start)
         values.append(value)
     return values
+
+
+def run_walk(script: str, port: int, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A doc's curl walk, as a user would paste it, against the server on `port`."""
+    script = script.replace("localhost:8080", f"127.0.0.1:{port}")
+    script = script.replace(".venv/bin/minibase", MINIBASE)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY},
+        check=False,
+    )

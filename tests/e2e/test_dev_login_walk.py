@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.conftest import MASTER_KEY, json_values, start_server, stop_server
+from tests.e2e.conftest import json_values, run_walk, start_server, stop_server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "login.md"
 
@@ -23,18 +20,7 @@ def _walk() -> str:
 def test_the_login_walk_signs_in_and_binds_a_phone(tmp_path: Path) -> None:
     server = start_server(tmp_path, "--dev")
     try:
-        script = _walk().replace("localhost:8080", f"127.0.0.1:{server.port}")
-        script = script.replace(
-            ".venv/bin/minibase", str(Path(sys.executable).with_name("minibase"))
-        )
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script + '\necho "$SESSION"\n'],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY},
-        )
+        result = run_walk(_walk() + '\necho "$SESSION"\n', server.port, tmp_path)
     finally:
         stop_server(server)
     assert result.returncode == 0, result.stderr

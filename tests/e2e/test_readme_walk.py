@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.conftest import MASTER_KEY, RunningServer, json_values
+from tests.e2e.conftest import RunningServer, json_values, run_walk
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -22,16 +19,7 @@ def _walk_script() -> str:
 
 
 def test_the_readme_walk_creates_and_lists_a_record(server: RunningServer) -> None:
-    script = _walk_script().replace("localhost:8080", f"127.0.0.1:{server.port}")
-    script = script.replace(".venv/bin/minibase", str(Path(sys.executable).with_name("minibase")))
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=server.cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY},
-    )
+    result = run_walk(_walk_script(), server.port, server.cwd)
     assert result.returncode == 0, result.stderr
     outputs = json_values(result.stdout)
     created, page = outputs[-2], outputs[-1]

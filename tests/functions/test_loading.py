@@ -119,10 +119,8 @@ async def test_dev_reload_picks_up_an_edit_and_keeps_the_old_code_on_a_broken_on
     background = Background(
         services.functions,
         services.jobs,
-        folder,
+        services.settings.replace(functions_dir=folder),
         run_jobs=False,
-        concurrency=1,
-        scheduler_interval=60,
         reload=True,
     )
     from minibase.auth.caller import ANONYMOUS

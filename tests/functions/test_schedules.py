@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 
+import pytest
 from tests.functions.conftest import run_jobs
 
 from minibase.clock import FrozenClock
 from minibase.config import Settings
+from minibase.functions.registry import FunctionsError, load_functions
+from minibase.functions.runtime import SYSTEM
 from minibase.services import open_services
 
 FUNCTIONS = """
@@ -62,3 +66,76 @@ async def test_a_schedule_enqueues_nothing_between_its_occurrences(settings: Set
         assert await services.functions.enqueue_due() == 0
     finally:
         await services.close()
+
+
+SCHEDULED_FUNCTIONS = """
+    from minibase.functions import function
+
+    @function(auth="admin", schema={"period": {"type": "string", "required": True},
+                                    "limit": {"type": "integer", "default": 10}})
+    async def report(ctx, input):
+        await ctx.records_as_admin.create("runs", {"by": f"report {input['period']}",
+                                                   "limit": input["limit"],
+                                                   "caller": ctx.caller.kind})
+"""
+
+
+def _with_config_schedules(settings: Settings, *entries: dict[str, object]) -> Settings:
+    (settings.functions_dir / "app.py").write_text(textwrap.dedent(SCHEDULED_FUNCTIONS))
+    return settings.replace(extra={"schedules": list(entries)})
+
+
+async def test_a_schedule_from_the_config_file_calls_a_function_with_its_input(
+    settings: Settings,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 19, 0, 30, tzinfo=UTC))  # 03:00:30 in Shanghai
+    configured = _with_config_schedules(
+        settings,
+        {
+            "name": "nightly_report",
+            "cron": "0 3 * * *",
+            "tz": "Asia/Shanghai",
+            "function": "report",
+            "input": {"period": "day"},
+        },
+    )
+    services = await open_services(configured, clock=clock)
+    try:
+        from minibase.data.definitions import create_collection
+
+        await create_collection(services, {"name": "runs"})
+        assert await services.functions.enqueue_due() == 1
+        assert await run_jobs(services) == 1
+        ctx = await services.functions.context(SYSTEM, "test")
+        runs = (await ctx.records_as_admin.list("runs"))["items"]
+        assert [(r["by"], r["limit"], r["caller"]) for r in runs] == [("report day", 10, "admin")]
+        key = await services.db.fetch_value("SELECT key FROM jobs")
+        assert key == "schedule:nightly_report:2026-11-24T19:00:00.000000Z"
+    finally:
+        await services.close()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"cron": "0 3 * * *", "function": "nope"}, "no cloud function named 'nope'"),
+        ({"cron": "0 25 * * *", "function": "report", "input": {"period": "day"}}, "hour"),
+        ({"cron": "0 3 * * *", "function": "report"}, "input does not match report's schema"),
+        ({"cron": "0 3 * * *", "function": "report", "input": "day"}, "input does not match"),
+        ({"cron": "0 3 * * *", "function": "report", "tz": "Mars/Base"}, "unknown time zone"),
+        ({"cron": "@daily", "function": "report", "every": 1}, "unknown keys ['every']"),
+    ],
+)
+def test_a_bad_config_schedule_stops_the_load_naming_the_entry(
+    settings: Settings, entry: dict[str, object], message: str
+) -> None:
+    configured = _with_config_schedules(settings, entry)
+    with pytest.raises(FunctionsError) as raised:
+        load_functions(configured.functions_dir, configured.extra["schedules"])
+    assert "config: schedules[0]" in str(raised.value)
+    assert message in str(raised.value)
+
+
+def test_schedules_in_the_config_file_must_be_a_list_of_tables(settings: Settings) -> None:
+    with pytest.raises(FunctionsError, match=r"a list of tables \(\[\[schedules\]\]\)"):
+        load_functions(settings.functions_dir, {"cron": "@daily"})

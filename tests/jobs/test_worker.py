@@ -271,6 +271,28 @@ async def test_worker_renews_the_lease_of_a_long_handler(services: Services) -> 
     assert (await _stored(queue, job.id)).attempts == 1
 
 
+async def test_handler_that_completed_itself_is_not_stopped_when_renewal_finds_it_done(
+    services: Services,
+) -> None:
+    clock = SystemClock()
+    queue = JobQueue(services.db, clock, IdGenerator(clock))
+    tail_ran = asyncio.Event()
+
+    async def complete_then_tidy_up(job: Job) -> None:
+        assert job.worker is not None
+        async with services.db.transaction() as conn:
+            assert await queue.succeed(job, job.worker, conn=conn)
+        await asyncio.sleep(0.5)  # past two renewals, which find the job succeeded
+        tail_ran.set()
+
+    job = await queue.enqueue("x")
+    worker = JobWorker(queue, only(complete_then_tidy_up), lease_seconds=0.3)
+    assert await worker.run_until_idle() == 1
+    assert tail_ran.is_set(), "the handler ran to its end"
+    done = await _stored(queue, job.id)
+    assert (done.state, done.attempts) == (JobState.SUCCEEDED, 1)
+
+
 async def test_worker_that_lost_its_lease_stops_the_handler_and_leaves_the_job(
     queue: JobQueue, clock: FrozenClock
 ) -> None:

@@ -1,5 +1,5 @@
 """What runs beside the HTTP server (or alone, in `minibase worker`): job workers, the scheduler,
-and in --dev the reloading of the functions folder when a file changes."""
+the purge of old finished jobs, and in --dev the reloading of the functions folder."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from datetime import timedelta
 
-from minibase.functions.registry import FunctionsError, load_functions, source_fingerprint
+from minibase.config import Settings
+from minibase.functions.registry import (
+    MAX_JOB_TIMEOUT,
+    FunctionsError,
+    load_functions,
+    source_fingerprint,
+)
 from minibase.functions.runtime import Extensions
 from minibase.jobs import JobQueue, JobWorker
+from minibase.jobs.worker import CANCEL_GRACE
 
 log = logging.getLogger("minibase.functions")
+PURGE_INTERVAL = 3600.0
 
 
 class Background:
@@ -21,35 +29,34 @@ class Background:
         self,
         extensions: Extensions,
         queue: JobQueue,
-        functions_dir: Path,
+        settings: Settings,
         *,
         run_jobs: bool,
-        concurrency: int,
-        scheduler_interval: float,
         reload: bool,
     ) -> None:
         self._extensions = extensions
         self._queue = queue
-        self._functions_dir = functions_dir
+        self._settings = settings
         self._run_jobs = run_jobs
-        self._concurrency = concurrency
-        self._scheduler_interval = scheduler_interval
         self._reload = reload
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._fingerprint = source_fingerprint(functions_dir)
+        self._fingerprint = source_fingerprint(settings.functions_dir)
 
     def start(self) -> None:
+        settings = self._settings
         if self._run_jobs:
             worker = JobWorker(
-                self._queue, self._extensions.handler_for, concurrency=self._concurrency
+                self._queue,
+                self._extensions.handler_for,
+                concurrency=settings.job_concurrency,
+                lease_seconds=settings.job_lease,
+                timeout=MAX_JOB_TIMEOUT + CANCEL_GRACE,  # each handler keeps its own timeout
             )
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
-            self._tasks.append(
-                asyncio.create_task(
-                    self._every(self._scheduler_interval, self._extensions.enqueue_due)
-                )
-            )
+            scheduling = self._every(settings.scheduler_interval, self._extensions.enqueue_due)
+            self._tasks.append(asyncio.create_task(scheduling))
+            self._tasks.append(asyncio.create_task(self._every(PURGE_INTERVAL, self.purge)))
         if self._reload:
             self._tasks.append(asyncio.create_task(self._every(1.0, self.reload_if_changed)))
 
@@ -68,14 +75,24 @@ class Background:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), seconds)
 
+    async def purge(self) -> int:
+        """Succeeded and cancelled jobs older than job_retention_days go (their keys too)."""
+        days = self._settings.job_retention_days
+        purged = await self._queue.purge(self._queue.now() - timedelta(days=days))
+        if purged:
+            log.info("purged %d jobs finished more than %d days ago", purged, days)
+        return purged
+
     async def reload_if_changed(self) -> bool:
         """--dev: load the folder again when a file changed; a broken file keeps the old code."""
-        fingerprint = source_fingerprint(self._functions_dir)
+        folder = self._settings.functions_dir
+        fingerprint = source_fingerprint(folder)
         if fingerprint == self._fingerprint:
             return False
         self._fingerprint = fingerprint
+        configured = self._settings.extra.get("schedules")
         try:
-            registry = await asyncio.to_thread(load_functions, self._functions_dir)
+            registry = await asyncio.to_thread(load_functions, folder, configured)
         except FunctionsError as exc:
             log.error("functions not reloaded, the running ones stay: %s", exc)
             return False

@@ -6,6 +6,8 @@ ctx.records_as_admin       records past every rule — explicitly
 ctx.jobs.enqueue(...)      a durable job
 async with ctx.transaction() as tx:    tx.records, tx.records_as_admin, tx.jobs in one
                                        transaction: all of it commits, or none
+    await tx.complete_job()            (in a job) the job's success commits with the writes
+ctx.job                    the job being handled (id, name, attempts), None in a function call
 ctx.log                    a logger named after the function
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,8 @@ from minibase.auth.caller import Caller
 from minibase.data import records as features
 from minibase.data.listing import ListQuery, parse_fields, parse_filter_value, parse_sort
 from minibase.errors import ApiError
-from minibase.jobs import Job, JobQueue
+from minibase.functions.registry import FunctionRegistry
+from minibase.jobs import Job, JobQueue, LeaseLost
 from minibase.services import Services
 from minibase.store.database import Connection
 
@@ -125,9 +128,12 @@ class RecordsAPI:
 
 
 class JobsAPI:
-    def __init__(self, queue: JobQueue, conn: Connection | None) -> None:
+    def __init__(
+        self, queue: JobQueue, conn: Connection | None, declared: Callable[[str], int]
+    ) -> None:
         self._queue = queue
         self._conn = conn
+        self._declared_attempts = declared
 
     async def enqueue(
         self,
@@ -136,47 +142,87 @@ class JobsAPI:
         *,
         run_at: datetime | None = None,
         key: str | None = None,
-        max_attempts: int = 10,
+        max_attempts: int | None = None,
     ) -> Job:
-        """A durable job for a `@job(name)` handler; with `key`, enqueueing twice is harmless."""
+        """A durable job for a `@job(name)` handler; with `key`, enqueueing twice is harmless.
+        max_attempts defaults to what the handler declared."""
+        attempts = self._declared_attempts(name) if max_attempts is None else max_attempts
         return await self._queue.enqueue(
-            name, payload, run_at=run_at, key=key, max_attempts=max_attempts, conn=self._conn
+            name, payload, run_at=run_at, key=key, max_attempts=attempts, conn=self._conn
         )
 
 
-@dataclass(frozen=True)
-class Transaction:
-    records: RecordsAPI
-    records_as_admin: RecordsAPI
-    jobs: JobsAPI
+class Scope:
+    """Records (with the caller's rules, and as admin) and jobs, on one connection or none."""
 
-
-class FunctionContext:
     def __init__(
         self,
         services: Services,
         queue: JobQueue,
+        registry: FunctionRegistry,
+        caller: Caller,
+        conn: Connection | None,
+    ) -> None:
+        self.records = RecordsAPI(services, caller, conn)
+        self.records_as_admin = RecordsAPI(services, ADMIN, conn)
+        self.jobs = JobsAPI(queue, conn, registry.max_attempts)
+
+
+class Transaction(Scope):
+    """`async with ctx.transaction() as tx`: everything through `tx` commits, or none of it."""
+
+    def __init__(
+        self,
+        services: Services,
+        queue: JobQueue,
+        registry: FunctionRegistry,
+        caller: Caller,
+        conn: Connection,
+        job: Job | None,
+    ) -> None:
+        super().__init__(services, queue, registry, caller, conn)
+        self._queue = queue
+        self._conn = conn
+        self._job = job
+
+    async def complete_job(self) -> None:
+        """Mark the job being handled as succeeded in this transaction: its writes and its
+        completion commit together, so a worker that dies after the commit never runs it
+        again. Raises LeaseLost (rolling everything back) when another worker has taken the
+        job over meanwhile."""
+        job = self._job
+        if job is None or job.worker is None:
+            raise RuntimeError("complete_job() is for job handlers, after hooks and schedules")
+        if not await self._queue.succeed(job, job.worker, conn=self._conn):
+            raise LeaseLost(f"job {job.id} is no longer this worker's; its writes roll back")
+
+
+class FunctionContext(Scope):
+    def __init__(
+        self,
+        services: Services,
+        queue: JobQueue,
+        registry: FunctionRegistry,
         caller: Caller,
         info: CallerInfo,
         name: str,
         request_id: str | None = None,
         conn: Connection | None = None,
+        job: Job | None = None,
     ) -> None:
+        super().__init__(services, queue, registry, caller, conn)
         self._services = services
         self._queue = queue
+        self._registry = registry
         self._caller = caller
         self.caller = info
         self.request_id = request_id
+        self.job = job  # the job being handled (its id, attempts ...), for handlers run as jobs
         self.log = logging.getLogger(f"minibase.functions.{name}")
-        self.records = RecordsAPI(services, caller, conn)
-        self.records_as_admin = RecordsAPI(services, ADMIN, conn)
-        self.jobs = JobsAPI(queue, conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._services.db.transaction() as conn:
             yield Transaction(
-                records=RecordsAPI(self._services, self._caller, conn),
-                records_as_admin=RecordsAPI(self._services, ADMIN, conn),
-                jobs=JobsAPI(self._queue, conn),
+                self._services, self._queue, self._registry, self._caller, conn, self.job
             )

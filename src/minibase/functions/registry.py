@@ -19,9 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from minibase.functions.cron import Cron, CronError
 from minibase.functions.specs import ACTIONS, NAME, Declaration, declarations
-from minibase.store.schema import DefinitionError, Schema
+from minibase.store.schema import DefinitionError, Schema, ValidationError
 
 Handler = Callable[..., Any]
+DEFAULT_MAX_ATTEMPTS = 10
+# Handlers that run as jobs (job handlers, after hooks, schedules) stop at this at the latest.
+MAX_JOB_TIMEOUT = 3600.0
 
 
 class FunctionsError(Exception):
@@ -54,6 +57,7 @@ class Scheduled:
     tz: ZoneInfo
     handler: Handler
     timeout: float
+    arguments: tuple[Any, ...] = ()  # after ctx: a configured schedule's function input
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ class FunctionRegistry:
     def hooks_for(self, phase: str, collection: str, action: str) -> list[Hook]:
         return self.hooks.get((phase, collection.lower(), action), [])
 
+    def max_attempts(self, job_name: str) -> int:
+        """What `@job(name, max_attempts=...)` declared, for jobs enqueued without one."""
+        found = self.jobs.get(job_name)
+        return DEFAULT_MAX_ATTEMPTS if found is None else found.max_attempts
+
 
 def source_fingerprint(directory: Path) -> tuple[tuple[str, float], ...]:
     """What changes when a file is added, removed or edited (for --dev reloading)."""
@@ -83,7 +92,15 @@ def source_fingerprint(directory: Path) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((str(p), p.stat().st_mtime) for p in directory.glob("*.py")))
 
 
-def load_functions(directory: Path) -> FunctionRegistry:
+def load_functions(directory: Path, configured_schedules: object = None) -> FunctionRegistry:
+    """The folder's declarations, then the config file's schedules (which name its functions)."""
+    registry = _load_folder(directory)
+    if configured_schedules is not None:
+        add_configured_schedules(registry, configured_schedules)
+    return registry
+
+
+def _load_folder(directory: Path) -> FunctionRegistry:
     registry = FunctionRegistry()
     if not directory.is_dir():
         return registry
@@ -129,6 +146,8 @@ def _add(
     timeout = float(options.get("timeout", 10))
     if timeout <= 0:
         raise FunctionsError(f"{where}: timeout must be positive")
+    if declaration.kind != "function" and timeout > MAX_JOB_TIMEOUT:
+        raise FunctionsError(f"{where}: timeout is at most {MAX_JOB_TIMEOUT:g} s")
     if declaration.kind == "function":
         _add_function(registry, where, attribute, handler, options, timeout)
     elif declaration.kind in ("before", "after"):
@@ -139,7 +158,9 @@ def _add(
         name = _name(where, options.get("name") or attribute)
         if name in registry.jobs:
             raise FunctionsError(f"{where}: a job handler named {name!r} exists already")
-        attempts = int(options.get("max_attempts", 10))
+        attempts = options.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+            raise FunctionsError(f"{where}: max_attempts must be a whole number from 1 to 100")
         _check_arity(where, handler, 2)
         registry.jobs[name] = JobHandler(name, handler, timeout, attempts)
 
@@ -205,17 +226,63 @@ def _add_schedule(
     timeout: float,
 ) -> None:
     name = _name(where, options.get("name") or attribute)
+    cron, tz = _when(registry, where, name, options)
+    _check_arity(where, handler, 1)
+    registry.schedules[name] = Scheduled(name, cron, tz, handler, timeout)
+
+
+def _when(
+    registry: FunctionRegistry, where: str, name: str, options: Mapping[str, Any]
+) -> tuple[Cron, ZoneInfo]:
     if name in registry.schedules:
         raise FunctionsError(f"{where}: a schedule named {name!r} exists already")
     try:
-        cron = Cron.parse(str(options["cron"]))
-        tz = ZoneInfo(str(options.get("tz", "UTC")))
+        return Cron.parse(str(options.get("cron", ""))), ZoneInfo(str(options.get("tz", "UTC")))
     except CronError as exc:
         raise FunctionsError(f"{where}: {exc}") from None
     except (ZoneInfoNotFoundError, ValueError):
         raise FunctionsError(f"{where}: unknown time zone {options.get('tz')!r}") from None
-    _check_arity(where, handler, 1)
-    registry.schedules[name] = Scheduled(name, cron, tz, handler, timeout)
+
+
+def add_configured_schedules(registry: FunctionRegistry, entries: object) -> None:
+    """`[[schedules]]` of the config file: a cloud function called on a cron schedule, as the
+    system, with a fixed input (validated against the function's schema once, here).
+
+        [[schedules]]
+        name = "nightly_report"      # optional: the function's name
+        cron = "0 3 * * *"
+        tz = "Asia/Shanghai"         # optional: UTC
+        function = "send_report"
+        input = { period = "day" }   # optional: {}
+    """
+    if not isinstance(entries, list):
+        raise FunctionsError("config: schedules must be a list of tables ([[schedules]])")
+    allowed = {"name", "cron", "tz", "function", "input", "timeout"}
+    for position, entry in enumerate(entries):
+        where = f"config: schedules[{position}]"
+        if not isinstance(entry, Mapping):
+            raise FunctionsError(f"{where} must be a table")
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise FunctionsError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+        target = registry.functions.get(str(entry.get("function", "")))
+        if target is None:
+            raise FunctionsError(f"{where}: no cloud function named {entry.get('function')!r}")
+        name = _name(where, str(entry.get("name") or target.name))
+        cron, tz = _when(registry, where, name, entry)
+        timeout = float(entry.get("timeout", target.timeout))
+        if not 0 < timeout <= MAX_JOB_TIMEOUT:
+            raise FunctionsError(f"{where}: timeout must be 0-{MAX_JOB_TIMEOUT:g} s")
+        given = entry.get("input", {})
+        try:
+            payload = (
+                given
+                if target.schema is None
+                else target.schema.validate(given, apply_defaults=True)
+            )
+        except (ValidationError, AttributeError, TypeError):
+            raise FunctionsError(f"{where}: input does not match {target.name}'s schema") from None
+        registry.schedules[name] = Scheduled(name, cron, tz, target.handler, timeout, (payload,))
 
 
 def _check_arity(where: str, handler: Handler, count: int) -> None:

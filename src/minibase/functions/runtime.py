@@ -58,6 +58,7 @@ class Extensions:
         name: str,
         request_id: str | None = None,
         conn: Connection | None = None,
+        job: Job | None = None,
     ) -> FunctionContext:
         openid = unionid = None
         if caller.is_user and caller.id and caller.platform and caller.appid:
@@ -68,7 +69,9 @@ class Extensions:
         info = CallerInfo(
             caller.kind, caller.id, caller.roles, caller.platform, caller.appid, openid, unionid
         )
-        return FunctionContext(self._services, self._queue, caller, info, name, request_id, conn)
+        return FunctionContext(
+            self._services, self._queue, self.registry, caller, info, name, request_id, conn, job
+        )
 
     # -- cloud functions ------------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class Extensions:
             return None
 
         async def run(job: Job) -> None:
-            ctx = await self.context(SYSTEM, found.name)
+            ctx = await self.context(SYSTEM, found.name, job=job)
             await _run(found.handler, found.timeout, ctx, job.payload)
 
         return run
@@ -185,7 +188,7 @@ class Extensions:
         event = RecordEvent(
             data["collection"], data["action"], data["record"], data["previous"], caller
         )
-        ctx = await self.context(caller, hook.name)
+        ctx = await self.context(caller, hook.name, job=job)
         await _run(hook.handler, hook.timeout, ctx, event)
 
     async def _run_schedule(self, job: Job) -> None:
@@ -193,8 +196,8 @@ class Extensions:
         if scheduled is None:
             log.warning("schedule %s is gone; its run is skipped", job.payload["schedule"])
             return
-        ctx = await self.context(SYSTEM, scheduled.name)
-        await _run(scheduled.handler, scheduled.timeout, ctx)
+        ctx = await self.context(SYSTEM, scheduled.name, job=job)
+        await _run(scheduled.handler, scheduled.timeout, ctx, *scheduled.arguments)
 
     # -- schedules ------------------------------------------------------------------------
 

@@ -89,6 +89,10 @@ class JobQueue:
         self._claim = _claim_sql(lock)
         self._release_lost = _release_lost_sql(lock)
 
+    def now(self) -> datetime:
+        """The queue's clock (the one its run_at, leases and finished_at are read on)."""
+        return self._clock.now()
+
     # -- producing ------------------------------------------------------------------------
 
     async def enqueue(

@@ -176,6 +176,7 @@ class JobWorker:
         """Renew the lease while the handler runs; False if it was stopped (and recorded)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
+        renewing = True
         while not task.done():
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -183,11 +184,23 @@ class JobWorker:
                 await self._failed(job, f"timed out after {self.timeout:g} s")
                 return False
             await asyncio.wait({task}, timeout=min(self.lease_seconds / 3, remaining))
-            if not task.done() and not await self._extend(job):
-                await _cancelled(task)
-                log.warning("job %s (%s): lease lost; its handler was stopped", job.id, job.name)
-                return False
+            if task.done() or not renewing or await self._extend(job):
+                continue
+            if await self._completed_itself(job):  # in its own transaction: let it finish
+                renewing = False
+                continue
+            await _cancelled(task)
+            log.warning("job %s (%s): lease lost; its handler was stopped", job.id, job.name)
+            return False
         return True
+
+    async def _completed_itself(self, job: Job) -> bool:
+        try:
+            current = await self.queue.get(job.id)
+        except Exception:
+            log.exception("reading job %s failed", job.id)
+            return False
+        return current is not None and _completed_by(current, job, self.worker_id)
 
     async def _extend(self, job: Job) -> bool:
         try:
@@ -213,11 +226,10 @@ class JobWorker:
         try:
             if await self.queue.succeed(job, self.worker_id):
                 return
-            current = await self.queue.get(job.id)
         except Exception:  # the lease runs out and the job runs again: at least once
             log.exception("recording the success of job %s failed", job.id)
             return
-        if current is None or not _completed_by(current, job, self.worker_id):
+        if not await self._completed_itself(job):
             log.warning("job %s (%s) finished after its lease was lost", job.id, job.name)
 
     async def _failed(self, job: Job, error: str) -> None:
