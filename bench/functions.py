@@ -3,7 +3,8 @@
     .venv/bin/python bench/functions.py [--duration 10] [--jobs 5000]
 
 1. A trivial public function (`return input`) over HTTP: wrk -t2 -c64 against `minibase serve`
-   on the embedded default.
+   on the embedded default, then the same against a PocketBase JS route (pb_hooks), one at a
+   time on the same cores.
 2. Jobs per second: N jobs enqueued, then drained by the workers; on SQLite with one
    `minibase worker`, and on the local PostgreSQL with two `minibase worker` processes
    (MINIBASE_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test; a fresh
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -25,10 +25,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 from loadgen import Load, run_wrk
+from pocketbase_target import pocketbase_binary
 from processes import ServerProcess, clean_environment, free_port
 
+from minibase.clock import parse_iso
 from minibase.config import Settings
-from minibase.services import open_services
+from minibase.services import Services, open_services
 
 FUNCTIONS = """
 from minibase.functions import function, job
@@ -55,7 +57,30 @@ def _folder(workdir: Path) -> Path:
     return folder
 
 
+PB_ECHO = """
+routerAdd("POST", "/api/echo", function (e) {
+    return e.json(200, { result: e.requestInfo().body });
+});
+"""
+
+
+def _measure_echo(name: str, url: str, duration: int, connections: int) -> None:
+    check = httpx.post(url, json={"n": 1})
+    if check.json() != {"result": {"n": 1}}:
+        raise SystemExit(f"{name}'s echo endpoint is broken: {check.text}")
+    measured = run_wrk(
+        Load(url=url, script="post_json.lua", body='{"n": 1}'),
+        duration=duration,
+        connections=connections,
+    )
+    print(
+        f"function calls, {name}: {measured.rps:,.0f}/s, p50 {measured.p50:.1f} ms, "
+        f"p99 {measured.p99:.1f} ms, errors {measured.errors}"
+    )
+
+
 def function_calls(duration: int, connections: int) -> None:
+    """minibase's `@function` echo, then PocketBase's JS route doing the same, one at a time."""
     with tempfile.TemporaryDirectory(prefix="minibase-fn-bench-") as tmp:
         workdir = Path(tmp)
         _folder(workdir)
@@ -67,72 +92,85 @@ def function_calls(duration: int, connections: int) -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             server.wait_until_healthy(url + "/api/health")
-            check = httpx.post(url + "/api/functions/echo", json={"n": 1})
-            if check.json() != {"result": {"n": 1}}:
-                raise SystemExit(f"the function endpoint is broken: {check.text}")
-            measured = run_wrk(
-                Load(url=url + "/api/functions/echo", script="post_json.lua", body='{"n": 1}'),
-                duration=duration,
-                connections=connections,
-            )
-            print(
-                f"function calls: {measured.rps:,.0f}/s, p50 {measured.p50:.1f} ms, "
-                f"p99 {measured.p99:.1f} ms, errors {measured.errors}"
-            )
+            _measure_echo("minibase", url + "/api/functions/echo", duration, connections)
+        finally:
+            server.stop()
+
+        hooks = workdir / "pb_hooks"
+        hooks.mkdir()
+        (hooks / "echo.pb.js").write_text(PB_ECHO)
+        port = free_port()
+        command = [
+            pocketbase_binary(),
+            "serve",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--dir",
+            str(workdir / "pb_data"),
+            "--hooksDir",
+            str(hooks),
+        ]
+        server = ServerProcess("pocketbase", command, workdir, clean_environment())
+        url = f"http://127.0.0.1:{port}"
+        try:
+            server.wait_until_healthy(url + "/api/health")
+            _measure_echo("PocketBase (pb_hooks route)", url + "/api/echo", duration, connections)
         finally:
             server.stop()
 
 
-async def _enqueue(settings: Settings, count: int) -> None:
-    services = await open_services(settings)
-    try:
-        for start in range(0, count, 500):
-            async with services.db.transaction() as conn:
-                for i in range(start, min(start + 500, count)):
-                    await services.jobs.enqueue("noop", {"i": i}, conn=conn)
-    finally:
-        await services.close()
+async def _enqueue(services: Services, count: int) -> None:
+    for start in range(0, count, 500):
+        async with services.db.transaction() as conn:
+            for i in range(start, min(start + 500, count)):
+                await services.jobs.enqueue("noop", {"i": i}, conn=conn)
 
 
-async def _remaining(settings: Settings) -> int:
-    services = await open_services(settings)
-    try:
-        value = await services.db.fetch_value(
-            "SELECT COUNT(*) FROM jobs WHERE state <> 'succeeded'"
-        )
-        return int(value)
-    finally:
-        await services.close()
-
-
-def jobs_per_second(
-    label: str, settings: Settings, env: dict[str, str], workers: int, count: int, workdir: Path
-) -> None:
-    asyncio.run(_enqueue(settings, count))
+async def _drain(services: Services, processes: int, env: dict[str, str], cwd: Path) -> float:
+    """Start the workers, wait until no job is left; the wall time, start-up included."""
     started = time.perf_counter()
-    processes = [
-        subprocess.Popen(
-            [_bin("minibase"), "worker", "--concurrency", "8"],
-            cwd=workdir,
+    workers = [
+        await asyncio.create_subprocess_exec(
+            _bin("minibase"),
+            "worker",
+            "--concurrency",
+            "8",
+            cwd=cwd,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
-        for _ in range(workers)
+        for _ in range(processes)
     ]
     try:
-        while asyncio.run(_remaining(settings)) > 0:
+        left = "SELECT COUNT(*) FROM jobs WHERE state <> 'succeeded'"
+        while await services.db.fetch_value(left) > 0:
             if time.perf_counter() - started > 600:
                 raise SystemExit("the queue did not drain in 10 minutes")
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
+            await asyncio.sleep(0.2)
+        return time.perf_counter() - started
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+            await asyncio.wait_for(worker.wait(), 30)
+
+
+async def _jobs(
+    label: str, settings: Settings, env: dict[str, str], processes: int, count: int, cwd: Path
+) -> None:
+    services = await open_services(settings)
+    try:
+        await _enqueue(services, count)
+        wall = await _drain(services, processes, env, cwd)
+        first, last = await services.db.fetch_one(
+            "SELECT MIN(finished_at), MAX(finished_at) FROM jobs"
+        ) or (None, None)
+    finally:
+        await services.close()
+    steady = (parse_iso(last) - parse_iso(first)).total_seconds()
     print(
-        f"jobs, {label}: {count / elapsed:,.0f}/s ({count} jobs in {elapsed:.1f} s, "
-        f"including worker start-up)"
+        f"jobs, {label}: {count / steady:,.0f}/s between the first and the last completion; "
+        f"{count / wall:,.0f}/s with the workers' start-up ({count} jobs in {wall:.1f} s)"
     )
 
 
@@ -141,14 +179,20 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--only", choices=["calls", "jobs"], help="one half only")
     args = parser.parse_args()
-    function_calls(args.duration, args.connections)
+    if args.only != "jobs":
+        function_calls(args.duration, args.connections)
+    if args.only == "calls":
+        return
     with tempfile.TemporaryDirectory(prefix="minibase-jobs-bench-") as tmp:
         workdir = Path(tmp)
         folder = _folder(workdir)
         settings = Settings(data_dir=workdir / "data", master_key=KEY, functions_dir=folder)
-        env = clean_environment({"MINIBASE_MASTER_KEY": KEY})
-        jobs_per_second("SQLite, 1 worker", settings, env, 1, args.jobs, workdir)
+        env = clean_environment(
+            {"MINIBASE_MASTER_KEY": KEY, "MINIBASE_DATA_DIR": str(settings.data_dir)}
+        )
+        asyncio.run(_jobs("SQLite, 1 worker", settings, env, 1, args.jobs, workdir))
         admin_url = os.environ.get(
             "MINIBASE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         )
@@ -165,14 +209,8 @@ def main() -> None:
         try:
             url = admin_url.rsplit("/", 1)[0] + "/" + name
             pg = settings.replace(database_url=url, auto_migrate=True)
-            jobs_per_second(
-                "PostgreSQL, 2 workers",
-                pg,
-                {**env, "MINIBASE_DATABASE_URL": url},
-                2,
-                args.jobs,
-                workdir,
-            )
+            pg_env = {**env, "MINIBASE_DATABASE_URL": url}
+            asyncio.run(_jobs("PostgreSQL, 2 workers", pg, pg_env, 2, args.jobs, workdir))
         finally:
             asyncio.run(create(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -38,10 +38,12 @@ SCHEDULE_LOOKBACK = timedelta(minutes=5)
 
 
 async def _run(handler: Callable[..., Any], limit: float, *args: Any) -> Any:
-    """Call an async handler, or a sync one on a thread, within its timeout."""
-    if inspect.iscoroutinefunction(handler):
-        return await asyncio.wait_for(handler(*args), limit)
-    return await asyncio.wait_for(asyncio.to_thread(handler, *args), limit)
+    """Call an async handler (in this task: no task of its own to create), or a sync one on a
+    thread, within its timeout."""
+    async with asyncio.timeout(limit):
+        if inspect.iscoroutinefunction(handler):
+            return await handler(*args)
+        return await asyncio.to_thread(handler, *args)
 
 
 class Extensions:
