@@ -8,9 +8,11 @@ import logging
 import httpx
 import pytest
 from tests.functions.conftest import run_jobs
+from tests.http.login.conftest import bearer, sign_in
 
 from minibase.services import Services
-from minibase.testing.plugin import Actor, MakeUser
+from minibase.testing.plugin import Actor, MakeUser, RegisterApp
+from minibase.testing.sandbox import SandboxClient
 
 FUNCTIONS = """
     import threading, time, asyncio
@@ -24,9 +26,19 @@ FUNCTIONS = """
     async def whoami(ctx, input):
         return {"id": ctx.caller.id, "roles": list(ctx.caller.roles)}
 
+    @function()
+    async def wx_context(ctx, input):
+        c = ctx.caller
+        return {"kind": c.kind, "id": c.id, "platform": c.platform, "appid": c.appid,
+                "openid": c.openid, "unionid": c.unionid}
+
     @function(auth="admin")
     async def only_admins(ctx, input):
         return "ok"
+
+    @function(auth="public", schema={"page": {"type": "integer", "default": 1}})
+    async def paged(ctx, input):
+        return input
 
     @function(auth="public", schema={"title": {"type": "string", "required": True, "max": 10},
                                      "n": {"type": "integer", "default": 1}}, additional=False)
@@ -116,9 +128,11 @@ async def test_declared_input_is_validated_with_defaults_applied(
         "title": "hi",
         "n": 1,
     }
-    for bad in ({}, {"title": "far too long a title"}, {"title": "x", "extra": 1}, [1]):
+    for bad in ({}, {"title": "far too long a title"}, {"title": "x", "extra": 1}, [1], None):
         answer = await _call(client, "typed", bad)
         assert (answer.status_code, answer.json()["code"]) == (400, "functions.invalid_input")
+    without_a_body = await client.post("/api/functions/paged")
+    assert without_a_body.json() == {"result": {"page": 1}}
 
 
 async def test_a_function_that_raises_is_a_500_with_a_request_id_and_no_trace(
@@ -198,3 +212,21 @@ async def test_records_and_jobs_in_one_transaction_commit_or_roll_back_together(
     assert await run_jobs(services) == 1
     note = await client.get(f"/api/collections/notes/records/{note_id}", headers=ann.headers)
     assert note.json()["counted"] is True
+
+
+async def test_a_user_signed_in_on_a_platform_is_known_by_openid_as_in_getwxcontext(
+    client: httpx.AsyncClient, sandbox: SandboxClient, register_app: RegisterApp
+) -> None:
+    await register_app("wechat", "wxshop", account="acme")
+    session = await sign_in(client, sandbox, "wechat", "wxshop", "ann")
+    seen = (await _call(client, "wx_context", {}, bearer(session))).json()["result"]
+    identity = session["identity"]
+    assert seen == {
+        "kind": "user",
+        "id": session["user"]["id"],
+        "platform": "wechat",
+        "appid": "wxshop",
+        "openid": identity["openid"],
+        "unionid": identity["unionid"],
+    }
+    assert seen["openid"] and seen["unionid"]

@@ -87,6 +87,8 @@ class Extensions:
             raise ApiError("auth.admin_required", 403, f"{name} needs an admin token")
         payload = body
         if found.schema is not None:
+            if body is None:  # no body at all: the declared fields' defaults
+                body = {}
             if not isinstance(body, dict):
                 raise ApiError("functions.invalid_input", 400, "the input is a JSON object")
             try:
