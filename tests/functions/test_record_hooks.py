@@ -166,3 +166,20 @@ async def test_a_failing_after_hook_is_retried_and_its_error_shown_to_admins(
     assert twice.status_code == 200
     finished = await client.post(f"/api/admin/jobs/{job['id']}/cancel", headers=admin.headers)
     assert (finished.status_code, finished.json()["code"]) == (409, "jobs.invalid_state")
+
+
+@pytest.mark.usefixtures("posts")
+async def test_an_after_hook_takes_records_as_large_as_the_api_accepts(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    services: Services,
+) -> None:
+    ann = await make_user()
+    body = "x" * (services.settings.max_body_bytes - 1000)  # past a job payload's 256 KiB
+    created = await client.post(
+        "/api/collections/posts/records", headers=ann.headers, json={"title": "big", "body": body}
+    )
+    assert created.status_code == 201, created.text[:300]
+    assert await run_jobs(services) == 1
+    audit = (await client.get("/api/collections/audit/records")).json()["items"]
+    assert [row["post"] for row in audit] == [created.json()["_id"]]

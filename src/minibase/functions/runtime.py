@@ -156,6 +156,7 @@ class Extensions:
                 {"hook": hook.name, "event": event.to_json()},
                 key=f"after:{hook.name}:{write}",
                 conn=conn,
+                max_payload_bytes=None,  # the records in it passed the API's own size limit
             )
 
     # -- jobs -----------------------------------------------------------------------------

@@ -104,11 +104,15 @@ class JobQueue:
         key: str | None = None,
         max_attempts: int = 10,
         conn: Connection | None = None,
+        max_payload_bytes: int | None = MAX_PAYLOAD_BYTES,
     ) -> Job:
         """Add a job; with `conn`, inside the caller's transaction (this process's workers
         are woken when it commits). A job with the same `key` already there (in any state)
-        is returned instead of a new one, so enqueueing twice is harmless."""
-        document = _checked(name, payload, run_at, key, max_attempts)
+        is returned instead of a new one, so enqueueing twice is harmless.
+
+        `max_payload_bytes=None` is for payloads bounded elsewhere (a record event carries
+        records the API has already limited)."""
+        document = _checked(name, payload, run_at, key, max_attempts, max_payload_bytes)
         if conn is not None:
             return await self._insert(conn, name, document, run_at, key, max_attempts)
         async with self._db.transaction() as own:
@@ -341,7 +345,12 @@ def _fence(job: Job, worker: str) -> tuple[str, str, int]:
 
 
 def _checked(
-    name: str, payload: Any, run_at: datetime | None, key: str | None, max_attempts: int
+    name: str,
+    payload: Any,
+    run_at: datetime | None,
+    key: str | None,
+    max_attempts: int,
+    max_payload_bytes: int | None,
 ) -> str:
     """The payload as JSON text, once the job's fields are known to be acceptable."""
     if not isinstance(name, str) or not NAME.fullmatch(name):
@@ -358,6 +367,6 @@ def _checked(
         document = orjson.dumps(payload)
     except TypeError as exc:
         raise InvalidJob(f"the payload is not JSON: {exc}") from exc
-    if len(document) > MAX_PAYLOAD_BYTES:
-        raise InvalidJob(f"the payload is larger than {MAX_PAYLOAD_BYTES // 1024} KiB")
+    if max_payload_bytes is not None and len(document) > max_payload_bytes:
+        raise InvalidJob(f"the payload is larger than {max_payload_bytes // 1024} KiB")
     return document.decode()
