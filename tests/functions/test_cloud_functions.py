@@ -229,4 +229,5 @@ async def test_a_user_signed_in_on_a_platform_is_known_by_openid_as_in_getwxcont
         "openid": identity["openid"],
         "unionid": identity["unionid"],
     }
-    assert seen["openid"] and seen["unionid"]
+    assert seen["openid"]
+    assert seen["unionid"]
