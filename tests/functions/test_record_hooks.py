@@ -183,3 +183,21 @@ async def test_an_after_hook_takes_records_as_large_as_the_api_accepts(
     assert await run_jobs(services) == 1
     audit = (await client.get("/api/collections/audit/records")).json()["items"]
     assert [row["post"] for row in audit] == [created.json()["_id"]]
+
+
+@pytest.mark.usefixtures("posts")
+async def test_a_record_deleted_and_created_again_under_its_id_runs_the_hook_again(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    services: Services,
+) -> None:
+    for _ in range(2):
+        created = await client.post(
+            "/api/collections/posts/records", headers=admin.headers, json={"_id": "p1"}
+        )
+        assert created.status_code == 201
+        assert await run_jobs(services) == 1
+        deleted = await client.delete("/api/collections/posts/records/p1", headers=admin.headers)
+        assert deleted.status_code == 204
+    audit = (await client.get("/api/collections/audit/records")).json()["items"]
+    assert [row["post"] for row in audit] == ["p1", "p1"]

@@ -147,14 +147,13 @@ class Extensions:
                 raise ApiError("functions.failed", 500, f"hook {hook.name} failed") from None
 
     async def after(self, event: RecordEvent, conn: Connection) -> None:
-        """One durable job per after hook, in the write's transaction."""
-        record = event.record
-        write = f"{event.collection}:{record.get('_id')}:{record.get('_version')}:{event.action}"
+        """One durable job per after hook, in the write's transaction. No key: the write
+        happens once with its transaction, and a record deleted and created again under the
+        same id is a new event."""
         for hook in self.registry.hooks_for("after", event.collection, event.action):
             await self._queue.enqueue(
                 AFTER_HOOK_JOB,
                 {"hook": hook.name, "event": event.to_json()},
-                key=f"after:{hook.name}:{write}",
                 conn=conn,
                 max_payload_bytes=None,  # the records in it passed the API's own size limit
             )
