@@ -142,3 +142,36 @@ async def test_dev_reload_picks_up_an_edit_and_keeps_the_old_code_on_a_broken_on
     assert await background.reload_if_changed() is False
     assert await services.functions.call("version", ANONYMOUS, None, None) == 2
     assert await background.reload_if_changed() is False  # nothing new since
+
+
+async def test_dev_reload_picks_up_an_edited_helper_module(
+    services: Services, tmp_path: Path
+) -> None:
+    folder = tmp_path / "live"
+    folder.mkdir()
+    _write(folder, "_prices.py", "PRICE = 1\n")
+    _write(
+        folder,
+        "app.py",
+        """
+        import _prices
+        from minibase.functions import function
+        @function(auth="public")
+        async def price(ctx, input):
+            return _prices.PRICE
+    """,
+    )
+    services.functions.registry = load_functions(folder)
+    background = Background(
+        services.functions,
+        services.jobs,
+        services.settings.replace(functions_dir=folder),
+        run_jobs=False,
+        reload=True,
+    )
+    from minibase.auth.caller import ANONYMOUS
+
+    assert await services.functions.call("price", ANONYMOUS, None, None) == 1
+    _write(folder, "_prices.py", "PRICE = 2\n")
+    assert await background.reload_if_changed() is True
+    assert await services.functions.call("price", ANONYMOUS, None, None) == 2

@@ -107,6 +107,7 @@ def _load_folder(directory: Path) -> FunctionRegistry:
     folder = str(directory.resolve())
     if folder not in sys.path:
         sys.path.insert(0, folder)  # so function files can import the folder's _helpers
+    _forget_modules_from(directory.resolve())
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
             continue
@@ -117,6 +118,20 @@ def _load_folder(directory: Path) -> FunctionRegistry:
                     continue  # imported from elsewhere: declared where it is defined
                 _add(registry, path, attribute, value, declaration)
     return registry
+
+
+def _forget_modules_from(folder: Path) -> None:
+    """Helpers imported from the folder by an earlier load are imported afresh (--dev edits),
+    and so are modules named like the folder's files (the folder comes first on sys.path)."""
+    names = {path.stem for path in folder.glob("*.py")} | {
+        path.name for path in folder.iterdir() if (path / "__init__.py").is_file()
+    }
+    names -= sys.stdlib_module_names | {"minibase"}  # never unload what everything shares
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        mine = file is not None and Path(file).resolve().is_relative_to(folder)
+        if mine or name.partition(".")[0] in names:
+            del sys.modules[name]
 
 
 def _load_module(path: Path) -> ModuleType:
