@@ -1,5 +1,6 @@
 """Over real HTTP: a function folder deployed beside `minibase serve`; its after hooks run in
-the server's own workers, or in a separate `minibase worker` when the server runs none."""
+the server's own workers, or in a separate `minibase worker` when the server runs none, and
+survive the server being killed in the middle of one."""
 
 from __future__ import annotations
 
@@ -104,4 +105,42 @@ def test_a_separate_worker_process_runs_the_jobs_when_the_server_runs_none(
         if worker is not None:
             os.killpg(worker.pid, signal.SIGTERM)
             assert worker.wait(timeout=20) == 0
+        stop_server(server)
+
+
+DYING_HOOK = """
+import os, signal
+from pathlib import Path
+from minibase.functions import after
+
+@after("posts", "create")
+async def stamp(ctx, event):
+    mark = Path(os.environ["TEST_MARKS"]) / event.record["_id"]
+    if not mark.exists():
+        mark.touch()
+        os.kill(os.getpid(), signal.SIGKILL)  # the server dies with the hook half done
+    await ctx.records_as_admin.update("posts", event.record["_id"], {"$set": {"stamped": True}})
+"""
+
+
+def test_a_server_killed_while_an_after_hook_runs_loses_neither_the_write_nor_the_hook(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "app.py").write_text(DYING_HOOK)
+    (tmp_path / "marks").mkdir()
+    env = {"MINIBASE_JOB_LEASE": "1", "TEST_MARKS": str(tmp_path / "marks")}
+    server = start_server(tmp_path, env=env)
+    try:
+        post_id = _setup(server)
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "marks" / post_id).exists():  # the hook ran, and killed
+            assert time.monotonic() < deadline, "the after hook never ran"
+            time.sleep(0.05)
+    finally:
+        stop_server(server)
+    server = start_server(tmp_path, env=env)  # as a supervisor would
+    try:
+        assert _wait_stamped(server, post_id), "the hook ran again once its lease ran out"
+    finally:
         stop_server(server)
