@@ -12,7 +12,7 @@ from minibase.clock import FrozenClock
 from minibase.config import Settings
 from minibase.data.definitions import create_collection
 from minibase.functions.context import ADMIN
-from minibase.jobs import Job, JobState
+from minibase.jobs import InvalidJob, Job, JobState
 from minibase.services import Services, open_services
 
 FUNCTIONS = """
@@ -123,3 +123,10 @@ async def test_complete_job_outside_a_job_is_refused(services: Services) -> None
     with pytest.raises(RuntimeError, match="for job handlers"):
         async with ctx.transaction() as tx:
             await tx.complete_job()
+
+
+async def test_functions_cannot_enqueue_minibases_own_jobs(services: Services) -> None:
+    ctx = await services.functions.context(ADMIN, "test")
+    with pytest.raises(InvalidJob, match="minibase's own jobs"):
+        await ctx.jobs.enqueue("minibase.schedule", {"schedule": "nightly"})
+    assert await services.jobs.list() == []

@@ -88,6 +88,21 @@ def test_declarations_of_every_kind_are_collected(tmp_path: Path) -> None:
             "async def h(ctx, e): ...\n",
             "actions",
         ),
+        (
+            "from minibase.functions import job\n@job('minibase.after_hook')\n"
+            "async def j(ctx, p): ...\n",
+            "'minibase.' is for minibase's own jobs",
+        ),
+        (
+            "from minibase.functions import job\n@job('mail', max_attempts=0)\n"
+            "async def j(ctx, p): ...\n",
+            "max_attempts must be a whole number from 1 to 100",
+        ),
+        (
+            "from minibase.functions import job\n@job('mail', timeout=7200)\n"
+            "async def j(ctx, p): ...\n",
+            "timeout is at most 3600 s",
+        ),
     ],
 )
 def test_a_broken_folder_stops_the_load_naming_the_file(

@@ -28,7 +28,7 @@ from minibase.data import records as features
 from minibase.data.listing import ListQuery, parse_fields, parse_filter_value, parse_sort
 from minibase.errors import ApiError
 from minibase.functions.registry import FunctionRegistry
-from minibase.jobs import Job, JobQueue, LeaseLost
+from minibase.jobs import InvalidJob, Job, JobQueue, LeaseLost
 from minibase.services import Services
 from minibase.store.database import Connection
 
@@ -146,6 +146,8 @@ class JobsAPI:
     ) -> Job:
         """A durable job for a `@job(name)` handler; with `key`, enqueueing twice is harmless.
         max_attempts defaults to what the handler declared."""
+        if isinstance(name, str) and name.startswith("minibase."):
+            raise InvalidJob(f"{name!r}: 'minibase.' is for minibase's own jobs")
         attempts = self._declared_attempts(name) if max_attempts is None else max_attempts
         return await self._queue.enqueue(
             name, payload, run_at=run_at, key=key, max_attempts=attempts, conn=self._conn

@@ -183,6 +183,8 @@ def _add(
 def _name(where: str, name: str) -> str:
     if not NAME.fullmatch(name):
         raise FunctionsError(f"{where}: name {name!r} must match {NAME.pattern}")
+    if name.startswith("minibase."):
+        raise FunctionsError(f"{where}: name {name!r}: 'minibase.' is for minibase's own jobs")
     return name
 
 
