@@ -18,6 +18,7 @@ from minibase.functions.registry import (
 )
 from minibase.functions.runtime import Extensions
 from minibase.jobs import JobQueue, JobWorker
+from minibase.jobs.notifications import relay_notifications
 from minibase.jobs.worker import CANCEL_GRACE
 
 log = logging.getLogger("minibase.functions")
@@ -57,6 +58,8 @@ class Background:
             scheduling = self._every(settings.scheduler_interval, self._extensions.enqueue_due)
             self._tasks.append(asyncio.create_task(scheduling))
             self._tasks.append(asyncio.create_task(self._every(PURGE_INTERVAL, self.purge)))
+            relay = relay_notifications(self._queue.db, self._queue, self._stop)
+            self._tasks.append(asyncio.create_task(relay))
         if self._reload:
             self._tasks.append(asyncio.create_task(self._every(1.0, self.reload_if_changed)))
 

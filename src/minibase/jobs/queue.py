@@ -41,6 +41,7 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_KEY_LENGTH = 255
 MAX_ERROR_LENGTH = 4000
 MAX_LIST_LIMIT = 500
+NOTIFY_CHANNEL = "minibase_jobs"
 
 _FENCE = "id = ? AND state = 'running' AND worker = ? AND attempts = ?"
 
@@ -88,6 +89,10 @@ class JobQueue:
         lock = " FOR UPDATE SKIP LOCKED" if db.dialect.name == "postgres" else ""
         self._claim = _claim_sql(lock)
         self._release_lost = _release_lost_sql(lock)
+
+    @property
+    def db(self) -> Database:
+        return self._db
 
     def now(self) -> datetime:
         """The queue's clock (the one its run_at, leases and finished_at are read on)."""
@@ -147,6 +152,9 @@ class JobQueue:
                 raise RuntimeError(f"job key {key!r} conflicted but no job has it")
         else:
             conn.after_commit(self.wake)
+            if conn.dialect.name == "postgres" and run_at is None:
+                # delivered at commit to every process that listens (jobs.notifications)
+                await conn.execute("SELECT pg_notify(?, '')", NOTIFY_CHANNEL)
         return job_from_row(row)
 
     def wake(self) -> None:

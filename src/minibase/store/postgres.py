@@ -138,6 +138,25 @@ class PostgresDatabase:
         connection.committed()
 
     @asynccontextmanager
+    async def listening(
+        self, channel: str, callback: Callable[[], None]
+    ) -> AsyncIterator[asyncio.Event]:
+        """LISTEN on a connection of its own (not the pool's): `callback` runs for every
+        NOTIFY on `channel`. Yields an event set if the connection is lost."""
+        try:
+            conn = await asyncpg.connect(self.url, timeout=10)
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _: lost.set())
+        try:
+            await _guard(conn.add_listener(channel, lambda *_: callback()))
+            yield lost
+        finally:
+            if not conn.is_closed():
+                await conn.close(timeout=5)
+
+    @asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresConnection]:
         try:
             conn = await self.pool.acquire()
