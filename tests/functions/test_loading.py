@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from minibase.auth.caller import ANONYMOUS
 from minibase.functions.background import Background
 from minibase.functions.registry import FunctionsError, load_functions
 from minibase.services import Services
@@ -21,6 +22,13 @@ def _write(folder: Path, name: str, source: str) -> None:
     # mtime moves even within the filesystem's timestamp granularity
     stamp = time.time() + len(list(folder.iterdir()))
     os.utime(path, (stamp, stamp))
+
+
+def _reloading(services: Services, folder: Path) -> Background:
+    """The server's functions loaded from `folder`, and --dev's reloader watching it."""
+    services.functions.registry = load_functions(folder)
+    settings = services.settings.replace(functions_dir=folder)
+    return Background(services.functions, services.jobs, settings, run_jobs=False, reload=True)
 
 
 def test_declarations_of_every_kind_are_collected(tmp_path: Path) -> None:
@@ -130,15 +138,7 @@ async def test_dev_reload_picks_up_an_edit_and_keeps_the_old_code_on_a_broken_on
             return 1
     """,
     )
-    services.functions.registry = load_functions(folder)
-    background = Background(
-        services.functions,
-        services.jobs,
-        services.settings.replace(functions_dir=folder),
-        run_jobs=False,
-        reload=True,
-    )
-    from minibase.auth.caller import ANONYMOUS
+    background = _reloading(services, folder)
 
     assert await services.functions.call("version", ANONYMOUS, None, None) == 1
     _write(
@@ -176,15 +176,7 @@ async def test_dev_reload_picks_up_an_edited_helper_module(
             return _prices.PRICE
     """,
     )
-    services.functions.registry = load_functions(folder)
-    background = Background(
-        services.functions,
-        services.jobs,
-        services.settings.replace(functions_dir=folder),
-        run_jobs=False,
-        reload=True,
-    )
-    from minibase.auth.caller import ANONYMOUS
+    background = _reloading(services, folder)
 
     assert await services.functions.call("price", ANONYMOUS, None, None) == 1
     _write(folder, "_prices.py", "PRICE = 2\n")
