@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ AFTER_HOOK_JOB = "minibase.after_hook"
 SCHEDULE_JOB = "minibase.schedule"
 SYSTEM = Caller(kind="admin", id=None)
 SCHEDULE_LOOKBACK = timedelta(minutes=5)
+OPENID_CACHE_SIZE = 10_000
+OPENID_CACHE_SECONDS = 60.0
 
 
 async def _run(handler: Callable[..., Any], limit: float, *args: Any) -> Any:
@@ -51,6 +54,10 @@ class Extensions:
         self._services = services
         self._queue = queue
         self.registry = registry
+        # (user, platform, appid) -> (until, openid, unionid): hooks on a bulk write would
+        # otherwise read them once per record. An openid never changes; a unionid may appear
+        # later (the app joins an open-platform account), hence the minute's lifetime.
+        self._openids: dict[tuple[str, str, str], tuple[float, str, str | None]] = {}
 
     # -- context --------------------------------------------------------------------------
 
@@ -62,18 +69,30 @@ class Extensions:
         conn: Connection | None = None,
         job: Job | None = None,
     ) -> FunctionContext:
-        openid = unionid = None
-        if caller.is_user and caller.id and caller.platform and caller.appid:
-            async with self._services.db.reader() as reader:
-                identity = await find_identity(reader, caller.id, caller.platform, caller.appid)
-            if identity is not None:
-                openid, unionid = identity.openid, identity.unionid
+        openid, unionid = await self._platform_ids(caller)
         info = CallerInfo(
             caller.kind, caller.id, caller.roles, caller.platform, caller.appid, openid, unionid
         )
         return FunctionContext(
             self._services, self._queue, self.registry, caller, info, name, request_id, conn, job
         )
+
+    async def _platform_ids(self, caller: Caller) -> tuple[str | None, str | None]:
+        if not (caller.is_user and caller.id and caller.platform and caller.appid):
+            return None, None
+        key = (caller.id, caller.platform, caller.appid)
+        now = time.monotonic()
+        known = self._openids.get(key)
+        if known is not None and known[0] > now:
+            return known[1], known[2]
+        async with self._services.db.reader() as reader:
+            identity = await find_identity(reader, *key)
+        if identity is None:
+            return None, None
+        if len(self._openids) >= OPENID_CACHE_SIZE:
+            self._openids.clear()
+        self._openids[key] = (now + OPENID_CACHE_SECONDS, identity.openid, identity.unionid)
+        return identity.openid, identity.unionid
 
     # -- cloud functions ------------------------------------------------------------------
 
