@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -53,22 +53,28 @@ def other_process(two_processes: tuple[JobQueue, JobQueue]) -> JobQueue:
     return two_processes[1]
 
 
+async def _listening(queue: JobQueue, stop: asyncio.Event) -> asyncio.Task[None]:
+    """The relay, once it listens (it wakes the workers when it starts, for what it missed)."""
+    with queue.wakeups() as wakeup:
+        task = asyncio.create_task(relay_notifications(queue.db, queue, stop))
+        await asyncio.wait_for(wakeup.wait(), 10)
+    return task
+
+
 @pytest.fixture
-async def relaying(other_process: JobQueue) -> AsyncIterator[asyncio.Event]:
+async def relaying(other_process: JobQueue) -> AsyncIterator[None]:
     stop = asyncio.Event()
-    task = asyncio.create_task(relay_notifications(other_process.db, other_process, stop))
+    task = await _listening(other_process, stop)
     try:
-        yield stop
+        yield
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
 
 
-async def _woken(queue: JobQueue, action: object, seconds: float) -> bool:
+async def _woken(queue: JobQueue, action: Awaitable[object], seconds: float) -> bool:
     with queue.wakeups() as wakeup:
-        await asyncio.sleep(0.3)  # the relay is listening (it wakes once when it starts)
-        wakeup.clear()
-        await action  # type: ignore[misc]
+        await action
         try:
             await asyncio.wait_for(wakeup.wait(), seconds)
         except TimeoutError:
@@ -103,15 +109,16 @@ async def test_the_relay_reconnects_when_its_connection_drops(
 ) -> None:
     monkeypatch.setattr(notifications, "RECONNECT_AFTER", 0.1)
     stop = asyncio.Event()
-    task = asyncio.create_task(relay_notifications(other_process.db, other_process, stop))
+    task = await _listening(other_process, stop)
     try:
-        await asyncio.sleep(0.3)
-        killed = await other_process.db.fetch_value(
-            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
-        )
-        assert killed == 1
-        await asyncio.sleep(0.5)  # noticed, paused, listening again
+        with other_process.wakeups() as back:
+            killed = await other_process.db.fetch_value(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                " AND pid <> pg_backend_pid()"
+            )
+            assert killed == 1
+            await asyncio.wait_for(back.wait(), 10)  # noticed, paused, listening again
         assert await _woken(other_process, queue.enqueue("mail.send"), seconds=2)
     finally:
         stop.set()
