@@ -10,23 +10,21 @@ Content encryption: AES-CBC with a zero iv and PKCS#5 padding, key and text in b
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from minibase.platforms import rsa as shared_rsa
 from minibase.platforms.alipay.codes import raise_for_code
 from minibase.platforms.cipher import b64decode, b64encode, cbc_decrypt, cbc_encrypt
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.models import PhoneNumber
 
-PrivateKey = str | rsa.RSAPrivateKey
-PublicKey = str | rsa.RSAPublicKey
+PrivateKey = shared_rsa.PrivateKey
+PublicKey = shared_rsa.PublicKey
 
 ZERO_IV = bytes(16)
 _MAINLAND_MOBILE = re.compile(r"1\d{10}")
@@ -34,33 +32,11 @@ _MAINLAND_MOBILE = re.compile(r"1\d{10}")
 
 def load_private_key(key: PrivateKey) -> rsa.RSAPrivateKey:
     """A PEM (PKCS#8 or PKCS#1) or the bare base64 body the Alipay console hands out."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key
-    try:
-        if "-----BEGIN" in key:
-            loaded = serialization.load_pem_private_key(key.encode("ascii"), password=None)
-        else:
-            loaded = serialization.load_der_private_key(base64.b64decode(key), password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error) as error:
-        raise PlatformError("alipay", "invalid_credentials", "unreadable private key") from error
-    if not isinstance(loaded, rsa.RSAPrivateKey):
-        raise PlatformError("alipay", "invalid_credentials", "the private key is not RSA")
-    return loaded
+    return shared_rsa.load_private_key(key, platform="alipay")
 
 
 def load_public_key(key: PublicKey) -> rsa.RSAPublicKey:
-    if isinstance(key, rsa.RSAPublicKey):
-        return key
-    try:
-        if "-----BEGIN" in key:
-            loaded = serialization.load_pem_public_key(key.encode("ascii"))
-        else:
-            loaded = serialization.load_der_public_key(base64.b64decode(key))
-    except (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error) as error:
-        raise PlatformError("alipay", "invalid_credentials", "unreadable public key") from error
-    if not isinstance(loaded, rsa.RSAPublicKey):
-        raise PlatformError("alipay", "invalid_credentials", "the public key is not RSA")
-    return loaded
+    return shared_rsa.load_public_key(key, platform="alipay")
 
 
 def signing_string(params: Mapping[str, str], *, notification: bool = False) -> str:
@@ -71,19 +47,11 @@ def signing_string(params: Mapping[str, str], *, notification: bool = False) -> 
 
 
 def sign_content(content: str, private_key: PrivateKey) -> str:
-    key = load_private_key(private_key)
-    signature = key.sign(content.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
-    return b64encode(signature)
+    return shared_rsa.sign(content, private_key, platform="alipay")
 
 
 def verify_content(content: str, sign: str, public_key: PublicKey) -> bool:
-    key = load_public_key(public_key)
-    try:
-        signature = base64.b64decode(sign, validate=True)
-        key.verify(signature, content.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
-    except (InvalidSignature, binascii.Error, ValueError):
-        return False
-    return True
+    return shared_rsa.verify(content, sign, public_key, platform="alipay")
 
 
 def sign_params(
@@ -223,13 +191,4 @@ def encrypt_phone_number(
 
 def generate_rsa_keypair() -> tuple[str, str]:
     """(private key PEM in PKCS#8, public key PEM): a 2048-bit pair for sandboxes and tests."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private_pem.decode("ascii"), public_pem.decode("ascii")
+    return shared_rsa.generate_keypair()
