@@ -1,8 +1,8 @@
-"""WeChat Pay API v3 for mini programs (api.mch.weixin.qq.com): signatures and encryption.
+"""WeChat Pay API v3 for mini programs (api.mch.weixin.qq.com): JSAPI prepay, query, close,
+refunds and notifications (`WeChatPayClient`, `AsyncWeChatPayClient`), on the signatures and
+encryption of `crypto`."""
 
-The calls (JSAPI prepay, query, close, refunds) build on these; see `crypto`.
-"""
-
+from minibase.platforms.wechatpay.client import AsyncWeChatPayClient, WeChatPayClient
 from minibase.platforms.wechatpay.crypto import (
     AUTH_SCHEME,
     Authorization,
@@ -17,11 +17,18 @@ from minibase.platforms.wechatpay.crypto import (
     verify_request,
     verify_signed,
 )
+from minibase.platforms.wechatpay.models import Merchant, Notification, Refund, Transaction
 
 __all__ = [
     "AUTH_SCHEME",
+    "AsyncWeChatPayClient",
     "Authorization",
+    "Merchant",
+    "Notification",
+    "Refund",
     "Signed",
+    "Transaction",
+    "WeChatPayClient",
     "authorization",
     "decrypt_resource",
     "encrypt_resource",
