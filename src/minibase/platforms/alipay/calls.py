@@ -43,6 +43,8 @@ def gateway_call(
     keys: tuple[PrivateKey, PublicKey],
     now: float,
     read: Callable[[dict[str, Any]], T],
+    *,
+    notify_url: str | None = None,
 ) -> Call[T]:
     private_key, alipay_public_key = keys
     common = {
@@ -54,6 +56,8 @@ def gateway_call(
         "timestamp": datetime.fromtimestamp(now, CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S"),
         "version": "1.0",
     }
+    if notify_url is not None:
+        common["notify_url"] = notify_url
     sign = sign_params({**common, **business}, private_key)
 
     def parse(response: httpx.Response) -> T:
