@@ -47,6 +47,7 @@ ALLOWED = {
         "store",
     },
     "jobs": {"store", "clock", "errors", "ids"},
+    "pay": {"store", "clock", "errors", "ids", "jobs"},
     "http": {
         "data",
         "jobs",

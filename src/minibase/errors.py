@@ -88,6 +88,16 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "functions.failed": (500, "The function raised; the log has the trace under the request id."),
     "functions.timeout": (504, "The function ran past its timeout and was stopped."),
     "jobs.not_found": (404, "No job with this id."),
+    # payments
+    "pay.order_not_found": (404, "No payment order with this id or out_trade_no."),
+    "pay.idempotency_conflict": (409, "The idempotency key was used for another purchase."),
+    "pay.not_refundable": (409, "The order is not paid (or is fully refunded)."),
+    "pay.invalid_refund": (400, "A refund is a whole number of fen above zero."),
+    "pay.refund_too_large": (
+        400,
+        "The refund would pass what was paid; details say how much is left.",
+    ),
+    "pay.refund_not_found": (404, "No refund with this out_refund_no."),
     "jobs.invalid_state": (409, "The job cannot be retried or cancelled in its state."),
     # collections
     "collections.not_found": (404, "No collection with this name."),

@@ -8,6 +8,8 @@ import sqlite3
 import yaml
 from cli_process import Cli
 
+from minibase.store.migrations import MIGRATIONS
+
 PASSWORD = {"MINIBASE_ADMIN_PASSWORD": "a long password"}
 
 NOTES_YAML = """\
@@ -22,12 +24,13 @@ collections:
 """
 
 
+ALL_MIGRATIONS = ", ".join(f"{m.version:04d}_{m.name}" for m in MIGRATIONS)
+
+
 def test_migrate_applies_pending_migrations_once(cli: Cli) -> None:
     first = cli.run("migrate", "--data-dir", str(cli.data_dir))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == (
-        "migrations applied: 0001_system_tables, 0002_platform_identities, 0003_jobs"
-    )
+    assert first.stdout.strip() == f"migrations applied: {ALL_MIGRATIONS}"
     again = cli.run("migrate", "--data-dir", str(cli.data_dir))
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "migrations applied: nothing to do"
@@ -35,10 +38,7 @@ def test_migrate_applies_pending_migrations_once(cli: Cli) -> None:
 
 def test_migrate_on_postgres_applies_pending_migrations_once(cli: Cli, empty_postgres: str) -> None:
     where = ("--data-dir", str(cli.data_dir), "--database-url", empty_postgres)
-    assert (
-        cli.run("migrate", *where).stdout.strip()
-        == "migrations applied: 0001_system_tables, 0002_platform_identities, 0003_jobs"
-    )
+    assert cli.run("migrate", *where).stdout.strip() == f"migrations applied: {ALL_MIGRATIONS}"
     assert cli.run("migrate", *where).stdout.strip() == "migrations applied: nothing to do"
 
 

@@ -11,7 +11,12 @@ from types import ModuleType
 
 from minibase.clock import Clock, isoformat
 from minibase.store.database import Connection, Database
-from minibase.store.migrations import v0001_system_tables, v0002_platform_identities, v0003_jobs
+from minibase.store.migrations import (
+    v0001_system_tables,
+    v0002_platform_identities,
+    v0003_jobs,
+    v0004_payments,
+)
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
 
@@ -25,7 +30,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(module.VERSION, module.NAME, module)
-    for module in (v0001_system_tables, v0002_platform_identities, v0003_jobs)
+    for module in (v0001_system_tables, v0002_platform_identities, v0003_jobs, v0004_payments)
 )
 
 
