@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -20,8 +21,14 @@ PublicKey = str | rsa.RSAPublicKey
 
 
 def load_private_key(key: PrivateKey, *, platform: str) -> rsa.RSAPrivateKey:
+    """Loading checks the key and takes ~45 ms, so a text key is loaded once per process."""
     if isinstance(key, rsa.RSAPrivateKey):
         return key
+    return _load_private_text(key, platform)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_private_text(key: str, platform: str) -> rsa.RSAPrivateKey:
     try:
         if "-----BEGIN" in key:
             loaded = serialization.load_pem_private_key(key.encode("ascii"), password=None)

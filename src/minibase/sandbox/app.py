@@ -1,5 +1,6 @@
-"""The sandbox as an ASGI app: platform endpoints under `/<platform>/...`, the control API
-under `/control/...`, and the faults (outages, call counts) applied on the way in."""
+"""The sandbox as an ASGI app: platform endpoints under `/<platform>/...` (WeChat Pay's under
+`/wechatpay/v3/...`), the control API under `/control/...`, and the faults (outages, call
+counts) applied on the way in."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from minibase.clock import Clock, SystemClock
-from minibase.sandbox import alipay, baidu, control_routes, douyin, wechat
+from minibase.sandbox import alipay, baidu, control_routes, douyin, wechat, wechatpay
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.faults import Outage
-from minibase.sandbox.routing import Route, json_response
+from minibase.sandbox.routing import Route, RouteTable, json_response
 from minibase.sandbox.state import SandboxState
+from minibase.sandbox.wechatpay_control import WeChatPayControl
 
 _BUSY: dict[str, Callable[[], Response]] = {
     "wechat": wechat.system_busy,
@@ -26,16 +28,24 @@ _BUSY: dict[str, Callable[[], Response]] = {
     "baidu": baidu.system_busy,
     "alipay": alipay.system_busy,
 }
-_ROUTES = (*wechat.ROUTES, *douyin.ROUTES, *baidu.ROUTES, *alipay.ROUTES, *control_routes.ROUTES)
+_ROUTES = (
+    *wechat.ROUTES,
+    *douyin.ROUTES,
+    *baidu.ROUTES,
+    *alipay.ROUTES,
+    *wechatpay.ROUTES,
+    *control_routes.ROUTES,
+)
 
 
 class Sandbox(SandboxControl):
-    """The fake platforms. Call it as an ASGI app, or call its control methods directly."""
+    """The fake platforms. Call it as an ASGI app, or call its control methods directly
+    (WeChat Pay's are on `sandbox.wechatpay`)."""
 
     def __init__(self, state: SandboxState) -> None:
         super().__init__(state)
-        self._routes = {(route.method, route.path): route for route in _ROUTES}
-        self._paths = {route.path for route in _ROUTES}
+        self.wechatpay = WeChatPayControl(state)
+        self._routes = RouteTable(_ROUTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -48,9 +58,11 @@ class Sandbox(SandboxControl):
         await response(scope, receive, send)
 
     async def _respond(self, request: Request, path: str) -> Response:
-        route = self._routes.get((request.method, path))
-        if route is None:
+        found = self._routes.find(request.method, path)
+        if found is None:
             return self._no_route(request.method, path)
+        route, params = found
+        request.scope["path_params"] = params
         if route.platform == "control":
             try:
                 return await route.handler(request, self._state)
@@ -59,7 +71,7 @@ class Sandbox(SandboxControl):
         return await self._platform_call(route, request)
 
     def _no_route(self, method: str, path: str) -> Response:
-        if path in self._paths:
+        if self._routes.knows(path):
             message = f"{path} does not take {method}"
             return json_response({"code": "sandbox.method_not_allowed", "message": message}, 405)
         platform = path.split("/")[1] if path.count("/") > 1 else ""

@@ -212,7 +212,7 @@ class SandboxControl:
         return {"platform": platform, "mode": mode, "count": count, "seconds": hold}
 
     def reset(self) -> dict[str, bool]:
-        """Forget everything but the Alipay platform key."""
+        """Forget everything but the platform keys (Alipay's, WeChat Pay's): they stay trusted."""
         with self._state.lock:
             self._state.clear()
         return {"reset": True}

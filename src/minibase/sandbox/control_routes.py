@@ -14,6 +14,7 @@ from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.routing import Route, json_response, read_json
 from minibase.sandbox.state import SandboxState
+from minibase.sandbox.wechatpay_control import Delivery, WeChatPayControl
 
 
 def _invalid(message: str) -> SandboxError:
@@ -155,6 +156,55 @@ async def outage(request: Request, state: SandboxState) -> Response:
     return json_response(answer)
 
 
+async def wechatpay_merchant(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = WeChatPayControl(state).register_merchant(
+        _text(body, "mchid"),
+        _text(body, "merchant_public_key"),
+        _text(body, "merchant_serial"),
+        _text(body, "api_v3_key"),
+    )
+    return json_response(answer, status=201)
+
+
+async def wechatpay_pay(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    payment = body.get("payment")
+    if payment is not None and (
+        not isinstance(payment, dict) or not all(isinstance(v, str) for v in payment.values())
+    ):
+        raise _invalid("payment must be an object of strings (wx.requestPayment's parameters)")
+    answer = await WeChatPayControl(state).pay(
+        _text(body, "mchid"),
+        _text(body, "out_trade_no"),
+        payment=payment,
+        notify=Delivery.from_json(body.get("notify")),
+    )
+    return json_response(answer)
+
+
+async def wechatpay_notify(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = await WeChatPayControl(state).notify(
+        _text(body, "mchid"),
+        _text(body, "out_trade_no"),
+        _optional_text(body, "out_refund_no"),
+        Delivery.from_json(body),
+    )
+    return json_response(answer)
+
+
+async def wechatpay_refund_result(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = await WeChatPayControl(state).refund_result(
+        _text(body, "mchid"),
+        _text(body, "out_refund_no"),
+        _text(body, "status"),
+        Delivery.from_json(body.get("notify")),
+    )
+    return json_response(answer)
+
+
 async def reset(request: Request, state: SandboxState) -> Response:
     return json_response(SandboxControl(state).reset())
 
@@ -174,6 +224,10 @@ ROUTES = (
     Route("POST", "/control/alipay-phone", alipay_phone),
     Route("POST", "/control/rate-limit", rate_limit),
     Route("POST", "/control/outage", outage),
+    Route("POST", "/control/wechatpay/merchants", wechatpay_merchant),
+    Route("POST", "/control/wechatpay/pay", wechatpay_pay),
+    Route("POST", "/control/wechatpay/notify", wechatpay_notify),
+    Route("POST", "/control/wechatpay/refund-result", wechatpay_refund_result),
     Route("POST", "/control/reset", reset),
     Route("GET", "/control/calls", calls),
 )

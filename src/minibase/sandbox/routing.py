@@ -1,8 +1,9 @@
-"""The pieces every sandbox endpoint shares: the route type, request parsing, JSON replies."""
+"""The pieces every sandbox endpoint shares: the route type and the table that finds routes,
+request parsing, JSON replies."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,12 +20,62 @@ Handler = Callable[[Request, SandboxState], Awaitable[Response]]
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # from the sandbox root: "/wechat/sns/jscode2session"
+    # from the sandbox root: "/wechat/sns/jscode2session"; a "{name}" segment matches any one
+    # non-empty segment, handed to the handler as request.path_params["name"]
+    path: str
     handler: Handler
 
     @property
     def platform(self) -> str:
         return self.path.split("/")[1]
+
+    @property
+    def is_template(self) -> bool:
+        return "{" in self.path
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters when `path` is one of this route's, else None."""
+        if not self.is_template:
+            return {} if path == self.path else None
+        wanted, given = self.path.split("/"), path.split("/")
+        if len(wanted) != len(given):
+            return None
+        params: dict[str, str] = {}
+        for pattern, segment in zip(wanted, given, strict=True):
+            if pattern.startswith("{") and pattern.endswith("}"):
+                if not segment:
+                    return None
+                params[pattern[1:-1]] = segment
+            elif pattern != segment:
+                return None
+        return params
+
+
+class RouteTable:
+    """Finds the route for a request: exact paths by lookup, templates in their given order."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        routes = tuple(routes)
+        self._exact = {(r.method, r.path): r for r in routes if not r.is_template}
+        self._paths = {r.path for r in routes if not r.is_template}
+        self._templates = tuple(r for r in routes if r.is_template)
+
+    def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        route = self._exact.get((method, path))
+        if route is not None:
+            return route, {}
+        for candidate in self._templates:
+            if candidate.method == method:
+                params = candidate.match(path)
+                if params is not None:
+                    return candidate, params
+        return None
+
+    def knows(self, path: str) -> bool:
+        """Does some route, of any method, serve this path?"""
+        if path in self._paths:
+            return True
+        return any(route.match(path) is not None for route in self._templates)
 
 
 def json_response(

@@ -1,12 +1,16 @@
 """Everything one sandbox remembers: registered apps, login and phone codes, session keys,
-access tokens and the deliberate faults. In memory, per Sandbox instance."""
+access tokens, WeChat Pay merchants, orders and refunds, and the deliberate faults. In memory,
+per Sandbox instance."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from minibase.clock import Clock
 from minibase.sandbox import identities
@@ -89,6 +93,105 @@ class AccessToken:
         return None
 
 
+@dataclass
+class Merchant:
+    """A WeChat Pay merchant: the key its requests are verified with, and its APIv3 key."""
+
+    mchid: str
+    public_key: str  # PEM
+    serial: str  # the serial_no its Authorization headers carry
+    api_v3_key: str  # 32 characters: seals the notifications' resources
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One event WeChat Pay tells a merchant about: made once, delivered as often as asked."""
+
+    id: str
+    url: str
+    body: str  # the exact JSON text; each delivery signs it afresh
+
+
+@dataclass
+class PayOrder:
+    mchid: str
+    out_trade_no: str
+    appid: str
+    description: str
+    openid: str
+    total: int  # fen
+    notify_url: str
+    attach: str
+    time_expire: datetime | None
+    prepay_id: str
+    status: str = "NOTPAY"  # NOTPAY, SUCCESS or CLOSED ("REFUND" is read off its refunds)
+    transaction_id: str | None = None
+    success_time: datetime | None = None
+    notification: Notification | None = None  # TRANSACTION.SUCCESS, once paid
+
+
+@dataclass
+class PayRefund:
+    mchid: str
+    out_refund_no: str
+    refund_id: str
+    out_trade_no: str
+    transaction_id: str
+    refund: int  # fen
+    total: int  # the order's total, fen
+    reason: str | None
+    notify_url: str | None
+    create_time: datetime
+    status: str = "PROCESSING"  # then SUCCESS, CLOSED or ABNORMAL, as the bank answers
+    success_time: datetime | None = None
+    notification: Notification | None = None  # the latest REFUND.* event
+
+
+# Refunds that hold (or will hold) money: the others free their amount again.
+REFUNDS_THAT_COUNT = ("PROCESSING", "SUCCESS")
+
+
+@dataclass(frozen=True)
+class PlatformKey:
+    """The sandbox's "WeChat Pay platform" key: it signs answers and notifications."""
+
+    private_key: RSAPrivateKey  # loaded once: loading a PEM checks the key, slowly
+    public_key: str  # PEM
+    serial: str  # "PUB_KEY_ID_...": sent as Wechatpay-Serial
+    certificate: str  # PEM: a self-signed certificate of the same key
+
+
+class WeChatPayState:
+    def __init__(self) -> None:
+        self.merchants: dict[str, Merchant] = {}
+        self.orders: dict[tuple[str, str], PayOrder] = {}  # (mchid, out_trade_no)
+        self.refunds: dict[tuple[str, str], PayRefund] = {}  # (mchid, out_refund_no)
+        # Made on first use and kept across resets, like the Alipay platform key.
+        self.platform_key: PlatformKey | None = None
+        self.forger_key: RSAPrivateKey | None = None  # signs "forged" notifications
+
+    def clear(self) -> None:
+        self.merchants.clear()
+        self.orders.clear()
+        self.refunds.clear()
+
+    def order_by_transaction(self, mchid: str, transaction_id: str) -> PayOrder | None:
+        for order in self.orders.values():
+            if order.mchid == mchid and order.transaction_id == transaction_id:
+                return order
+        return None
+
+    def refunded(self, order: PayOrder) -> int:
+        """The part of the order's total that refunds hold (processing or done)."""
+        return sum(
+            refund.refund
+            for refund in self.refunds.values()
+            if refund.mchid == order.mchid
+            and refund.out_trade_no == order.out_trade_no
+            and refund.status in REFUNDS_THAT_COUNT
+        )
+
+
 class SandboxState:
     def __init__(self, clock: Clock, code_ttl: int, timeout_seconds: float) -> None:
         self.clock = clock
@@ -105,12 +208,14 @@ class SandboxState:
         self.latest_tokens: dict[tuple[str, str, bool], AccessToken] = {}
         # The "Alipay platform" RSA2 key pair (private, public PEM), made on first use.
         self.alipay_keys: tuple[str, str] | None = None
+        self.wechatpay = WeChatPayState()
 
     def now(self) -> float:
         return self.clock.now().timestamp()
 
     def clear(self) -> None:
-        """Forget apps, codes, sessions, tokens and faults (the Alipay platform key stays)."""
+        """Forget apps, codes, sessions, tokens, merchants, orders and faults (the platform
+        keys of Alipay and WeChat Pay stay)."""
         self.faults = Faults()
         self.apps.clear()
         self.codes.clear()
@@ -118,6 +223,7 @@ class SandboxState:
         self.phone_codes.clear()
         self.tokens.clear()
         self.latest_tokens.clear()
+        self.wechatpay.clear()
 
     def app(self, platform: str, appid: str) -> App | None:
         return self.apps.get((platform, appid))

@@ -109,6 +109,65 @@ class SandboxClient:
         )
         return answer
 
+    # WeChat Pay. `notify`/`delivery` options: times, concurrent, tamper, forge, stale,
+    # unknown_serial; each answer lists the deliveries' {"status", "body"}.
+
+    async def wechatpay_merchant(
+        self, mchid: str, merchant_public_key: str, merchant_serial: str, api_v3_key: str
+    ) -> dict[str, str]:
+        """Register a merchant; the platform serial, public key and certificate to trust."""
+        answer: dict[str, str] = await self._post(
+            "/control/wechatpay/merchants",
+            mchid=mchid,
+            merchant_public_key=merchant_public_key,
+            merchant_serial=merchant_serial,
+            api_v3_key=api_v3_key,
+        )
+        return answer
+
+    async def wechatpay_pay(
+        self,
+        mchid: str,
+        out_trade_no: str,
+        payment: dict[str, str] | None = None,
+        **notify: Any,
+    ) -> dict[str, Any]:
+        """The person pays the order (with wx.requestPayment's parameters, when given)."""
+        answer: dict[str, Any] = await self._post(
+            "/control/wechatpay/pay",
+            mchid=mchid,
+            out_trade_no=out_trade_no,
+            payment=payment,
+            notify=notify or None,
+        )
+        return answer
+
+    async def wechatpay_notify(
+        self, mchid: str, out_trade_no: str, out_refund_no: str | None = None, **delivery: Any
+    ) -> dict[str, Any]:
+        """Deliver the order's (or its refund's) latest notification again."""
+        answer: dict[str, Any] = await self._post(
+            "/control/wechatpay/notify",
+            mchid=mchid,
+            out_trade_no=out_trade_no,
+            out_refund_no=out_refund_no,
+            **delivery,
+        )
+        return answer
+
+    async def wechatpay_refund_result(
+        self, mchid: str, out_refund_no: str, status: str, **notify: Any
+    ) -> dict[str, Any]:
+        """The bank's answer to a refund: SUCCESS, CLOSED or ABNORMAL."""
+        answer: dict[str, Any] = await self._post(
+            "/control/wechatpay/refund-result",
+            mchid=mchid,
+            out_refund_no=out_refund_no,
+            status=status,
+            notify=notify or None,
+        )
+        return answer
+
     async def outage(self, platform: str, mode: str, count: int = 1, **extra: Any) -> None:
         await self._post("/control/outage", platform=platform, mode=mode, count=count, **extra)
 
