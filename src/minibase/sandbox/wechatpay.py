@@ -37,6 +37,7 @@ from minibase.sandbox.state import (
     SandboxState,
     WeChatPayState,
 )
+from minibase.sandbox.wechatpay_fields import Fields, Reply, WeChatPayError, param_error
 
 CHINA = timezone(timedelta(hours=8))
 _OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
@@ -157,24 +158,6 @@ def refund_json(refund: PayRefund) -> dict[str, Any]:
 # -- one signed exchange --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    payload: dict[str, Any] | None = None  # None: an empty body (204)
-
-
-class WeChatPayError(Exception):
-    """A refusal, answered as WeChat Pay does: `{"code", "message"}` with its HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.reply = Reply(status, {"code": code, "message": message})
-
-
-def _param_error(where: str, issue: str) -> WeChatPayError:
-    return WeChatPayError(400, "PARAM_ERROR", f"输入源“{where}”校验失败: {issue}")
-
-
 def _order_not_found() -> WeChatPayError:
     return WeChatPayError(404, "ORDER_NOT_EXIST", "订单不存在")
 
@@ -192,9 +175,9 @@ class Call:
         try:
             value = orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            raise _param_error("/body", "不是合法的JSON") from None
+            raise param_error("/body", "不是合法的JSON") from None
         if not isinstance(value, dict):
-            raise _param_error("/body", "应为JSON对象")
+            raise param_error("/body", "应为JSON对象")
         return Fields(value, "/body")
 
     def check_mchid(self, mchid: str) -> None:
@@ -264,85 +247,6 @@ def _endpoint(method: str, path: str, operation: Operation) -> Route:
     return Route(method, f"/wechatpay{path}", handler)
 
 
-# -- request fields -------------------------------------------------------------------------
-
-
-class Fields:
-    """A JSON object's fields, each checked; a bad one is a PARAM_ERROR that names it."""
-
-    def __init__(self, values: Mapping[str, Any], where: str) -> None:
-        self._values = values
-        self._where = where
-
-    def _bad(self, name: str, issue: str) -> WeChatPayError:
-        return _param_error(f"{self._where}/{name}", issue)
-
-    def optional_text(self, name: str, max_length: int) -> str | None:
-        value = self._values.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise self._bad(name, "应为非空字符串")
-        if len(value) > max_length:
-            raise self._bad(name, f"长度不能超过{max_length}")
-        return value
-
-    def text(self, name: str, max_length: int) -> str:
-        value = self.optional_text(name, max_length)
-        if value is None:
-            raise self._bad(name, "此字段为必填项")
-        return value
-
-    def matching(self, name: str, pattern: re.Pattern[str]) -> str:
-        value = self.text(name, 64)
-        if not pattern.fullmatch(value):
-            raise self._bad(name, "格式不正确")
-        return value
-
-    def optional_url(self, name: str) -> str | None:
-        value = self.optional_text(name, 256)
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise self._bad(name, "应为http(s)地址")
-        return value
-
-    def url(self, name: str) -> str:
-        value = self.optional_url(name)
-        if value is None:
-            raise self._bad(name, "此字段为必填项")
-        return value
-
-    def time(self, name: str) -> datetime | None:
-        value = self.optional_text(name, 64)
-        if value is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise self._bad(name, "应为RFC 3339时间, 如2026-01-01T10:00:00+08:00") from None
-        if moment.tzinfo is None:
-            raise self._bad(name, "时间应带时区")
-        return moment
-
-    def positive_integer(self, name: str) -> int:
-        value = self._values.get(name)
-        if value is None:
-            raise self._bad(name, "此字段为必填项")
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self._bad(name, "应为正整数, 单位为分")
-        return value
-
-    def currency(self, *, required: bool) -> None:
-        value = self.text("currency", 16) if required else self.optional_text("currency", 16)
-        if value not in (None, "CNY"):
-            raise self._bad("currency", "境内商户仅支持CNY")
-
-    def object(self, name: str) -> Fields:
-        value = self._values.get(name)
-        if not isinstance(value, dict):
-            raise self._bad(name, "此字段为必填对象")
-        return Fields(value, f"{self._where}/{name}")
-
-
 # -- the endpoints --------------------------------------------------------------------------
 
 
@@ -393,7 +297,7 @@ def _prepay_id(now: datetime) -> str:
 def _query_order(call: Call, state: SandboxState) -> Reply:
     mchid = call.query.get("mchid")
     if not mchid:
-        raise _param_error("/query/mchid", "此字段为必填项")
+        raise param_error("/query/mchid", "此字段为必填项")
     call.check_mchid(mchid)
     order = state.wechatpay.orders.get((mchid, call.path_params["out_trade_no"]))
     if order is None:
@@ -429,7 +333,7 @@ def _refund(call: Call, state: SandboxState) -> Reply:
     elif out_trade_no is not None:
         order = book.orders.get((mchid, out_trade_no))
     else:
-        raise _param_error("/body/out_trade_no", "out_trade_no与transaction_id必填其一")
+        raise param_error("/body/out_trade_no", "out_trade_no与transaction_id必填其一")
     if order is None:
         raise WeChatPayError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
     existing = book.refunds.get((mchid, out_refund_no))
@@ -440,7 +344,7 @@ def _refund(call: Call, state: SandboxState) -> Reply:
     if order.status != "SUCCESS" or order.transaction_id is None:
         raise WeChatPayError(400, "INVALID_REQUEST", "订单未支付, 不能退款")
     if total != order.total:
-        raise _param_error("/body/amount/total", "与原订单金额不一致")
+        raise param_error("/body/amount/total", "与原订单金额不一致")
     if book.refunded(order) + refund > order.total:
         raise WeChatPayError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
     created = PayRefund(
