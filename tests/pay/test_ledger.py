@@ -211,3 +211,35 @@ async def test_refunds_never_pass_what_was_paid_and_settle_once(
         with pytest.raises(ApiError) as nothing_left:
             await ledger.request_refund(conn, order.id, 1, None)
     assert nothing_left.value.code == "pay.not_refundable"
+
+
+async def test_two_refunds_of_one_order_settling_at_once_leave_no_refund_in_flight(
+    services: Services, ledger: Ledger
+) -> None:
+    order = await _order(services, ledger)
+    await _pay(services, ledger, _payment(services, order))
+    refunds = []
+    for amount in (100, 200):
+        async with services.db.transaction() as conn:
+            refunds.append((await ledger.request_refund(conn, order.id, amount, None))[1])
+
+    async def settle(out_refund_no: str) -> None:
+        async with services.db.transaction() as conn:
+            await ledger.settle_refund(conn, out_refund_no, succeeded=True)
+
+    async with services.db.transaction() as first:
+        await ledger.settle_refund(first, refunds[0].out_refund_no, succeeded=True)
+        second = asyncio.create_task(settle(refunds[1].out_refund_no))
+        await asyncio.sleep(0.3)  # the second one runs into the first's uncommitted change
+    await asyncio.wait_for(second, 10)
+    async with services.db.reader() as conn:
+        settled = await ledger.order(conn, order.id)
+    assert settled is not None
+    assert (settled.state, settled.refunded) == (OrderState.PAID, 300)
+
+
+async def test_settling_an_unknown_refund_is_not_found(services: Services, ledger: Ledger) -> None:
+    async with services.db.transaction() as conn:
+        with pytest.raises(ApiError) as missing:
+            await ledger.settle_refund(conn, "nope", succeeded=True)
+    assert missing.value.code == "pay.refund_not_found"

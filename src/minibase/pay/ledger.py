@@ -274,6 +274,14 @@ class Ledger:
         """The provider's word on a refund (notification or query); once. True when it
         changed something. The order becomes `refunded` when all of it is, else `paid`
         again once no refund is in flight."""
+        order_id = await conn.fetch_value(
+            "SELECT order_id FROM pay_refunds WHERE out_refund_no = ?", out_refund_no
+        )
+        if order_id is None:
+            raise ApiError("pay.refund_not_found", 404, f"no refund {out_refund_no!r}")
+        # The order's row lock first: two refunds of one order settling at once then see each
+        # other's outcome (PostgreSQL reads a new snapshot per statement once the lock is had).
+        await self.order(conn, order_id, lock=True)
         stamp = isoformat(self._clock.now())
         state = RefundState.SUCCEEDED if succeeded else RefundState.FAILED
         row = await conn.fetch_one(
@@ -286,12 +294,11 @@ class Ledger:
             stamp,
             out_refund_no,
         )
-        if row is None:
+        if row is None:  # settled before: this is a duplicate
             found = await conn.fetch_one(
                 f"SELECT {REFUND_COLUMNS} FROM pay_refunds WHERE out_refund_no = ?", out_refund_no
             )
-            if found is None:
-                raise ApiError("pay.refund_not_found", 404, f"no refund {out_refund_no!r}")
+            assert found is not None
             refund = Refund.from_row(found)
             order = await self.order(conn, refund.order_id)
             assert order is not None
