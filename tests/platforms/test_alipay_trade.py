@@ -142,7 +142,7 @@ async def test_close_and_refunds(alipay, alipay_keys):
     refund = await alipay(platform).refund_trade(
         out_trade_no="o1", out_request_no="r1", refund=200, reason="缺货"
     )
-    assert (refund.refunded, refund.done, refund.out_request_no) == (300, True, "r1")
+    assert (refund.trade_refunded, refund.done, refund.out_request_no) == (300, True, "r1")
     assert json.loads(platform.sent_form["biz_content"]) == {
         "out_trade_no": "o1",
         "refund_amount": "2.00",
@@ -160,7 +160,7 @@ async def test_close_and_refunds(alipay, alipay_keys):
     read = await alipay(
         answer("alipay.trade.fastpay.refund.query", queried, alipay_keys)
     ).query_refund(out_trade_no="o1", out_request_no="r1")
-    assert (read.refunded, read.done) == (200, True)
+    assert (read.amount, read.done) == (200, True)
 
 
 async def test_a_forged_trade_answer_is_not_believed(alipay, app_keys):
@@ -217,3 +217,17 @@ def test_a_notification_is_read_once_its_sign_and_app_check_out(app_keys, alipay
     with pytest.raises(PlatformError) as elsewhere:
         other_app.read_notification(_notification(alipay_keys[0]))
     assert elsewhere.value.kind == "invalid_appid"
+
+
+async def test_a_trade_of_a_2088_buyer_reports_the_buyer_user_id(alipay, alipay_keys):
+    node = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": "o1",
+        "trade_no": "t1",
+        "trade_status": "WAIT_BUYER_PAY",
+        "total_amount": "1.00",
+        "buyer_user_id": "2088102150477652",
+    }
+    found = await alipay(answer("alipay.trade.query", node, alipay_keys)).query_trade("o1")
+    assert (found.buyer_open_id, found.paid) == ("2088102150477652", False)

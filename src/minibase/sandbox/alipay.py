@@ -1,5 +1,6 @@
-"""Alipay's open-platform gateway (`gateway.do`) for `alipay.system.oauth.token`, and the
-encrypted phone number `my.getPhoneNumber` hands a mini program.
+"""Alipay's open-platform gateway (`gateway.do`) for `alipay.system.oauth.token` and the trade
+methods (in `alipay_trade`), and the encrypted phone number `my.getPhoneNumber` hands a mini
+program.
 
 The sandbox plays the platform: it owns one RSA2 key pair per Sandbox ("the Alipay public
 key" an app is configured with), verifies each request with the app's registered public key,
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.platforms.alipay import crypto
-from minibase.sandbox import identities
+from minibase.sandbox import alipay_trade, identities
 from minibase.sandbox.routing import Route, read_params, text_response
 from minibase.sandbox.state import App, CodeProblem, SandboxState
 
@@ -51,9 +52,11 @@ def _unsigned(node: dict[str, str]) -> Response:
     return text_response(body, media_type=_JSON)
 
 
-def _signed(state: SandboxState, node: dict[str, Any], *, error: bool = True) -> Response:
+def _signed(
+    state: SandboxState, node: dict[str, Any], *, error: bool = True, method: str = CODE_EXCHANGE
+) -> Response:
     """`{"<node name>": node, "sign": ...}`, signed over the node's exact JSON text."""
-    body = crypto.build_signed_response(CODE_EXCHANGE, node, platform_keys(state)[0], error=error)
+    body = crypto.build_signed_response(method, node, platform_keys(state)[0], error=error)
     return text_response(body, media_type=_JSON)
 
 
@@ -80,6 +83,9 @@ async def gateway(request: Request, state: SandboxState) -> Response:
             + crypto.signing_string(params)
         )
         return _unsigned(_node(INVALID, "isv.invalid-signature", message))
+    if method in alipay_trade.METHODS:
+        node = alipay_trade.answer(state, app, method, params)
+        return _signed(state, node, error=False, method=method)
     if method != CODE_EXCHANGE:
         return _signed(state, _node(INVALID, "isv.invalid-method", "不存在的方法名"))
     return _oauth_token(state, app, params)

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from minibase.clock import Clock, SystemClock
 from minibase.sandbox import alipay, baidu, control_routes, douyin, wechat, wechatpay
+from minibase.sandbox.alipay_trade_control import AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.faults import Outage
@@ -40,11 +41,12 @@ _ROUTES = (
 
 class Sandbox(SandboxControl):
     """The fake platforms. Call it as an ASGI app, or call its control methods directly
-    (WeChat Pay's are on `sandbox.wechatpay`)."""
+    (WeChat Pay's are on `sandbox.wechatpay`, Alipay payments' on `sandbox.alipay`)."""
 
     def __init__(self, state: SandboxState) -> None:
         super().__init__(state)
         self.wechatpay = WeChatPayControl(state)
+        self.alipay = AlipayPayControl(state)
         self._routes = RouteTable(_ROUTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.sandbox.alipay_trade_control import AlipayDelivery, AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.routing import Route, json_response, read_json
@@ -205,6 +206,24 @@ async def wechatpay_refund_result(request: Request, state: SandboxState) -> Resp
     return json_response(answer)
 
 
+async def alipay_pay(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = await AlipayPayControl(state).pay(
+        _text(body, "appid"),
+        _text(body, "out_trade_no"),
+        notify=AlipayDelivery.from_json(body.get("notify")),
+    )
+    return json_response(answer)
+
+
+async def alipay_notify(request: Request, state: SandboxState) -> Response:
+    body = await _body(request)
+    answer = await AlipayPayControl(state).notify(
+        _text(body, "appid"), _text(body, "out_trade_no"), AlipayDelivery.from_json(body)
+    )
+    return json_response(answer)
+
+
 async def reset(request: Request, state: SandboxState) -> Response:
     return json_response(SandboxControl(state).reset())
 
@@ -228,6 +247,8 @@ ROUTES = (
     Route("POST", "/control/wechatpay/pay", wechatpay_pay),
     Route("POST", "/control/wechatpay/notify", wechatpay_notify),
     Route("POST", "/control/wechatpay/refund-result", wechatpay_refund_result),
+    Route("POST", "/control/alipay/pay", alipay_pay),
+    Route("POST", "/control/alipay/notify", alipay_notify),
     Route("POST", "/control/reset", reset),
     Route("GET", "/control/calls", calls),
 )

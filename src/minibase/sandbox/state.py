@@ -1,10 +1,11 @@
 """Everything one sandbox remembers: registered apps, login and phone codes, session keys,
-access tokens, WeChat Pay merchants, orders and refunds, and the deliberate faults. In memory,
-per Sandbox instance."""
+access tokens, WeChat Pay merchants, orders and refunds, Alipay trades and refunds, and the
+deliberate faults. In memory, per Sandbox instance."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -192,6 +193,73 @@ class WeChatPayState:
         )
 
 
+@dataclass(frozen=True)
+class AlipayNotification:
+    """One trade_status_sync Alipay sends a merchant: made once (its notify_id stays); each
+    delivery stamps its notify_time and signs it afresh."""
+
+    id: str
+    url: str
+    params: Mapping[str, str]  # without notify_time and sign
+
+
+@dataclass
+class AlipayTrade:
+    app_id: str
+    out_trade_no: str
+    trade_no: str
+    total: int  # fen
+    subject: str
+    buyer_open_id: str | None
+    buyer_id: str | None  # the 2088... user id, when the trade names its buyer by that
+    notify_url: str | None
+    time_expire: datetime | None
+    gmt_create: datetime
+    # WAIT_BUYER_PAY, TRADE_SUCCESS or TRADE_CLOSED (closed by the merchant); expiry and full
+    # refunds are read off the trade rather than stored
+    status: str = "WAIT_BUYER_PAY"
+    gmt_payment: datetime | None = None
+    notification: AlipayNotification | None = None  # TRADE_SUCCESS, once paid
+
+
+@dataclass(frozen=True)
+class AlipayRefund:
+    """An Alipay refund: it settles the moment it is made."""
+
+    app_id: str
+    out_trade_no: str
+    out_request_no: str
+    amount: int  # fen
+    reason: str | None
+    gmt_refund_pay: datetime
+
+
+class AlipayTradeState:
+    def __init__(self) -> None:
+        self.trades: dict[tuple[str, str], AlipayTrade] = {}  # (app_id, out_trade_no)
+        # (app_id, out_trade_no, out_request_no): a request number is unique within its trade
+        self.refunds: dict[tuple[str, str, str], AlipayRefund] = {}
+        self.forger_key: RSAPrivateKey | None = None  # signs "forged" notifications; kept
+
+    def clear(self) -> None:
+        self.trades.clear()
+        self.refunds.clear()
+
+    def trade_by_trade_no(self, app_id: str, trade_no: str) -> AlipayTrade | None:
+        for trade in self.trades.values():
+            if trade.app_id == app_id and trade.trade_no == trade_no:
+                return trade
+        return None
+
+    def refunded(self, trade: AlipayTrade) -> int:
+        """The part of the trade's total refunded so far, fen."""
+        return sum(
+            refund.amount
+            for refund in self.refunds.values()
+            if refund.app_id == trade.app_id and refund.out_trade_no == trade.out_trade_no
+        )
+
+
 class SandboxState:
     def __init__(self, clock: Clock, code_ttl: int, timeout_seconds: float) -> None:
         self.clock = clock
@@ -209,13 +277,14 @@ class SandboxState:
         # The "Alipay platform" RSA2 key pair (private, public PEM), made on first use.
         self.alipay_keys: tuple[str, str] | None = None
         self.wechatpay = WeChatPayState()
+        self.alipay_trades = AlipayTradeState()
 
     def now(self) -> float:
         return self.clock.now().timestamp()
 
     def clear(self) -> None:
-        """Forget apps, codes, sessions, tokens, merchants, orders and faults (the platform
-        keys of Alipay and WeChat Pay stay)."""
+        """Forget apps, codes, sessions, tokens, merchants, orders, trades and faults (the
+        platform keys of Alipay and WeChat Pay stay)."""
         self.faults = Faults()
         self.apps.clear()
         self.codes.clear()
@@ -224,6 +293,7 @@ class SandboxState:
         self.tokens.clear()
         self.latest_tokens.clear()
         self.wechatpay.clear()
+        self.alipay_trades.clear()
 
     def app(self, platform: str, appid: str) -> App | None:
         return self.apps.get((platform, appid))

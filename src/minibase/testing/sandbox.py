@@ -168,6 +168,23 @@ class SandboxClient:
         )
         return answer
 
+    # Alipay payments. `notify`/`delivery` options: times, concurrent, tamper, forge,
+    # unknown_app; each answer lists the deliveries' {"status", "body", "acknowledged"}.
+
+    async def alipay_pay(self, appid: str, out_trade_no: str, **notify: Any) -> dict[str, Any]:
+        """The person pays the trade in my.tradePay; TRADE_SUCCESS goes to its notify_url."""
+        answer: dict[str, Any] = await self._post(
+            "/control/alipay/pay", appid=appid, out_trade_no=out_trade_no, notify=notify or None
+        )
+        return answer
+
+    async def alipay_notify(self, appid: str, out_trade_no: str, **delivery: Any) -> dict[str, Any]:
+        """Deliver the trade's latest notification again."""
+        answer: dict[str, Any] = await self._post(
+            "/control/alipay/notify", appid=appid, out_trade_no=out_trade_no, **delivery
+        )
+        return answer
+
     async def outage(self, platform: str, mode: str, count: int = 1, **extra: Any) -> None:
         await self._post("/control/outage", platform=platform, mode=mode, count=count, **extra)
 

@@ -74,17 +74,27 @@ class Trade:
             trade_no=_maybe(node, "trade_no"),
             trade_status=_str(node, "trade_status"),
             total=fen(node.get("total_amount")),
-            buyer_open_id=_maybe(node, "buyer_open_id") or _maybe(node, "buyer_id"),
+            buyer_open_id=(  # notifications say buyer_id, queries buyer_user_id (2088...)
+                _maybe(node, "buyer_open_id")
+                or _maybe(node, "buyer_id")
+                or _maybe(node, "buyer_user_id")
+            ),
             raw=dict(node),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class TradeRefund:
+    """A refund's answer. `done`: True when the money moved (fund_change "Y" on the refund
+    call, REFUND_SUCCESS on the query), False when the query says it did not, None when the
+    answer cannot tell: a repeated refund call answers fund_change "N" even for a refund that
+    went through the first time, so ask `query_refund`."""
+
     out_trade_no: str
     out_request_no: str
-    refunded: int  # fen: this refund's amount (query) or the trade's refunds so far (refund)
-    done: bool  # the money moved: fund_change "Y" (refund) or REFUND_SUCCESS (query)
+    amount: int | None  # fen, this refund's (from the query)
+    trade_refunded: int | None  # fen, all of the trade's refunds so far (from the refund call)
+    done: bool | None
     raw: Mapping[str, Any] = field(repr=False)
 
 
@@ -169,8 +179,9 @@ def refund_trade(
         return TradeRefund(
             out_trade_no=_str(node, "out_trade_no"),
             out_request_no=out_request_no,
-            refunded=fen(node.get("refund_fee")),
-            done=node.get("fund_change") == "Y",
+            amount=None,
+            trade_refunded=fen(node.get("refund_fee")),
+            done=True if node.get("fund_change") == "Y" else None,
             raw=node,
         )
 
@@ -183,11 +194,12 @@ def query_refund(
     business = _biz({"out_trade_no": out_trade_no, "out_request_no": out_request_no})
 
     def read(node: dict[str, Any]) -> TradeRefund:
-        amount = node.get("refund_amount")
+        amount = node.get("refund_amount")  # absent when Alipay knows no such refund
         return TradeRefund(
             out_trade_no=_maybe(node, "out_trade_no") or out_trade_no,
             out_request_no=_maybe(node, "out_request_no") or out_request_no,
-            refunded=fen(amount) if amount is not None else 0,
+            amount=fen(amount) if amount is not None else None,
+            trade_refunded=None,
             done=node.get("refund_status") == "REFUND_SUCCESS",
             raw=node,
         )
