@@ -23,17 +23,11 @@ from minibase.platforms.alipay import crypto
 from minibase.platforms.alipay.trade import NOTIFICATION_REPLY, yuan
 from minibase.sandbox import alipay
 from minibase.sandbox.alipay_trade import china_time
+from minibase.sandbox.deliveries import delivery_from_json
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.state import AlipayNotification, AlipayTrade, SandboxState
 
 DELIVERY_TIMEOUT = 5.0
-MAX_COPIES = 100
-_COUNTS = ("times", "concurrent")
-_SWITCHES = ("tamper", "forge", "unknown_app")
-
-
-def _invalid(message: str) -> SandboxError:
-    return SandboxError("sandbox.invalid_request", 400, message)
 
 
 @dataclass(frozen=True)
@@ -51,24 +45,7 @@ class AlipayDelivery:
     @classmethod
     def from_json(cls, options: Mapping[str, Any] | None) -> AlipayDelivery:
         """The options found in `options` (other keys are ignored); bad ones are a 400."""
-        if options is None:
-            return cls()
-        if not isinstance(options, Mapping):
-            raise _invalid("the delivery options must be a JSON object")
-        values: dict[str, Any] = {}
-        for name in _COUNTS + _SWITCHES:
-            value = options.get(name)
-            if value is None:
-                continue
-            if name in _SWITCHES and not isinstance(value, bool):
-                raise _invalid(f"{name} must be true or false")
-            if name in _COUNTS and (isinstance(value, bool) or not isinstance(value, int)):
-                raise _invalid(f"{name} must be an integer")
-            values[name] = value
-        delivery = cls(**values)
-        if not 0 <= delivery.times <= MAX_COPIES or not 1 <= delivery.concurrent <= MAX_COPIES:
-            raise _invalid(f"times must be 0..{MAX_COPIES} and concurrent 1..{MAX_COPIES}")
-        return delivery
+        return delivery_from_json(cls, options)
 
 
 class AlipayPayControl:

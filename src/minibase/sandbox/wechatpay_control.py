@@ -23,6 +23,7 @@ from minibase.platforms import rsa
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.wechatpay import crypto
 from minibase.sandbox import wechatpay
+from minibase.sandbox.deliveries import delivery_from_json
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.state import (
     Merchant,
@@ -34,17 +35,12 @@ from minibase.sandbox.state import (
 
 DELIVERY_TIMEOUT = 5.0
 STALE_BY = 600  # seconds: older than any receiver's replay window
-MAX_COPIES = 100
 REFUND_RESULTS = ("SUCCESS", "CLOSED", "ABNORMAL")
 _REFUND_EVENTS = {
     "SUCCESS": ("REFUND.SUCCESS", "退款成功"),
     "CLOSED": ("REFUND.CLOSED", "退款关闭"),
     "ABNORMAL": ("REFUND.ABNORMAL", "退款异常"),
 }
-
-
-_COUNTS = ("times", "concurrent")
-_SWITCHES = ("tamper", "forge", "stale", "unknown_serial")
 
 
 def _invalid(message: str) -> SandboxError:
@@ -67,24 +63,7 @@ class Delivery:
     @classmethod
     def from_json(cls, options: Mapping[str, Any] | None) -> Delivery:
         """The options found in `options` (other keys are ignored); bad ones are a 400."""
-        if options is None:
-            return cls()
-        if not isinstance(options, Mapping):
-            raise _invalid("the delivery options must be a JSON object")
-        values: dict[str, Any] = {}
-        for name in _COUNTS + _SWITCHES:
-            value = options.get(name)
-            if value is None:
-                continue
-            if name in _SWITCHES and not isinstance(value, bool):
-                raise _invalid(f"{name} must be true or false")
-            if name in _COUNTS and (isinstance(value, bool) or not isinstance(value, int)):
-                raise _invalid(f"{name} must be an integer")
-            values[name] = value
-        delivery = cls(**values)
-        if not 0 <= delivery.times <= MAX_COPIES or not 1 <= delivery.concurrent <= MAX_COPIES:
-            raise _invalid(f"times must be 0..{MAX_COPIES} and concurrent 1..{MAX_COPIES}")
-        return delivery
+        return delivery_from_json(cls, options)
 
 
 class WeChatPayControl:
