@@ -149,3 +149,22 @@ async def test_a_merchant_key_the_sandbox_does_not_know_is_a_sign_error(
     finally:
         await client.aclose()
     assert (refused.value.kind, refused.value.errcode) == ("invalid_credentials", "SIGN_ERROR")
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind"),
+    [
+        ("system_busy", "unavailable"),
+        ("http_500", "unavailable"),
+        ("bad_json", "invalid_signature"),  # an unsigned 200 is never believed
+    ],
+)
+async def test_a_wechat_pay_outage_fails_the_call_and_the_next_one_passes(
+    shop: Shop, receiver: Receiver, mode: str, kind: str
+) -> None:
+    await _prepaid(shop, receiver, "order-0004")
+    await shop.control.outage("wechatpay", mode)
+    with pytest.raises(PlatformError) as down:
+        await shop.pay.query_order("order-0004")
+    assert down.value.kind == kind
+    assert (await shop.pay.query_order("order-0004")).trade_state == "NOTPAY"

@@ -28,6 +28,7 @@ _BUSY: dict[str, Callable[[], Response]] = {
     "douyin": douyin.system_busy,
     "baidu": baidu.system_busy,
     "alipay": alipay.system_busy,
+    "wechatpay": wechatpay.system_busy,
 }
 _ROUTES = (
     *wechat.ROUTES,

@@ -22,6 +22,8 @@ from minibase.sandbox.state import PLATFORMS, App, SandboxState
 _QUOTA_PLATFORMS = ("wechat", "qq")
 _USER_DATA_PLATFORMS = ("wechat", "qq", "douyin", "baidu")
 _RAW_DATA_PLATFORMS = ("wechat", "qq", "douyin")
+# Outages hit a gateway: the apps' platforms, and WeChat Pay (whose merchants are not apps).
+_OUTAGE_PLATFORMS = (*PLATFORMS, "wechatpay")
 
 
 def _check_platform(platform: str, allowed: tuple[str, ...] = PLATFORMS) -> None:
@@ -196,7 +198,12 @@ class SandboxControl:
         self, platform: str, mode: str, count: int = 1, seconds: float | None = None
     ) -> dict[str, Any]:
         """Make the next `count` calls to a platform fail in `mode` (count 0 ends an outage)."""
-        _check_platform(platform)
+        if platform not in _OUTAGE_PLATFORMS:
+            raise SandboxError(
+                "sandbox.unknown_platform",
+                400,
+                f"platform must be one of {', '.join(_OUTAGE_PLATFORMS)}",
+            )
         if mode not in OUTAGE_MODES:
             raise SandboxError(
                 "sandbox.invalid_request", 400, f"mode must be one of {', '.join(OUTAGE_MODES)}"

@@ -381,3 +381,9 @@ ROUTES = (
     _endpoint("POST", "/v3/refund/domestic/refunds", _refund),
     _endpoint("GET", "/v3/refund/domestic/refunds/{out_refund_no}", _query_refund),
 )
+
+
+def system_busy() -> Response:
+    """What WeChat Pay answers while it is in trouble (the client retries later)."""
+    body = orjson.dumps({"code": "SYSTEM_ERROR", "message": "系统错误"})
+    return Response(body, status_code=500, media_type="application/json")
