@@ -122,10 +122,9 @@ def test_errors_md_is_the_catalogue_rendered() -> None:
 
 
 def test_every_setting_is_in_the_configuration_docs() -> None:
-    rows = [line for line in (DOCS / "configuration.md").read_text().splitlines()]
     documented = {
         name.strip()
-        for row in rows
+        for row in (DOCS / "configuration.md").read_text().splitlines()
         if row.startswith("| ")
         for name in row.split("|")[1].split(",")
     }

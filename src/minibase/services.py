@@ -116,11 +116,10 @@ def attach_functions(services: Services) -> None:
 
     Imported here, not at the top: the runtime's modules use Services themselves.
     """
-    from minibase.functions.registry import load_functions
+    from minibase.functions.registry import load_configured
     from minibase.functions.runtime import Extensions
 
-    settings = services.settings
-    registry = load_functions(settings.functions_dir, settings.extra.get("schedules"))
+    registry = load_configured(services.settings)
     services.functions = Extensions(services, services.jobs, registry)
     services.hooks = services.functions
 

@@ -13,7 +13,7 @@ from minibase.config import Settings
 from minibase.functions.registry import (
     MAX_JOB_TIMEOUT,
     FunctionsError,
-    load_functions,
+    load_configured,
     source_fingerprint,
 )
 from minibase.functions.runtime import Extensions
@@ -88,14 +88,12 @@ class Background:
 
     async def reload_if_changed(self) -> bool:
         """--dev: load the folder again when a file changed; a broken file keeps the old code."""
-        folder = self._settings.functions_dir
-        fingerprint = source_fingerprint(folder)
+        fingerprint = source_fingerprint(self._settings.functions_dir)
         if fingerprint == self._fingerprint:
             return False
         self._fingerprint = fingerprint
-        configured = self._settings.extra.get("schedules")
         try:
-            registry = await asyncio.to_thread(load_functions, folder, configured)
+            registry = await asyncio.to_thread(load_configured, self._settings)
         except FunctionsError as exc:
             log.error("functions not reloaded, the running ones stay: %s", exc)
             return False

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from minibase.config import Settings
 from minibase.functions.cron import Cron, CronError
 from minibase.functions.specs import ACTIONS, NAME, Declaration, declarations
 from minibase.store.schema import DefinitionError, Schema, ValidationError
@@ -98,6 +99,11 @@ def load_functions(directory: Path, configured_schedules: object = None) -> Func
     if configured_schedules is not None:
         add_configured_schedules(registry, configured_schedules)
     return registry
+
+
+def load_configured(settings: Settings) -> FunctionRegistry:
+    """What the settings name: the functions folder and the config file's schedules."""
+    return load_functions(settings.functions_dir, settings.extra.get("schedules"))
 
 
 def _load_folder(directory: Path) -> FunctionRegistry:
