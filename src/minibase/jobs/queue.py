@@ -150,11 +150,10 @@ class JobQueue:
             row = await conn.fetch_one(f"SELECT {COLUMNS} FROM jobs WHERE key = ?", key)
             if row is None:
                 raise RuntimeError(f"job key {key!r} conflicted but no job has it")
-        else:
-            conn.after_commit(self.wake)
-            if conn.dialect.name == "postgres" and run_at is None:
-                # delivered at commit to every process that listens (jobs.notifications)
-                await conn.execute("SELECT pg_notify(?, '')", NOTIFY_CHANNEL)
+        elif conn.after_commit(self.wake) and conn.dialect.name == "postgres":
+            # Once per transaction, however many jobs it enqueues: delivered at commit to
+            # every process that listens (jobs.notifications).
+            await conn.execute("SELECT pg_notify(?, '')", NOTIFY_CHANNEL)
         return job_from_row(row)
 
     def wake(self) -> None:

@@ -44,8 +44,9 @@ class Connection(Protocol):
 
     async def execute_script(self, statements: Sequence[str]) -> None: ...
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Call `callback` once this transaction has committed (never after a rollback)."""
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` once this transaction has committed (never after a rollback);
+        True when this is the transaction's first request for it."""
         ...
 
 
@@ -54,11 +55,13 @@ class CommitCallbacks:
 
     _callbacks: list[Callable[[], None]] | None = None
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], None]) -> bool:
         if self._callbacks is None:
             self._callbacks = []
-        if callback not in self._callbacks:
-            self._callbacks.append(callback)
+        if callback in self._callbacks:
+            return False
+        self._callbacks.append(callback)
+        return True
 
     def committed(self) -> None:
         for callback in self._callbacks or ():
