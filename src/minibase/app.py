@@ -23,13 +23,28 @@ from minibase.http.routes import (
     jobs,
     login,
     openapi,
+    pay,
+    pay_admin,
     records,
     users,
 )
 from minibase.http.routing import Endpoint
 from minibase.services import Services, background_for, open_services
 
-ROUTE_MODULES = (records, functions, health, login, users, admins, apps, collections, jobs, openapi)
+ROUTE_MODULES = (
+    records,
+    functions,
+    health,
+    login,
+    users,
+    admins,
+    apps,
+    collections,
+    jobs,
+    pay,
+    pay_admin,
+    openapi,
+)
 
 
 def endpoints() -> list[Endpoint]:

@@ -254,7 +254,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     where = "SQLite at " + str(settings.sqlite_path) if settings.uses_sqlite else "PostgreSQL"
     log.info("minibase %s on http://%s:%d (%s)", __version__, settings.host, settings.port, where)
     if settings.server == "uvicorn":
-        import uvicorn  # type: ignore[import-not-found]
+        import uvicorn
 
         uvicorn.run(
             "minibase.server:app_from_environment",

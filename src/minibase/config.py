@@ -50,6 +50,7 @@ class Settings:
     douyin_url: str = "https://developer.toutiao.com"
     baidu_url: str = "https://spapi.baidu.com"
     alipay_url: str = "https://openapi.alipay.com/gateway.do"
+    wechatpay_url: str = "https://api.mch.weixin.qq.com"
     sandbox_url: str | None = None
     platform_timeout: float = 5.0
     # Cloud functions, hooks, schedules and job handlers: the *.py files of this folder.
@@ -66,6 +67,13 @@ class Settings:
     scheduler_interval: float = 10.0
     # Refuse decrypted phone data whose watermark is older than this many seconds (None: off).
     phone_max_age: int | None = None
+    # Payments. Where the providers reach this server with notifications, e.g.
+    # https://api.example.com (None: http://host:port, accepted only in --dev).
+    public_url: str | None = None
+    # Seconds an unpaid order stays payable (sent as time_expire); then it is closed.
+    pay_order_ttl: int = 1800
+    # Seconds after which an order or refund with no notification yet is asked about.
+    pay_reconcile_after: int = 300
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,6 +100,31 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def config_tables(
+    settings: Settings, section: str, secret_fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The tables of `[[section]]` in the config file. `<secret>_env = "NAME"` reads a secret
+    from the environment, so the file can live in git without secrets."""
+    raw = settings.extra.get(section, [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{section} must be a list of tables ([[{section}]])")
+    found = []
+    for position, entry in enumerate(raw):
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{section}[{position}] must be a table")
+        values = {key: value for key, value in entry.items() if not key.endswith("_env")}
+        for key, variable in entry.items():
+            if key.endswith("_env"):
+                name = key.removesuffix("_env")
+                if name not in secret_fields or variable not in os.environ:
+                    raise ConfigError(
+                        f"{section}[{position}].{key}: no environment variable {variable}"
+                    )
+                values[name] = os.environ[variable]
+        found.append(values)
+    return found
 
 
 def env_name(setting: str) -> str:
@@ -210,8 +243,12 @@ def _check(settings: Settings) -> None:
         "job_retention_days",
         "workers",
         "postgres_pool_size",
+        "pay_order_ttl",
+        "pay_reconcile_after",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
+    if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
+        raise ConfigError("setting public_url (MINIBASE_PUBLIC_URL) must start with https://")
     if settings.list_default_limit > settings.list_max_limit:
         raise ConfigError("list_default_limit cannot exceed list_max_limit")

@@ -12,6 +12,7 @@ from minibase.auth.apps import PlatformApp
 from minibase.config import Settings
 from minibase.errors import ApiError
 from minibase.platforms import PlatformError, async_client
+from minibase.platforms.wechatpay import AsyncWeChatPayClient, Merchant
 
 _BAD_INPUT = {
     "invalid_code": ("auth.invalid_code", 400, "the login code is invalid"),
@@ -93,6 +94,19 @@ class PlatformGateway:
             app.credentials, base_url=self._settings.platform_url(app.platform), http=self.http
         )
         self._clients[key] = (app.updated, client)
+        return client
+
+    def wechatpay(self, merchant: Merchant, version: str) -> AsyncWeChatPayClient:
+        """The WeChat Pay client of a merchant (rebuilt when `version` changes)."""
+        key = ("wechatpay", merchant.mchid)
+        cached = self._clients.get(key)
+        if cached is not None and cached[0] == version:
+            client: AsyncWeChatPayClient = cached[1]
+            return client
+        client = AsyncWeChatPayClient(
+            merchant, base_url=self._settings.platform_url("wechatpay"), http=self.http
+        )
+        self._clients[key] = (version, client)
         return client
 
     async def close(self) -> None:

@@ -1,5 +1,5 @@
-"""--dev: the in-process sandbox learns every registered app, and Alipay apps get the sandbox's
-platform key, so the whole login flow works offline at once."""
+"""--dev: the in-process sandbox learns every registered app and WeChat Pay merchant; Alipay
+apps and merchants get the sandbox's platform keys, so login and payments work offline at once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from minibase.auth.apps import PlatformApp, save_app
+from minibase.pay.merchants import PayMerchant, save_merchant
 from minibase.platforms.alipay import crypto as alipay_crypto
 from minibase.services import Services
 
@@ -51,6 +52,33 @@ async def register_app_in_sandbox(services: Services, app: PlatformApp) -> None:
         await services.apps.load()
 
 
+def with_dev_merchant_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """In --dev a merchant needs only its mchid (and its appids): keys are made up."""
+    filled = dict(values)
+    if "private_key" not in filled:
+        filled["private_key"] = alipay_crypto.generate_rsa_keypair()[0]
+    filled.setdefault("serial_no", secrets.token_hex(20).upper())
+    filled.setdefault("api_v3_key", secrets.token_hex(16))
+    return filled
+
+
+async def register_merchant_in_sandbox(services: Services, merchant: PayMerchant) -> None:
+    keys = merchant.keys
+    answer = services.sandbox.wechatpay.register_merchant(
+        merchant.mchid, public_key_of(keys.private_key), keys.serial_no, keys.api_v3_key
+    )
+    serial, key = answer["platform_serial"], answer["platform_public_key"]
+    if keys.platform_keys.get(serial) != key:
+        wanted = {"platform_keys": {**keys.platform_keys, serial: key}}
+        async with services.db.transaction() as conn:
+            await save_merchant(
+                conn, services.merchants, services.clock, services.ids, wanted, merchant
+            )
+        await services.merchants.load()
+
+
 async def register_apps_in_sandbox(services: Services) -> None:
     for app in await services.apps.all():
         await register_app_in_sandbox(services, app)
+    for merchant in await services.merchants.all():
+        await register_merchant_in_sandbox(services, merchant)

@@ -17,6 +17,8 @@ from minibase.hooks import NoHooks, RecordHooks
 from minibase.ids import IdGenerator
 from minibase.jobs import JobQueue
 from minibase.messaging.access_tokens import AccessTokens
+from minibase.pay.merchants import MerchantRegistry, apply_configured_merchants
+from minibase.pay.payments import Payments
 from minibase.store.database import Database
 from minibase.store.migrations import ensure_current, migrate
 from minibase.store.postgres import PostgresDatabase
@@ -40,9 +42,14 @@ class Services:
     platforms: PlatformGateway
     access_tokens: AccessTokens
     jobs: JobQueue
+    merchants: MerchantRegistry
+    payments: Payments = field(init=False)
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
+
+    def __post_init__(self) -> None:
+        self.payments = Payments(self, self.merchants)
 
     async def close(self) -> None:
         await self.platforms.close()
@@ -84,6 +91,9 @@ async def open_services(
         apps = AppRegistry(db, vault)
         await apply_configured_apps(db, apps, clock, ids, settings)
         await apps.load()
+        merchants = MerchantRegistry(db, vault)
+        await apply_configured_merchants(db, merchants, clock, ids, settings)
+        await merchants.load()
     except BaseException:
         await db.close()
         raise
@@ -102,6 +112,7 @@ async def open_services(
         gateway,
         AccessTokens(gateway, clock),
         JobQueue(db, clock, ids),
+        merchants,
     )
     try:
         attach_functions(services)

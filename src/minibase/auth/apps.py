@@ -7,23 +7,20 @@ and never returned; every process caches the apps and re-reads them when `apps_v
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from minibase.clock import Clock, isoformat
-from minibase.config import ConfigError, Settings
+from minibase.config import ConfigError, Settings, config_tables
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
 from minibase.platforms import PLATFORMS, AppCredentials, PlatformError
 from minibase.platforms.alipay import crypto as alipay_crypto
+from minibase.store.catalog import SealedCatalog
 from minibase.store.database import Connection, Database, IntegrityViolation
-from minibase.store.versions import Watched, bump
+from minibase.store.versions import bump
 from minibase.vault import Vault
 
 VERSION_KEY = "apps_version"
@@ -120,29 +117,18 @@ def _sealed_context(platform: str, appid: str) -> str:
     return f"minibase/app/{platform}/{appid}"
 
 
-class AppRegistry:
-    def __init__(
-        self,
-        db: Database,
-        vault: Vault,
-        check_interval: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._db = db
-        self._vault = vault
-        self._apps: dict[tuple[str, str], PlatformApp] = {}
-        self._watch = Watched(db, VERSION_KEY, self.load, check_interval, monotonic)
+class AppRegistry(SealedCatalog[tuple[str, str], PlatformApp]):
+    def __init__(self, db: Database, vault: Vault, check_interval: float = 1.0) -> None:
+        super().__init__(db, vault, VERSION_KEY, check_interval)
 
-    async def load(self) -> None:
-        version = await self._watch.current()
+    async def _read(self) -> dict[tuple[str, str], PlatformApp]:
         rows = await self._db.fetch_all(
             "SELECT id, platform, appid, name, account, credentials, created, updated"
             " FROM platform_apps ORDER BY platform, appid"
         )
         apps = {}
         for row in rows:
-            opened = self._vault.open(row[5], _sealed_context(row[1], row[2])).reveal()
-            secrets = orjson.loads(opened)
+            secrets = self.open_secrets(row[5], _sealed_context(row[1], row[2]))
             app = PlatformApp(
                 row[0],
                 row[1],
@@ -154,26 +140,16 @@ class AppRegistry:
                 row[7],
             )
             apps[(app.platform, app.appid)] = app
-        self._apps = apps
-        self._watch.loaded(version)
+        return apps
 
     async def get(self, platform: str, appid: str) -> PlatformApp:
-        await self._watch.refresh_if_stale()
-        app = self._apps.get((platform, appid))
+        app = await self.lookup((platform, appid))
         if app is None:
             raise ApiError("apps.not_found", 404, f"no {platform} app {appid!r} is registered here")
         return app
 
-    def find(self, platform: str, appid: str) -> PlatformApp | None:
-        return self._apps.get((platform, appid))
-
-    async def all(self) -> list[PlatformApp]:
-        await self._watch.refresh_if_stale()
-        return list(self._apps.values())
-
     def seal(self, platform: str, appid: str, credentials: AppCredentials) -> str:
-        secrets = orjson.dumps(_secret_values(credentials)).decode()
-        return self._vault.seal(secrets, _sealed_context(platform, appid))
+        return self.seal_secrets(_secret_values(credentials), _sealed_context(platform, appid))
 
 
 async def save_app(
@@ -251,22 +227,9 @@ def _secret_values(credentials: AppCredentials) -> dict[str, str]:
 
 
 def configured_apps(settings: Settings) -> list[dict[str, Any]]:
-    """`[[apps]]` of the config file; `<secret>_env = "NAME"` reads a secret from the
-    environment, so the file can live in git without secrets."""
-    raw = settings.extra.get("apps", [])
-    if not isinstance(raw, list):
-        raise ConfigError("apps must be a list of tables ([[apps]])")
+    """`[[apps]]` of the config file, checked (secrets may come from the environment)."""
     found = []
-    for position, entry in enumerate(raw):
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"apps[{position}] must be a table")
-        values = {key: value for key, value in entry.items() if not key.endswith("_env")}
-        for key, variable in entry.items():
-            if key.endswith("_env"):
-                name = key.removesuffix("_env")
-                if name not in SECRET_FIELDS or variable not in os.environ:
-                    raise ConfigError(f"apps[{position}].{key}: no environment variable {variable}")
-                values[name] = os.environ[variable]
+    for position, values in enumerate(config_tables(settings, "apps", SECRET_FIELDS)):
         try:
             found.append(check_app(values))
         except ApiError as exc:
@@ -284,7 +247,7 @@ async def apply_configured_apps(
     await registry.load()
     async with db.transaction() as conn:
         for values in wanted:
-            current = registry.find(values["platform"], values["appid"])
+            current = registry.find((values["platform"], values["appid"]))
             if current is not None and current.matches(values):
                 continue
             try:

@@ -1,7 +1,7 @@
 """Cloud functions, record hooks, scheduled functions and job handlers, written by users in the
 functions folder (`functions_dir`, default ./functions):
 
-    from minibase.functions import ApiError, after, before, function, job, schedule
+    from minibase.functions import ApiError, after, before, function, job, paid, price, schedule
 
     @function(auth="user", schema={"title": {"type": "string", "required": True}})
     async def publish(ctx, input):
@@ -22,11 +22,18 @@ functions folder (`functions_dir`, default ./functions):
 
     @job("notify_followers", max_attempts=5)
     async def notify(ctx, payload): ...
+
+    @price()
+    async def catalogue(ctx, product, input):
+        return {"amount": 1200, "description": "A year of Pro"}
+
+    @paid()
+    async def deliver(ctx, order): ...  # once per paid order (see docs/payments.md)
 """
 
 from minibase.errors import ApiError
 from minibase.functions.context import FunctionContext
-from minibase.functions.specs import after, before, function, job, schedule
+from minibase.functions.specs import after, before, function, job, paid, price, schedule
 from minibase.hooks import RecordEvent
 
 __all__ = [
@@ -37,5 +44,7 @@ __all__ = [
     "before",
     "function",
     "job",
+    "paid",
+    "price",
     "schedule",
 ]

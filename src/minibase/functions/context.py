@@ -146,8 +146,8 @@ class JobsAPI:
     ) -> Job:
         """A durable job for a `@job(name)` handler; with `key`, enqueueing twice is harmless.
         max_attempts defaults to what the handler declared."""
-        if isinstance(name, str) and name.startswith("minibase."):
-            raise InvalidJob(f"{name!r}: 'minibase.' is for minibase's own jobs")
+        if isinstance(name, str) and name.startswith(("minibase.", "pay.")):
+            raise InvalidJob(f"{name!r}: 'minibase.' and 'pay.' are for minibase's own jobs")
         attempts = self._declared_attempts(name) if max_attempts is None else max_attempts
         return await self._queue.enqueue(
             name, payload, run_at=run_at, key=key, max_attempts=attempts, conn=self._conn

@@ -76,13 +76,15 @@ class FunctionRegistry:
     hooks_by_name: dict[str, Hook] = field(default_factory=dict)
     schedules: dict[str, Scheduled] = field(default_factory=dict)
     jobs: dict[str, JobHandler] = field(default_factory=dict)
+    price: JobHandler | None = None  # @price (max_attempts unused)
+    paid: JobHandler | None = None  # @paid: runs as the pay.fulfil job
 
     def hooks_for(self, phase: str, collection: str, action: str) -> list[Hook]:
         return self.hooks.get((phase, collection.lower(), action), [])
 
     def max_attempts(self, job_name: str) -> int:
         """What `@job(name, max_attempts=...)` declared, for jobs enqueued without one."""
-        found = self.jobs.get(job_name)
+        found = self.paid if job_name == "pay.fulfil" else self.jobs.get(job_name)
         return DEFAULT_MAX_ATTEMPTS if found is None else found.max_attempts
 
 
@@ -175,6 +177,8 @@ def _add(
         _add_hooks(registry, path, where, attribute, handler, declaration.kind, options, timeout)
     elif declaration.kind == "schedule":
         _add_schedule(registry, where, attribute, handler, options, timeout)
+    elif declaration.kind in ("price", "paid"):
+        _add_payment_hook(registry, where, handler, declaration.kind, options, timeout)
     else:
         name = _name(where, options.get("name") or attribute)
         if name in registry.jobs:
@@ -189,9 +193,27 @@ def _add(
 def _name(where: str, name: str) -> str:
     if not NAME.fullmatch(name):
         raise FunctionsError(f"{where}: name {name!r} must match {NAME.pattern}")
-    if name.startswith("minibase."):
-        raise FunctionsError(f"{where}: name {name!r}: 'minibase.' is for minibase's own jobs")
+    for reserved in ("minibase.", "pay."):
+        if name.startswith(reserved):
+            raise FunctionsError(f"{where}: name {name!r}: {reserved!r} is for minibase's own jobs")
     return name
+
+
+def _add_payment_hook(
+    registry: FunctionRegistry,
+    where: str,
+    handler: Handler,
+    kind: str,
+    options: Mapping[str, Any],
+    timeout: float,
+) -> None:
+    if getattr(registry, kind) is not None:
+        raise FunctionsError(f"{where}: there is one @{kind} hook, and one is declared already")
+    attempts = options.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+        raise FunctionsError(f"{where}: max_attempts must be a whole number from 1 to 100")
+    _check_arity(where, handler, 3 if kind == "price" else 2)
+    setattr(registry, kind, JobHandler(where.replace(": ", "."), handler, timeout, attempts))
 
 
 def _add_function(

@@ -25,6 +25,8 @@ from minibase.functions.context import CallerInfo, FunctionContext
 from minibase.functions.registry import FunctionRegistry, Hook
 from minibase.hooks import Action, RecordEvent
 from minibase.jobs import Job, JobQueue
+from minibase.pay.ledger import FULFIL_JOB
+from minibase.pay.payments import RECONCILE_JOB
 from minibase.store.database import Connection
 from minibase.store.schema import ValidationError
 
@@ -184,6 +186,10 @@ class Extensions:
             return self._run_after_hook
         if name == SCHEDULE_JOB:
             return self._run_schedule
+        if name == FULFIL_JOB:
+            return self._run_paid
+        if name == RECONCILE_JOB:
+            return self._reconcile
         found = self.registry.jobs.get(name)
         if found is None:
             return None
@@ -222,6 +228,63 @@ class Extensions:
         ctx = await self.context(SYSTEM, scheduled.name, job=job)
         await _run(scheduled.handler, scheduled.timeout, ctx, *scheduled.arguments)
 
+    # -- payments -------------------------------------------------------------------------
+
+    async def price(
+        self, caller: Caller, wanted: Any, request_id: str | None
+    ) -> tuple[int, str | None] | None:
+        """What the @price hook says the product costs (None: there is no price hook)."""
+        hook = self.registry.price
+        if hook is None:
+            return None
+        ctx = await self.context(caller, hook.name, request_id)
+        body = {
+            "product": wanted.product,
+            "amount": wanted.amount,
+            "description": wanted.description,
+        }
+        try:
+            priced = await _run(hook.handler, hook.timeout, ctx, wanted.product, body)
+        except ApiError:
+            raise
+        except TimeoutError:
+            raise ApiError("functions.timeout", 504, f"price hook {hook.name} timed out") from None
+        except Exception:
+            log.exception("price hook %s failed (request %s)", hook.name, request_id)
+            raise ApiError("functions.failed", 500, f"price hook {hook.name} failed") from None
+        amount = priced.get("amount") if isinstance(priced, dict) else None
+        description = priced.get("description") if isinstance(priced, dict) else None
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int)
+            or amount < 1
+            or not (
+                description is None
+                or (isinstance(description, str) and 1 <= len(description) <= 127)
+            )
+        ):
+            log.error("price hook %s returned %r", hook.name, priced)
+            message = f"price hook {hook.name} must return {{'amount': fen > 0, 'description'}}"
+            raise ApiError("functions.failed", 500, message)
+        return amount, description
+
+    async def _run_paid(self, job: Job) -> None:
+        hook = self.registry.paid
+        if hook is None:  # fails (and retries, then waits in the dead jobs) until there is one
+            raise RuntimeError("no @paid hook is declared: this paid order is not fulfilled")
+        payments = self._services.payments
+        async with self._services.db.reader() as reader:
+            order = await payments.ledger.order(reader, job.payload["order"])
+        if order is None:
+            log.warning("paid order %s is gone; nothing to fulfil", job.payload["order"])
+            return
+        ctx = await self.context(SYSTEM, hook.name, job=job)
+        await _run(hook.handler, hook.timeout, ctx, order.to_json())
+
+    async def _reconcile(self, job: Job) -> None:
+        counts = await self._services.payments.reconcile()
+        log.info("reconciled payments: %s", counts)
+
     # -- schedules ------------------------------------------------------------------------
 
     async def enqueue_due(self) -> int:
@@ -239,4 +302,9 @@ class Extensions:
                     key=f"schedule:{scheduled.name}:{at}",
                 )
                 enqueued += 1
+        if await self._services.payments.reconcile_due():
+            # one run per interval across every process, while anything waits to be asked
+            bucket = int(now.timestamp() // self._services.settings.scheduler_interval)
+            await self._queue.enqueue(RECONCILE_JOB, {}, key=f"{RECONCILE_JOB}:{bucket}")
+            enqueued += 1
         return enqueued

@@ -1,6 +1,6 @@
 """The decorators users put on their functions, and what they declare.
 
-    from minibase.functions import function, before, after, schedule, job
+    from minibase.functions import function, before, after, schedule, job, price, paid
 
     @function(auth="user", timeout=5, schema={"title": {"type": "string", "required": True}})
     async def publish(ctx, input): ...
@@ -25,7 +25,7 @@ Access = Literal["user", "admin", "public"]
 
 @dataclass(frozen=True)
 class Declaration:
-    kind: Literal["function", "before", "after", "schedule", "job"]
+    kind: Literal["function", "before", "after", "schedule", "job", "price", "paid"]
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -99,3 +99,18 @@ def job(
     `handler(ctx, payload)`."""
     options = {"name": name, "timeout": timeout, "max_attempts": max_attempts}
     return lambda handler: _declare(handler, Declaration("job", options))
+
+
+def price(*, timeout: float = 5.0) -> Callable[[F], F]:
+    """Prices what a user buys: `handler(ctx, product, input)` runs when `POST /api/pay/orders`
+    creates an order and returns `{"amount": fen, "description": "..."}` (or raises ApiError,
+    e.g. for an unknown product). With a price hook the client can never choose the amount."""
+    return lambda handler: _declare(handler, Declaration("price", {"timeout": timeout}))
+
+
+def paid(*, timeout: float = 60.0, max_attempts: int = 10) -> Callable[[F], F]:
+    """Fulfils a paid order: `handler(ctx, order)` runs once per paid order as a durable job,
+    retried with backoff when it raises. `ctx.transaction()` with `tx.complete_job()` makes its
+    writes and the job's success one commit."""
+    options = {"timeout": timeout, "max_attempts": max_attempts}
+    return lambda handler: _declare(handler, Declaration("paid", options))

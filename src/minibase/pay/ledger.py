@@ -7,6 +7,7 @@ a paid order is fulfilled exactly once however many notifications and queries re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,10 +57,17 @@ class Outcome:
 
 
 class Ledger:
-    def __init__(self, clock: Clock, ids: IdGenerator, jobs: JobQueue) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        ids: IdGenerator,
+        jobs: JobQueue,
+        fulfil_attempts: Callable[[], int] = lambda: 10,
+    ) -> None:
         self._clock = clock
         self._ids = ids
         self._jobs = jobs
+        self._fulfil_attempts = fulfil_attempts  # what @paid declared
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -190,7 +198,11 @@ class Ledger:
                 conn, order.id, "paid_after_close", {"trade_no": payment.provider_trade_no}
             )
         await self._jobs.enqueue(
-            FULFIL_JOB, {"order": order.id}, key=f"{FULFIL_JOB}:{order.id}", conn=conn
+            FULFIL_JOB,
+            {"order": order.id},
+            key=f"{FULFIL_JOB}:{order.id}",
+            max_attempts=self._fulfil_attempts(),
+            conn=conn,
         )
         return Outcome(paid, changed=True)
 

@@ -16,6 +16,7 @@ from minibase.store.migrations import (
     v0002_platform_identities,
     v0003_jobs,
     v0004_payments,
+    v0005_pay_merchants,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -30,7 +31,13 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(module.VERSION, module.NAME, module)
-    for module in (v0001_system_tables, v0002_platform_identities, v0003_jobs, v0004_payments)
+    for module in (
+        v0001_system_tables,
+        v0002_platform_identities,
+        v0003_jobs,
+        v0004_payments,
+        v0005_pay_merchants,
+    )
 )
 
 

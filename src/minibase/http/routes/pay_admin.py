@@ -1,0 +1,274 @@
+"""Admin API over payments: WeChat Pay merchants (keys go in, never come out), every order with
+its refunds and history, refunds, asking a provider now, and the rejected reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.errors import ApiError
+from minibase.http.auth import require_admin, services_of
+from minibase.http.json import json_response, read_object
+from minibase.http.routes.pay import ORDER, ORDER_WITH_REFUNDS, PAGE, REFUND, page_limit
+from minibase.http.routing import Routes
+from minibase.pay.merchants import SECRET_FIELDS, check_merchant, delete_merchant, save_merchant
+from minibase.pay.order import OrderState
+from minibase.services import Services
+
+routes = Routes("payments admin")
+
+MERCHANT_BODY = {
+    "type": "object",
+    "required": ["mchid", "serial_no", *SECRET_FIELDS],
+    "properties": {
+        "mchid": {"type": "string"},
+        "name": {"type": "string"},
+        "appids": {"type": "array", "items": {"type": "string"}},
+        "serial_no": {"type": "string", "description": "the merchant API certificate's serial"},
+        "platform_keys": {
+            "type": "object",
+            "description": "WeChat Pay's keys by serial: platform certificates (PEM), or the"
+            " WeChat Pay public key under its PUB_KEY_ID_...",
+        },
+        "private_key": {"type": "string", "writeOnly": True, "description": "apiclient_key.pem"},
+        "api_v3_key": {"type": "string", "writeOnly": True},
+    },
+}
+MERCHANT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "mchid": {"type": "string"},
+        "name": {"type": "string"},
+        "appids": {"type": "array", "items": {"type": "string"}},
+        "serial_no": {"type": "string"},
+        "platform_serials": {"type": "array", "items": {"type": "string"}},
+        "has_private_key": {"type": "boolean"},
+        "has_api_v3_key": {"type": "boolean"},
+    },
+}
+ONE_MERCHANT = "/api/admin/pay/merchants/{mchid}"
+
+
+async def _registered_in_sandbox(services: Services, mchid: str) -> None:
+    """In --dev the in-process sandbox learns every merchant, and its platform key."""
+    if services.sandbox is not None:
+        from minibase.sandbox_wiring import register_merchant_in_sandbox
+
+        await register_merchant_in_sandbox(services, await services.merchants.get(mchid))
+
+
+@routes.add(
+    "GET",
+    "/api/admin/pay/merchants",
+    "List WeChat Pay merchants",
+    access="admin",
+    responses={
+        200: (
+            "Merchants",
+            {"type": "object", "properties": {"items": {"type": "array", "items": MERCHANT}}},
+        )
+    },
+)
+async def list_merchants(request: Request) -> Response:
+    await require_admin(request)
+    merchants = await services_of(request).merchants.all()
+    return json_response({"items": [merchant.public() for merchant in merchants]})
+
+
+@routes.add(
+    "POST",
+    "/api/admin/pay/merchants",
+    "Register a WeChat Pay merchant (its keys are sealed, never returned)",
+    access="admin",
+    body=MERCHANT_BODY,
+    responses={201: ("Registered", MERCHANT)},
+)
+async def create_merchant(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    if services.sandbox is not None:
+        from minibase.sandbox_wiring import with_dev_merchant_keys
+
+        body = with_dev_merchant_keys(body)
+    values = check_merchant(body)
+    async with services.db.transaction() as conn:
+        merchant = await save_merchant(
+            conn, services.merchants, services.clock, services.ids, values
+        )
+    await services.merchants.load()
+    await _registered_in_sandbox(services, merchant.mchid)
+    return json_response((await services.merchants.get(merchant.mchid)).public(), 201)
+
+
+@routes.add(
+    "GET",
+    ONE_MERCHANT,
+    "Read a merchant (without its keys)",
+    access="admin",
+    responses={200: ("The merchant", MERCHANT)},
+)
+async def get_merchant(request: Request) -> Response:
+    await require_admin(request)
+    merchant = await services_of(request).merchants.get(request.path_params["mchid"])
+    return json_response(merchant.public())
+
+
+@routes.add(
+    "PATCH",
+    ONE_MERCHANT,
+    "Change a merchant: its apps, name, or keys (e.g. a new certificate or platform key)",
+    access="admin",
+    body={**MERCHANT_BODY, "required": []},
+    responses={200: ("The merchant", MERCHANT)},
+)
+async def patch_merchant(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    current = await services.merchants.get(request.path_params["mchid"])
+    body = await read_object(request, services.settings.max_body_bytes)
+    body.pop("mchid", None)
+    values = check_merchant(body, partial=True)
+    async with services.db.transaction() as conn:
+        merchant = await save_merchant(
+            conn, services.merchants, services.clock, services.ids, values, current
+        )
+    await services.merchants.load()
+    await _registered_in_sandbox(services, merchant.mchid)
+    return json_response((await services.merchants.get(merchant.mchid)).public())
+
+
+@routes.add(
+    "DELETE",
+    ONE_MERCHANT,
+    "Remove a merchant (its orders stay; they cannot be refunded or reconciled until it is back)",
+    access="admin",
+    responses={204: ("Removed", None)},
+)
+async def delete_merchant_route(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    merchant = await services.merchants.get(request.path_params["mchid"])
+    async with services.db.transaction() as conn:
+        await delete_merchant(conn, merchant)
+    await services.merchants.load()
+    return Response(status_code=204)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/pay/orders",
+    "Every order, newest first (filter by state or user)",
+    access="admin",
+    query=(
+        ("state", "created, paid, refunding, refunded or closed", {"type": "string"}),
+        ("user", "the buyer's user id", {"type": "string"}),
+        *PAGE,
+    ),
+    responses={
+        200: (
+            "Orders",
+            {"type": "object", "properties": {"items": {"type": "array", "items": ORDER}}},
+        )
+    },
+)
+async def list_orders(request: Request) -> Response:
+    await require_admin(request)
+    params = request.query_params
+    state = params.get("state")
+    if state is not None and state not in {s.value for s in OrderState}:
+        raise ApiError("request.invalid_query", 400, f"state must be one of {list(OrderState)}")
+    orders = await services_of(request).payments.orders(
+        user=params.get("user"), state=state, before=params.get("before"), limit=page_limit(request)
+    )
+    return json_response({"items": [order.to_json() for order in orders]})
+
+
+@routes.add(
+    "GET",
+    "/api/admin/pay/orders/{id}",
+    "An order with its refunds and everything that happened to it",
+    access="admin",
+    responses={200: ("The order", ORDER_WITH_REFUNDS)},
+)
+async def admin_order(request: Request) -> Response:
+    caller = await require_admin(request)
+    payments = services_of(request).payments
+    order, refunds = await payments.order(request.path_params["id"], caller)
+    events = await payments.events(order=order.id)
+    return json_response(
+        {
+            "order": order.to_json(),
+            "refunds": [refund.to_json() for refund in refunds],
+            "events": events,
+        }
+    )
+
+
+@routes.add(
+    "POST",
+    "/api/admin/pay/orders/{id}/refunds",
+    "Refund an order, fully or in part (never more than was paid)",
+    access="admin",
+    body={
+        "type": "object",
+        "required": ["amount"],
+        "properties": {"amount": {"type": "integer"}, "reason": {"type": "string"}},
+    },
+    responses={
+        201: (
+            "The refund and its order",
+            {"type": "object", "properties": {"order": ORDER, "refund": REFUND}},
+        )
+    },
+)
+async def refund_order(request: Request) -> Response:
+    caller = await require_admin(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    unknown = sorted(set(body) - {"amount", "reason"})
+    if unknown:
+        raise ApiError("pay.invalid_refund", 400, f"unknown fields {unknown}: give amount, reason")
+    amount = body.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ApiError("pay.invalid_refund", 400, "amount is a whole number of fen above zero")
+    order, refund = await services.payments.refund(
+        request.path_params["id"], amount, body.get("reason"), caller
+    )
+    return json_response({"order": order.to_json(), "refund": refund.to_json()}, 201)
+
+
+@routes.add(
+    "POST",
+    "/api/admin/pay/orders/{id}/sync",
+    "Ask the provider about an unpaid order now and record what it says",
+    access="admin",
+    responses={200: ("The order", ORDER)},
+)
+async def sync_order(request: Request) -> Response:
+    await require_admin(request)
+    order = await services_of(request).payments.sync(request.path_params["id"], "admin")
+    return json_response(order.to_json())
+
+
+@routes.add(
+    "GET",
+    "/api/admin/pay/events",
+    "What happened to orders, newest first; kind=rejected lists refused reports",
+    access="admin",
+    query=(
+        ("kind", "created, paid, closed, rejected, refund_requested, ...", {"type": "string"}),
+        ("order", "an order id", {"type": "string"}),
+    ),
+    responses={200: ("Events", {"type": "object"})},
+)
+async def list_events(request: Request) -> Response:
+    await require_admin(request)
+    params = request.query_params
+    items: list[dict[str, Any]] = await services_of(request).payments.events(
+        order=params.get("order"), kind=params.get("kind")
+    )
+    return json_response({"items": items})

@@ -1,0 +1,528 @@
+"""The payments feature: orders for signed-in users, the providers' notifications, the
+reconciliation of what no notification told, and refunds.
+
+Provider calls never run inside a database transaction; every state change is one ledger
+transaction. A notification is acknowledged only once its change is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from minibase.auth.caller import Caller
+from minibase.auth.identities import find_identity
+from minibase.clock import isoformat
+from minibase.errors import ApiError
+from minibase.gateway import platform_failure
+from minibase.pay.ledger import FULFIL_JOB, Ledger, PaymentMismatch
+from minibase.pay.merchants import MerchantRegistry
+from minibase.pay.order import ORDER_COLUMNS, REFUND_COLUMNS, Order, OrderState, Refund
+from minibase.pay.providers import (
+    ALIPAY,
+    PROVIDER_OF_PLATFORM,
+    WECHATPAY,
+    Alipay,
+    PaymentStatus,
+    Provider,
+    RefundStatus,
+    WeChatPay,
+)
+from minibase.platforms.errors import PlatformError
+from minibase.store.database import Connection
+
+if TYPE_CHECKING:
+    from minibase.services import Services
+
+log = logging.getLogger("minibase.pay")
+RECONCILE_JOB = "pay.reconcile"
+RECONCILE_BATCH = 100
+_ORDER_FIELDS = frozenset({"product", "amount", "description", "idempotency_key", "merchant"})
+_TRANSIENT = frozenset({"unavailable", "rate_limited"})
+# Waiting longer than pay_reconcile_after, and not asked about for as long (the index on
+# (state, created) finds them).
+_ORDER_DUE = "state = 'created' AND created <= ? AND (checked_at IS NULL OR checked_at <= ?)"
+_REFUND_DUE = "state = 'requested' AND created <= ? AND (checked_at IS NULL OR checked_at <= ?)"
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError("pay.invalid_order", 400, message)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    product: str
+    idempotency_key: str
+    amount: int | None
+    description: str | None
+    merchant: str | None
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> OrderRequest:
+        unknown = sorted(set(body) - _ORDER_FIELDS)
+        if unknown:
+            raise _invalid(f"unknown fields {unknown}; an order has {sorted(_ORDER_FIELDS)}")
+        product, key = body.get("product"), body.get("idempotency_key")
+        if not isinstance(product, str) or not 1 <= len(product) <= 128:
+            raise _invalid("product is the reference of what is bought (1-128 characters)")
+        if not isinstance(key, str) or not 1 <= len(key) <= 64:
+            raise _invalid(
+                "idempotency_key (1-64 characters) makes a retried request the same order"
+            )
+        amount = body.get("amount")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+            raise _invalid("amount is a whole number of fen")
+        if amount is not None and not 1 <= amount <= 10**10:
+            raise _invalid("amount is a whole number of fen above zero")
+        description = body.get("description")
+        if description is not None and (
+            not isinstance(description, str) or not 1 <= len(description) <= 127
+        ):
+            raise _invalid("description is what the payer sees (1-127 characters)")
+        merchant = body.get("merchant")
+        if merchant is not None and not isinstance(merchant, str):
+            raise _invalid("merchant is a WeChat Pay mchid")
+        return cls(product, key, amount, description, merchant)
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: Order
+    created: bool
+    payment: dict[str, str] | None  # what the mini program hands the payment call, if payable
+
+    def to_json(self) -> dict[str, Any]:
+        return {"order": self.order.to_json(), "payment": self.payment}
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """How to answer a notification: `ok` only once what it said is committed."""
+
+    ok: bool
+    status: int
+    message: str
+
+
+class Payments:
+    def __init__(self, services: Services, merchants: MerchantRegistry) -> None:
+        self._services = services
+        self.merchants = merchants
+        self.ledger = Ledger(
+            services.clock,
+            services.ids,
+            services.jobs,
+            lambda: self._registry_attempts(),
+        )
+
+    def _registry_attempts(self) -> int:
+        functions = self._services.functions
+        return 10 if functions is None else int(functions.registry.max_attempts(FULFIL_JOB))
+
+    # -- providers ------------------------------------------------------------------------
+
+    async def provider(self, name: str, merchant: str) -> Provider:
+        services = self._services
+        if name == WECHATPAY:
+            found = await self.merchants.get(merchant)
+            return WeChatPay(services.platforms.wechatpay(found.keys, found.updated))
+        if name == ALIPAY:
+            app = await services.apps.get("alipay", merchant)
+            return Alipay(services.platforms.client(app), app.appid)
+        raise ApiError("pay.unknown_provider", 404, f"no payment provider {name!r}")
+
+    def notify_url(self, provider: Provider) -> str:
+        settings = self._services.settings
+        base = settings.public_url
+        if not base:
+            if not settings.dev:
+                raise ApiError(
+                    "pay.not_configured",
+                    503,
+                    "set public_url: the payment providers need it to reach this server",
+                )
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+            base = f"http://{host}:{settings.port}"
+        return f"{base.rstrip('/')}/api/pay/{provider.name}/notify/{provider.merchant}"
+
+    async def _provider_for_app(self, caller: Caller, chosen: str | None) -> Provider:
+        name = PROVIDER_OF_PLATFORM.get(caller.platform or "")
+        if name is None or caller.appid is None:
+            raise ApiError(
+                "pay.unsupported_platform",
+                400,
+                "sign in through a WeChat or Alipay mini program to pay",
+            )
+        if name == ALIPAY:
+            return await self.provider(ALIPAY, caller.appid)
+        merchants = await self.merchants.for_app(caller.appid)
+        if chosen is not None:
+            merchants = [merchant for merchant in merchants if merchant.mchid == chosen]
+        if not merchants:
+            which = f"merchant {chosen}" if chosen else "WeChat Pay merchant"
+            raise ApiError(
+                "pay.no_merchant", 409, f"no {which} takes payments for app {caller.appid}"
+            )
+        if len(merchants) > 1:
+            raise _invalid(
+                f"app {caller.appid} pays through several merchants: choose one with merchant"
+            )
+        return await self.provider(WECHATPAY, merchants[0].mchid)
+
+    # -- orders ---------------------------------------------------------------------------
+
+    async def place(
+        self, caller: Caller, body: Mapping[str, Any], request_id: str | None = None
+    ) -> Placed:
+        """Create the caller's order (or find the one its idempotency key made), prepay it
+        at the provider, and give what the mini program's payment call takes."""
+        if not caller.is_user or caller.id is None:
+            raise ApiError("auth.required", 401, "paying needs a user access token")
+        wanted = OrderRequest.parse(body)
+        provider = await self._provider_for_app(caller, wanted.merchant)
+        amount, description = await self._price(caller, wanted, request_id)
+        services = self._services
+        async with services.db.reader() as reader:
+            identity = await find_identity(
+                reader, caller.id, caller.platform or "", caller.appid or ""
+            )
+        if identity is None:
+            raise ApiError(
+                "pay.no_openid", 409, f"this user has not signed in through {caller.appid}"
+            )
+        notify_url = self.notify_url(provider)
+        expires_at = services.clock.now() + timedelta(seconds=services.settings.pay_order_ttl)
+        async with services.db.transaction() as conn:
+            order, created = await self.ledger.create(
+                conn,
+                provider=provider.name,
+                merchant=provider.merchant,
+                appid=caller.appid or "",
+                user_id=caller.id,
+                idempotency_key=wanted.idempotency_key,
+                product=wanted.product,
+                description=description,
+                amount=amount,
+                expires_at=expires_at,
+            )
+            if created:
+                await self.ledger.event(conn, order.id, "created", {"amount": amount})
+        if order.state is not OrderState.CREATED:
+            return Placed(order, created, None)
+        if services.clock.now() >= order.expires_at:
+            raise ApiError(
+                "pay.order_expired",
+                409,
+                "this order expired unpaid: use a new idempotency key for a new order",
+                {"order": order.id},
+            )
+        if order.prepay is None:
+            try:
+                prepay = await provider.prepay(order, identity.openid, notify_url)
+            except PlatformError as exc:
+                if exc.errcode in ("ORDERPAID", "ACQ.TRADE_HAS_SUCCESS"):
+                    return Placed(await self.sync(order.id, "prepay"), created, None)
+                raise platform_failure(exc, client_input=False) from None
+            async with services.db.transaction() as conn:
+                await self.ledger.set_prepay(conn, order.id, prepay)
+            order = replace(order, prepay=prepay)
+        return Placed(order, created, provider.payment_params(order))
+
+    async def _price(
+        self, caller: Caller, wanted: OrderRequest, request_id: str | None
+    ) -> tuple[int, str]:
+        functions = self._services.functions
+        priced = None if functions is None else await functions.price(caller, wanted, request_id)
+        if priced is None:
+            if wanted.amount is None:
+                raise _invalid("amount (fen) is required, or price products with a @price hook")
+            return wanted.amount, wanted.description or wanted.product
+        amount, description = priced
+        if wanted.amount is not None and wanted.amount != amount:
+            raise ApiError(
+                "pay.price_changed",
+                409,
+                f"{wanted.product} costs {amount} fen, not {wanted.amount}",
+                {"amount": amount},
+            )
+        return amount, description or wanted.description or wanted.product
+
+    async def order(self, order_id: str, caller: Caller) -> tuple[Order, list[Refund]]:
+        """An order and its refunds: the buyer's own, or any for an admin."""
+        async with self._services.db.reader() as reader:
+            order = await self.ledger.order(reader, order_id)
+            if order is None or not (caller.is_admin or order.user_id == caller.id):
+                raise ApiError("pay.order_not_found", 404, f"no order {order_id!r}")
+            return order, await self.ledger.refunds(reader, order.id)
+
+    async def orders(
+        self,
+        *,
+        user: str | None = None,
+        state: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+    ) -> list[Order]:
+        """Newest first; `before` is the last id of the page before."""
+        where, args = [], []
+        for column, value in (("user_id", user), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        async with self._services.db.reader() as reader:
+            rows = await reader.fetch_all(
+                f"SELECT {ORDER_COLUMNS} FROM pay_orders{clause} ORDER BY id DESC LIMIT ?",
+                *args,
+                limit,
+            )
+        return [Order.from_row(row) for row in rows]
+
+    async def events(
+        self, *, order: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        for column, value in (("order_id", order), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        async with self._services.db.reader() as reader:
+            rows = await reader.fetch_all(
+                f"SELECT id, order_id, kind, detail, created FROM pay_events{clause}"
+                " ORDER BY id DESC LIMIT ?",
+                *args,
+                limit,
+            )
+        return [
+            {
+                "id": row[0],
+                "order": row[1],
+                "kind": row[2],
+                "detail": orjson.loads(row[3]) if isinstance(row[3], str | bytes) else row[3],
+                "created": row[4],
+            }
+            for row in rows
+        ]
+
+    # -- what the providers say -----------------------------------------------------------
+
+    async def notification(
+        self, provider_name: str, merchant: str, headers: Mapping[str, str], body: bytes
+    ) -> Acknowledgement:
+        """Verify a notification and commit what it says; the answer tells the provider
+        whether to deliver it again. Database failures propagate: never acknowledged."""
+        try:
+            provider = await self.provider(provider_name, merchant)
+        except ApiError as exc:
+            return Acknowledgement(False, 404, exc.message)
+        try:
+            notice = provider.read(headers, body, self._services.clock.now().timestamp())
+        except PlatformError as exc:
+            log.warning(
+                "refused a %s notification for %s: %s (%s)",
+                provider_name,
+                merchant,
+                exc.kind,
+                exc.message,
+            )
+            return Acknowledgement(False, 401, f"refused: {exc.kind}")
+        try:
+            async with self._services.db.transaction() as conn:
+                if notice.status is not None:
+                    await self._apply(conn, notice.out_trade_no, notice.status, "notification")
+                if notice.refund is not None:
+                    await self._settle(conn, notice.refund, "notification")
+        except PaymentMismatch as exc:
+            await self._rejected(notice.out_trade_no, str(exc), notice.event)
+            return Acknowledgement(False, 400, "refused: it does not match the order")
+        except ApiError as exc:
+            if exc.code not in ("pay.order_not_found", "pay.refund_not_found"):
+                raise
+            await self._rejected(notice.out_trade_no, exc.message, notice.event)
+            return Acknowledgement(False, 400, f"refused: {exc.message}")
+        return Acknowledgement(True, 200, "ok")
+
+    async def _rejected(self, out_trade_no: str, reason: str, event: str) -> None:
+        log.warning("rejected a payment report for %s: %s", out_trade_no, reason)
+        async with self._services.db.transaction() as conn:
+            order = await self.ledger.order_by_trade_no(conn, out_trade_no)
+            detail = {"out_trade_no": out_trade_no, "reason": reason, "event": event}
+            await self.ledger.event(conn, order.id if order else None, "rejected", detail)
+
+    async def _apply(
+        self, conn: Connection, out_trade_no: str, status: PaymentStatus, source: str
+    ) -> Order:
+        if status.state == "paid":
+            assert status.payment is not None
+            outcome = await self.ledger.record_payment(conn, status.payment)
+            if outcome.changed:
+                detail = {"source": source, "trade_no": status.payment.provider_trade_no}
+                await self.ledger.event(conn, outcome.order.id, "paid", detail)
+            return outcome.order
+        order = await self.ledger.order_by_trade_no(conn, out_trade_no, lock=True)
+        if order is None:
+            raise ApiError("pay.order_not_found", 404, f"no order {out_trade_no!r}")
+        if status.state == "closed":
+            closed = await self.ledger.close(conn, order.id)
+            if closed.changed:
+                await self.ledger.event(conn, order.id, "closed", {"source": source})
+            return closed.order
+        return order
+
+    async def _settle(self, conn: Connection, status: RefundStatus, source: str) -> None:
+        if status.state == "pending":
+            return
+        order, refund, changed = await self.ledger.settle_refund(
+            conn,
+            status.out_refund_no,
+            succeeded=status.state == "succeeded",
+            provider_refund_id=status.provider_refund_id,
+        )
+        if changed:
+            detail = {"refund": refund.id, "amount": refund.amount, "source": source}
+            await self.ledger.event(conn, order.id, f"refund_{status.state}", detail)
+
+    # -- asking the providers ---------------------------------------------------------------
+
+    async def sync(self, order_id: str, source: str = "query") -> Order:
+        """Ask the provider about an unpaid order and record what it says; an order past its
+        expiry is closed there first, so it can no longer be paid."""
+        async with self._services.db.reader() as reader:
+            order = await self.ledger.order(reader, order_id)
+        if order is None:
+            raise ApiError("pay.order_not_found", 404, f"no order {order_id!r}")
+        if order.state is not OrderState.CREATED:
+            return order
+        provider = await self.provider(order.provider, order.merchant)
+        status = await provider.query(order)
+        if (
+            status.state in ("waiting", "unknown")
+            and self._services.clock.now() >= order.expires_at
+        ):
+            try:
+                await provider.close(order)
+                status = PaymentStatus("closed")
+            except PlatformError as exc:  # paid meanwhile (ORDERPAID): ask again
+                if exc.kind in _TRANSIENT:
+                    raise
+                status = await provider.query(order)
+        async with self._services.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE pay_orders SET checked_at = ? WHERE id = ?",
+                isoformat(self._services.clock.now()),
+                order.id,
+            )
+            return await self._apply(conn, order.out_trade_no, status, source)
+
+    async def reconcile(self, limit: int = RECONCILE_BATCH) -> dict[str, int]:
+        """Orders and refunds that no notification has settled after `pay_reconcile_after`:
+        ask the providers. One failure does not stop the others."""
+        services = self._services
+        cutoff = isoformat(
+            services.clock.now() - timedelta(seconds=services.settings.pay_reconcile_after)
+        )
+        async with services.db.reader() as reader:
+            orders = await reader.fetch_all(
+                f"SELECT id FROM pay_orders WHERE {_ORDER_DUE} ORDER BY created LIMIT ?",
+                cutoff,
+                cutoff,
+                limit,
+            )
+            refunds = await reader.fetch_all(
+                f"SELECT {REFUND_COLUMNS} FROM pay_refunds WHERE {_REFUND_DUE}"
+                " ORDER BY created LIMIT ?",
+                cutoff,
+                cutoff,
+                limit,
+            )
+        counts = {"orders": 0, "refunds": 0, "failed": 0}
+        for row in orders:
+            try:
+                await self.sync(row[0], "reconcile")
+                counts["orders"] += 1
+            except (PlatformError, ApiError, PaymentMismatch) as exc:
+                counts["failed"] += 1
+                log.warning("reconciling order %s failed: %s", row[0], exc)
+        for row in refunds:
+            try:
+                await self.sync_refund(Refund.from_row(row))
+                counts["refunds"] += 1
+            except (PlatformError, ApiError) as exc:
+                counts["failed"] += 1
+                log.warning("reconciling refund %s failed: %s", row[0], exc)
+        return counts
+
+    async def reconcile_due(self) -> bool:
+        """Is anything waiting long enough to be asked about? (cheap: an index lookup)"""
+        services = self._services
+        cutoff = isoformat(
+            services.clock.now() - timedelta(seconds=services.settings.pay_reconcile_after)
+        )
+        async with services.db.reader() as reader:
+            found = await reader.fetch_value(
+                f"SELECT 1 WHERE EXISTS (SELECT 1 FROM pay_orders WHERE {_ORDER_DUE})"
+                f" OR EXISTS (SELECT 1 FROM pay_refunds WHERE {_REFUND_DUE})",
+                cutoff,
+                cutoff,
+                cutoff,
+                cutoff,
+            )
+        return found is not None
+
+    # -- refunds --------------------------------------------------------------------------
+
+    async def refund(
+        self, order_id: str, amount: int, reason: str | None, by: Caller
+    ) -> tuple[Order, Refund]:
+        """Ask for a refund (full or partial); it is settled now when the provider can tell,
+        else by its notification or reconciliation."""
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 80):
+            raise ApiError("pay.invalid_refund", 400, "reason is at most 80 characters")
+        async with self._services.db.transaction() as conn:
+            order, refund = await self.ledger.request_refund(conn, order_id, amount, reason)
+            who = {"by": "admin" if by.is_admin else by.kind, "id": by.id}
+            detail = {"refund": refund.id, "amount": amount, **who}
+            await self.ledger.event(conn, order.id, "refund_requested", detail)
+        provider = await self.provider(order.provider, order.merchant)
+        try:
+            status = await provider.refund(order, refund, self.notify_url(provider))
+        except PlatformError as exc:
+            if exc.kind in _TRANSIENT:  # it may have reached the provider: ask later
+                log.warning("refund %s is in flight: %s", refund.id, exc.message)
+                return await self._current(order.id, refund.id)
+            async with self._services.db.transaction() as conn:
+                await self._settle(conn, RefundStatus(refund.out_refund_no, "failed"), "refused")
+            raise platform_failure(exc, client_input=False) from None
+        async with self._services.db.transaction() as conn:
+            await self._settle(conn, status, "refund call")
+        return await self._current(order.id, refund.id)
+
+    async def sync_refund(self, refund: Refund) -> None:
+        async with self._services.db.reader() as reader:
+            order = await self.ledger.order(reader, refund.order_id)
+        assert order is not None
+        provider = await self.provider(order.provider, order.merchant)
+        status = await provider.query_refund(order, refund)
+        async with self._services.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE pay_refunds SET checked_at = ? WHERE id = ?",
+                isoformat(self._services.clock.now()),
+                refund.id,
+            )
+            await self._settle(conn, status, "reconcile")
+
+    async def _current(self, order_id: str, refund_id: str) -> tuple[Order, Refund]:
+        async with self._services.db.reader() as reader:
+            order = await self.ledger.order(reader, order_id)
+            refunds = await self.ledger.refunds(reader, order_id)
+        assert order is not None
+        return order, next(refund for refund in refunds if refund.id == refund_id)
