@@ -4,15 +4,17 @@ public_url the providers can reach."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from tests.http.login.conftest import sign_in
-from tests.http.pay.conftest import Shop
+from tests.http.pay.conftest import Shop, register_merchant
 
 from minibase.config import ConfigError, Settings
+from minibase.log import configure_logging
 from minibase.pay.merchants import configured_merchants
 from minibase.platforms import rsa
 from minibase.services import Services, open_services
@@ -206,3 +208,37 @@ async def test_without_public_url_orders_are_refused(
     assert response.status_code == 503
     assert response.json()["code"] == "pay.not_configured"
     assert await services.db.fetch_value("SELECT COUNT(*) FROM pay_orders") == 0
+
+
+async def test_a_whole_purchase_at_debug_level_logs_no_merchant_key(
+    http: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    admin: Actor,
+    register_app: RegisterApp,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_logging("debug")
+    caplog.set_level(logging.DEBUG)
+    await register_app("wechat", "wx-quiet")
+    keys = await register_merchant(http, sandbox, admin, "1900000222", ["wx-quiet"])
+    session = await sign_in(http, sandbox, "wechat", "wx-quiet", "dan")
+    headers = {"Authorization": f"Bearer {session['access_token']}"}
+    placed = await http.post(
+        "/api/pay/orders",
+        json={"product": "coffee", "amount": 100, "idempotency_key": "k"},
+        headers=headers,
+    )
+    out_trade_no = placed.json()["order"]["out_trade_no"]
+    await sandbox.wechatpay_pay("1900000222", out_trade_no, forge=True)
+    await sandbox.wechatpay_notify("1900000222", out_trade_no)
+    await http.post(
+        f"/api/admin/pay/orders/{placed.json()['order']['id']}/refunds",
+        json={"amount": 100},
+        headers=admin.headers,
+    )
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "refused a wechatpay notification" in text  # the forged one was logged
+    key_body = keys["private_key"].splitlines()[1]
+    assert key_body not in text
+    assert keys["api_v3_key"] not in text
+    assert placed.json()["payment"]["paySign"] not in text
