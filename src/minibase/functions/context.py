@@ -199,6 +199,28 @@ class Transaction(Scope):
             raise LeaseLost(f"job {job.id} is no longer this worker's; its writes roll back")
 
 
+class PaymentsAPI:
+    """Orders and refunds from a function (see docs/payments.md)."""
+
+    def __init__(self, services: Services, caller: Caller) -> None:
+        self._services = services
+        self._caller = caller
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        """An order with its refunds: the caller's own (any, for admins and jobs)."""
+        order, refunds = await self._services.payments.order(order_id, self._caller)
+        return {**order.to_json(), "refunds": [refund.to_json() for refund in refunds]}
+
+    async def refund(self, order_id: str, amount: int, reason: str | None = None) -> dict[str, Any]:
+        """Refund (part of) an order. Not checked against the caller: decide first who may."""
+        order, refund = await self._services.payments.refund(order_id, amount, reason, self._caller)
+        return {**refund.to_json(), "order_state": order.state.value}
+
+    async def sync(self, order_id: str) -> dict[str, Any]:
+        """Ask the provider about an unpaid order now; the order as it is then."""
+        return (await self._services.payments.sync(order_id, "function")).to_json()
+
+
 class FunctionContext(Scope):
     def __init__(
         self,
@@ -220,6 +242,7 @@ class FunctionContext(Scope):
         self.caller = info
         self.request_id = request_id
         self.job = job  # the job being handled (its id, attempts ...), for handlers run as jobs
+        self.payments = PaymentsAPI(services, caller)
         self.log = logging.getLogger(f"minibase.functions.{name}")
 
     @asynccontextmanager

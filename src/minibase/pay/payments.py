@@ -44,6 +44,8 @@ RECONCILE_JOB = "pay.reconcile"
 RECONCILE_BATCH = 100
 _ORDER_FIELDS = frozenset({"product", "amount", "description", "idempotency_key", "merchant"})
 _TRANSIENT = frozenset({"unavailable", "rate_limited"})
+# A refund call that failed like this may still have reached the provider: it stays in flight.
+_UNCERTAIN = _TRANSIENT | {"bad_response", "invalid_signature"}
 # Waiting longer than pay_reconcile_after, and not asked about for as long (the index on
 # (state, created) finds them).
 _ORDER_DUE = "state = 'created' AND created <= ? AND (checked_at IS NULL OR checked_at <= ?)"
@@ -416,11 +418,7 @@ class Payments:
                     raise
                 status = await provider.query(order)
         async with self._services.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE pay_orders SET checked_at = ? WHERE id = ?",
-                isoformat(self._services.clock.now()),
-                order.id,
-            )
+            await self._checked("pay_orders", order.id, conn)
             return await self._apply(conn, order.out_trade_no, status, source)
 
     async def reconcile(self, limit: int = RECONCILE_BATCH) -> dict[str, int]:
@@ -449,16 +447,24 @@ class Payments:
             try:
                 await self.sync(row[0], "reconcile")
                 counts["orders"] += 1
-            except (PlatformError, ApiError, PaymentMismatch) as exc:
+            except PlatformError as exc:  # asked again on the next run
                 counts["failed"] += 1
                 log.warning("reconciling order %s failed: %s", row[0], exc)
+            except (ApiError, PaymentMismatch) as exc:  # asked again after a period
+                counts["failed"] += 1
+                log.warning("reconciling order %s failed: %s", row[0], exc)
+                await self._checked("pay_orders", row[0])
         for row in refunds:
             try:
                 await self.sync_refund(Refund.from_row(row))
                 counts["refunds"] += 1
-            except (PlatformError, ApiError) as exc:
+            except PlatformError as exc:
                 counts["failed"] += 1
                 log.warning("reconciling refund %s failed: %s", row[0], exc)
+            except ApiError as exc:
+                counts["failed"] += 1
+                log.warning("reconciling refund %s failed: %s", row[0], exc)
+                await self._checked("pay_refunds", row[0])
         return counts
 
     async def reconcile_due(self) -> bool:
@@ -496,7 +502,7 @@ class Payments:
         try:
             status = await provider.refund(order, refund, self.notify_url(provider))
         except PlatformError as exc:
-            if exc.kind in _TRANSIENT:  # it may have reached the provider: ask later
+            if exc.kind in _UNCERTAIN:  # it may have reached the provider: ask later
                 log.warning("refund %s is in flight: %s", refund.id, exc.message)
                 return await self._current(order.id, refund.id)
             async with self._services.db.transaction() as conn:
@@ -513,12 +519,18 @@ class Payments:
         provider = await self.provider(order.provider, order.merchant)
         status = await provider.query_refund(order, refund)
         async with self._services.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE pay_refunds SET checked_at = ? WHERE id = ?",
-                isoformat(self._services.clock.now()),
-                refund.id,
-            )
+            await self._checked("pay_refunds", refund.id, conn)
             await self._settle(conn, status, "reconcile")
+
+    async def _checked(self, table: str, row_id: str, conn: Connection | None = None) -> None:
+        """Reconciliation asked about this order or refund now (next: after a period)."""
+        sql = f"UPDATE {table} SET checked_at = ? WHERE id = ?"
+        stamp = isoformat(self._services.clock.now())
+        if conn is not None:
+            await conn.execute(sql, stamp, row_id)
+            return
+        async with self._services.db.transaction() as own:
+            await own.execute(sql, stamp, row_id)
 
     async def _current(self, order_id: str, refund_id: str) -> tuple[Order, Refund]:
         async with self._services.db.reader() as reader:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from tests.http.pay.conftest import OffsetClock, Shop
+from tests.http.pay.conftest import OffsetClock, Shop, load_functions
 
 from minibase.services import Services
 from minibase.testing.plugin import Actor
@@ -160,3 +160,44 @@ async def test_an_unpaid_order_cannot_be_refunded(
     refused = await _refund(http, admin, placed["order"]["id"], 100)
     assert refused.status_code == 409
     assert refused.json()["code"] == "pay.not_refundable"
+
+
+CANCEL = """
+from minibase.functions import function
+
+@function(auth="user")
+async def cancel(ctx, input):
+    order = await ctx.payments.order(input["order"])  # the caller's own, else 404
+    left = order["amount"] - order["refunded"]
+    return await ctx.payments.refund(order["id"], left, "cancelled by the buyer")
+"""
+
+
+async def test_a_function_lets_buyers_cancel_their_own_paid_orders(
+    http: httpx.AsyncClient,
+    wechat_shop: Shop,
+    sandbox: SandboxClient,
+    services: Services,
+    make_user: Any,
+) -> None:
+    load_functions(services, CANCEL)
+    order_id = await _paid_order(http, wechat_shop, sandbox)
+    stranger = await make_user()
+    theirs = await http.post(
+        "/api/functions/cancel", json={"order": order_id}, headers=stranger.headers
+    )
+    assert theirs.status_code == 404
+    assert theirs.json()["code"] == "pay.order_not_found"
+    mine = await http.post(
+        "/api/functions/cancel", json={"order": order_id}, headers=wechat_shop.buyer_headers
+    )
+    assert mine.status_code == 200, mine.text
+    result = mine.json()["result"]
+    assert (result["amount"], result["state"], result["order_state"]) == (
+        1200,
+        "requested",
+        "refunding",
+    )
+    events = await services.payments.events(order=order_id, kind="refund_requested")
+    assert events[0]["detail"]["by"] == "user"
+    assert events[0]["detail"]["id"] == wechat_shop.buyer.id
