@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -124,6 +124,25 @@ def config_tables(
                     )
                 values[name] = os.environ[variable]
         found.append(values)
+    return found
+
+
+def checked_tables(
+    settings: Settings,
+    section: str,
+    secret_fields: tuple[str, ...],
+    check: Callable[[dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """`config_tables`, each checked by `check`: its ApiError stops the start with the entry's
+    position (`apps[2]: ...`)."""
+    from minibase.errors import ApiError
+
+    found = []
+    for position, values in enumerate(config_tables(settings, section, secret_fields)):
+        try:
+            found.append(check(values))
+        except ApiError as exc:
+            raise ConfigError(f"{section}[{position}]: {exc.message}") from None
     return found
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minibase.clock import Clock, isoformat
-from minibase.config import ConfigError, Settings, config_tables
+from minibase.config import Settings, checked_tables
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
 from minibase.platforms import PLATFORMS, AppCredentials, PlatformError
@@ -228,31 +228,20 @@ def _secret_values(credentials: AppCredentials) -> dict[str, str]:
 
 def configured_apps(settings: Settings) -> list[dict[str, Any]]:
     """`[[apps]]` of the config file, checked (secrets may come from the environment)."""
-    found = []
-    for position, values in enumerate(config_tables(settings, "apps", SECRET_FIELDS)):
-        try:
-            found.append(check_app(values))
-        except ApiError as exc:
-            raise ConfigError(f"apps[{position}]: {exc.message}") from None
-    return found
+    return checked_tables(settings, "apps", SECRET_FIELDS, check_app)
 
 
 async def apply_configured_apps(
     db: Database, registry: AppRegistry, clock: Clock, ids: IdGenerator, settings: Settings
 ) -> None:
     """Create or update the config file's apps at start (the admin API may add more)."""
-    wanted = configured_apps(settings)
-    if not wanted:
-        return
-    await registry.load()
-    async with db.transaction() as conn:
-        for values in wanted:
-            current = registry.find((values["platform"], values["appid"]))
-            if current is not None and current.matches(values):
-                continue
-            try:
-                await save_app(conn, registry, clock, ids, values, current)
-            except ApiError as exc:
-                raise ConfigError(
-                    f"app {values['platform']}/{values['appid']}: {exc.message}"
-                ) from None
+
+    async def save(conn: Connection, values: dict[str, Any], current: PlatformApp | None) -> None:
+        await save_app(conn, registry, clock, ids, values, current)
+
+    await registry.apply(
+        configured_apps(settings),
+        lambda values: (values["platform"], values["appid"]),
+        lambda values: f"app {values['platform']}/{values['appid']}",
+        save,
+    )

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from minibase.clock import Clock, isoformat
-from minibase.config import ConfigError, Settings, config_tables
+from minibase.config import Settings, checked_tables
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
 from minibase.platforms import rsa
@@ -263,26 +263,20 @@ async def delete_merchant(conn: Connection, merchant: PayMerchant) -> None:
 def configured_merchants(settings: Settings) -> list[dict[str, Any]]:
     """`[[merchants]]` of the config file, checked (`private_key_env = "NAME"` and
     `api_v3_key_env` read the secrets from the environment)."""
-    found = []
-    for position, values in enumerate(config_tables(settings, "merchants", SECRET_FIELDS)):
-        try:
-            found.append(check_merchant(values))
-        except ApiError as exc:
-            raise ConfigError(f"merchants[{position}]: {exc.message}") from None
-    return found
+    return checked_tables(settings, "merchants", SECRET_FIELDS, check_merchant)
 
 
 async def apply_configured_merchants(
     db: Database, registry: MerchantRegistry, clock: Clock, ids: IdGenerator, settings: Settings
 ) -> None:
     """Create or update the config file's merchants at start (the admin API may add more)."""
-    wanted = configured_merchants(settings)
-    if not wanted:
-        return
-    await registry.load()
-    async with db.transaction() as conn:
-        for values in wanted:
-            current = registry.find(values["mchid"])
-            if current is not None and current.matches(values):
-                continue
-            await save_merchant(conn, registry, clock, ids, values, current)
+
+    async def save(conn: Connection, values: dict[str, Any], current: PayMerchant | None) -> None:
+        await save_merchant(conn, registry, clock, ids, values, current)
+
+    await registry.apply(
+        configured_merchants(settings),
+        lambda values: values["mchid"],
+        lambda values: f"merchant {values['mchid']}",
+        save,
+    )

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Mapping
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
-from minibase.store.database import Database
+from minibase.config import ConfigError
+from minibase.errors import ApiError
+from minibase.store.database import Connection, Database
 from minibase.store.versions import Watched
 from minibase.vault import Vault
 
+
+class Entry(Protocol):
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        """Does this entry already hold exactly these values (secrets included)?"""
+        ...
+
+
 K = TypeVar("K", bound=Hashable)
-T = TypeVar("T")
+T = TypeVar("T", bound=Entry)
 
 
 class SealedCatalog(ABC, Generic[K, T]):
@@ -52,6 +61,28 @@ class SealedCatalog(ABC, Generic[K, T]):
     async def all(self) -> list[T]:
         await self._watch.refresh_if_stale()
         return list(self._items.values())
+
+    async def apply(
+        self,
+        wanted: list[dict[str, Any]],
+        key: Callable[[dict[str, Any]], K],
+        label: Callable[[dict[str, Any]], str],
+        save: Callable[[Connection, dict[str, Any], T | None], Awaitable[None]],
+    ) -> None:
+        """Create or update the config file's entries at start, in one transaction; an entry
+        that matches what is stored is left alone. A refused one stops the start."""
+        if not wanted:
+            return
+        await self.load()
+        async with self._db.transaction() as conn:
+            for values in wanted:
+                current = self.find(key(values))
+                if current is not None and current.matches(values):
+                    continue
+                try:
+                    await save(conn, values, current)
+                except ApiError as exc:
+                    raise ConfigError(f"{label(values)}: {exc.message}") from None
 
     def seal_secrets(self, secrets: Mapping[str, str], context: str) -> str:
         return self._vault.seal(orjson.dumps(dict(secrets)).decode(), context)

@@ -201,3 +201,24 @@ async def test_a_function_lets_buyers_cancel_their_own_paid_orders(
     events = await services.payments.events(order=order_id, kind="refund_requested")
     assert events[0]["detail"]["by"] == "user"
     assert events[0]["detail"]["id"] == wechat_shop.buyer.id
+
+
+async def test_a_late_payment_notification_after_a_refund_changes_nothing(
+    http: httpx.AsyncClient,
+    wechat_shop: Shop,
+    sandbox: SandboxClient,
+    services: Services,
+    admin: Actor,
+) -> None:
+    placed = (await wechat_shop.order(http)).json()
+    order_id, out_trade_no = placed["order"]["id"], placed["order"]["out_trade_no"]
+    await sandbox.wechatpay_pay(wechat_shop.merchant, out_trade_no, times=0)  # held back
+    await services.payments.sync(order_id)
+    refund = (await _refund(http, admin, order_id, 1200)).json()["refund"]
+    await sandbox.wechatpay_refund_result(wechat_shop.merchant, refund["out_refund_no"], "SUCCESS")
+    late = await sandbox.wechatpay_notify(wechat_shop.merchant, out_trade_no, times=2)
+    assert [d["status"] for d in late["deliveries"]] == [204, 204]
+    seen = await _order(http, wechat_shop, order_id)
+    assert (seen["order"]["state"], seen["order"]["refunded"]) == ("refunded", 1200)
+    jobs = await services.db.fetch_value("SELECT COUNT(*) FROM jobs WHERE name = 'pay.fulfil'")
+    assert jobs == 1
