@@ -123,12 +123,17 @@ class PostgresDatabase:
             raise DatabaseUnavailable("database is closed")
         return self._pool
 
+    async def _acquire(self) -> asyncpg.pool.PoolConnectionProxy[Any]:
+        """A pooled connection; any failure to get one (the server down, refusing connections,
+        the database gone) is the database being unavailable, not a query error."""
+        try:
+            return await self.pool.acquire()
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
-        try:
-            conn = await self.pool.acquire()
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        conn = await self._acquire()
         connection = PostgresConnection(conn)
         try:
             async with conn.transaction():
@@ -158,17 +163,20 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresConnection]:
-        try:
-            conn = await self.pool.acquire()
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        conn = await self._acquire()
         try:
             yield PostgresConnection(conn)
         finally:
             await self.pool.release(conn)
 
-    async def _pooled(self, work: Callable[[asyncpg.Pool[Any]], Awaitable[T]]) -> T:
-        return await _guard(work(self.pool))
+    async def _pooled(
+        self, work: Callable[[asyncpg.pool.PoolConnectionProxy[Any]], Awaitable[T]]
+    ) -> T:
+        conn = await self._acquire()
+        try:
+            return await _guard(work(conn))
+        finally:
+            await self.pool.release(conn)
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         row: Row | None = await self._pooled(lambda p: p.fetchrow(numbered(sql), *params))
