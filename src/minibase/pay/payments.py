@@ -13,16 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from minibase.auth.caller import Caller
 from minibase.auth.identities import find_identity
 from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.gateway import platform_failure
+from minibase.pay import history
 from minibase.pay.ledger import FULFIL_JOB, Ledger, PaymentMismatch
 from minibase.pay.merchants import MerchantRegistry
-from minibase.pay.order import ORDER_COLUMNS, REFUND_COLUMNS, Order, OrderState, Refund
+from minibase.pay.order import REFUND_COLUMNS, Order, OrderState, Refund
 from minibase.pay.providers import (
     ALIPAY,
     PROVIDER_OF_PLATFORM,
@@ -33,6 +32,7 @@ from minibase.pay.providers import (
     RefundStatus,
     WeChatPay,
 )
+from minibase.pay.requests import OrderRequest, invalid_order
 from minibase.platforms.errors import PlatformError
 from minibase.store.database import Connection
 
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("minibase.pay")
 RECONCILE_JOB = "pay.reconcile"
 RECONCILE_BATCH = 100
-_ORDER_FIELDS = frozenset({"product", "amount", "description", "idempotency_key", "merchant"})
 _TRANSIENT = frozenset({"unavailable", "rate_limited"})
 # A refund call that failed like this may still have reached the provider: it stays in flight.
 _UNCERTAIN = _TRANSIENT | {"bad_response", "invalid_signature"}
@@ -50,46 +49,6 @@ _UNCERTAIN = _TRANSIENT | {"bad_response", "invalid_signature"}
 # (state, created) finds them).
 _ORDER_DUE = "state = 'created' AND created <= ? AND (checked_at IS NULL OR checked_at <= ?)"
 _REFUND_DUE = "state = 'requested' AND created <= ? AND (checked_at IS NULL OR checked_at <= ?)"
-
-
-def _invalid(message: str) -> ApiError:
-    return ApiError("pay.invalid_order", 400, message)
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    product: str
-    idempotency_key: str
-    amount: int | None
-    description: str | None
-    merchant: str | None
-
-    @classmethod
-    def parse(cls, body: Mapping[str, Any]) -> OrderRequest:
-        unknown = sorted(set(body) - _ORDER_FIELDS)
-        if unknown:
-            raise _invalid(f"unknown fields {unknown}; an order has {sorted(_ORDER_FIELDS)}")
-        product, key = body.get("product"), body.get("idempotency_key")
-        if not isinstance(product, str) or not 1 <= len(product) <= 128:
-            raise _invalid("product is the reference of what is bought (1-128 characters)")
-        if not isinstance(key, str) or not 1 <= len(key) <= 64:
-            raise _invalid(
-                "idempotency_key (1-64 characters) makes a retried request the same order"
-            )
-        amount = body.get("amount")
-        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
-            raise _invalid("amount is a whole number of fen")
-        if amount is not None and not 1 <= amount <= 10**10:
-            raise _invalid("amount is a whole number of fen above zero")
-        description = body.get("description")
-        if description is not None and (
-            not isinstance(description, str) or not 1 <= len(description) <= 127
-        ):
-            raise _invalid("description is what the payer sees (1-127 characters)")
-        merchant = body.get("merchant")
-        if merchant is not None and not isinstance(merchant, str):
-            raise _invalid("merchant is a WeChat Pay mchid")
-        return cls(product, key, amount, description, merchant)
 
 
 @dataclass(frozen=True)
@@ -171,7 +130,7 @@ class Payments:
                 "pay.no_merchant", 409, f"no {which} takes payments for app {caller.appid}"
             )
         if len(merchants) > 1:
-            raise _invalid(
+            raise invalid_order(
                 f"app {caller.appid} pays through several merchants: choose one with merchant"
             )
         return await self.provider(WECHATPAY, merchants[0].mchid)
@@ -242,7 +201,9 @@ class Payments:
         priced = None if functions is None else await functions.price(caller, wanted, request_id)
         if priced is None:
             if wanted.amount is None:
-                raise _invalid("amount (fen) is required, or price products with a @price hook")
+                raise invalid_order(
+                    "amount (fen) is required, or price products with a @price hook"
+                )
             return wanted.amount, wanted.description or wanted.product
         amount, description = priced
         if wanted.amount is not None and wanted.amount != amount:
@@ -262,58 +223,13 @@ class Payments:
                 raise ApiError("pay.order_not_found", 404, f"no order {order_id!r}")
             return order, await self.ledger.refunds(reader, order.id)
 
-    async def orders(
-        self,
-        *,
-        user: str | None = None,
-        state: str | None = None,
-        before: str | None = None,
-        limit: int = 20,
-    ) -> list[Order]:
-        """Newest first; `before` is the last id of the page before."""
-        where, args = [], []
-        for column, value in (("user_id", user), ("state", state)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if before is not None:
-            where.append("id < ?")
-            args.append(before)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+    async def orders(self, **filters: Any) -> list[Order]:
         async with self._services.db.reader() as reader:
-            rows = await reader.fetch_all(
-                f"SELECT {ORDER_COLUMNS} FROM pay_orders{clause} ORDER BY id DESC LIMIT ?",
-                *args,
-                limit,
-            )
-        return [Order.from_row(row) for row in rows]
+            return await history.orders(reader, **filters)
 
-    async def events(
-        self, *, order: str | None = None, kind: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        where, args = [], []
-        for column, value in (("order_id", order), ("kind", kind)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+    async def events(self, **filters: Any) -> list[dict[str, Any]]:
         async with self._services.db.reader() as reader:
-            rows = await reader.fetch_all(
-                f"SELECT id, order_id, kind, detail, created FROM pay_events{clause}"
-                " ORDER BY id DESC LIMIT ?",
-                *args,
-                limit,
-            )
-        return [
-            {
-                "id": row[0],
-                "order": row[1],
-                "kind": row[2],
-                "detail": orjson.loads(row[3]) if isinstance(row[3], str | bytes) else row[3],
-                "created": row[4],
-            }
-            for row in rows
-        ]
+            return await history.events(reader, **filters)
 
     # -- what the providers say -----------------------------------------------------------
 
