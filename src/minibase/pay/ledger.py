@@ -162,6 +162,14 @@ class Ledger:
 
     # -- paying -------------------------------------------------------------------------------
 
+    def records(self, order: Order, payment: Payment) -> bool:
+        """Is this payment the one the order already holds (a duplicate report)?"""
+        return (
+            order.state in PAID_STATES
+            and order.provider_trade_no == payment.provider_trade_no
+            and not _mismatches(order, payment)
+        )
+
     async def record_payment(self, conn: Connection, payment: Payment) -> Outcome:
         """The order is paid: once. Later reports of the same payment change nothing; a report
         that does not match the order raises PaymentMismatch (and is kept as an event)."""

@@ -27,6 +27,7 @@ from minibase.pay.providers import (
     PROVIDER_OF_PLATFORM,
     WECHATPAY,
     Alipay,
+    Notice,
     PaymentStatus,
     Provider,
     RefundStatus,
@@ -253,6 +254,8 @@ class Payments:
                 exc.message,
             )
             return Acknowledgement(False, 401, f"refused: {exc.kind}")
+        if await self._recorded_already(notice):
+            return Acknowledgement(True, 200, "ok")
         try:
             async with self._services.db.transaction() as conn:
                 if notice.status is not None:
@@ -268,6 +271,15 @@ class Payments:
             await self._rejected(notice.out_trade_no, exc.message, notice.event)
             return Acknowledgement(False, 400, f"refused: {exc.message}")
         return Acknowledgement(True, 200, "ok")
+
+    async def _recorded_already(self, notice: Notice) -> bool:
+        """A payment reported again, exactly as recorded: acknowledged from a read, with no
+        write transaction (providers repeat notifications until they see the answer)."""
+        if notice.refund is not None or notice.status is None or notice.status.payment is None:
+            return False
+        async with self._services.db.reader() as reader:
+            order = await self.ledger.order_by_trade_no(reader, notice.out_trade_no)
+        return order is not None and self.ledger.records(order, notice.status.payment)
 
     async def _rejected(self, out_trade_no: str, reason: str, event: str) -> None:
         log.warning("rejected a payment report for %s: %s", out_trade_no, reason)

@@ -42,9 +42,15 @@ def _load_private_text(key: str, platform: str) -> rsa.RSAPrivateKey:
 
 
 def load_public_key(key: PublicKey, *, platform: str) -> rsa.RSAPublicKey:
-    """A public key, or the public key of a PEM certificate (WeChat Pay's platform certs)."""
+    """A public key, or the public key of a PEM certificate (WeChat Pay's platform certs);
+    a text key is parsed once per process (every notification is checked with one)."""
     if isinstance(key, rsa.RSAPublicKey):
         return key
+    return _load_public_text(key, platform)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_public_text(key: str, platform: str) -> rsa.RSAPublicKey:
     loaded: object
     try:
         if "-----BEGIN CERTIFICATE" in key:

@@ -23,7 +23,7 @@ from minibase.platforms.alipay import crypto
 from minibase.platforms.alipay.trade import NOTIFICATION_REPLY, yuan
 from minibase.sandbox import alipay
 from minibase.sandbox.alipay_trade import china_time
-from minibase.sandbox.deliveries import delivery_from_json
+from minibase.sandbox.deliveries import delivery_from_json, tls_context
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.state import AlipayNotification, AlipayTrade, SandboxState
 
@@ -158,7 +158,7 @@ async def deliver(
     outcomes: list[dict[str, Any]] = []
     if delivery.times == 0:
         return outcomes
-    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as http:
+    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT, verify=tls_context()) as http:
         for _ in range(delivery.times):
             copies = [
                 _signed_copy(state, notification, delivery) for _ in range(delivery.concurrent)

@@ -23,7 +23,7 @@ from minibase.platforms import rsa
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.wechatpay import crypto
 from minibase.sandbox import wechatpay
-from minibase.sandbox.deliveries import delivery_from_json
+from minibase.sandbox.deliveries import delivery_from_json, tls_context
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.state import (
     Merchant,
@@ -315,7 +315,7 @@ async def deliver(
     outcomes: list[dict[str, Any]] = []
     if delivery.times == 0:
         return outcomes
-    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as http:
+    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT, verify=tls_context()) as http:
         for _ in range(delivery.times):
             copies = [
                 _signed_copy(state, notification.body, delivery) for _ in range(delivery.concurrent)

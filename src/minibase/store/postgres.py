@@ -36,6 +36,15 @@ _UNAVAILABLE = (
 )
 
 
+async def _release(conn: asyncpg.Connection[Any]) -> None:
+    """What a connection needs on its way back to the pool. No session state lives on pooled
+    connections (LISTEN has a connection of its own, locks are transaction-scoped), so the
+    default reset's round trip (UNLISTEN, RESET ALL ...) is skipped; an interrupted
+    transaction is still rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 @lru_cache(maxsize=4096)
 def numbered(sql: str) -> str:
     """`?` placeholders to `$1, $2, ...`, leaving quoted text alone."""
@@ -106,7 +115,11 @@ class PostgresDatabase:
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self._pool_size, command_timeout=30
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=30,
+                reset=_release,
             )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
