@@ -33,7 +33,7 @@ ALLOWED = {
         "services",
         "vault",
     },
-    "messaging": {"auth", "platforms", "clock", "errors", "gateway"},
+    "messaging": {"auth", "platforms", "clock", "errors", "gateway", "store", "vault"},
     "data": {"store", "rules", "auth", "clock", "errors", "hooks", "ids", "services"},
     "functions": {
         "auth",

@@ -31,6 +31,20 @@ class FrozenClock:
         self._now = moment
 
 
+class OffsetClock:
+    """Real time, moved on when told to: signatures made elsewhere carry real timestamps, and a
+    test can still jump past an expiry."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, **delta: float) -> None:
+        self._offset += timedelta(**delta)
+
+
 def isoformat(moment: datetime) -> str:
     """Fixed-width UTC text (`2026-11-25T03:53:13.123456Z`): sorts in time order as a string."""
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)

@@ -53,6 +53,11 @@ class Settings:
     wechatpay_url: str = "https://api.mch.weixin.qq.com"
     sandbox_url: str | None = None
     platform_timeout: float = 5.0
+    # WeChat access tokens from cgi-bin/stable_token (default) or the classic cgi-bin/token.
+    wechat_token_api: str = "stable_token"  # noqa: S105 (an API name)
+    # Redis (redis://host:6379/0) for what every instance shares: app access tokens and their
+    # refresh locks. None: kept in the database, which every process shares too.
+    cache_url: str | None = None
     # Cloud functions, hooks, schedules and job handlers: the *.py files of this folder.
     functions_dir: Path = Path("functions")
     # Run job workers and the scheduler inside `minibase serve` (`minibase worker` runs them alone).
@@ -267,6 +272,10 @@ def _check(settings: Settings) -> None:
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
+    if settings.wechat_token_api not in ("stable_token", "token"):
+        raise ConfigError("setting wechat_token_api must be stable_token or token")
+    if settings.cache_url and not settings.cache_url.startswith(("redis://", "rediss://")):
+        raise ConfigError("setting cache_url (MINIBASE_CACHE_URL) must start with redis://")
     if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
         raise ConfigError("setting public_url (MINIBASE_PUBLIC_URL) must start with https://")
     if settings.list_default_limit > settings.list_max_limit:

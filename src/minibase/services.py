@@ -17,6 +17,7 @@ from minibase.hooks import NoHooks, RecordHooks
 from minibase.ids import IdGenerator
 from minibase.jobs import JobQueue
 from minibase.messaging.access_tokens import AccessTokens
+from minibase.messaging.token_store import DatabaseTokenStore, RedisTokenStore, TokenStore
 from minibase.pay.merchants import MerchantRegistry, apply_configured_merchants
 from minibase.pay.payments import Payments
 from minibase.store.database import Database
@@ -52,8 +53,15 @@ class Services:
         self.payments = Payments(self, self.merchants)
 
     async def close(self) -> None:
+        await self.access_tokens.close()
         await self.platforms.close()
         await self.db.close()
+
+
+def token_store_for(settings: Settings, db: Database, vault: Vault, clock: Clock) -> TokenStore:
+    if settings.cache_url:
+        return RedisTokenStore(settings.cache_url, vault, clock)
+    return DatabaseTokenStore(db, vault, clock)
 
 
 def database_for(settings: Settings) -> Database:
@@ -110,7 +118,13 @@ async def open_services(
         revoked,
         apps,
         gateway,
-        AccessTokens(gateway, clock),
+        AccessTokens(
+            gateway,
+            clock,
+            token_store_for(settings, db, vault, clock),
+            stable=settings.wechat_token_api == "stable_token",  # noqa: S105
+            lease=settings.platform_timeout * 3,
+        ),
         JobQueue(db, clock, ids),
         merchants,
     )

@@ -100,7 +100,7 @@ async def _by_code(services: Services, app: PlatformApp, code: str) -> VerifiedP
     except PlatformError as exc:
         if not exc.access_token_rejected:
             raise
-        services.access_tokens.invalidate(app, token)  # once, then retry once
+        await services.access_tokens.invalidate(app, token)  # once, then retry once
         phone = await client.get_phone_number(code, await services.access_tokens.get(app))
     if phone.appid is not None and phone.appid != app.appid:
         raise ApiError("auth.invalid_encrypted_data", 400, "the phone was issued to another app")

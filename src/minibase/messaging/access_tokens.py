@@ -1,21 +1,28 @@
-"""App access tokens (WeChat `cgi-bin/stable_token`), cached until shortly before expiry.
+"""App access tokens: one valid token per app, shared by every worker and every instance.
 
-The stable_token API answers every caller with the same token until it nears expiry, so
-processes that each fetch one never invalidate one another's. On 40001/42001 from an API call,
-the caller invalidates once and retries once.
+A token is looked up in this process first (no network, no database while it is fresh), then
+in the shared store (the database, or Redis with `cache_url`). Ahead of its expiry exactly one
+holder of the app's refresh lease fetches a new one (WeChat `cgi-bin/stable_token` by default,
+`cgi-bin/token` with `wechat_token_api = "token"`; QQ `api/getToken`; Douyin `apps/v2/token`)
+and writes it for all; the others wait for it. An API call answered 40001/42001 invalidates
+the token it used (once: only if it is still the stored one) and retries once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 
 from minibase.auth.apps import PlatformApp
 from minibase.clock import Clock
+from minibase.errors import ApiError
 from minibase.gateway import PlatformGateway, platform_failure
+from minibase.messaging.token_store import StoredToken, TokenStore
 from minibase.platforms import PlatformError
 
 REFRESH_AHEAD = 300  # seconds before expiry a token is replaced
+WAIT_STEP = 0.05  # seconds between two looks while another process refreshes
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,33 +32,92 @@ class _Cached:
 
 
 class AccessTokens:
-    def __init__(self, gateway: PlatformGateway, clock: Clock) -> None:
+    def __init__(
+        self,
+        gateway: PlatformGateway,
+        clock: Clock,
+        store: TokenStore,
+        *,
+        lease: float = 15.0,
+        stable: bool = True,
+    ) -> None:
         self._gateway = gateway
         self._clock = clock
+        self._store = store
+        self._lease = lease  # how long a refresher holds the app's lock at most
+        self._stable = stable
+        self._owner = secrets.token_hex(8)  # this process, as a lock holder
         self._cache: dict[tuple[str, str], _Cached] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.refreshes = 0  # platform calls made by this process (for tests and metrics)
 
-    async def get(self, app: PlatformApp, *, force_refresh: bool = False) -> str:
+    def _fresh(self, token: _Cached | StoredToken | None, now: float) -> bool:
+        return token is not None and token.expires_at - REFRESH_AHEAD > now
+
+    async def get(self, app: PlatformApp) -> str:
+        """The app's token: from this process, else the shared store, else refreshed."""
         key = (app.platform, app.appid)
-        now = self._clock.now().timestamp()
         cached = self._cache.get(key)
-        if cached is not None and not force_refresh and cached.expires_at - REFRESH_AHEAD > now:
+        if self._fresh(cached, self._clock.now().timestamp()):
+            assert cached is not None
             return cached.value
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            cached = self._cache.get(key)
-            if cached is not None and not force_refresh and cached.expires_at - REFRESH_AHEAD > now:
-                return cached.value  # another task refreshed it while this one waited
-            try:
-                token = await self._gateway.client(app).get_access_token(
-                    force_refresh=force_refresh
-                )
-            except PlatformError as exc:
-                raise platform_failure(exc, client_input=False) from None
-            self._cache[key] = _Cached(token.value, now + token.expires_in)
-            return str(token.value)
+        async with self._locks.setdefault(key, asyncio.Lock()):  # one task per process
+            return await self._shared(app, f"{app.platform}:{app.appid}")
 
-    def invalidate(self, app: PlatformApp, value: str) -> None:
+    async def _shared(self, app: PlatformApp, name: str) -> str:
+        key = (app.platform, app.appid)
+        deadline = self._clock.now().timestamp() + self._lease * 2
+        while True:
+            now = self._clock.now().timestamp()
+            stored = await self._store.read(name)
+            if self._fresh(stored, now):
+                assert stored is not None
+                self._cache[key] = _Cached(stored.value, stored.expires_at)
+                return stored.value
+            if await self._store.try_lock(name, self._owner, self._lease):
+                try:
+                    stored = await self._store.read(name)  # refreshed just before the lock?
+                    if self._fresh(stored, self._clock.now().timestamp()):
+                        assert stored is not None
+                        self._cache[key] = _Cached(stored.value, stored.expires_at)
+                        return stored.value
+                    return await self._refresh(app, name)
+                finally:
+                    await self._store.unlock(name, self._owner)
+            if now > deadline:
+                raise ApiError(
+                    "platform.unavailable",
+                    503,
+                    f"{app.platform}: no access token yet (another process is refreshing it)",
+                )
+            await asyncio.sleep(WAIT_STEP)
+
+    async def _refresh(self, app: PlatformApp, name: str) -> str:
+        client = self._gateway.client(app)
+        # stable_token answers the same token until it nears expiry: a refused one needs
+        # force_refresh (WeChat allows a few a day)
+        force = await self._store.was_refused(name)
+        try:
+            if app.platform == "wechat":
+                token = await client.get_access_token(stable=self._stable, force_refresh=force)
+            else:
+                token = await client.get_access_token()
+        except PlatformError as exc:
+            raise platform_failure(exc, client_input=False) from None
+        self.refreshes += 1
+        expires_at = self._clock.now().timestamp() + token.expires_in
+        await self._store.write(name, StoredToken(token.value, expires_at))
+        self._cache[(app.platform, app.appid)] = _Cached(token.value, expires_at)
+        return str(token.value)
+
+    async def invalidate(self, app: PlatformApp, value: str) -> None:
+        """`value` was refused (40001/42001): forget it here and in the store, if it is still
+        the one there (another process may have replaced it already)."""
         key = (app.platform, app.appid)
         cached = self._cache.get(key)
         if cached is not None and cached.value == value:
             del self._cache[key]
+        await self._store.discard(f"{app.platform}:{app.appid}", value)
+
+    async def close(self) -> None:
+        await self._store.close()

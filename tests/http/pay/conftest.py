@@ -2,8 +2,8 @@
 notifications there), a shop is set up as a team would (a WeChat app and its WeChat Pay
 merchant, or an Alipay app), and a person signs in through the sandbox to buy.
 
-The clock is the real one plus an offset a test may move: signatures carry real timestamps,
-and a test can still jump past an order's expiry.
+The clock is the real one plus an offset a test may move (OffsetClock): signatures carry real
+timestamps, and a test can still jump past an order's expiry.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,12 @@ import uvicorn
 from tests.http.login.conftest import sign_in
 
 from minibase.app import create_app
+from minibase.clock import OffsetClock
 from minibase.config import Settings
 from minibase.platforms import rsa
 from minibase.services import Services, attach_functions, background_for, open_services
 from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient, free_port
-
-
-class OffsetClock:
-    """Real time, moved on by `advance`."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
-
-    def advance(self, **delta: float) -> None:
-        self._offset += timedelta(**delta)
 
 
 @pytest.fixture

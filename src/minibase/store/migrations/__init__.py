@@ -17,6 +17,7 @@ from minibase.store.migrations import (
     v0003_jobs,
     v0004_payments,
     v0005_pay_merchants,
+    v0006_platform_tokens,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -37,6 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0003_jobs,
         v0004_payments,
         v0005_pay_merchants,
+        v0006_platform_tokens,
     )
 )
 

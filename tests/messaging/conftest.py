@@ -1,0 +1,30 @@
+"""Services on a clock that a test may move (real time plus an offset: the sandbox's tokens
+expire by its own clock), and the local Redis for the shared-cache tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from minibase.clock import OffsetClock
+from minibase.config import Settings
+from minibase.services import Services, open_services
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+__all__ = ["REDIS_URL", "OffsetClock"]
+
+
+@pytest.fixture
+def clock() -> OffsetClock:  # type: ignore[override]
+    return OffsetClock()
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: OffsetClock) -> AsyncIterator[Services]:
+    opened = await open_services(settings, clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
