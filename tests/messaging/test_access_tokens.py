@@ -110,3 +110,17 @@ async def test_a_platform_outage_is_a_503_and_the_next_ask_fetches_again(
         await processes[0].get(app)
     assert (refused.value.code, refused.value.status) == ("platform.unavailable", 503)
     assert await processes[1].get(app)  # the lease was given back: another process fetches
+
+
+async def test_a_douyin_apps_token_is_shared_too(
+    processes: list[AccessTokens],
+    register_app: RegisterApp,
+    services: Services,
+    sandbox: SandboxClient,
+) -> None:
+    await register_app("douyin", "tt-tokens")
+    app = await services.apps.get("douyin", "tt-tokens")
+    tokens = await asyncio.gather(*(p.get(app) for p in processes for _ in range(10)))
+    assert len(set(tokens)) == 1
+    calls = (await sandbox.calls()).get("douyin", {})
+    assert calls.get("/api/apps/v2/token") == 1

@@ -128,3 +128,30 @@ async def test_baidu_refuses_bad_clients_and_missing_parameters(client: httpx.As
     missing = await _baidu(client)
     assert missing["errno"] == 10010100
     assert "code" in missing["error_description"]
+
+
+async def test_douyin_access_tokens_and_a_new_one_shortens_the_old_ones_life(
+    client: httpx.AsyncClient, sandbox: Sandbox, clock: FrozenClock
+) -> None:
+    from minibase.platforms.douyin import AsyncDouyinClient
+
+    douyin = AsyncDouyinClient(
+        "tt-shop", "dy-secret", base_url="http://sandbox/douyin", http=client
+    )
+    first = await douyin.get_access_token()
+    assert first.expires_in == 7200
+    second = await douyin.get_access_token()
+    assert second.value != first.value
+    with sandbox._state.lock:  # the sandbox's own view of the two tokens
+        old = sandbox._state.access_token(first.value)
+        assert old is not None
+        assert old.usable_until - clock.now().timestamp() == pytest.approx(300, abs=1)
+    refused = await client.post(
+        "/douyin/api/apps/v2/token",
+        json={"appid": "tt-shop", "secret": "wrong", "grant_type": "client_credential"},
+    )
+    assert refused.json()["err_no"] == 40017
+    bad_grant = await client.post(
+        "/douyin/api/apps/v2/token", json={"appid": "tt-shop", "secret": "dy-secret"}
+    )
+    assert bad_grant.json()["err_no"] == 40020

@@ -1,4 +1,5 @@
-"""Douyin (ByteDance) code2session as developer.toutiao.com speaks it (`api/apps/v2`).
+"""Douyin (ByteDance) code2session and getAccessToken as developer.toutiao.com speaks them
+(`api/apps/v2`).
 
 Replies are `{"err_no", "err_tips", "log_id", "data"}` with HTTP 200; `err_no` 0 is success.
 A login gives two single-use codes: `code` (the logged-in user) and `anonymous_code`.
@@ -21,12 +22,13 @@ BAD_APPID = (40015, "bad appid")
 BAD_SECRET = (40017, "bad secret")
 BAD_CODE = (40018, "bad code")
 BAD_ANONYMOUS_CODE = (40019, "bad anonymous_code")
+BAD_GRANT_TYPE = (40020, "bad grant_type")
 SYSTEM_ERROR = (-1, "system error")
 
 _EMPTY_DATA = {"session_key": "", "openid": "", "anonymous_openid": "", "unionid": ""}
 
 
-def _reply(problem: tuple[int, str], data: dict[str, str] | None = None) -> Response:
+def _reply(problem: tuple[int, str], data: dict[str, Any] | None = None) -> Response:
     err_no, err_tips = problem
     body: dict[str, Any] = {
         "err_no": err_no,
@@ -77,4 +79,27 @@ async def jscode2session(request: Request, state: SandboxState) -> Response:
     return _reply((0, "success"), data)
 
 
-ROUTES = (Route("POST", "/douyin/api/apps/v2/jscode2session", jscode2session),)
+async def get_access_token(request: Request, state: SandboxState) -> Response:
+    """A new token each time; the previous one stays usable for five minutes more."""
+    body = await read_json(request)
+    empty = {"access_token": "", "expires_in": 0}
+    if body is None:
+        return _reply(BAD_PARAMS, empty)
+    appid, secret = str(body.get("appid") or ""), str(body.get("secret") or "")
+    if body.get("grant_type") != "client_credential":
+        return _reply(BAD_GRANT_TYPE, empty)
+    with state.lock:
+        app = state.app("douyin", appid)
+        if app is None:
+            return _reply(BAD_APPID, empty)
+        if not hmac.compare_digest(secret.encode(), app.secret.encode()):
+            return _reply(BAD_SECRET, empty)
+        token = state.issue_access_token("douyin", appid, stable=False)
+        expires_in = int(token.expires_at - state.now())
+    return _reply((0, "success"), {"access_token": token.value, "expires_in": expires_in})
+
+
+ROUTES = (
+    Route("POST", "/douyin/api/apps/v2/jscode2session", jscode2session),
+    Route("POST", "/douyin/api/apps/v2/token", get_access_token),
+)

@@ -4,6 +4,10 @@ code2Session: POST /api/apps/v2/jscode2session with JSON {appid, secret, code, a
 answering {err_no, err_tips, log_id, data: {session_key, openid, anonymous_openid, unionid}}
 (developer.open-douyin.com, mini-app server "code2Session"). `code` and `anonymous_code` are
 single-use; an anonymous login sends only `anonymous_code` and gets only `anonymous_openid`.
+
+getAccessToken: POST /api/apps/v2/token with JSON {appid, secret, grant_type:
+"client_credential"}, answering {err_no, err_tips, data: {access_token, expires_in}}; a new
+token shortens the previous one's life to five minutes.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 import httpx
 
 from minibase.platforms.errors import ErrorKind, PlatformError
-from minibase.platforms.models import LoginSession
+from minibase.platforms.models import AccessToken, LoginSession
 from minibase.platforms.transport import Call, json_object, optional_str
 
 ERR_NO_KINDS: Mapping[int, ErrorKind] = {
@@ -24,6 +28,7 @@ ERR_NO_KINDS: Mapping[int, ErrorKind] = {
     40017: "invalid_credentials",  # wrong secret
     40018: "invalid_code",
     40019: "invalid_code",  # wrong anonymous_code
+    40020: "other",  # grant_type is not client_credential
 }
 
 
@@ -78,5 +83,25 @@ def code2session(
         method="POST",
         url=f"{base_url.rstrip('/')}/api/apps/v2/jscode2session",
         json=payload,
+        parse=parse,
+    )
+
+
+def get_access_token(base_url: str, appid: str, secret: str) -> Call[AccessToken]:
+    def parse(response: httpx.Response) -> AccessToken:
+        body = json_object(response, "douyin")
+        raise_for_err_no(body, response.status_code)
+        data = body.get("data")
+        token = data.get("access_token") if isinstance(data, Mapping) else None
+        expires_in = data.get("expires_in") if isinstance(data, Mapping) else None
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int):
+            raise PlatformError("douyin", "bad_response", "the answer has no access_token")
+        return AccessToken(token, expires_in)
+
+    return Call(
+        platform="douyin",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/api/apps/v2/token",
+        json={"appid": appid, "secret": secret, "grant_type": "client_credential"},
         parse=parse,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from minibase.platforms.douyin import calls
-from minibase.platforms.models import LoginSession
+from minibase.platforms.models import AccessToken, LoginSession
 from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
 
 BASE_URL = "https://developer.toutiao.com"
@@ -18,6 +18,9 @@ class DouyinClient(SyncSecretClient):
         call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
         return self._run(call)
 
+    def get_access_token(self) -> AccessToken:
+        return self._run(calls.get_access_token(self.base_url, self.appid, self._secret))
+
 
 class AsyncDouyinClient(AsyncSecretClient):
     BASE_URL = BASE_URL
@@ -27,3 +30,6 @@ class AsyncDouyinClient(AsyncSecretClient):
     async def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
         call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
         return await self._run(call)
+
+    async def get_access_token(self) -> AccessToken:
+        return await self._run(calls.get_access_token(self.base_url, self.appid, self._secret))
