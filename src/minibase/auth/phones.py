@@ -94,14 +94,9 @@ async def _by_code(services: Services, app: PlatformApp, code: str) -> VerifiedP
             "encrypted_data and iv (or Alipay's response and sign)",
         )
     client = services.platforms.client(app)
-    token = await services.access_tokens.get(app)
-    try:
-        phone = await client.get_phone_number(code, token)
-    except PlatformError as exc:
-        if not exc.access_token_rejected:
-            raise
-        await services.access_tokens.invalidate(app, token)  # once, then retry once
-        phone = await client.get_phone_number(code, await services.access_tokens.get(app))
+    phone = await services.access_tokens.calling(
+        app, lambda token: client.get_phone_number(code, token)
+    )
     if phone.appid is not None and phone.appid != app.appid:
         raise ApiError("auth.invalid_encrypted_data", 400, "the phone was issued to another app")
     return _from_phone_number(phone)

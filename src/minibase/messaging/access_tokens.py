@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from minibase.auth.apps import PlatformApp
 from minibase.clock import Clock
@@ -21,6 +23,7 @@ from minibase.gateway import PlatformGateway, platform_failure
 from minibase.messaging.token_store import StoredToken, TokenStore
 from minibase.platforms import PlatformError
 
+T = TypeVar("T")
 REFRESH_AHEAD = 300  # seconds before expiry a token is replaced
 WAIT_STEP = 0.05  # seconds between two looks while another process refreshes
 
@@ -109,6 +112,18 @@ class AccessTokens:
         await self._store.write(name, StoredToken(token.value, expires_at))
         self._cache[(app.platform, app.appid)] = _Cached(token.value, expires_at)
         return str(token.value)
+
+    async def calling(self, app: PlatformApp, call: Callable[[str], Awaitable[T]]) -> T:
+        """`call(token)`; when the platform refuses the token (40001/42001 ...), it is
+        invalidated once and the call retried once with a fresh one."""
+        token = await self.get(app)
+        try:
+            return await call(token)
+        except PlatformError as exc:
+            if not exc.access_token_rejected:
+                raise
+        await self.invalidate(app, token)
+        return await call(await self.get(app))
 
     async def invalidate(self, app: PlatformApp, value: str) -> None:
         """`value` was refused (40001/42001): forget it here and in the store, if it is still
