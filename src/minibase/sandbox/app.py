@@ -13,7 +13,15 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from minibase.clock import Clock, SystemClock
-from minibase.sandbox import alipay, baidu, control_routes, douyin, wechat, wechatpay
+from minibase.sandbox import (
+    alipay,
+    baidu,
+    control_routes,
+    douyin,
+    wechat,
+    wechat_messages,
+    wechatpay,
+)
 from minibase.sandbox.alipay_trade_control import AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
@@ -32,6 +40,7 @@ _BUSY: dict[str, Callable[[], Response]] = {
 }
 _ROUTES = (
     *wechat.ROUTES,
+    *wechat_messages.ROUTES,
     *douyin.ROUTES,
     *baidu.ROUTES,
     *alipay.ROUTES,

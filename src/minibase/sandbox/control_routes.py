@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.sandbox import wechat_messages
 from minibase.sandbox.alipay_trade_control import AlipayDelivery, AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
@@ -106,6 +107,25 @@ async def phone_code(request: Request, state: SandboxState) -> Response:
         _optional_text(body, "country_code") or "86",
     )
     return json_response(answer)
+
+
+async def subscribe(request: Request, state: SandboxState) -> Response:
+    """A person accepts `count` (default 1) messages of a template in
+    wx.requestSubscribeMessage; the answer has their openid."""
+    body = await _body(request)
+    count = body.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise _invalid("count must be a whole number from 1 to 1000")
+    openid = wechat_messages.grant(
+        state, _text(body, "appid"), _text(body, "person"), _text(body, "template_id"), count
+    )
+    return json_response({"openid": openid})
+
+
+async def subscribe_messages(request: Request, state: SandboxState) -> Response:
+    """The subscribe messages delivered so far, oldest first."""
+    with state.lock:
+        return json_response({"items": list(state.messages.sent)})
 
 
 async def encrypted_data(request: Request, state: SandboxState) -> Response:
@@ -238,6 +258,8 @@ ROUTES = (
     Route("POST", "/control/login-code", login_code),
     Route("POST", "/control/login-codes", login_codes),
     Route("POST", "/control/phone-code", phone_code),
+    Route("POST", "/control/subscribe", subscribe),
+    Route("GET", "/control/subscribe-messages", subscribe_messages),
     Route("POST", "/control/encrypted-data", encrypted_data),
     Route("POST", "/control/raw-data-signature", raw_data_signature),
     Route("POST", "/control/alipay-phone", alipay_phone),

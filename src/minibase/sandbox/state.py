@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from minibase.clock import Clock
 from minibase.sandbox import identities
 from minibase.sandbox.faults import Faults
+from minibase.sandbox.message_book import MessageBook
 
 PLATFORMS = ("wechat", "qq", "douyin", "baidu", "alipay")
 
@@ -278,6 +279,7 @@ class SandboxState:
         self.alipay_keys: tuple[str, str] | None = None
         self.wechatpay = WeChatPayState()
         self.alipay_trades = AlipayTradeState()
+        self.messages = MessageBook()
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -294,6 +296,7 @@ class SandboxState:
         self.latest_tokens.clear()
         self.wechatpay.clear()
         self.alipay_trades.clear()
+        self.messages.clear()
 
     def app(self, platform: str, appid: str) -> App | None:
         return self.apps.get((platform, appid))

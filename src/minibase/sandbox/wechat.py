@@ -155,23 +155,35 @@ def _issue_token(
     return json_response({"access_token": token.value, "expires_in": expires_in})
 
 
-async def get_user_phone_number(request: Request, state: SandboxState) -> Response:
+def caller_app(
+    request: Request, state: SandboxState, quota: tuple[int, str] = MINUTE_QUOTA
+) -> str | tuple[int, str]:
+    """The appid whose access token the call carries, or the errcode WeChat answers instead:
+    41001 missing, 40001 unknown or replaced, 42001 expired, `quota` over the app's quota."""
     value = request.query_params.get("access_token", "")
     if not value:
-        return error(ACCESS_TOKEN_MISSING)
+        return ACCESS_TOKEN_MISSING
     with state.lock:
         token = state.access_token(value)
         now = state.now()
         problem = token.problem(now) if token is not None else "unknown"
         if token is None or token.platform != "wechat" or problem is not None:
-            return error(ACCESS_TOKEN_EXPIRED if problem == "expired" else INVALID_CREDENTIAL)
+            return ACCESS_TOKEN_EXPIRED if problem == "expired" else INVALID_CREDENTIAL
         if state.faults.over_quota("wechat", token.appid, now):
-            return error(MINUTE_QUOTA)
+            return quota
+        return token.appid
+
+
+async def get_user_phone_number(request: Request, state: SandboxState) -> Response:
+    appid = caller_app(request, state)
+    if not isinstance(appid, str):
+        return error(appid)
+    now = state.now()
     body = await read_json(request)
     if body is None:
         return error(DATA_FORMAT_ERROR)
     with state.lock:
-        code = state.redeem_phone_code(token.appid, str(body.get("code", "")))
+        code = state.redeem_phone_code(appid, str(body.get("code", "")))
     if code is None:
         return error(INVALID_CODE)
     national = code.country_code == "86"
@@ -180,7 +192,7 @@ async def get_user_phone_number(request: Request, state: SandboxState) -> Respon
         "phoneNumber": code.phone if national else f"+{code.country_code}{code.phone}",
         "purePhoneNumber": code.phone,
         "countryCode": code.country_code,
-        "watermark": {"timestamp": int(now), "appid": token.appid},
+        "watermark": {"timestamp": int(now), "appid": appid},
     }
     return json_response({"errcode": 0, "errmsg": "ok", "phone_info": phone_info})
 

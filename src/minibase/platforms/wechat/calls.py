@@ -135,3 +135,38 @@ def get_phone_number(base_url: str, appid: str, code: str, access_token: str) ->
         json={"code": code},
         parse=parse,
     )
+
+
+def send_subscribe_message(
+    base_url: str,
+    access_token: str,
+    *,
+    touser: str,
+    template_id: str,
+    data: Mapping[str, str | int | float],
+    page: str | None = None,
+    miniprogram_state: str | None = None,
+    lang: str | None = None,
+) -> Call[None]:
+    """subscribeMessage.send: `data` maps each template field to its value (sent as
+    {"value": ...}). 43101: the user has not accepted (or used up) this template."""
+    payload: dict[str, Any] = {
+        "touser": touser,
+        "template_id": template_id,
+        "data": {name: {"value": value} for name, value in data.items()},
+    }
+    for key, value in (("page", page), ("miniprogram_state", miniprogram_state), ("lang", lang)):
+        if value is not None:
+            payload[key] = value
+
+    def parse(response: httpx.Response) -> None:
+        raise_for_errcode(json_object(response, "wechat"), "wechat", response.status_code)
+
+    return Call(
+        platform="wechat",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/cgi-bin/message/subscribe/send",
+        params={"access_token": access_token},
+        json=payload,
+        parse=parse,
+    )

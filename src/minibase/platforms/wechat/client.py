@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from minibase.platforms.models import AccessToken, LoginSession, PhoneNumber
 from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
 from minibase.platforms.wechat import calls
@@ -26,6 +28,10 @@ class WeChatClient(SyncSecretClient):
     def get_phone_number(self, code: str, access_token: str) -> PhoneNumber:
         return self._run(calls.get_phone_number(self.base_url, self.appid, code, access_token))
 
+    def send_subscribe_message(self, access_token: str, **message: Any) -> None:
+        """touser, template_id, data ({field: value}), page, miniprogram_state, lang."""
+        self._run(calls.send_subscribe_message(self.base_url, access_token, **message))
+
 
 class AsyncWeChatClient(AsyncSecretClient):
     BASE_URL = BASE_URL
@@ -46,3 +52,7 @@ class AsyncWeChatClient(AsyncSecretClient):
     async def get_phone_number(self, code: str, access_token: str) -> PhoneNumber:
         call = calls.get_phone_number(self.base_url, self.appid, code, access_token)
         return await self._run(call)
+
+    async def send_subscribe_message(self, access_token: str, **message: Any) -> None:
+        """touser, template_id, data ({field: value}), page, miniprogram_state, lang."""
+        await self._run(calls.send_subscribe_message(self.base_url, access_token, **message))

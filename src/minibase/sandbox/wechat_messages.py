@@ -1,0 +1,91 @@
+"""WeChat subscribe messages (`cgi-bin/message/subscribe/send`) as the platform answers them.
+
+A person's acceptance in wx.requestSubscribeMessage is one message of that template (one-time
+subscriptions): the control API grants them, each send uses one, and a send without one is
+43101 "user refuse to accept the msg". An unknown openid is 40003, a template the app never
+offered 40037, a data field that is not {"value": non-empty text} 47003, and past the app's
+quota (`rate-limit`) 45009. What was delivered is kept for tests to read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.sandbox import identities
+from minibase.sandbox.message_book import MessageBook
+from minibase.sandbox.routing import Route, json_response, read_json
+from minibase.sandbox.state import SandboxState
+from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
+
+INVALID_OPENID = (40003, "invalid openid")
+INVALID_TEMPLATE = (40037, "invalid template_id")
+USER_REFUSED = (43101, "user refuse to accept the msg")
+DAILY_QUOTA = (45009, "reach max api daily quota limit")
+ARGUMENT_INVALID = (47003, "argument invalid!")
+STATES = ("developer", "trial", "formal")
+
+
+def grant(state: SandboxState, appid: str, person: str, template_id: str, count: int) -> str:
+    """The person accepts `count` messages of the template; their openid."""
+    openid = identities.openid("wechat", appid, person)
+    with state.lock:
+        messages = state.messages
+        messages.templates.setdefault(appid, set()).add(template_id)
+        messages.people[(appid, openid)] = person
+        key = (appid, template_id, openid)
+        messages.grants[key] = messages.grants.get(key, 0) + count
+    return openid
+
+
+def _problem(body: dict[str, Any], messages: MessageBook, appid: str) -> tuple[int, str] | None:
+    touser, template_id = body.get("touser"), body.get("template_id")
+    if not isinstance(touser, str) or (appid, touser) not in messages.people:
+        return INVALID_OPENID
+    if not isinstance(template_id, str) or template_id not in messages.templates.get(appid, ()):
+        return INVALID_TEMPLATE
+    data = body.get("data")
+    if not isinstance(data, dict) or not data:
+        return ARGUMENT_INVALID
+    for name, item in data.items():
+        value = item.get("value") if isinstance(item, dict) else None
+        if not isinstance(value, str | int | float) or str(value) == "":
+            return (ARGUMENT_INVALID[0], f"argument invalid! data.{name}.value is empty")
+    if body.get("miniprogram_state", "formal") not in STATES:
+        return ARGUMENT_INVALID
+    return None
+
+
+async def send(request: Request, state: SandboxState) -> Response:
+    appid = caller_app(request, state, quota=DAILY_QUOTA)
+    if not isinstance(appid, str):
+        return error(appid)
+    body = await read_json(request)
+    if body is None:
+        return error(DATA_FORMAT_ERROR)
+    with state.lock:
+        messages = state.messages
+        problem = _problem(body, messages, appid)
+        if problem is not None:
+            return error(problem)
+        key = (appid, str(body["template_id"]), str(body["touser"]))
+        if messages.grants.get(key, 0) < 1:
+            return error(USER_REFUSED)
+        messages.grants[key] -= 1
+        messages.sent.append(
+            {
+                "appid": appid,
+                "person": messages.people[(appid, key[2])],
+                "touser": key[2],
+                "template_id": key[1],
+                "page": body.get("page"),
+                "data": {name: item["value"] for name, item in body["data"].items()},
+                "miniprogram_state": body.get("miniprogram_state", "formal"),
+            }
+        )
+    return json_response({"errcode": 0, "errmsg": "ok", "msgid": identities.request_id()})
+
+
+ROUTES = (Route("POST", "/wechat/cgi-bin/message/subscribe/send", send),)
