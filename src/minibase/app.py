@@ -22,6 +22,7 @@ from minibase.http.routes import (
     health,
     jobs,
     login,
+    messages,
     openapi,
     pay,
     pay_admin,
@@ -43,6 +44,7 @@ ROUTE_MODULES = (
     jobs,
     pay,
     pay_admin,
+    messages,
     openapi,
 )
 

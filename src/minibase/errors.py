@@ -109,6 +109,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "pay.invalid_merchant": (400, "The merchant definition is invalid; the message says why."),
     "pay.merchant_not_found": (404, "No WeChat Pay merchant with this mchid."),
     "pay.merchant_exists": (409, "A merchant with this mchid is registered already."),
+    "messages.invalid": (400, "The message or grants are invalid; the message says why."),
+    "messages.not_found": (404, "No subscribe message with this id."),
+    "messages.no_openid": (409, "The user has not signed in through this app."),
     "jobs.invalid_state": (409, "The job cannot be retried or cancelled in its state."),
     # collections
     "collections.not_found": (404, "No collection with this name."),

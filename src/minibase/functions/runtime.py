@@ -25,6 +25,7 @@ from minibase.functions.context import CallerInfo, FunctionContext
 from minibase.functions.registry import FunctionRegistry, Hook
 from minibase.hooks import Action, RecordEvent
 from minibase.jobs import Job, JobQueue
+from minibase.messaging.subscribe import SUBSCRIBE_JOB
 from minibase.pay.ledger import FULFIL_JOB
 from minibase.pay.payments import RECONCILE_JOB
 from minibase.store.database import Connection
@@ -190,6 +191,8 @@ class Extensions:
             return self._run_paid
         if name == RECONCILE_JOB:
             return self._reconcile
+        if name == SUBSCRIBE_JOB:
+            return self._services.messages.send
         found = self.registry.jobs.get(name)
         if found is None:
             return None

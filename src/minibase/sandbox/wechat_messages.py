@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.sandbox import identities
-from minibase.sandbox.message_book import MessageBook
 from minibase.sandbox.routing import Route, json_response, read_json
 from minibase.sandbox.state import SandboxState
 from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
@@ -40,9 +39,24 @@ def grant(state: SandboxState, appid: str, person: str, template_id: str, count:
     return openid
 
 
-def _problem(body: dict[str, Any], messages: MessageBook, appid: str) -> tuple[int, str] | None:
+def _person(state: SandboxState, appid: str, openid: object) -> str | None:
+    """Who this openid of the app is: someone who signed in, or accepted a template."""
+    messages = state.messages
+    if (appid, openid) in messages.people:
+        return messages.people[(appid, openid)]  # type: ignore[index]
+    for platform, app, person in state.sessions:
+        if (platform, app) == ("wechat", appid) and identities.openid(
+            "wechat", appid, person
+        ) == openid:
+            messages.people[(appid, str(openid))] = person
+            return person
+    return None
+
+
+def _problem(state: SandboxState, body: dict[str, Any], appid: str) -> tuple[int, str] | None:
+    messages = state.messages
     touser, template_id = body.get("touser"), body.get("template_id")
-    if not isinstance(touser, str) or (appid, touser) not in messages.people:
+    if not isinstance(touser, str) or _person(state, appid, touser) is None:
         return INVALID_OPENID
     if not isinstance(template_id, str) or template_id not in messages.templates.get(appid, ()):
         return INVALID_TEMPLATE
@@ -67,7 +81,7 @@ async def send(request: Request, state: SandboxState) -> Response:
         return error(DATA_FORMAT_ERROR)
     with state.lock:
         messages = state.messages
-        problem = _problem(body, messages, appid)
+        problem = _problem(state, body, appid)
         if problem is not None:
             return error(problem)
         key = (appid, str(body["template_id"]), str(body["touser"]))

@@ -18,6 +18,7 @@ from minibase.store.migrations import (
     v0004_payments,
     v0005_pay_merchants,
     v0006_platform_tokens,
+    v0007_subscribe_messages,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0004_payments,
         v0005_pay_merchants,
         v0006_platform_tokens,
+        v0007_subscribe_messages,
     )
 )
 
