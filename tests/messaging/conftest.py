@@ -4,6 +4,7 @@ expire by its own clock), and the local Redis for the shared-cache tests."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,11 @@ __all__ = ["REDIS_URL", "OffsetClock"]
 @pytest.fixture
 def clock() -> OffsetClock:  # type: ignore[override]
     return OffsetClock()
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.replace(functions_dir=tmp_path / "functions")
 
 
 @pytest.fixture

@@ -143,3 +143,39 @@ async def test_bad_messages_are_refused_and_nothing_is_queued(
         headers=bearer(session),
     )
     assert as_user.status_code == 403
+
+
+NOTIFY = """
+from minibase.functions import function
+
+@function(auth="user")
+async def order_shipped(ctx, input):
+    return await ctx.messages.subscribe(
+        ctx.caller.id, "tmpl-shipped", {"thing1": input["what"], "time2": "2026-12-01 10:00"},
+        page="pages/order",
+    )
+"""
+
+
+async def test_a_cloud_function_queues_a_message(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    from tests.http.pay.conftest import load_functions
+
+    session = await _person(client, sandbox, register_app, "eve")
+    await _accepts(sandbox, "eve")
+    load_functions(services, NOTIFY)
+    called = await client.post(
+        "/api/functions/order_shipped", json={"what": "a mocha"}, headers=bearer(session)
+    )
+    assert called.status_code == 200, called.text
+    queued = called.json()["result"]
+    assert (queued["state"], queued["user"]) == ("queued", session["user"]["id"])
+    assert await run_jobs(services) == 1
+    assert (await _status(client, admin, queued["id"]))["state"] == "sent"
+    delivered = (await sandbox._http.get("/control/subscribe-messages")).json()["items"]
+    assert [m["data"]["thing1"] for m in delivered] == ["a mocha"]

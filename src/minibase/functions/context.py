@@ -221,6 +221,37 @@ class PaymentsAPI:
         return (await self._services.payments.sync(order_id, "function")).to_json()
 
 
+class MessagesAPI:
+    """Subscribe messages from a function (see docs/messages.md)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def subscribe(
+        self,
+        user: str,
+        template_id: str,
+        data: Mapping[str, Any],
+        *,
+        page: str | None = None,
+        appid: str | None = None,
+        miniprogram_state: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a subscribe message for a user; a durable job sends it. Its status at first."""
+        body: dict[str, Any] = {"user": user, "template_id": template_id, "data": dict(data)}
+        for key, value in (
+            ("page", page),
+            ("appid", appid),
+            ("miniprogram_state", miniprogram_state),
+        ):
+            if value is not None:
+                body[key] = value
+        return (await self._services.messages.queue(body)).to_json()
+
+    async def status(self, message_id: str) -> dict[str, Any]:
+        return (await self._services.messages.get(message_id)).to_json()
+
+
 class FunctionContext(Scope):
     def __init__(
         self,
@@ -243,6 +274,7 @@ class FunctionContext(Scope):
         self.request_id = request_id
         self.job = job  # the job being handled (its id, attempts ...), for handlers run as jobs
         self.payments = PaymentsAPI(services, caller)
+        self.messages = MessagesAPI(services)
         self.log = logging.getLogger(f"minibase.functions.{name}")
 
     @asynccontextmanager

@@ -77,13 +77,15 @@ def clock() -> FrozenClock:
 async def settings(
     backend: str, tmp_path: Path, _sandbox_process: SandboxProcess
 ) -> AsyncIterator[Settings]:
-    """Per-test settings: a fresh database, and every platform pointed at the sandbox."""
+    """Per-test settings: a fresh database, a functions folder of its own, and every platform
+    pointed at the sandbox."""
     base = Settings(
         data_dir=tmp_path / "data",
         master_key=base64.b64encode(b"k" * 32).decode(),
         auto_migrate=True,
         sandbox_url=_sandbox_process.url,
         platform_timeout=2.0,
+        functions_dir=tmp_path / "functions",  # never the working directory's
     )
     if backend == "sqlite":
         yield base
