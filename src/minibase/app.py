@@ -66,9 +66,7 @@ class MinibaseApp:
             from minibase.sandbox import create_sandbox
 
             self.sandbox = create_sandbox(clock=clock)
-            wildcard = settings.host in ("0.0.0.0", "::", "")  # noqa: S104 (a check, not a bind)
-            host = "127.0.0.1" if wildcard else settings.host
-            settings = settings.replace(sandbox_url=f"http://{host}:{settings.port}/_sandbox")
+            settings = settings.replace(sandbox_url=f"{settings.local_url}/_sandbox")
             mounts.append(("/_sandbox", self.sandbox))
         self.settings = settings
         self.state = State()

@@ -86,6 +86,12 @@ class Settings:
         return self.data_dir / "data.db"
 
     @property
+    def local_url(self) -> str:
+        """How this server is reached from the machine itself (a wildcard bind: loopback)."""
+        wildcard = self.host in ("0.0.0.0", "::", "")  # noqa: S104 (a check, not a bind)
+        return f"http://{'127.0.0.1' if wildcard else self.host}:{self.port}"
+
+    @property
     def uses_sqlite(self) -> bool:
         return self.database_url is None or self.database_url.startswith("sqlite")
 

@@ -108,8 +108,7 @@ class Payments:
                     503,
                     "set public_url: the payment providers need it to reach this server",
                 )
-            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
-            base = f"http://{host}:{settings.port}"
+            base = settings.local_url
         return f"{base.rstrip('/')}/api/pay/{provider.name}/notify/{provider.merchant}"
 
     async def _provider_for_app(self, caller: Caller, chosen: str | None) -> Provider:
