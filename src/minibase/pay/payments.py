@@ -8,9 +8,10 @@ transaction. A notification is acknowledged only once its change is committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from minibase.auth.caller import Caller
@@ -352,9 +353,7 @@ class Payments:
         """Orders and refunds that no notification has settled after `pay_reconcile_after`:
         ask the providers. One failure does not stop the others."""
         services = self._services
-        cutoff = isoformat(
-            services.clock.now() - timedelta(seconds=services.settings.pay_reconcile_after)
-        )
+        cutoff = self._cutoff()
         async with services.db.reader() as reader:
             orders = await reader.fetch_all(
                 f"SELECT id FROM pay_orders WHERE {_ORDER_DUE} ORDER BY created LIMIT ?",
@@ -370,36 +369,36 @@ class Payments:
                 limit,
             )
         counts = {"orders": 0, "refunds": 0, "failed": 0}
-        for row in orders:
+        asks: list[tuple[str, str, Callable[[], Awaitable[object]]]] = [
+            ("orders", row[0], partial(self.sync, row[0], "reconcile")) for row in orders
+        ]
+        asks += [
+            ("refunds", row[0], partial(self.sync_refund, Refund.from_row(row))) for row in refunds
+        ]
+        for kind, row_id, ask in asks:
             try:
-                await self.sync(row[0], "reconcile")
-                counts["orders"] += 1
+                await ask()
+                counts[kind] += 1
             except PlatformError as exc:  # asked again on the next run
                 counts["failed"] += 1
-                log.warning("reconciling order %s failed: %s", row[0], exc)
+                log.warning("reconciling %s %s failed: %s", kind, row_id, exc)
             except (ApiError, PaymentMismatch) as exc:  # asked again after a period
                 counts["failed"] += 1
-                log.warning("reconciling order %s failed: %s", row[0], exc)
-                await self._checked("pay_orders", row[0])
-        for row in refunds:
-            try:
-                await self.sync_refund(Refund.from_row(row))
-                counts["refunds"] += 1
-            except PlatformError as exc:
-                counts["failed"] += 1
-                log.warning("reconciling refund %s failed: %s", row[0], exc)
-            except ApiError as exc:
-                counts["failed"] += 1
-                log.warning("reconciling refund %s failed: %s", row[0], exc)
-                await self._checked("pay_refunds", row[0])
+                log.warning("reconciling %s %s failed: %s", kind, row_id, exc)
+                await self._checked(f"pay_{kind}", row_id)
         return counts
+
+    def _cutoff(self) -> str:
+        """Waiting since before this is waiting long enough to be asked about."""
+        settings = self._services.settings
+        return isoformat(
+            self._services.clock.now() - timedelta(seconds=settings.pay_reconcile_after)
+        )
 
     async def reconcile_due(self) -> bool:
         """Is anything waiting long enough to be asked about? (cheap: an index lookup)"""
         services = self._services
-        cutoff = isoformat(
-            services.clock.now() - timedelta(seconds=services.settings.pay_reconcile_after)
-        )
+        cutoff = self._cutoff()
         async with services.db.reader() as reader:
             found = await reader.fetch_value(
                 f"SELECT 1 WHERE EXISTS (SELECT 1 FROM pay_orders WHERE {_ORDER_DUE})"
