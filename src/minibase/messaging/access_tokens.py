@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from minibase.auth.apps import PlatformApp
@@ -26,12 +25,6 @@ from minibase.platforms import PlatformError
 T = TypeVar("T")
 REFRESH_AHEAD = 300  # seconds before expiry a token is replaced
 WAIT_STEP = 0.05  # seconds between two looks while another process refreshes
-
-
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    value: str
-    expires_at: float
 
 
 class AccessTokens:
@@ -50,11 +43,11 @@ class AccessTokens:
         self._lease = lease  # how long a refresher holds the app's lock at most
         self._stable = stable
         self._owner = secrets.token_hex(8)  # this process, as a lock holder
-        self._cache: dict[tuple[str, str], _Cached] = {}
+        self._cache: dict[tuple[str, str], StoredToken] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.refreshes = 0  # platform calls made by this process (for tests and metrics)
 
-    def _fresh(self, token: _Cached | StoredToken | None, now: float) -> bool:
+    def _fresh(self, token: StoredToken | None, now: float) -> bool:
         return token is not None and token.expires_at - REFRESH_AHEAD > now
 
     async def get(self, app: PlatformApp) -> str:
@@ -72,19 +65,12 @@ class AccessTokens:
         deadline = self._clock.now().timestamp() + self._lease * 2
         while True:
             now = self._clock.now().timestamp()
-            stored = await self._store.read(name)
-            if self._fresh(stored, now):
-                assert stored is not None
-                self._cache[key] = _Cached(stored.value, stored.expires_at)
-                return stored.value
+            found = await self._adopt(key, name)
+            if found is not None:
+                return found
             if await self._store.try_lock(name, self._owner, self._lease):
-                try:
-                    stored = await self._store.read(name)  # refreshed just before the lock?
-                    if self._fresh(stored, self._clock.now().timestamp()):
-                        assert stored is not None
-                        self._cache[key] = _Cached(stored.value, stored.expires_at)
-                        return stored.value
-                    return await self._refresh(app, name)
+                try:  # refreshed by another process just before the lock?
+                    return await self._adopt(key, name) or await self._refresh(app, name)
                 finally:
                     await self._store.unlock(name, self._owner)
             if now > deadline:
@@ -94,6 +80,14 @@ class AccessTokens:
                     f"{app.platform}: no access token yet (another process is refreshing it)",
                 )
             await asyncio.sleep(WAIT_STEP)
+
+    async def _adopt(self, key: tuple[str, str], name: str) -> str | None:
+        """The shared store's token, kept in this process, if it is fresh."""
+        stored = await self._store.read(name)
+        if stored is None or not self._fresh(stored, self._clock.now().timestamp()):
+            return None
+        self._cache[key] = stored
+        return stored.value
 
     async def _refresh(self, app: PlatformApp, name: str) -> str:
         client = self._gateway.client(app)
@@ -108,9 +102,9 @@ class AccessTokens:
         except PlatformError as exc:
             raise platform_failure(exc, client_input=False) from None
         self.refreshes += 1
-        expires_at = self._clock.now().timestamp() + token.expires_in
-        await self._store.write(name, StoredToken(token.value, expires_at))
-        self._cache[(app.platform, app.appid)] = _Cached(token.value, expires_at)
+        stored = StoredToken(token.value, self._clock.now().timestamp() + token.expires_in)
+        await self._store.write(name, stored)
+        self._cache[(app.platform, app.appid)] = stored
         return str(token.value)
 
     async def calling(self, app: PlatformApp, call: Callable[[str], Awaitable[T]]) -> T:
