@@ -80,7 +80,7 @@ class Payments:
             services.clock,
             services.ids,
             services.jobs,
-            lambda: self._registry_attempts(),
+            self._registry_attempts,
         )
 
     def _registry_attempts(self) -> int:
