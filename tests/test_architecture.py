@@ -76,6 +76,7 @@ ALLOWED = {
         "data",
         "jobs",
         "pay",
+        "messaging",
         "auth",
         "store",
         "rules",

@@ -28,9 +28,7 @@ async def _person(
 
 
 async def _accepts(sandbox: SandboxClient, person: str, count: int = 1) -> None:
-    await sandbox._post(
-        "/control/subscribe", appid="wx-msg", person=person, template_id=TEMPLATE, count=count
-    )
+    await sandbox.subscribe("wechat", "wx-msg", person, TEMPLATE, count)
 
 
 async def _queue(client: httpx.AsyncClient, admin: Actor, user: str) -> dict[str, Any]:
@@ -71,7 +69,7 @@ async def test_a_queued_message_is_sent_once_by_its_job(
     assert await run_jobs(services) == 1
     sent = await _status(client, admin, queued["id"])
     assert (sent["state"], sent["errcode"]) == ("sent", None)
-    delivered = (await sandbox._http.get("/control/subscribe-messages")).json()["items"]
+    delivered = await sandbox.subscribe_messages()
     assert [(m["person"], m["data"], m["page"]) for m in delivered] == [
         ("ann", DATA, "pages/order")
     ]
@@ -177,5 +175,5 @@ async def test_a_cloud_function_queues_a_message(
     assert (queued["state"], queued["user"]) == ("queued", session["user"]["id"])
     assert await run_jobs(services) == 1
     assert (await _status(client, admin, queued["id"]))["state"] == "sent"
-    delivered = (await sandbox._http.get("/control/subscribe-messages")).json()["items"]
+    delivered = await sandbox.subscribe_messages()
     assert [m["data"]["thing1"] for m in delivered] == ["a mocha"]

@@ -151,9 +151,11 @@ async def test_rate_limits_are_off_by_default(client: httpx.AsyncClient) -> None
     assert all("access_token" in answer for answer in answers)
 
 
-async def test_rate_limits_are_offered_for_wechat_and_qq_only(client: httpx.AsyncClient) -> None:
+async def test_rate_limits_are_offered_for_wechat_qq_and_douyin_only(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
-        "/control/rate-limit", json={"platform": "douyin", "appid": "tt-1", "per_minute": 1}
+        "/control/rate-limit", json={"platform": "baidu", "appid": "bd-1", "per_minute": 1}
     )
     assert response.status_code == 400
     assert response.json()["code"] == "sandbox.unsupported"

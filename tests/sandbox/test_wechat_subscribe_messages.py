@@ -10,7 +10,6 @@ import pytest
 from minibase.platforms import PlatformError
 from minibase.platforms.wechat import AsyncWeChatClient
 from minibase.sandbox import Sandbox
-from minibase.sandbox.wechat_messages import grant
 
 TEMPLATE = "tmpl-order-shipped"
 DATA = {"thing1": "a flat white", "time2": "2026-12-01 10:00"}
@@ -29,13 +28,12 @@ async def _refusal(wechat: AsyncWeChatClient, token: str, **message: object) -> 
 
 
 async def test_one_acceptance_is_one_message(wechat: AsyncWeChatClient, sandbox: Sandbox) -> None:
-    openid = grant(sandbox._state, "wx-msg", "ann", TEMPLATE, 1)
+    openid = sandbox.subscribe("wechat", "wx-msg", "ann", TEMPLATE, 1)
     token = (await wechat.get_access_token()).value
     await wechat.send_subscribe_message(
         token, touser=openid, template_id=TEMPLATE, data=DATA, page="pages/order?id=1"
     )
-    with sandbox._state.lock:
-        sent = list(sandbox._state.messages.sent)
+    sent = sandbox.subscribe_messages()
     assert [(m["person"], m["template_id"], m["data"], m["page"]) for m in sent] == [
         ("ann", TEMPLATE, DATA, "pages/order?id=1")
     ]
@@ -44,7 +42,7 @@ async def test_one_acceptance_is_one_message(wechat: AsyncWeChatClient, sandbox:
 
 
 async def test_the_platforms_refusals(wechat: AsyncWeChatClient, sandbox: Sandbox) -> None:
-    openid = grant(sandbox._state, "wx-msg", "ann", TEMPLATE, 5)
+    openid = sandbox.subscribe("wechat", "wx-msg", "ann", TEMPLATE, 5)
     token = (await wechat.get_access_token()).value
     assert (
         await _refusal(wechat, token, touser="o-nobody", template_id=TEMPLATE, data=DATA) == 40003
@@ -57,8 +55,7 @@ async def test_the_platforms_refusals(wechat: AsyncWeChatClient, sandbox: Sandbo
     ) == (40001)
     sandbox.rate_limit("wechat", "wx-msg", 0)
     assert await _refusal(wechat, token, touser=openid, template_id=TEMPLATE, data=DATA) == 45009
-    with sandbox._state.lock:
-        assert sandbox._state.messages.sent == []  # nothing was delivered by a refused call
+    assert sandbox.subscribe_messages() == []  # nothing was delivered by a refused call
 
 
 async def test_the_control_api_grants_and_lists(

@@ -1,11 +1,15 @@
-"""Subscribe messages: queued with a durable job in one transaction, sent by the job with the
-app's shared access token, each with a status admins can read.
+"""Subscribe messages on WeChat, Douyin and Alipay: queued with a durable job in one
+transaction, sent by the job (with the app's shared access token where the platform has one),
+each with a status admins can read.
 
-A refusal that will not change by waiting (43101 the user has not accepted the template, 40003
-an unknown openid, 40037 an unknown template, 47003 bad data) fails the message at once; quota
-(45009), rate limits and outages are retried with the job's backoff, and the message fails
-only when its job has no attempt left. What users accepted in wx.requestSubscribeMessage is
-recorded per template, so a sender can see whether a user can still receive one.
+The platform is the one the user signed in through (WeChat cgi-bin/message/subscribe/send,
+Douyin subscribe_notification notify, Alipay alipay.open.app.mini.templatemessage.send). A
+refusal that will not change by waiting (WeChat 43101 the user has not accepted the template,
+40003 an unknown openid, 40037 an unknown template, 47003 bad data; Douyin 1000/1001/1008/1009;
+Alipay's 40004 sub_codes) fails the message at once; quotas, rate limits and outages are
+retried with the job's backoff, and the message fails only when its job has no attempt left.
+What users accepted in requestSubscribeMessage is recorded per template, so a sender can see
+whether a user can still receive one.
 """
 
 from __future__ import annotations
@@ -16,23 +20,35 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from minibase.auth.identities import find_identity
+from minibase.auth.identities import Identity, find_identity
 from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.jobs import Job
 from minibase.platforms import PlatformError
 from minibase.store.database import Connection, Row
+from minibase.store.pages import newest_first
 
 if TYPE_CHECKING:
     from minibase.services import Services
 
 SUBSCRIBE_JOB = "minibase.subscribe_message"
-RETRIED_ERRCODES = frozenset({45009, 45011, -1})
+PLATFORMS = ("wechat", "douyin", "alipay")
+STATES = ("queued", "sent", "failed")
+_LIST_FILTERS = {
+    "user": "user_id",
+    "platform": "platform",
+    "appid": "appid",
+    "template_id": "template_id",
+    "state": "state",
+}
+RETRIED_KINDS = frozenset({"unavailable", "rate_limited"})
 COLUMNS = (
     "id, platform, appid, user_id, template_id, page, miniprogram_state, data, state, errcode,"
     " last_error, created, updated, sent_at"
 )
-_FIELDS = frozenset({"user", "appid", "template_id", "page", "data", "miniprogram_state"})
+_FIELDS = frozenset(
+    {"user", "platform", "appid", "template_id", "page", "data", "miniprogram_state"}
+)
 
 
 def _invalid(message: str) -> ApiError:
@@ -102,9 +118,11 @@ def check_message(body: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("user", "template_id"):
         if not isinstance(body.get(name), str) or not body[name]:
             raise _invalid(f"{name} is required")
-    for name in ("appid", "page", "miniprogram_state"):
+    for name in ("platform", "appid", "page", "miniprogram_state"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise _invalid(f"{name} must be a string")
+    if body.get("platform") not in (None, *PLATFORMS):
+        raise _invalid(f"platform is one of {', '.join(PLATFORMS)}")
     if body.get("miniprogram_state") not in (None, "developer", "trial", "formal"):
         raise _invalid("miniprogram_state is developer, trial or formal")
     data = body.get("data")
@@ -125,23 +143,26 @@ class SubscribeMessages:
         self._services = services
 
     async def queue(self, body: Mapping[str, Any]) -> SubscribeMessage:
-        """A message for a user of a WeChat app, and the job that sends it (one commit)."""
+        """A message for a user of an app, and the job that sends it (one commit)."""
         values = check_message(body)
         services = self._services
-        appid = values.get("appid") or await self._only_app(values["user"])
-        await services.apps.get("wechat", appid)
+        platform, appid = await self._app_of(values)
+        if values.get("miniprogram_state") is not None and platform != "wechat":
+            raise _invalid("miniprogram_state is for WeChat messages only")
+        await services.apps.get(platform, appid)
         stamp = isoformat(services.clock.now())
         message_id = services.ids.new()
         async with services.db.transaction() as conn:
-            if await find_identity(conn, values["user"], "wechat", appid) is None:
+            if await find_identity(conn, values["user"], platform, appid) is None:
                 raise ApiError(
                     "messages.no_openid", 409, f"this user has not signed in through {appid}"
                 )
             row = await conn.fetch_one(
-                f"INSERT INTO subscribe_messages ({COLUMNS}) VALUES (?, 'wechat', ?, ?, ?, ?, ?,"
+                f"INSERT INTO subscribe_messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?,"
                 f" {conn.dialect.json_param()}, 'queued', NULL, NULL, ?, ?, NULL)"
                 f" RETURNING {COLUMNS}",
                 message_id,
+                platform,
                 appid,
                 values["user"],
                 values["template_id"],
@@ -160,16 +181,30 @@ class SubscribeMessages:
         assert row is not None
         return SubscribeMessage.from_row(row)
 
-    async def _only_app(self, user_id: str) -> str:
+    async def _app_of(self, values: Mapping[str, Any]) -> tuple[str, str]:
+        """The (platform, appid) the message goes through: of the apps the user signed in
+        through, the only one matching what the body names."""
         async with self._services.db.reader() as reader:
             rows = await reader.fetch_all(
-                "SELECT DISTINCT appid FROM user_identities WHERE user_id = ? AND platform = ?",
-                user_id,
-                "wechat",
+                "SELECT DISTINCT platform, appid FROM user_identities WHERE user_id = ?",
+                values["user"],
             )
-        if len(rows) != 1:
-            raise _invalid("appid is required: the user signed in through several apps, or none")
-        return str(rows[0][0])
+        apps = [
+            (str(platform), str(appid))
+            for platform, appid in rows
+            if platform in PLATFORMS
+            and values.get("platform") in (None, platform)
+            and values.get("appid") in (None, appid)
+        ]
+        if len(apps) == 1:
+            return apps[0]
+        if apps:
+            raise _invalid("the user signed in through several apps: name the appid")
+        if values.get("appid") is not None:
+            raise ApiError(
+                "messages.no_openid", 409, f"this user has not signed in through {values['appid']}"
+            )
+        raise _invalid("the user has not signed in through a WeChat, Douyin or Alipay app")
 
     async def get(self, message_id: str) -> SubscribeMessage:
         async with self._services.db.reader() as reader:
@@ -179,6 +214,23 @@ class SubscribeMessages:
         if row is None:
             raise ApiError("messages.not_found", 404, f"no message {message_id!r}")
         return SubscribeMessage.from_row(row)
+
+    async def list(
+        self, *, before: str | None = None, limit: int = 20, **filters: str | None
+    ) -> list[SubscribeMessage]:
+        """Newest first, filtered by any of user, platform, appid, template_id and state."""
+        unknown = set(filters) - _LIST_FILTERS.keys()
+        if unknown:
+            raise ValueError(f"unknown filters {sorted(unknown)}")
+        if filters.get("state") not in (None, *STATES):
+            raise ApiError("request.invalid_query", 400, f"state is one of {', '.join(STATES)}")
+        columns = {_LIST_FILTERS[name]: value for name, value in filters.items()}
+        sql, args = newest_first(
+            "subscribe_messages", COLUMNS, before=before, limit=limit, **columns
+        )
+        async with self._services.db.reader() as reader:
+            rows = await reader.fetch_all(sql, *args)
+        return [SubscribeMessage.from_row(row) for row in rows]
 
     async def send(self, job: Job) -> None:
         """The job: send once; a lasting refusal fails the message, the rest is retried."""
@@ -192,8 +244,42 @@ class SubscribeMessages:
         if identity is None:
             await self._finish(job, message, "failed", None, "the user has no openid any more")
             return
-        client = services.platforms.client(app)
         try:
+            await self._deliver(app, identity, message)
+        except PlatformError as exc:
+            lasting = exc.kind not in RETRIED_KINDS
+            last_attempt = job.attempts >= job.max_attempts
+            if lasting or last_attempt:
+                errcode = None if exc.errcode is None else str(exc.errcode)
+                await self._finish(job, message, "failed", errcode, exc.message)
+                return
+            await self._note(message, exc)
+            raise
+        await self._finish(job, message, "sent", None, None)
+
+    async def _deliver(self, app: Any, identity: Identity, message: SubscribeMessage) -> None:
+        """One send through the message's platform; PlatformError when it refuses."""
+        services = self._services
+        client: Any = services.platforms.client(app)
+        if message.platform == "alipay":  # a signed gateway call: no access token
+            await client.send_template_message(
+                to=identity.openid,
+                user_template_id=message.template_id,
+                data=message.data,
+                page=message.page,
+            )
+        elif message.platform == "douyin":
+            await services.access_tokens.calling(
+                app,
+                lambda token: client.send_subscribe_notification(
+                    token,
+                    open_id=identity.openid,
+                    tpl_id=message.template_id,
+                    data=message.data,
+                    page=message.page,
+                ),
+            )
+        else:
             await services.access_tokens.calling(
                 app,
                 lambda token: client.send_subscribe_message(
@@ -205,18 +291,6 @@ class SubscribeMessages:
                     miniprogram_state=message.miniprogram_state,
                 ),
             )
-        except PlatformError as exc:
-            lasting = exc.kind not in ("unavailable", "rate_limited") and (
-                exc.errcode not in RETRIED_ERRCODES
-            )
-            last_attempt = job.attempts >= job.max_attempts
-            if lasting or last_attempt:
-                errcode = None if exc.errcode is None else str(exc.errcode)
-                await self._finish(job, message, "failed", errcode, exc.message)
-                return
-            await self._note(message, exc)
-            raise
-        await self._finish(job, message, "sent", None, None)
 
     async def _note(self, message: SubscribeMessage, exc: PlatformError) -> None:
         async with self._services.db.transaction() as conn:
@@ -270,8 +344,9 @@ class SubscribeMessages:
     async def record_grants(
         self, user_id: str, appid: str, answers: Mapping[str, Any]
     ) -> dict[str, int]:
-        """wx.requestSubscribeMessage's answer ({template_id: "accept" | "reject" | "ban" |
-        "filter"}): each "accept" is one more message of that template; the counts after."""
+        """requestSubscribeMessage's answer ({template_id: "accept" | "reject" | "ban" |
+        "filter"}, as wx., tt. and my. report it): each "accept" is one more message of that
+        template; the counts after."""
         if (
             not isinstance(answers, Mapping)
             or not answers

@@ -8,14 +8,7 @@ import orjson
 
 from minibase.pay.order import ORDER_COLUMNS, Order
 from minibase.store.database import Connection
-
-
-def _where(**equal: str | None) -> tuple[str, list[Any]]:
-    """` WHERE a = ? AND b = ?` for the filters given (None: not filtered)."""
-    given = {column: value for column, value in equal.items() if value is not None}
-    if not given:
-        return "", []
-    return " WHERE " + " AND ".join(f"{column} = ?" for column in given), list(given.values())
+from minibase.store.pages import newest_first
 
 
 async def orders(
@@ -27,13 +20,10 @@ async def orders(
     limit: int = 20,
 ) -> list[Order]:
     """Newest first; `before` is the last id of the page before."""
-    clause, args = _where(user_id=user, state=state)
-    if before is not None:
-        clause += (" AND" if clause else " WHERE") + " id < ?"
-        args.append(before)
-    rows = await conn.fetch_all(
-        f"SELECT {ORDER_COLUMNS} FROM pay_orders{clause} ORDER BY id DESC LIMIT ?", *args, limit
+    sql, args = newest_first(
+        "pay_orders", ORDER_COLUMNS, before=before, limit=limit, user_id=user, state=state
     )
+    rows = await conn.fetch_all(sql, *args)
     return [Order.from_row(row) for row in rows]
 
 
@@ -41,13 +31,15 @@ async def events(
     conn: Connection, *, order: str | None = None, kind: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Newest first: created, paid, closed, rejected, refund_requested, refund_succeeded ..."""
-    clause, args = _where(order_id=order, kind=kind)
-    rows = await conn.fetch_all(
-        f"SELECT id, order_id, kind, detail, created FROM pay_events{clause}"
-        " ORDER BY id DESC LIMIT ?",
-        *args,
-        limit,
+    sql, args = newest_first(
+        "pay_events",
+        "id, order_id, kind, detail, created",
+        before=None,
+        limit=limit,
+        order_id=order,
+        kind=kind,
     )
+    rows = await conn.fetch_all(sql, *args)
     return [
         {
             "id": row[0],

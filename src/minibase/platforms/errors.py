@@ -26,8 +26,12 @@ ErrorKind = Literal[
 
 KINDS: tuple[str, ...] = get_args(ErrorKind)
 
-# WeChat-family errcodes that mean "the access token is stale": fetch a new one and retry once.
-_STALE_TOKEN_CODES = frozenset({40001, 40014, 42001})
+# Errcodes that mean "the access token is stale": fetch a new one and retry once.
+_STALE_TOKEN_CODES = {
+    "wechat": frozenset({40001, 40014, 42001}),
+    "qq": frozenset({40001, 40014, 42001}),
+    "douyin": frozenset({28001003, 28001008}),  # access_token invalid, expired
+}
 
 
 class PlatformError(Exception):
@@ -52,7 +56,7 @@ class PlatformError(Exception):
     @property
     def access_token_rejected(self) -> bool:
         """True when a token-using call failed because the access token is stale or revoked."""
-        return self.platform in ("wechat", "qq") and self.errcode in _STALE_TOKEN_CODES
+        return self.errcode in _STALE_TOKEN_CODES.get(self.platform, ())
 
     def __str__(self) -> str:
         extra = f" (errcode {self.errcode})" if self.errcode is not None else ""

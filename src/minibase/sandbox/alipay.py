@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.platforms.alipay import crypto
-from minibase.sandbox import alipay_trade, identities
+from minibase.sandbox import alipay_messages, alipay_trade, identities
 from minibase.sandbox.routing import Route, read_params, text_response
 from minibase.sandbox.state import App, CodeProblem, SandboxState
 
@@ -85,6 +85,9 @@ async def gateway(request: Request, state: SandboxState) -> Response:
         return _unsigned(_node(INVALID, "isv.invalid-signature", message))
     if method in alipay_trade.METHODS:
         node = alipay_trade.answer(state, app, method, params)
+        return _signed(state, node, error=False, method=method)
+    if method == alipay_messages.METHOD:
+        node = alipay_messages.answer(state, app, params)
         return _signed(state, node, error=False, method=method)
     if method != CODE_EXCHANGE:
         return _signed(state, _node(INVALID, "isv.invalid-method", "不存在的方法名"))

@@ -14,12 +14,13 @@ from minibase.platforms.baidu import crypto as baidu_crypto
 from minibase.platforms.douyin import crypto as douyin_crypto
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.wechat import crypto as wechat_crypto
-from minibase.sandbox import alipay, identities
+from minibase.sandbox import alipay, identities, message_book
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.faults import OUTAGE_MODES, Outage
 from minibase.sandbox.state import PLATFORMS, App, SandboxState
 
-_QUOTA_PLATFORMS = ("wechat", "qq")
+_QUOTA_PLATFORMS = ("wechat", "qq", "douyin")
+_SUBSCRIBE_PLATFORMS = ("wechat", "douyin", "alipay")
 _USER_DATA_PLATFORMS = ("wechat", "qq", "douyin", "baidu")
 _RAW_DATA_PLATFORMS = ("wechat", "qq", "douyin")
 # Outages hit a gateway: the apps' platforms, and WeChat Pay (whose merchants are not apps).
@@ -183,6 +184,25 @@ class SandboxControl:
         with self._state.lock:
             app = self._app("alipay", appid)
         return alipay.encrypted_phone(self._state, app, phone)
+
+    def subscribe(
+        self, platform: str, appid: str, person: str, template_id: str, count: int = 1
+    ) -> str:
+        """The person accepts `count` messages of the template in the mini program's
+        requestSubscribeMessage; their openid in the app."""
+        _check_platform(platform, _SUBSCRIBE_PLATFORMS)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            raise SandboxError(
+                "sandbox.invalid_request", 400, "count must be a whole number from 1 to 1000"
+            )
+        with self._state.lock:
+            self._app(platform, appid)
+            return message_book.grant(self._state, platform, appid, person, template_id, count)
+
+    def subscribe_messages(self) -> list[dict[str, Any]]:
+        """The subscribe messages delivered so far on every platform, oldest first."""
+        with self._state.lock:
+            return [dict(message) for message in self._state.messages.sent]
 
     def rate_limit(self, platform: str, appid: str, per_minute: int | None) -> dict[str, Any]:
         """Allow at most `per_minute` calls a minute for the app (None lifts the limit)."""

@@ -10,7 +10,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.sandbox import wechat_messages
 from minibase.sandbox.alipay_trade_control import AlipayDelivery, AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
@@ -110,22 +109,22 @@ async def phone_code(request: Request, state: SandboxState) -> Response:
 
 
 async def subscribe(request: Request, state: SandboxState) -> Response:
-    """A person accepts `count` (default 1) messages of a template in
-    wx.requestSubscribeMessage; the answer has their openid."""
+    """A person accepts `count` (default 1) messages of a template (platform wechat, douyin or
+    alipay; wechat when left out); the answer has their openid."""
     body = await _body(request)
-    count = body.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-        raise _invalid("count must be a whole number from 1 to 1000")
-    openid = wechat_messages.grant(
-        state, _text(body, "appid"), _text(body, "person"), _text(body, "template_id"), count
+    openid = SandboxControl(state).subscribe(
+        str(body.get("platform", "wechat")),
+        _text(body, "appid"),
+        _text(body, "person"),
+        _text(body, "template_id"),
+        body.get("count", 1),
     )
     return json_response({"openid": openid})
 
 
 async def subscribe_messages(request: Request, state: SandboxState) -> Response:
     """The subscribe messages delivered so far, oldest first."""
-    with state.lock:
-        return json_response({"items": list(state.messages.sent)})
+    return json_response({"items": SandboxControl(state).subscribe_messages()})
 
 
 async def encrypted_data(request: Request, state: SandboxState) -> Response:

@@ -1,7 +1,7 @@
 """WeChat subscribe messages (`cgi-bin/message/subscribe/send`) as the platform answers them.
 
-A person's acceptance in wx.requestSubscribeMessage is one message of that template (one-time
-subscriptions): the control API grants them, each send uses one, and a send without one is
+A person's acceptance in wx.requestSubscribeMessage is one message of that template (see
+message_book): the control API grants them, each send uses one, and a send without one is
 43101 "user refuse to accept the msg". An unknown openid is 40003, a template the app never
 offered 40037, a data field that is not {"value": non-empty text} 47003, and past the app's
 quota (`rate-limit`) 45009. What was delivered is kept for tests to read.
@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.sandbox import identities
+from minibase.sandbox import identities, message_book
 from minibase.sandbox.routing import Route, json_response, read_json
 from minibase.sandbox.state import SandboxState
 from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
@@ -27,38 +27,11 @@ ARGUMENT_INVALID = (47003, "argument invalid!")
 STATES = ("developer", "trial", "formal")
 
 
-def grant(state: SandboxState, appid: str, person: str, template_id: str, count: int) -> str:
-    """The person accepts `count` messages of the template; their openid."""
-    openid = identities.openid("wechat", appid, person)
-    with state.lock:
-        messages = state.messages
-        messages.templates.setdefault(appid, set()).add(template_id)
-        messages.people[(appid, openid)] = person
-        key = (appid, template_id, openid)
-        messages.grants[key] = messages.grants.get(key, 0) + count
-    return openid
-
-
-def _person(state: SandboxState, appid: str, openid: object) -> str | None:
-    """Who this openid of the app is: someone who signed in, or accepted a template."""
-    messages = state.messages
-    if (appid, openid) in messages.people:
-        return messages.people[(appid, openid)]  # type: ignore[index]
-    for platform, app, person in state.sessions:
-        if (platform, app) == ("wechat", appid) and identities.openid(
-            "wechat", appid, person
-        ) == openid:
-            messages.people[(appid, str(openid))] = person
-            return person
-    return None
-
-
 def _problem(state: SandboxState, body: dict[str, Any], appid: str) -> tuple[int, str] | None:
-    messages = state.messages
     touser, template_id = body.get("touser"), body.get("template_id")
-    if not isinstance(touser, str) or _person(state, appid, touser) is None:
+    if message_book.person_of(state, "wechat", appid, touser) is None:
         return INVALID_OPENID
-    if not isinstance(template_id, str) or template_id not in messages.templates.get(appid, ()):
+    if not message_book.offers(state, appid, template_id):
         return INVALID_TEMPLATE
     data = body.get("data")
     if not isinstance(data, dict) or not data:
@@ -80,24 +53,21 @@ async def send(request: Request, state: SandboxState) -> Response:
     if body is None:
         return error(DATA_FORMAT_ERROR)
     with state.lock:
-        messages = state.messages
         problem = _problem(state, body, appid)
         if problem is not None:
             return error(problem)
-        key = (appid, str(body["template_id"]), str(body["touser"]))
-        if messages.grants.get(key, 0) < 1:
+        touser, template_id = str(body["touser"]), str(body["template_id"])
+        if not message_book.use_grant(state, appid, template_id, touser):
             return error(USER_REFUSED)
-        messages.grants[key] -= 1
-        messages.sent.append(
-            {
-                "appid": appid,
-                "person": messages.people[(appid, key[2])],
-                "touser": key[2],
-                "template_id": key[1],
-                "page": body.get("page"),
-                "data": {name: item["value"] for name, item in body["data"].items()},
-                "miniprogram_state": body.get("miniprogram_state", "formal"),
-            }
+        message_book.deliver(
+            state,
+            "wechat",
+            appid,
+            touser,
+            template_id,
+            page=body.get("page"),
+            data={name: item["value"] for name, item in body["data"].items()},
+            miniprogram_state=body.get("miniprogram_state", "formal"),
         )
     return json_response({"errcode": 0, "errmsg": "ok", "msgid": identities.request_id()})
 

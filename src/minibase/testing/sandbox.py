@@ -193,6 +193,27 @@ class SandboxClient:
             "/control/rate-limit", platform=platform, appid=appid, per_minute=per_minute
         )
 
+    async def subscribe(
+        self, platform: str, appid: str, person: str, template_id: str, count: int = 1
+    ) -> str:
+        """The person accepts `count` messages of the template; their openid."""
+        answer = await self._post(
+            "/control/subscribe",
+            platform=platform,
+            appid=appid,
+            person=person,
+            template_id=template_id,
+            count=count,
+        )
+        return str(answer["openid"])
+
+    async def subscribe_messages(self) -> list[dict[str, Any]]:
+        """What the platforms delivered, oldest first."""
+        items: list[dict[str, Any]] = (await self._http.get("/control/subscribe-messages")).json()[
+            "items"
+        ]
+        return items
+
     async def calls(self) -> dict[str, dict[str, int]]:
         answer: dict[str, dict[str, int]] = (await self._http.get("/control/calls")).json()
         return answer

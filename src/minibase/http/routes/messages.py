@@ -1,5 +1,5 @@
-"""Subscribe messages: admins queue them and read their status; users report what they
-accepted in wx.requestSubscribeMessage."""
+"""Subscribe messages: admins queue them, list them and read their status; users report what
+they accepted in requestSubscribeMessage (wx., tt. or my.)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, require_user, services_of
 from minibase.http.json import json_response, read_object
+from minibase.http.paging import PAGE, page_limit
 from minibase.http.routing import Routes
+from minibase.messaging.subscribe import PLATFORMS
 
 routes = Routes("messages")
 
@@ -18,6 +20,7 @@ MESSAGE = {
     "properties": {
         "id": {"type": "string"},
         "user": {"type": "string"},
+        "platform": {"enum": ["wechat", "douyin", "alipay"]},
         "appid": {"type": "string"},
         "template_id": {"type": "string"},
         "state": {"enum": ["queued", "sent", "failed"]},
@@ -42,6 +45,7 @@ GRANTS = {
         "required": ["user", "template_id", "data"],
         "properties": {
             "user": {"type": "string"},
+            "platform": {"enum": ["wechat", "douyin", "alipay"]},
             "appid": {"type": "string", "description": "needed if the user has several apps"},
             "template_id": {"type": "string"},
             "page": {"type": "string"},
@@ -57,6 +61,39 @@ async def queue_message(request: Request) -> Response:
     body = await read_object(request, services.settings.max_body_bytes)
     message = await services.messages.queue(body)
     return json_response(message.to_json(), 202)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/messages",
+    "Subscribe messages, newest first, filtered by user, platform, app, template or state",
+    access="admin",
+    query=(
+        ("user", "the recipient's user id", {"type": "string"}),
+        ("platform", "wechat, douyin or alipay", {"type": "string"}),
+        ("appid", "the app sent through", {"type": "string"}),
+        ("template_id", "the template", {"type": "string"}),
+        ("state", "queued, sent or failed", {"type": "string"}),
+        *PAGE,
+    ),
+    responses={
+        200: (
+            "Messages",
+            {"type": "object", "properties": {"items": {"type": "array", "items": MESSAGE}}},
+        )
+    },
+)
+async def list_messages(request: Request) -> Response:
+    await require_admin(request)
+    params = request.query_params
+    messages = await services_of(request).messages.list(
+        before=params.get("before"),
+        limit=page_limit(request),
+        **{
+            name: params.get(name) for name in ("user", "platform", "appid", "template_id", "state")
+        },
+    )
+    return json_response({"items": [message.to_json() for message in messages]})
 
 
 @routes.add(
@@ -83,8 +120,10 @@ async def get_message(request: Request) -> Response:
 async def report_grants(request: Request) -> Response:
     caller = await require_user(request)
     services = services_of(request)
-    if caller.platform != "wechat" or caller.appid is None or caller.id is None:
-        raise ApiError("messages.invalid", 400, "subscribe messages need a WeChat login")
+    if caller.platform not in PLATFORMS or caller.appid is None or caller.id is None:
+        raise ApiError(
+            "messages.invalid", 400, "subscribe messages need a WeChat, Douyin or Alipay login"
+        )
     answers = await read_object(request, services.settings.max_body_bytes)
     return json_response(await services.messages.record_grants(caller.id, caller.appid, answers))
 

@@ -9,9 +9,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.errors import ApiError
 from minibase.http.auth import caller_of, require_user, services_of
 from minibase.http.json import json_response, read_body, read_object
+from minibase.http.paging import PAGE, page_limit
 from minibase.http.routing import Routes
 from minibase.pay.order import OrderState
 from minibase.pay.payments import Acknowledgement
@@ -62,17 +62,6 @@ PLACED = {
         },
     },
 }
-PAGE = (
-    ("before", "the last id of the page before (newest first)", {"type": "string"}),
-    ("limit", "page size, 1-100", {"type": "integer"}),
-)
-
-
-def page_limit(request: Request) -> int:
-    text = request.query_params.get("limit", "20")
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise ApiError("request.invalid_query", 400, "limit must be 1-100")
-    return int(text)
 
 
 @routes.add(

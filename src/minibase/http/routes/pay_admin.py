@@ -11,7 +11,8 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.routes.pay import ORDER, ORDER_WITH_REFUNDS, PAGE, REFUND, page_limit
+from minibase.http.paging import PAGE, page_limit
+from minibase.http.routes.pay import ORDER, ORDER_WITH_REFUNDS, REFUND
 from minibase.http.routing import Routes
 from minibase.pay.merchants import SECRET_FIELDS, check_merchant, delete_merchant, save_merchant
 from minibase.pay.order import OrderState

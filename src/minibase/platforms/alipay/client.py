@@ -59,6 +59,11 @@ class _AlipayApp:
     def _query_refund_call(self, **which: str) -> Call[trade.TradeRefund]:
         return trade.query_refund(self.gateway, self.appid, self._keys, self._clock(), **which)
 
+    def _template_message_call(self, **message: Any) -> Call[None]:
+        return calls.send_template_message(
+            self.gateway, self.appid, self._keys, self._clock(), **message
+        )
+
     def decrypt_phone_number(self, response: str, sign: str) -> PhoneNumber:
         """Open what my.getPhoneNumber gave the mini program; needs the app's AES key."""
         if self._aes_key is None:
@@ -130,6 +135,10 @@ class AlipayClient(_AlipayApp, SyncPlatformClient):
             self._query_refund_call(out_trade_no=out_trade_no, out_request_no=out_request_no)
         )
 
+    def send_template_message(self, **message: Any) -> None:
+        """to (open_id or user_id), user_template_id, data ({keyword: value}), page."""
+        self._run(self._template_message_call(**message))
+
 
 class AsyncAlipayClient(_AlipayApp, AsyncPlatformClient):
     def __init__(
@@ -192,3 +201,7 @@ class AsyncAlipayClient(_AlipayApp, AsyncPlatformClient):
         return await self._run(
             self._query_refund_call(out_trade_no=out_trade_no, out_request_no=out_request_no)
         )
+
+    async def send_template_message(self, **message: Any) -> None:
+        """to (open_id or user_id), user_template_id, data ({keyword: value}), page."""
+        await self._run(self._template_message_call(**message))

@@ -8,6 +8,12 @@ single-use; an anonymous login sends only `anonymous_code` and gets only `anonym
 getAccessToken: POST /api/apps/v2/token with JSON {appid, secret, grant_type:
 "client_credential"}, answering {err_no, err_tips, data: {access_token, expires_in}}; a new
 token shortens the previous one's life to five minutes.
+
+Subscribe notifications: POST /api/apps/subscribe_notification/developer/v1/notify with JSON
+{access_token, app_id, tpl_id, open_id, data: {keyword: value}, page}; err_no 1000 bad format,
+1001 bad content (an unknown template, a user who has not subscribed), 1008 content refused,
+1009 the app may not send, 1010 too frequent (one per user per second), 2000 internal error,
+28001003 / 28001008 the access token is invalid / expired.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ ERR_NO_KINDS: Mapping[int, ErrorKind] = {
     40018: "invalid_code",
     40019: "invalid_code",  # wrong anonymous_code
     40020: "other",  # grant_type is not client_credential
+    1010: "rate_limited",  # subscribe notifications: too frequent
+    2000: "unavailable",  # subscribe notifications: internal error
+    28001003: "invalid_credentials",  # access_token invalid
+    28001008: "invalid_credentials",  # access_token expired
 }
 
 
@@ -103,5 +113,39 @@ def get_access_token(base_url: str, appid: str, secret: str) -> Call[AccessToken
         method="POST",
         url=f"{base_url.rstrip('/')}/api/apps/v2/token",
         json={"appid": appid, "secret": secret, "grant_type": "client_credential"},
+        parse=parse,
+    )
+
+
+def send_subscribe_notification(
+    base_url: str,
+    appid: str,
+    access_token: str,
+    *,
+    open_id: str,
+    tpl_id: str,
+    data: Mapping[str, str | int | float],
+    page: str | None = None,
+) -> Call[None]:
+    """A subscribe notification to a user who subscribed to the template in
+    tt.requestSubscribeMessage; `data` maps each template keyword to its value."""
+    payload: dict[str, Any] = {
+        "access_token": access_token,
+        "app_id": appid,
+        "tpl_id": tpl_id,
+        "open_id": open_id,
+        "data": {name: str(value) for name, value in data.items()},
+    }
+    if page is not None:
+        payload["page"] = page
+
+    def parse(response: httpx.Response) -> None:
+        raise_for_err_no(json_object(response, "douyin"), response.status_code)
+
+    return Call(
+        platform="douyin",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/api/apps/subscribe_notification/developer/v1/notify",
+        json=payload,
         parse=parse,
     )

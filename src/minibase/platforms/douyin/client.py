@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from minibase.platforms.douyin import calls
 from minibase.platforms.models import AccessToken, LoginSession
 from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
@@ -21,6 +23,11 @@ class DouyinClient(SyncSecretClient):
     def get_access_token(self) -> AccessToken:
         return self._run(calls.get_access_token(self.base_url, self.appid, self._secret))
 
+    def send_subscribe_notification(self, access_token: str, **message: Any) -> None:
+        """open_id, tpl_id, data ({keyword: value}), page."""
+        call = calls.send_subscribe_notification(self.base_url, self.appid, access_token, **message)
+        self._run(call)
+
 
 class AsyncDouyinClient(AsyncSecretClient):
     BASE_URL = BASE_URL
@@ -33,3 +40,8 @@ class AsyncDouyinClient(AsyncSecretClient):
 
     async def get_access_token(self) -> AccessToken:
         return await self._run(calls.get_access_token(self.base_url, self.appid, self._secret))
+
+    async def send_subscribe_notification(self, access_token: str, **message: Any) -> None:
+        """open_id, tpl_id, data ({keyword: value}), page."""
+        call = calls.send_subscribe_notification(self.base_url, self.appid, access_token, **message)
+        await self._run(call)
