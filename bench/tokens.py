@@ -18,8 +18,6 @@ import asyncio
 import base64
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +25,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from processes import free_port
+from processes import standalone_sandbox
 
 from minibase.auth.apps import check_app, save_app
 from minibase.config import Settings
@@ -117,24 +115,8 @@ async def _run(sandbox: str, seconds: float) -> None:
 
 
 def main(seconds: float) -> None:
-    port = free_port()
-    sandbox = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minibase.sandbox", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{sandbox}/control/calls", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with standalone_sandbox() as sandbox:
         asyncio.run(_run(sandbox, seconds))
-    finally:
-        process.terminate()
-        process.wait()
 
 
 if __name__ == "__main__":
