@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from minibase.auth.apps import PlatformApp
 from minibase.auth.identities import Identity, find_identity
 from minibase.clock import isoformat
 from minibase.errors import ApiError
@@ -257,7 +258,9 @@ class SubscribeMessages:
             raise
         await self._finish(job, message, "sent", None, None)
 
-    async def _deliver(self, app: Any, identity: Identity, message: SubscribeMessage) -> None:
+    async def _deliver(
+        self, app: PlatformApp, identity: Identity, message: SubscribeMessage
+    ) -> None:
         """One send through the message's platform; PlatformError when it refuses."""
         services = self._services
         client: Any = services.platforms.client(app)
