@@ -20,6 +20,7 @@ from minibase.sandbox import (
     douyin,
     douyin_messages,
     wechat,
+    wechat_links,
     wechat_messages,
     wechatpay,
 )
@@ -42,6 +43,7 @@ _BUSY: dict[str, Callable[[], Response]] = {
 _ROUTES = (
     *wechat.ROUTES,
     *wechat_messages.ROUTES,
+    *wechat_links.ROUTES,
     *douyin.ROUTES,
     *douyin_messages.ROUTES,
     *baidu.ROUTES,

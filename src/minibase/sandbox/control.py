@@ -14,7 +14,7 @@ from minibase.platforms.baidu import crypto as baidu_crypto
 from minibase.platforms.douyin import crypto as douyin_crypto
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.wechat import crypto as wechat_crypto
-from minibase.sandbox import alipay, identities, message_book
+from minibase.sandbox import alipay, identities, message_book, wechat_links
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.faults import OUTAGE_MODES, Outage
 from minibase.sandbox.state import PLATFORMS, App, SandboxState
@@ -203,6 +203,17 @@ class SandboxControl:
         """The subscribe messages delivered so far on every platform, oldest first."""
         with self._state.lock:
             return [dict(message) for message in self._state.messages.sent]
+
+    def publish_pages(self, appid: str, pages: Sequence[str]) -> dict[str, Any]:
+        """A WeChat app's published pages, the first its home page: what codes with
+        check_path and links with a path are checked against."""
+        if not pages or not all(isinstance(p, str) and p and p[0] != "/" for p in pages):
+            raise SandboxError(
+                "sandbox.invalid_request", 400, 'pages: a list of paths like "pages/index/index"'
+            )
+        with self._state.lock:
+            self._app("wechat", appid)
+        return {"appid": appid, "pages": wechat_links.set_pages(self._state, appid, list(pages))}
 
     def rate_limit(self, platform: str, appid: str, per_minute: int | None) -> dict[str, Any]:
         """Allow at most `per_minute` calls a minute for the app (None lifts the limit)."""

@@ -127,6 +127,28 @@ async def subscribe_messages(request: Request, state: SandboxState) -> Response:
     return json_response({"items": SandboxControl(state).subscribe_messages()})
 
 
+async def wechat_pages(request: Request, state: SandboxState) -> Response:
+    """Publish a WeChat app's pages (the first is its home page): what codes with check_path
+    and links with a path are checked against."""
+    body = await _body(request)
+    pages = body.get("pages")
+    if not isinstance(pages, list):
+        raise _invalid('pages: a list of paths like "pages/index/index"')
+    return json_response(SandboxControl(state).publish_pages(_text(body, "appid"), pages))
+
+
+async def wechat_codes(request: Request, state: SandboxState) -> Response:
+    """The mini program codes drawn so far, oldest first (what each carries, not the image)."""
+    with state.lock:
+        return json_response({"items": list(state.links.codes)})
+
+
+async def wechat_links_issued(request: Request, state: SandboxState) -> Response:
+    """The URL schemes and URL links issued so far, oldest first, with their expiry."""
+    with state.lock:
+        return json_response({"items": list(state.links.links)})
+
+
 async def encrypted_data(request: Request, state: SandboxState) -> Response:
     body = await _body(request)
     data = body.get("data")
@@ -259,6 +281,9 @@ ROUTES = (
     Route("POST", "/control/phone-code", phone_code),
     Route("POST", "/control/subscribe", subscribe),
     Route("GET", "/control/subscribe-messages", subscribe_messages),
+    Route("POST", "/control/wechat/pages", wechat_pages),
+    Route("GET", "/control/wechat/codes", wechat_codes),
+    Route("GET", "/control/wechat/links", wechat_links_issued),
     Route("POST", "/control/encrypted-data", encrypted_data),
     Route("POST", "/control/raw-data-signature", raw_data_signature),
     Route("POST", "/control/alipay-phone", alipay_phone),

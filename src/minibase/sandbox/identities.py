@@ -104,6 +104,11 @@ def aes_key() -> str:
     return base64.b64encode(secrets.token_bytes(16)).decode()
 
 
+def link_ticket() -> str:
+    """The random part of a URL scheme (`?t=...`) or URL link (`wxaurl.cn/...`)."""
+    return _alnum(secrets.token_bytes(16), 11)
+
+
 def request_id() -> str:
     """The `rid` WeChat appends to every errmsg: three groups of eight hex digits."""
     return "-".join(secrets.token_hex(4) for _ in range(3))

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from minibase.clock import Clock
 from minibase.sandbox import identities
 from minibase.sandbox.faults import Faults
+from minibase.sandbox.link_book import LinkBook
 from minibase.sandbox.message_book import MessageBook
 
 PLATFORMS = ("wechat", "qq", "douyin", "baidu", "alipay")
@@ -280,6 +281,7 @@ class SandboxState:
         self.wechatpay = WeChatPayState()
         self.alipay_trades = AlipayTradeState()
         self.messages = MessageBook()
+        self.links = LinkBook()
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -297,6 +299,7 @@ class SandboxState:
         self.wechatpay.clear()
         self.alipay_trades.clear()
         self.messages.clear()
+        self.links.clear()
 
     def app(self, platform: str, appid: str) -> App | None:
         return self.apps.get((platform, appid))

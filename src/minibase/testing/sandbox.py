@@ -185,6 +185,26 @@ class SandboxClient:
         )
         return answer
 
+    # WeChat codes and links
+
+    async def publish_pages(self, appid: str, pages: list[str]) -> None:
+        """The app's published pages (the first its home page), for check_path and links."""
+        await self._post("/control/wechat/pages", appid=appid, pages=pages)
+
+    async def wechat_codes(self) -> list[dict[str, Any]]:
+        """The mini program codes drawn so far: what each carries (scene, page, colour ...)."""
+        items: list[dict[str, Any]] = (await self._http.get("/control/wechat/codes")).json()[
+            "items"
+        ]
+        return items
+
+    async def wechat_links(self) -> list[dict[str, Any]]:
+        """The URL schemes and links issued so far, with path, query and expire_time."""
+        items: list[dict[str, Any]] = (await self._http.get("/control/wechat/links")).json()[
+            "items"
+        ]
+        return items
+
     async def outage(self, platform: str, mode: str, count: int = 1, **extra: Any) -> None:
         await self._post("/control/outage", platform=platform, mode=mode, count=count, **extra)
 

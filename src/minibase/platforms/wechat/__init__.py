@@ -1,4 +1,5 @@
-"""WeChat mini programs: login, access tokens, phone numbers, and user-data crypto."""
+"""WeChat mini programs: login, access tokens, phone numbers, user-data crypto, and the codes
+and links that open a mini program."""
 
 from minibase.platforms.wechat.client import AsyncWeChatClient, WeChatClient
 from minibase.platforms.wechat.crypto import (
@@ -8,9 +9,11 @@ from minibase.platforms.wechat.crypto import (
     sign_raw_data,
     verify_raw_data,
 )
+from minibase.platforms.wechat.links import CodeImage
 
 __all__ = [
     "AsyncWeChatClient",
+    "CodeImage",
     "WeChatClient",
     "decrypt_phone_number",
     "decrypt_user_data",

@@ -6,7 +6,8 @@ from typing import Any
 
 from minibase.platforms.models import AccessToken, LoginSession, PhoneNumber
 from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
-from minibase.platforms.wechat import calls
+from minibase.platforms.wechat import calls, links
+from minibase.platforms.wechat.links import CodeImage
 
 BASE_URL = "https://api.weixin.qq.com"
 
@@ -32,6 +33,18 @@ class WeChatClient(SyncSecretClient):
         """touser, template_id, data ({field: value}), page, miniprogram_state, lang."""
         self._run(calls.send_subscribe_message(self.base_url, access_token, **message))
 
+    def get_unlimited_qrcode(self, access_token: str, **code: Any) -> CodeImage:
+        """scene, page, check_path, env_version, width, auto_color, line_color, is_hyaline."""
+        return self._run(links.get_unlimited_qrcode(self.base_url, access_token, **code))
+
+    def generate_scheme(self, access_token: str, **target: Any) -> str:
+        """path, query, env_version, expire_type, expire_time, expire_interval."""
+        return self._run(links.generate_scheme(self.base_url, access_token, **target))
+
+    def generate_url_link(self, access_token: str, **target: Any) -> str:
+        """path, query, env_version, expire_type, expire_time, expire_interval."""
+        return self._run(links.generate_url_link(self.base_url, access_token, **target))
+
 
 class AsyncWeChatClient(AsyncSecretClient):
     BASE_URL = BASE_URL
@@ -56,3 +69,15 @@ class AsyncWeChatClient(AsyncSecretClient):
     async def send_subscribe_message(self, access_token: str, **message: Any) -> None:
         """touser, template_id, data ({field: value}), page, miniprogram_state, lang."""
         await self._run(calls.send_subscribe_message(self.base_url, access_token, **message))
+
+    async def get_unlimited_qrcode(self, access_token: str, **code: Any) -> CodeImage:
+        """scene, page, check_path, env_version, width, auto_color, line_color, is_hyaline."""
+        return await self._run(links.get_unlimited_qrcode(self.base_url, access_token, **code))
+
+    async def generate_scheme(self, access_token: str, **target: Any) -> str:
+        """path, query, env_version, expire_type, expire_time, expire_interval."""
+        return await self._run(links.generate_scheme(self.base_url, access_token, **target))
+
+    async def generate_url_link(self, access_token: str, **target: Any) -> str:
+        """path, query, env_version, expire_type, expire_time, expire_interval."""
+        return await self._run(links.generate_url_link(self.base_url, access_token, **target))
