@@ -21,11 +21,13 @@ from minibase.http.routes import (
     functions,
     health,
     jobs,
+    links,
     login,
     messages,
     openapi,
     pay,
     pay_admin,
+    qrcodes,
     records,
     users,
 )
@@ -45,6 +47,8 @@ ROUTE_MODULES = (
     pay,
     pay_admin,
     messages,
+    qrcodes,
+    links,
     openapi,
 )
 

@@ -112,6 +112,14 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "messages.invalid": (400, "The message or grants are invalid; the message says why."),
     "messages.not_found": (404, "No subscribe message with this id."),
     "messages.no_openid": (409, "The user has not signed in through this app."),
+    "qrcodes.invalid": (400, "The code's parameters are invalid; the message says which."),
+    "qrcodes.invalid_page": (
+        400,
+        "The page is not in the published app (41030); publish it or set check_path false.",
+    ),
+    "qrcodes.not_found": (404, "No QR code with this id."),
+    "links.invalid": (400, "The link's target or expiry is invalid; the message says which."),
+    "links.invalid_path": (400, "The path is not a page of the published app (40165)."),
     "jobs.invalid_state": (409, "The job cannot be retried or cancelled in its state."),
     # collections
     "collections.not_found": (404, "No collection with this name."),

@@ -17,6 +17,8 @@ from minibase.hooks import NoHooks, RecordHooks
 from minibase.ids import IdGenerator
 from minibase.jobs import JobQueue
 from minibase.messaging.access_tokens import AccessTokens
+from minibase.messaging.links import Links
+from minibase.messaging.qrcodes import QrCodes
 from minibase.messaging.subscribe import SubscribeMessages
 from minibase.messaging.token_store import DatabaseTokenStore, RedisTokenStore, TokenStore
 from minibase.pay.merchants import MerchantRegistry, apply_configured_merchants
@@ -47,6 +49,8 @@ class Services:
     merchants: MerchantRegistry
     payments: Payments = field(init=False)
     messages: SubscribeMessages = field(init=False)
+    qrcodes: QrCodes = field(init=False)
+    links: Links = field(init=False)
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
@@ -54,6 +58,8 @@ class Services:
     def __post_init__(self) -> None:
         self.payments = Payments(self, self.merchants)
         self.messages = SubscribeMessages(self)
+        self.qrcodes = QrCodes(self)
+        self.links = Links(self)
 
     async def close(self) -> None:
         await self.access_tokens.close()

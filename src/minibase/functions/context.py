@@ -7,6 +7,7 @@ ctx.jobs.enqueue(...)      a durable job
 async with ctx.transaction() as tx:    tx.records, tx.records_as_admin, tx.jobs in one
                                        transaction: all of it commits, or none
     await tx.complete_job()            (in a job) the job's success commits with the writes
+ctx.links.qrcode(...)      a mini program code (kept), ctx.links.url_scheme / url_link
 ctx.job                    the job being handled (id, name, attempts), None in a function call
 ctx.log                    a logger named after the function
 """
@@ -29,6 +30,7 @@ from minibase.data.listing import ListQuery, parse_fields, parse_filter_value, p
 from minibase.errors import ApiError
 from minibase.functions.registry import FunctionRegistry
 from minibase.jobs import InvalidJob, Job, JobQueue, LeaseLost
+from minibase.messaging.qrcodes import QrCode
 from minibase.services import Services
 from minibase.store.database import Connection
 
@@ -252,6 +254,28 @@ class MessagesAPI:
         return (await self._services.messages.get(message_id)).to_json()
 
 
+class LinksAPI:
+    """Mini program codes, URL schemes and URL links from a function (see docs/qrcodes.md)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def qrcode(self, appid: str, scene: str, **options: Any) -> QrCode:
+        """The code for `scene` (page, check_path, env_version, width, auto_color, line_color,
+        is_hyaline): made once, then kept. `.image` is the PNG, `.to_json()` the rest."""
+        return await self._services.qrcodes.make({"appid": appid, "scene": scene, **options})
+
+    async def url_scheme(self, appid: str, **target: Any) -> dict[str, Any]:
+        """A new `weixin://dl/business/?t=...` (path, query, env_version, expire_time or
+        expire_interval)."""
+        return await self._services.links.url_scheme({"appid": appid, **target})
+
+    async def url_link(self, appid: str, **target: Any) -> dict[str, Any]:
+        """A new `https://wxaurl.cn/...` (path, query, env_version, expire_time or
+        expire_interval)."""
+        return await self._services.links.url_link({"appid": appid, **target})
+
+
 class FunctionContext(Scope):
     def __init__(
         self,
@@ -275,6 +299,7 @@ class FunctionContext(Scope):
         self.job = job  # the job being handled (its id, attempts ...), for handlers run as jobs
         self.payments = PaymentsAPI(services, caller)
         self.messages = MessagesAPI(services)
+        self.links = LinksAPI(services)
         self.log = logging.getLogger(f"minibase.functions.{name}")
 
     @asynccontextmanager

@@ -43,7 +43,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     for status, (description, schema) in endpoint.responses.items():
         response: dict[str, Any] = {"description": description}
         if schema is not None and status != 204:
-            response["content"] = {"application/json": {"schema": schema}}
+            # a binary answer (an image) names its media type in the schema
+            media_type = schema.get("contentMediaType", "application/json")
+            response["content"] = {media_type: {"schema": schema}}
         responses[str(status)] = response
     responses.setdefault(
         "4XX",

@@ -42,6 +42,7 @@ class Dialect:
     name: Literal["sqlite", "postgres"]
     json_column_type: str
     bool_type: str
+    bytes_column_type: str  # binary values: Python bytes in, bytes out, on both engines
 
     def field(self, path: tuple[str, ...]) -> str:
         """The SQL expression for a field of the document (column for system fields)."""
@@ -60,6 +61,7 @@ class SQLiteDialect(Dialect):
     name: Literal["sqlite", "postgres"] = "sqlite"
     json_column_type = "TEXT"
     bool_type = "INTEGER"
+    bytes_column_type = "BLOB"
 
     def field(self, path: tuple[str, ...]) -> str:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
@@ -87,6 +89,7 @@ class PostgresDialect(Dialect):
     name: Literal["sqlite", "postgres"] = "postgres"
     json_column_type = "JSONB"
     bool_type = "BOOLEAN"
+    bytes_column_type = "BYTEA"
 
     def field(self, path: tuple[str, ...]) -> str:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:

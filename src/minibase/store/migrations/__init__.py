@@ -19,6 +19,7 @@ from minibase.store.migrations import (
     v0005_pay_merchants,
     v0006_platform_tokens,
     v0007_subscribe_messages,
+    v0008_qr_codes,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -41,6 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0005_pay_merchants,
         v0006_platform_tokens,
         v0007_subscribe_messages,
+        v0008_qr_codes,
     )
 )
 

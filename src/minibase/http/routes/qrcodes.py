@@ -1,0 +1,81 @@
+"""Mini program codes for admins: made once per set of parameters, kept, and served as images
+with an ETag (they never change, so clients may keep them for good)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.http.auth import require_admin, services_of
+from minibase.http.json import read_object
+from minibase.http.routing import Routes
+
+routes = Routes("qrcodes")
+
+IMAGE = {"type": "string", "format": "binary", "contentMediaType": "image/png"}
+COLOUR = {
+    "type": "object",
+    "properties": {c: {"type": "integer", "minimum": 0, "maximum": 255} for c in "rgb"},
+}
+CODE_BODY = {
+    "type": "object",
+    "required": ["appid", "scene"],
+    "properties": {
+        "appid": {"type": "string", "description": "the WeChat app the code opens"},
+        "scene": {"type": "string", "maxLength": 32, "description": "handed to the page"},
+        "page": {"type": "string", "description": "default: the home page"},
+        "check_path": {"type": "boolean", "default": True},
+        "env_version": {"enum": ["release", "trial", "develop"]},
+        "width": {"type": "integer", "minimum": 280, "maximum": 1280, "default": 430},
+        "auto_color": {"type": "boolean", "default": False},
+        "line_color": COLOUR,
+        "is_hyaline": {"type": "boolean", "default": False},
+    },
+}
+# Codes are permanent on the platform and kept here: the same id is always the same image.
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+def _headers(code_id: str, etag: str) -> dict[str, str]:
+    return {
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+        "X-QR-Code-Id": code_id,
+        "Location": f"/api/admin/qrcodes/{code_id}",
+    }
+
+
+@routes.add(
+    "POST",
+    "/api/admin/qrcodes",
+    "A mini program code (wxa/getwxacodeunlimit) as an image: made once, then kept",
+    access="admin",
+    body=CODE_BODY,
+    responses={
+        201: ("Made now (the id is in X-QR-Code-Id and Location)", IMAGE),
+        200: ("Made before with the same parameters", IMAGE),
+    },
+)
+async def make_qrcode(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    code = await services.qrcodes.make(body)
+    status = 201 if code.made else 200
+    return Response(code.image, status, _headers(code.id, code.etag), code.content_type)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/qrcodes/{id}",
+    "A kept mini program code (304 when If-None-Match has its ETag)",
+    access="admin",
+    responses={200: ("The image", IMAGE), 304: ("Not modified", None)},
+)
+async def get_qrcode(request: Request) -> Response:
+    await require_admin(request)
+    code = await services_of(request).qrcodes.get(request.path_params["id"])
+    headers = _headers(code.id, code.etag)
+    if code.etag in request.headers.get("if-none-match", ""):
+        return Response(None, 304, headers)
+    return Response(code.image, 200, headers, code.content_type)

@@ -1,0 +1,26 @@
+"""Mini program codes kept once made: one row per app and set of normalized parameters, the
+image in a binary column (BLOB on SQLite, BYTEA on PostgreSQL). See minibase.messaging.qrcodes."""
+
+from __future__ import annotations
+
+from minibase.store.dialect import Dialect
+
+VERSION = 8
+NAME = "qr_codes"
+
+
+def statements(dialect: Dialect) -> list[str]:
+    return [
+        f"""CREATE TABLE qr_codes (
+            id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            appid TEXT NOT NULL,
+            params_hash TEXT NOT NULL,
+            params {dialect.json_column_type} NOT NULL,
+            content_type TEXT NOT NULL,
+            etag TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            image {dialect.bytes_column_type} NOT NULL,
+            created TEXT NOT NULL,
+            UNIQUE (platform, appid, params_hash))""",
+    ]

@@ -1,0 +1,237 @@
+"""Mini program codes over HTTP: an admin asks for one, gets a PNG made by the platform (the
+sandbox) once and kept in the database; the same parameters — however written, however many
+requests at once — never reach the platform again. Bad parameters are refused before any call,
+and the platform's refusals, quota and outages are clear errors that store nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from minibase.services import Services
+from minibase.testing.plugin import Actor, RegisterApp
+from minibase.testing.png import decode_png
+from minibase.testing.sandbox import SandboxClient
+from tests.http.pay.conftest import load_functions
+
+APPID = "wx-codes"
+CODE = {"appid": APPID, "scene": "id=42", "page": "pages/shop/item", "width": 300}
+
+
+async def _app(register_app: RegisterApp, sandbox: SandboxClient) -> None:
+    await register_app("wechat", APPID)
+    await sandbox.publish_pages(APPID, ["pages/index/index", "pages/shop/item"])
+
+
+async def _code(client: httpx.AsyncClient, admin: Actor, **body: Any) -> httpx.Response:
+    return await client.post("/api/admin/qrcodes", json=body, headers=admin.headers)
+
+
+async def _platform_calls(sandbox: SandboxClient) -> int:
+    return (await sandbox.calls()).get("wechat", {}).get("/wxa/getwxacodeunlimit", 0)
+
+
+async def _kept(services: Services) -> int:
+    return int(await services.db.fetch_value("SELECT COUNT(*) FROM qr_codes"))
+
+
+async def test_a_code_is_made_once_and_then_served_from_the_database(
+    client: httpx.AsyncClient, sandbox: SandboxClient, register_app: RegisterApp, admin: Actor
+) -> None:
+    await _app(register_app, sandbox)
+    colour = {"r": 7, "g": 193, "b": 96}
+    made = await _code(client, admin, **CODE, line_color=colour)
+    assert made.status_code == 201, made.text
+    assert made.headers["content-type"] == "image/png"
+    png = decode_png(made.content)
+    assert (png.width, png.text["scene"], png.text["page"]) == (300, "id=42", "pages/shop/item")
+    assert png.colours == {(7, 193, 96), (255, 255, 255)}
+    code_id, etag = made.headers["x-qr-code-id"], made.headers["etag"]
+    assert made.headers["location"] == f"/api/admin/qrcodes/{code_id}"
+    assert "immutable" in made.headers["cache-control"]
+
+    again = await _code(client, admin, **CODE, line_color=colour)
+    assert (again.status_code, again.headers["x-qr-code-id"]) == (200, code_id)
+    assert again.content == made.content
+    assert await _platform_calls(sandbox) == 1
+
+    kept = await client.get(f"/api/admin/qrcodes/{code_id}", headers=admin.headers)
+    assert (kept.status_code, kept.content, kept.headers["etag"]) == (200, made.content, etag)
+    fresh = await client.get(
+        f"/api/admin/qrcodes/{code_id}", headers={**admin.headers, "If-None-Match": etag}
+    )
+    assert (fresh.status_code, fresh.content) == (304, b"")
+    missing = await client.get("/api/admin/qrcodes/nope", headers=admin.headers)
+    assert (missing.status_code, missing.json()["code"]) == (404, "qrcodes.not_found")
+
+
+async def test_the_same_parameters_written_differently_are_one_code(
+    client: httpx.AsyncClient, sandbox: SandboxClient, register_app: RegisterApp, admin: Actor
+) -> None:
+    await _app(register_app, sandbox)
+    short = await _code(client, admin, appid=APPID, scene="a")
+    spelled_out = await _code(
+        client, admin, appid=APPID, scene="a", width=430, check_path=True,
+        env_version="release", line_color={"r": 0, "g": 0, "b": 0}, is_hyaline=False,
+    )  # fmt: skip
+    assert short.headers["x-qr-code-id"] == spelled_out.headers["x-qr-code-id"]
+    auto = await _code(client, admin, appid=APPID, scene="a", auto_color=True)
+    auto_red = await _code(
+        client,
+        admin,
+        appid=APPID,
+        scene="a",
+        auto_color=True,
+        line_color={"r": 255, "g": 0, "b": 0},
+    )  # the platform picks the colour: the line colour does not matter then
+    assert auto.headers["x-qr-code-id"] == auto_red.headers["x-qr-code-id"]
+    wider = await _code(client, admin, appid=APPID, scene="a", width=431)
+    ids = {r.headers["x-qr-code-id"] for r in (short, auto, wider)}
+    assert len(ids) == 3
+    assert await _platform_calls(sandbox) == 3
+
+
+async def test_requests_at_once_make_one_platform_call_and_one_row(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    await _app(register_app, sandbox)
+    answers = await asyncio.gather(*(_code(client, admin, **CODE) for _ in range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.headers["x-qr-code-id"] for a in answers}) == 1
+    assert await _platform_calls(sandbox) == 1
+    assert await _kept(services) == 1
+
+
+async def test_bad_parameters_are_refused_before_any_call_and_nothing_is_stored(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    await _app(register_app, sandbox)
+    for body in (
+        {"scene": "a"},
+        {"appid": APPID},
+        {"appid": APPID, "scene": "x" * 33},
+        {"appid": APPID, "scene": "中文"},
+        {"appid": APPID, "scene": "a", "page": "/pages/index/index"},
+        {"appid": APPID, "scene": "a", "page": "pages/index/index?x=1"},
+        {"appid": APPID, "scene": "a", "width": 1281},
+        {"appid": APPID, "scene": "a", "width": "430"},
+        {"appid": APPID, "scene": "a", "env_version": "beta"},
+        {"appid": APPID, "scene": "a", "line_color": {"r": 256, "g": 0, "b": 0}},
+        {"appid": APPID, "scene": "a", "is_hyaline": "yes"},
+        {"appid": APPID, "scene": "a", "colour": "red"},
+    ):
+        refused = await _code(client, admin, **body)
+        assert (refused.status_code, refused.json()["code"]) == (400, "qrcodes.invalid"), body
+    unknown = await _code(client, admin, appid="wx-other", scene="a")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "apps.not_found")
+    anonymous = await client.post("/api/admin/qrcodes", json=CODE)
+    assert anonymous.status_code == 401
+    assert await _platform_calls(sandbox) == 0
+    assert await _kept(services) == 0
+
+
+async def test_a_page_the_published_app_lacks_is_refused_unless_check_path_is_off(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    await _app(register_app, sandbox)
+    refused = await _code(client, admin, appid=APPID, scene="a", page="pages/draft")
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "qrcodes.invalid_page"
+    assert refused.json()["details"]["errcode"] == 41030
+    assert await _kept(services) == 0
+    unchecked = await _code(
+        client, admin, appid=APPID, scene="a", page="pages/draft", check_path=False
+    )
+    assert unchecked.status_code == 201
+    assert decode_png(unchecked.content).text["page"] == "pages/draft"
+
+
+async def test_quota_and_outages_are_clear_errors_and_store_nothing(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    await _app(register_app, sandbox)
+    await services.access_tokens.get(await services.apps.get("wechat", APPID))
+    await sandbox.rate_limit("wechat", APPID, 0)
+    quota = await _code(client, admin, **CODE)
+    assert (quota.status_code, quota.json()["code"]) == (503, "platform.rate_limited")
+    assert quota.json()["details"]["errcode"] == 45009
+    await sandbox.rate_limit("wechat", APPID, 1000)
+    for mode, extra in (("http_500", {}), ("bad_json", {}), ("timeout", {"seconds": 3})):
+        await sandbox.outage("wechat", mode, **extra)
+        down = await _code(client, admin, **CODE)
+        assert (down.status_code, down.json()["code"]) == (503, "platform.unavailable"), mode
+    assert await _kept(services) == 0
+    back = await _code(client, admin, **CODE)
+    assert back.status_code == 201
+    assert await _kept(services) == 1
+
+
+async def test_a_refused_token_is_replaced_once_and_the_code_made(
+    client: httpx.AsyncClient, sandbox: SandboxClient, register_app: RegisterApp, admin: Actor
+) -> None:
+    await _app(register_app, sandbox)
+    assert (await _code(client, admin, appid=APPID, scene="first")).status_code == 201
+    forced = await sandbox._http.post(  # another system forces a new token: ours is refused
+        "/wechat/cgi-bin/stable_token",
+        json={
+            "grant_type": "client_credential",
+            "appid": APPID,
+            "secret": "s3cret-for-tests",
+            "force_refresh": True,
+        },
+    )
+    assert "access_token" in forced.json()
+    assert (await _code(client, admin, appid=APPID, scene="second")).status_code == 201
+    assert await _platform_calls(sandbox) == 3  # first, second refused (40001), second again
+
+
+MAKES_A_CODE = """
+from minibase.functions import function
+
+@function(auth="user")
+async def invite_code(ctx, input):
+    code = await ctx.links.qrcode("wx-codes", f"u={input['n']}", page="pages/shop/item")
+    return {**code.to_json(), "bytes": len(code.image)}
+"""
+
+
+async def test_a_cloud_function_makes_a_code_that_admins_can_fetch(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+    make_user: Any,
+) -> None:
+    await _app(register_app, sandbox)
+    load_functions(services, MAKES_A_CODE)
+    user = await make_user()
+    called = await client.post("/api/functions/invite_code", json={"n": 7}, headers=user.headers)
+    assert called.status_code == 200, called.text
+    made = called.json()["result"]
+    assert (made["scene"], made["page"], made["content_type"]) == (
+        "u=7",
+        "pages/shop/item",
+        "image/png",
+    )
+    image = await client.get(made["url"], headers=admin.headers)
+    assert len(image.content) == made["bytes"] == made["size"]
+    assert decode_png(image.content).text["scene"] == "u=7"
