@@ -9,12 +9,16 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
 
-from minibase.services import Services
+from minibase.config import Settings
+from minibase.messaging.qrcodes import check_code, params_hash
+from minibase.services import Services, open_services
 from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.png import decode_png
 from minibase.testing.sandbox import SandboxClient
 from tests.http.pay.conftest import load_functions
+from tests.messaging.conftest import OffsetClock
 
 APPID = "wx-codes"
 CODE = {"appid": APPID, "scene": "id=42", "page": "pages/shop/item", "width": 300}
@@ -106,6 +110,55 @@ async def test_requests_at_once_make_one_platform_call_and_one_row(
     assert len({a.headers["x-qr-code-id"] for a in answers}) == 1
     assert await _platform_calls(sandbox) == 1
     assert await _kept(services) == 1
+
+
+async def test_two_processes_on_one_database_make_one_platform_call(
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    services: Services,
+    settings: Settings,
+    clock: OffsetClock,
+) -> None:
+    await _app(register_app, sandbox)
+    other = await open_services(settings, clock=clock)  # a second server on the same database
+    try:
+        made = await asyncio.gather(
+            *(process.qrcodes.make(CODE) for process in (services, other) for _ in range(3))
+        )
+    finally:
+        await other.close()
+    assert len({code.id for code in made}) == 1
+    assert sum(code.made for code in made) == 1
+    assert await _platform_calls(sandbox) == 1
+    assert await _kept(services) == 1
+
+
+async def test_a_claim_left_by_a_dead_process_is_taken_over_after_its_lease(
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    services: Services,
+    clock: OffsetClock,
+) -> None:
+    await _app(register_app, sandbox)
+    appid, params = check_code(CODE)
+    async with services.db.transaction() as conn:  # what a process that died mid-call leaves
+        await conn.execute(
+            "INSERT INTO qr_codes (id, platform, appid, params_hash, params, maker, making_until,"
+            f" created) VALUES ('dead', 'wechat', ?, ?, {conn.dialect.json_param()}, 'gone', ?,"
+            " '2026-01-01T00:00:00Z')",
+            appid,
+            params_hash(params),
+            orjson.dumps(params).decode(),
+            clock.now().timestamp() + services.qrcodes.lease,
+        )
+    waiting = asyncio.create_task(services.qrcodes.make(CODE))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # the claim is still someone else's
+    assert await _platform_calls(sandbox) == 0
+    clock.advance(seconds=services.qrcodes.lease + 1)
+    code = await asyncio.wait_for(waiting, 10)
+    assert (code.id, code.made) == ("dead", True)
+    assert await _platform_calls(sandbox) == 1
 
 
 async def test_bad_parameters_are_refused_before_any_call_and_nothing_is_stored(

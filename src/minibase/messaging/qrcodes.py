@@ -3,9 +3,10 @@
 A request is normalized (defaults filled in, the colour dropped when the platform picks it)
 and hashed; the app and that hash name one row of `qr_codes`, which holds the image. The same
 parameters therefore never reach the platform twice: concurrent requests in a process wait for
-the one call in flight, and processes racing on one database insert one row between them
-(`ON CONFLICT DO NOTHING`), the loser reading the winner's. Codes are permanent on WeChat's
-side, so a kept one never goes stale.
+the one call in flight, and processes sharing a database claim the row first (an upsert that
+only one wins; a claim lapses after a lease, so a process that dies while making a code frees
+it) while the others wait for its image. A failed call drops its claim. Codes are permanent on
+WeChat's side, so a kept one never goes stale.
 
 Bad parameters are refused before any call (`qrcodes.invalid`); a page the published app does
 not have is `qrcodes.invalid_page` (41030); quota (45009), outages and refused credentials are
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from minibase.auth.apps import PlatformApp
 from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.gateway import platform_failure
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from minibase.services import Services
 
 COLUMNS = "id, platform, appid, params, content_type, etag, size, image, created"
+WAIT_STEP = 0.05  # seconds between two looks while another process makes the code
 _FIELDS = frozenset(
     {
         "appid",
@@ -175,7 +179,9 @@ def code_failure(exc: PlatformError) -> ApiError:
 class QrCodes:
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._maker = secrets.token_hex(8)  # this process, as the maker of a claimed code
         self._making: dict[tuple[str, str], asyncio.Lock] = {}
+        self.lease = services.settings.platform_timeout * 3  # a claim's life at most
 
     async def make(self, body: Mapping[str, Any]) -> QrCode:
         """The code for these parameters: the kept one, else made once and kept."""
@@ -187,63 +193,118 @@ class QrCodes:
             return kept
         lock = self._making.setdefault(key, asyncio.Lock())
         try:
-            async with lock:  # one platform call per process for the same code
-                kept = await self._find(*key)
-                if kept is not None:
-                    return kept
-                client = self._services.platforms.client(app)
-                sent = {name: value for name, value in params.items() if value is not None}
-                try:
-                    image: CodeImage = await self._services.access_tokens.calling(
-                        app, lambda token: client.get_unlimited_qrcode(token, **sent)
-                    )
-                except PlatformError as exc:
-                    raise code_failure(exc) from None
-                return await self._keep(key, params, image)
+            async with lock:  # one task per process; the claim is for the other processes
+                return await self._kept_or_made(app, key, params)
         finally:
             if not lock.locked():
                 self._making.pop(key, None)
+
+    async def _kept_or_made(
+        self, app: PlatformApp, key: tuple[str, str], params: dict[str, Any]
+    ) -> QrCode:
+        clock = self._services.clock
+        deadline = clock.now().timestamp() + self.lease * 2
+        while True:
+            kept = await self._find(*key)
+            if kept is not None:
+                return kept
+            if await self._claim(key, params):
+                try:
+                    image = await self._ask(app, params)
+                except BaseException:
+                    await self._unclaim(key)
+                    raise
+                return await self._fill(key, image)
+            if clock.now().timestamp() > deadline:
+                raise ApiError(
+                    "platform.unavailable", 503, "wechat: another process is making this code"
+                )
+            await asyncio.sleep(WAIT_STEP)
+
+    async def _ask(self, app: PlatformApp, params: dict[str, Any]) -> CodeImage:
+        client = self._services.platforms.client(app)
+        sent = {name: value for name, value in params.items() if value is not None}
+        try:
+            image: CodeImage = await self._services.access_tokens.calling(
+                app, lambda token: client.get_unlimited_qrcode(token, **sent)
+            )
+        except PlatformError as exc:
+            raise code_failure(exc) from None
+        return image
 
     async def _find(self, appid: str, digest: str) -> QrCode | None:
         async with self._services.db.reader() as reader:
             row = await reader.fetch_one(
                 f"SELECT {COLUMNS} FROM qr_codes WHERE platform = 'wechat' AND appid = ?"
-                " AND params_hash = ?",
+                " AND params_hash = ? AND image IS NOT NULL",
                 appid,
                 digest,
             )
         return None if row is None else QrCode.from_row(row)
 
-    async def _keep(self, key: tuple[str, str], params: dict[str, Any], image: CodeImage) -> QrCode:
+    async def _claim(self, key: tuple[str, str], params: dict[str, Any]) -> bool:
+        """This process makes the code: a new claim, or one whose maker's lease ran out."""
         services = self._services
-        etag = f'"{hashlib.sha256(image.data).hexdigest()[:32]}"'
+        now = services.clock.now()
         async with services.db.transaction() as conn:
-            inserted = await conn.execute(
-                "INSERT INTO qr_codes (id, platform, appid, params_hash, params, content_type,"
-                f" etag, size, image, created) VALUES (?, 'wechat', ?, ?,"
-                f" {conn.dialect.json_param()}, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (platform, appid, params_hash) DO NOTHING",
+            claimed = await conn.execute(
+                "INSERT INTO qr_codes (id, platform, appid, params_hash, params, maker,"
+                f" making_until, created) VALUES (?, 'wechat', ?, ?, {conn.dialect.json_param()},"
+                " ?, ?, ?) ON CONFLICT (platform, appid, params_hash) DO UPDATE SET"
+                " maker = excluded.maker, making_until = excluded.making_until"
+                " WHERE qr_codes.image IS NULL AND qr_codes.making_until < ?",
                 services.ids.new(),
                 key[0],
                 key[1],
                 orjson.dumps(params).decode(),
+                self._maker,
+                now.timestamp() + self.lease,
+                isoformat(now),
+                now.timestamp(),
+            )
+        return claimed == 1
+
+    async def _unclaim(self, key: tuple[str, str]) -> None:
+        """Nothing was made: the claim goes, so nothing is stored and anyone may try again."""
+        async with self._services.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM qr_codes WHERE platform = 'wechat' AND appid = ? AND params_hash = ?"
+                " AND image IS NULL AND maker = ?",
+                *key,
+                self._maker,
+            )
+
+    async def _fill(self, key: tuple[str, str], image: CodeImage) -> QrCode:
+        """The image into this process's claim (if another maker took it over after our lease
+        and filled it first, theirs stays: the same parameters make the same code)."""
+        services = self._services
+        etag = f'"{hashlib.sha256(image.data).hexdigest()[:32]}"'
+        async with services.db.transaction() as conn:
+            filled = await conn.execute(
+                "UPDATE qr_codes SET image = ?, content_type = ?, etag = ?, size = ?,"
+                " created = ?, maker = NULL, making_until = NULL WHERE platform = 'wechat'"
+                " AND appid = ? AND params_hash = ? AND image IS NULL",
+                image.data,
                 image.content_type,
                 etag,
                 len(image.data),
-                image.data,
                 isoformat(services.clock.now()),
+                *key,
             )
             row = await conn.fetch_one(
                 f"SELECT {COLUMNS} FROM qr_codes WHERE platform = 'wechat' AND appid = ?"
                 " AND params_hash = ?",
                 *key,
             )
-        assert row is not None
-        return QrCode.from_row(row, made=inserted == 1)
+        if row is None or row[7] is None:  # the claim was taken over and given up meanwhile
+            raise ApiError("platform.unavailable", 503, "wechat: the code was not kept; retry")
+        return QrCode.from_row(row, made=filled == 1)
 
     async def get(self, code_id: str) -> QrCode:
         async with self._services.db.reader() as reader:
-            row = await reader.fetch_one(f"SELECT {COLUMNS} FROM qr_codes WHERE id = ?", code_id)
+            row = await reader.fetch_one(
+                f"SELECT {COLUMNS} FROM qr_codes WHERE id = ? AND image IS NOT NULL", code_id
+            )
         if row is None:
             raise ApiError("qrcodes.not_found", 404, f"no QR code {code_id!r}")
         return QrCode.from_row(row)
