@@ -288,3 +288,12 @@ async def test_a_cloud_function_makes_a_code_that_admins_can_fetch(
     image = await client.get(made["url"], headers=admin.headers)
     assert len(image.content) == made["bytes"] == made["size"]
     assert decode_png(image.content).text["scene"] == "u=7"
+
+
+async def test_the_openapi_document_says_the_answer_is_an_image(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/openapi.json")).json()
+    made = document["paths"]["/api/admin/qrcodes"]["post"]["responses"]
+    assert list(made["201"]["content"]) == ["image/png"]
+    assert document["paths"]["/api/admin/qrcodes"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]["required"] == ["appid", "scene"]
