@@ -27,6 +27,7 @@ from minibase.http.routes import (
     openapi,
     pay,
     pay_admin,
+    push,
     qrcodes,
     records,
     users,
@@ -49,6 +50,7 @@ ROUTE_MODULES = (
     messages,
     qrcodes,
     links,
+    push,
     openapi,
 )
 

@@ -79,6 +79,11 @@ class Settings:
     pay_order_ttl: int = 1800
     # Seconds after which an order or refund with no notification yet is asked about.
     pay_reconcile_after: int = 300
+    # WeChat message push: pushes whose timestamp is further than this many seconds from now
+    # are refused, and nonces are remembered this long (replays are refused).
+    push_window: int = 300
+    # Seconds a replying @push handler may take (WeChat gives up on an answer after 5).
+    push_reply_timeout: float = 4.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -260,6 +265,11 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
     if settings.platform_timeout <= 0:
         raise ConfigError("setting platform_timeout (MINIBASE_PLATFORM_TIMEOUT) must be positive")
+    if not 0 < settings.push_reply_timeout < 5:
+        raise ConfigError(
+            "setting push_reply_timeout (MINIBASE_PUSH_REPLY_TIMEOUT) must be 0-5 s:"
+            " WeChat waits 5 s for an answer"
+        )
     for name in (
         "max_body_bytes",
         "access_token_ttl",
@@ -275,6 +285,7 @@ def _check(settings: Settings) -> None:
         "postgres_pool_size",
         "pay_order_ttl",
         "pay_reconcile_after",
+        "push_window",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")

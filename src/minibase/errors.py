@@ -120,6 +120,14 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "qrcodes.not_found": (404, "No QR code with this id."),
     "links.invalid": (400, "The link's target or expiry is invalid; the message says which."),
     "links.invalid_path": (400, "The path is not a page of the published app (40165)."),
+    # message push
+    "push.not_configured": (404, "The WeChat app has no push_token: message push is off."),
+    "push.invalid_signature": (401, "The signature or msg_signature is not the app's token's."),
+    "push.wrong_app": (403, "The push was encrypted for another app."),
+    "push.invalid_message": (400, "The push's body or encryption cannot be read."),
+    "push.not_encrypted": (400, "A plaintext push to an app that takes encrypted ones only."),
+    "push.stale": (401, "The push's timestamp is outside push_window: stale or replayed."),
+    "push.replayed": (401, "The push's nonce was seen inside push_window: a replay."),
     "jobs.invalid_state": (409, "The job cannot be retried or cancelled in its state."),
     # collections
     "collections.not_found": (404, "No collection with this name."),

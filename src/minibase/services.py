@@ -18,6 +18,8 @@ from minibase.ids import IdGenerator
 from minibase.jobs import JobQueue
 from minibase.messaging.access_tokens import AccessTokens
 from minibase.messaging.links import Links
+from minibase.messaging.push import PushMessages
+from minibase.messaging.push_nonces import DatabaseNonceStore, NonceStore, RedisNonceStore
 from minibase.messaging.qrcodes import QrCodes
 from minibase.messaging.subscribe import SubscribeMessages
 from minibase.messaging.token_store import DatabaseTokenStore, RedisTokenStore, TokenStore
@@ -51,6 +53,7 @@ class Services:
     messages: SubscribeMessages = field(init=False)
     qrcodes: QrCodes = field(init=False)
     links: Links = field(init=False)
+    push: PushMessages = field(init=False)
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
@@ -60,9 +63,11 @@ class Services:
         self.messages = SubscribeMessages(self)
         self.qrcodes = QrCodes(self)
         self.links = Links(self)
+        self.push = PushMessages(self, nonce_store_for(self.settings, self.db, self.clock))
 
     async def close(self) -> None:
         await self.access_tokens.close()
+        await self.push.nonces.close()
         await self.platforms.close()
         await self.db.close()
 
@@ -71,6 +76,12 @@ def token_store_for(settings: Settings, db: Database, vault: Vault, clock: Clock
     if settings.cache_url:
         return RedisTokenStore(settings.cache_url, vault, clock)
     return DatabaseTokenStore(db, vault, clock)
+
+
+def nonce_store_for(settings: Settings, db: Database, clock: Clock) -> NonceStore:
+    if settings.cache_url:
+        return RedisNonceStore(settings.cache_url)
+    return DatabaseNonceStore(db, clock)
 
 
 def database_for(settings: Settings) -> Database:

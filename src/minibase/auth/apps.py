@@ -1,7 +1,8 @@
 """The mini-program apps minibase signs users in for: several per platform, secrets sealed.
 
 An app is registered through the admin API or the config file (`[[apps]]` in minibase.toml).
-Its secrets (app secret, Alipay private key, content key) are encrypted at rest with the vault
+Its secrets (app secret, Alipay private key, content key, WeChat's message-push token and
+EncodingAESKey) are encrypted at rest with the vault
 and never returned; every process caches the apps and re-reads them when `apps_version` moves.
 """
 
@@ -18,6 +19,7 @@ from minibase.errors import ApiError
 from minibase.ids import IdGenerator
 from minibase.platforms import PLATFORMS, AppCredentials, PlatformError
 from minibase.platforms.alipay import crypto as alipay_crypto
+from minibase.platforms.wechat import push
 from minibase.store.catalog import SealedCatalog
 from minibase.store.database import Connection, Database, IntegrityViolation
 from minibase.store.versions import bump
@@ -25,7 +27,14 @@ from minibase.vault import Vault
 
 VERSION_KEY = "apps_version"
 APPID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-SECRET_FIELDS = ("secret", "private_key", "alipay_public_key", "aes_key")
+SECRET_FIELDS = (
+    "secret",
+    "private_key",
+    "alipay_public_key",
+    "aes_key",
+    "push_token",
+    "push_aes_key",
+)
 _FIELDS = frozenset({"platform", "appid", "name", "account", *SECRET_FIELDS})
 _NEEDS_SECRET = frozenset({"wechat", "qq", "douyin", "baidu"})
 
@@ -63,6 +72,8 @@ class PlatformApp:
             "has_private_key": creds.private_key is not None,
             "has_alipay_public_key": creds.platform_public_key is not None,
             "has_aes_key": creds.aes_key is not None,
+            "has_push_token": creds.push_token is not None,
+            "has_push_aes_key": creds.push_aes_key is not None,
             "created": self.created,
             "updated": self.updated,
         }
@@ -93,6 +104,16 @@ def _check_credentials(platform: str, credentials: AppCredentials) -> None:
         raise _invalid(f"a {platform} app needs its secret")
     if platform == "alipay" and not credentials.private_key:
         raise _invalid("an alipay app needs its private_key (PEM)")
+    pushes = credentials.push_token is not None or credentials.push_aes_key is not None
+    if pushes and platform != "wechat":
+        raise _invalid("message push (push_token, push_aes_key) is for wechat apps")
+    if credentials.push_aes_key is not None:
+        if not credentials.push_token:
+            raise _invalid("push_aes_key needs the push_token that signs the pushes")
+        try:
+            push.aes_key(credentials.push_aes_key)
+        except PlatformError as exc:
+            raise _invalid(f"push_aes_key: {exc.message}") from None
     try:
         if credentials.private_key is not None:
             alipay_crypto.load_private_key(credentials.private_key)
@@ -110,6 +131,8 @@ def _credentials(platform: str, appid: str, values: Mapping[str, Any]) -> AppCre
         private_key=values.get("private_key"),
         platform_public_key=values.get("alipay_public_key"),
         aes_key=values.get("aes_key"),
+        push_token=values.get("push_token"),
+        push_aes_key=values.get("push_aes_key"),
     )
 
 
@@ -222,6 +245,8 @@ def _secret_values(credentials: AppCredentials) -> dict[str, str]:
         ("private_key", credentials.private_key),
         ("alipay_public_key", credentials.platform_public_key),
         ("aes_key", credentials.aes_key),
+        ("push_token", credentials.push_token),
+        ("push_aes_key", credentials.push_aes_key),
     )
     return {name: value for name, value in pairs if value is not None}
 

@@ -1,7 +1,9 @@
 """Cloud functions, record hooks, scheduled functions and job handlers, written by users in the
 functions folder (`functions_dir`, default ./functions):
 
-    from minibase.functions import ApiError, after, before, function, job, paid, price, schedule
+    from minibase.functions import (
+        ApiError, after, before, function, job, paid, price, push, schedule,
+    )
 
     @function(auth="user", schema={"title": {"type": "string", "required": True}})
     async def publish(ctx, input):
@@ -29,11 +31,15 @@ functions folder (`functions_dir`, default ./functions):
 
     @paid()
     async def deliver(ctx, order): ...  # once per paid order (see docs/payments.md)
+
+    @push("text", reply=True)
+    async def to_customer_service(ctx, message):  # WeChat message push (see docs/push.md)
+        return {"MsgType": "transfer_customer_service"}
 """
 
 from minibase.errors import ApiError
 from minibase.functions.context import FunctionContext
-from minibase.functions.specs import after, before, function, job, paid, price, schedule
+from minibase.functions.specs import after, before, function, job, paid, price, push, schedule
 from minibase.hooks import RecordEvent
 
 __all__ = [
@@ -46,5 +52,6 @@ __all__ = [
     "job",
     "paid",
     "price",
+    "push",
     "schedule",
 ]

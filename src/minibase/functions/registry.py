@@ -69,6 +69,20 @@ class JobHandler:
     max_attempts: int
 
 
+@dataclass(frozen=True)
+class PushHandler:
+    name: str  # "<file>.<function>": queued push jobs refer to it
+    msg_type: str | None  # None: every message
+    event: str | None  # None: any event (or none)
+    reply: bool
+    handler: Handler
+    timeout: float
+    max_attempts: int
+
+    def matches(self, msg_type: str, event: str | None) -> bool:
+        return self.msg_type in (None, msg_type) and self.event in (None, event)
+
+
 @dataclass
 class FunctionRegistry:
     functions: dict[str, CloudFunction] = field(default_factory=dict)
@@ -78,9 +92,14 @@ class FunctionRegistry:
     jobs: dict[str, JobHandler] = field(default_factory=dict)
     price: JobHandler | None = None  # @price (max_attempts unused)
     paid: JobHandler | None = None  # @paid: runs as the pay.fulfil job
+    push: dict[str, PushHandler] = field(default_factory=dict)  # @push, by name, as declared
 
     def hooks_for(self, phase: str, collection: str, action: str) -> list[Hook]:
         return self.hooks.get((phase, collection.lower(), action), [])
+
+    def push_for(self, msg_type: str, event: str | None) -> list[PushHandler]:
+        """The @push handlers of a message, in the order they were declared."""
+        return [found for found in self.push.values() if found.matches(msg_type, event)]
 
     def max_attempts(self, job_name: str) -> int:
         """What `@job(name, max_attempts=...)` declared, for jobs enqueued without one."""
@@ -179,6 +198,8 @@ def _add(
         _add_schedule(registry, where, attribute, handler, options, timeout)
     elif declaration.kind in ("price", "paid"):
         _add_payment_hook(registry, where, handler, declaration.kind, options, timeout)
+    elif declaration.kind == "push":
+        _add_push(registry, path, where, attribute, handler, options, timeout)
     else:
         name = _name(where, options.get("name") or attribute)
         if name in registry.jobs:
@@ -214,6 +235,37 @@ def _add_payment_hook(
         raise FunctionsError(f"{where}: max_attempts must be a whole number from 1 to 100")
     _check_arity(where, handler, 3 if kind == "price" else 2)
     setattr(registry, kind, JobHandler(where.replace(": ", "."), handler, timeout, attempts))
+
+
+def _add_push(
+    registry: FunctionRegistry,
+    path: Path,
+    where: str,
+    attribute: str,
+    handler: Handler,
+    options: Mapping[str, Any],
+    timeout: float,
+) -> None:
+    msg_type, event, reply = options.get("msg_type"), options.get("event"), options.get("reply")
+    for value in (msg_type, event):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise FunctionsError(f"{where}: a MsgType or Event is a non-empty string")
+    if reply and timeout >= 5:
+        raise FunctionsError(f"{where}: a replying handler's timeout is under WeChat's 5 s")
+    attempts = options.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+        raise FunctionsError(f"{where}: max_attempts must be a whole number from 1 to 100")
+    _check_arity(where, handler, 2)
+    found = PushHandler(
+        f"{path.stem}.{attribute}", msg_type, event, bool(reply), handler, timeout, attempts
+    )
+    if reply:
+        for other in registry.push.values():
+            if other.reply and (other.msg_type, other.event) == (msg_type, event):
+                raise FunctionsError(
+                    f"{where}: {other.name} replies to these messages already (one reply each)"
+                )
+    registry.push[found.name] = found
 
 
 def _add_function(

@@ -25,6 +25,7 @@ from minibase.functions.context import CallerInfo, FunctionContext
 from minibase.functions.registry import FunctionRegistry, Hook
 from minibase.hooks import Action, RecordEvent
 from minibase.jobs import Job, JobQueue
+from minibase.messaging.push import PUSH_JOB, PushMessage
 from minibase.messaging.subscribe import SUBSCRIBE_JOB
 from minibase.pay.ledger import FULFIL_JOB
 from minibase.pay.payments import RECONCILE_JOB
@@ -193,6 +194,8 @@ class Extensions:
             return self._reconcile
         if name == SUBSCRIBE_JOB:
             return self._services.messages.send
+        if name == PUSH_JOB:
+            return self._run_push
         found = self.registry.jobs.get(name)
         if found is None:
             return None
@@ -287,6 +290,49 @@ class Extensions:
     async def _reconcile(self, job: Job) -> None:
         counts = await self._services.payments.reconcile()
         log.info("reconciled payments: %s", counts)
+
+    # -- message push ---------------------------------------------------------------------
+
+    async def _run_push(self, job: Job) -> None:
+        push = self._services.push
+        name = job.payload["handler"]
+        message = await push.message(job.payload["message"])
+        if message is None:
+            log.warning("push message %s is gone; %s is skipped", job.payload["message"], name)
+            return
+        builtin = push.builtin.by_name.get(name)
+        if builtin is not None:
+            await builtin(message)
+            return
+        handler = self.registry.push.get(name)
+        if handler is None:
+            log.warning("push handler %s is gone; message %s is not handled", name, message.id)
+            return
+        ctx = await self.context(SYSTEM, handler.name, job=job)
+        await _run(handler.handler, handler.timeout, ctx, message.to_json())
+
+    async def push_reply(self, message: PushMessage) -> dict[str, Any] | None:
+        """What the first matching @push(reply=True) handler returns (None: no reply). A
+        handler that fails or runs late is logged and answered "success": the message is
+        recorded, and WeChat's retry would find it so."""
+        for handler in self.registry.push_for(message.msg_type, message.event):
+            if not handler.reply:
+                continue
+            ctx = await self.context(SYSTEM, handler.name)
+            limit = min(handler.timeout, self._services.settings.push_reply_timeout)
+            try:
+                reply = await _run(handler.handler, limit, ctx, message.to_json())
+            except TimeoutError:
+                log.error("push handler %s took longer than %g s: no reply", handler.name, limit)
+                return None
+            except Exception:
+                log.exception("push handler %s failed: no reply", handler.name)
+                return None
+            if reply is not None and not isinstance(reply, dict):
+                log.error("push handler %s returned %r, not a dict", handler.name, type(reply))
+                return None
+            return reply
+        return None
 
     # -- schedules ------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The decorators users put on their functions, and what they declare.
 
-    from minibase.functions import function, before, after, schedule, job, price, paid
+    from minibase.functions import function, before, after, schedule, job, price, paid, push
 
     @function(auth="user", timeout=5, schema={"title": {"type": "string", "required": True}})
     async def publish(ctx, input): ...
@@ -25,7 +25,7 @@ Access = Literal["user", "admin", "public"]
 
 @dataclass(frozen=True)
 class Declaration:
-    kind: Literal["function", "before", "after", "schedule", "job", "price", "paid"]
+    kind: Literal["function", "before", "after", "schedule", "job", "price", "paid", "push"]
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -114,3 +114,30 @@ def paid(*, timeout: float = 60.0, max_attempts: int = 10) -> Callable[[F], F]:
     writes and the job's success one commit."""
     options = {"timeout": timeout, "max_attempts": max_attempts}
     return lambda handler: _declare(handler, Declaration("paid", options))
+
+
+def push(
+    msg_type: str | None = None,
+    *,
+    event: str | None = None,
+    reply: bool = False,
+    timeout: float | None = None,
+    max_attempts: int = 10,
+) -> Callable[[F], F]:
+    """Handles WeChat's message pushes: `handler(ctx, message)` for each message whose MsgType
+    is `msg_type` (and whose Event is `event`: `@push(event="...")` means MsgType "event");
+    `@push()` takes every message. `message` is the recorded push, WeChat's fields in
+    `message["fields"]`.
+
+    Without `reply` it runs as a durable job enqueued with the record (retried on error, at
+    most `max_attempts` times; timeout 60 s). With `reply=True` it runs while WeChat waits
+    (timeout: push_reply_timeout) and may return the reply's fields, e.g.
+    `{"MsgType": "transfer_customer_service"}`; None answers "success"."""
+    options = {
+        "msg_type": "event" if msg_type is None and event is not None else msg_type,
+        "event": event,
+        "reply": reply,
+        "timeout": timeout if timeout is not None else (4.0 if reply else 60.0),
+        "max_attempts": max_attempts,
+    }
+    return lambda handler: _declare(handler, Declaration("push", options))

@@ -17,7 +17,8 @@ class AppCredentials:
 
     WeChat, QQ, Douyin and Baidu use `secret` (Baidu's `appid` is its app key). Alipay uses
     `private_key` (the app private key, PEM), `platform_public_key` (the Alipay public key, PEM)
-    and, for encrypted content such as phone numbers, `aes_key` (base64).
+    and, for encrypted content such as phone numbers, `aes_key` (base64). WeChat's message
+    push uses `push_token` and `push_aes_key` (the EncodingAESKey).
     """
 
     platform: str
@@ -26,6 +27,8 @@ class AppCredentials:
     private_key: str | None = field(default=None, repr=False)
     platform_public_key: str | None = field(default=None, repr=False)
     aes_key: str | None = field(default=None, repr=False)
+    push_token: str | None = field(default=None, repr=False)
+    push_aes_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

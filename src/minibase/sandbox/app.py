@@ -22,6 +22,7 @@ from minibase.sandbox import (
     wechat,
     wechat_links,
     wechat_messages,
+    wechat_push,
     wechatpay,
 )
 from minibase.sandbox.alipay_trade_control import AlipayPayControl
@@ -50,17 +51,20 @@ _ROUTES = (
     *alipay.ROUTES,
     *wechatpay.ROUTES,
     *control_routes.ROUTES,
+    *wechat_push.ROUTES,
 )
 
 
 class Sandbox(SandboxControl):
     """The fake platforms. Call it as an ASGI app, or call its control methods directly
-    (WeChat Pay's are on `sandbox.wechatpay`, Alipay payments' on `sandbox.alipay`)."""
+    (WeChat Pay's are on `sandbox.wechatpay`, Alipay payments' on `sandbox.alipay`, WeChat
+    message push on `sandbox.wechat_push`)."""
 
     def __init__(self, state: SandboxState) -> None:
         super().__init__(state)
         self.wechatpay = WeChatPayControl(state)
         self.alipay = AlipayPayControl(state)
+        self.wechat_push = wechat_push.WeChatPushControl(state)
         self._routes = RouteTable(_ROUTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

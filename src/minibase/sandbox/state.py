@@ -18,6 +18,7 @@ from minibase.sandbox import identities
 from minibase.sandbox.faults import Faults
 from minibase.sandbox.link_book import LinkBook
 from minibase.sandbox.message_book import MessageBook
+from minibase.sandbox.push_book import PushBook
 
 PLATFORMS = ("wechat", "qq", "douyin", "baidu", "alipay")
 
@@ -282,6 +283,7 @@ class SandboxState:
         self.alipay_trades = AlipayTradeState()
         self.messages = MessageBook()
         self.links = LinkBook()
+        self.push = PushBook()
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -300,6 +302,7 @@ class SandboxState:
         self.alipay_trades.clear()
         self.messages.clear()
         self.links.clear()
+        self.push.clear()
 
     def app(self, platform: str, appid: str) -> App | None:
         return self.apps.get((platform, appid))

@@ -205,6 +205,34 @@ class SandboxClient:
         ]
         return items
 
+    # WeChat message push. `delivery` options: times, concurrent, forge, stale, replay; each
+    # answer lists the deliveries' {"status", "body", "reply"} (the reply opened).
+
+    async def wechat_push_config(
+        self, appid: str, url: str, token: str, **setting: Any
+    ) -> dict[str, Any]:
+        """Set the app's message server (encoding_aes_key, mode, format, verify); the
+        server's GET verification is done first."""
+        answer: dict[str, Any] = await self._post(
+            "/control/wechat/push/config", appid=appid, url=url, token=token, **setting
+        )
+        return answer
+
+    async def wechat_push(
+        self, appid: str, message: dict[str, Any], person: str | None = None, **delivery: Any
+    ) -> dict[str, Any]:
+        """Push a message or event (WeChat's fields; ToUserName, FromUserName of `person`,
+        CreateTime and MsgId are filled in) to the app's server."""
+        answer: dict[str, Any] = await self._post(
+            "/control/wechat/push", appid=appid, message=message, person=person, **delivery
+        )
+        return answer
+
+    async def wechat_push_deliveries(self) -> list[dict[str, Any]]:
+        found = (await self._http.get("/control/wechat/push/deliveries")).json()
+        items: list[dict[str, Any]] = found["items"]
+        return items
+
     async def outage(self, platform: str, mode: str, count: int = 1, **extra: Any) -> None:
         await self._post("/control/outage", platform=platform, mode=mode, count=count, **extra)
 

@@ -20,6 +20,7 @@ from minibase.store.migrations import (
     v0006_platform_tokens,
     v0007_subscribe_messages,
     v0008_qr_codes,
+    v0009_push_messages,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -43,6 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0006_platform_tokens,
         v0007_subscribe_messages,
         v0008_qr_codes,
+        v0009_push_messages,
     )
 )
 
