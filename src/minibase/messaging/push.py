@@ -88,6 +88,7 @@ class BuiltinHandlers:
     """Handlers other features add, by (MsgType, Event); each runs as a durable job."""
 
     by_name: dict[str, BuiltinHandler] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
     by_match: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
 
     def names_for(self, msg_type: str, event: str | None) -> list[str]:
@@ -109,7 +110,13 @@ class PushMessages:
         self.builtin = BuiltinHandlers()
 
     def handle(
-        self, name: str, handler: BuiltinHandler, *, msg_type: str, event: str | None = None
+        self,
+        name: str,
+        handler: BuiltinHandler,
+        *,
+        msg_type: str,
+        event: str | None = None,
+        max_attempts: int = 10,
     ) -> None:
         """Run `handler(message)` as a durable job for every push of `msg_type` (and `event`,
         when given), e.g. `handle("minibase.media_check", ..., msg_type="event",
@@ -118,6 +125,7 @@ class PushMessages:
         if not name.startswith("minibase.") or name in self.builtin.by_name:
             raise ValueError(f"built-in push handler {name!r}: a new name under 'minibase.'")
         self.builtin.by_name[name] = handler
+        self.builtin.attempts[name] = max_attempts
         self.builtin.by_match.setdefault((msg_type, event), []).append(name)
 
     async def crypto(self, appid: str) -> PushCrypto:
@@ -209,7 +217,11 @@ class PushMessages:
         return message
 
     async def _enqueue_handlers(self, conn: Connection, message: PushMessage) -> None:
-        jobs = [(name, 10) for name in self.builtin.names_for(message.msg_type, message.event)]
+        builtin = self.builtin
+        jobs = [
+            (name, builtin.attempts[name])
+            for name in builtin.names_for(message.msg_type, message.event)
+        ]
         functions = self._services.functions
         if functions is not None:
             jobs += [

@@ -5,13 +5,15 @@ server's answer is kept, its encrypted reply opened.
 
 A push may be broken on purpose: `forge` (signed with another token), `stale` (a timestamp
 ten minutes old) or `replay` (the app's previous push again, byte for byte). `times` delivers
-one message several times, each signed afresh, as WeChat retries a push it got no answer to.
+one message several times, each signed afresh, as WeChat retries a push it got no answer to;
+`concurrent` copies go at once in each round.
 
 Other sandbox features push their events with `push_event(state, appid, fields)`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -152,12 +154,18 @@ class WeChatPushControl:
         options = delivery or PushDelivery()
         message = self.message(appid, fields, person)
         crypto = PushCrypto(setting.token, setting.encoding_aes_key, appid)
-        outcomes = []
+        outcomes: list[dict[str, Any]] = []
         async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT, verify=tls_context()) as http:
             for _ in range(options.times):
-                for _ in range(options.concurrent):
-                    query, body = self._signed(appid, crypto, setting, message, options)
-                    outcomes.append(await _post(http, setting, crypto, query, body))
+                copies = [
+                    self._signed(appid, crypto, setting, message, options)
+                    for _ in range(options.concurrent)
+                ]
+                outcomes.extend(
+                    await asyncio.gather(
+                        *(_post(http, setting, crypto, query, body) for query, body in copies)
+                    )
+                )
         with self._state.lock:
             self._state.push.deliveries.extend(
                 {"appid": appid, "message": message, **outcome} for outcome in outcomes

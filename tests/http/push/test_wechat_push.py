@@ -198,3 +198,19 @@ async def test_a_replying_handler_answers_encrypted_in_safe_mode(
     assert answered["reply"]["MsgType"] == "transfer_customer_service"  # the sandbox read it
     plain = await app.push(sandbox, {"MsgType": "text", "Content": "just saying"})
     assert plain["deliveries"][0]["body"] == "success"  # None: no reply
+
+
+async def test_concurrent_copies_of_one_push_are_recorded_and_handled_once(
+    http: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    admin: Actor,
+    safe_app: PushingApp,
+    services: Services,
+) -> None:
+    load_functions(services, COUNTING)
+    pushed = await safe_app.push(sandbox, TEXT, concurrent=5)
+    assert sorted(d["status"] for d in pushed["deliveries"]) == [200] * 5
+    assert len(await recorded(http, admin)) == 1
+    assert await run_jobs(services) == 1
+    handled = Path(services.settings.functions_dir) / "handled.txt"
+    assert handled.read_text() == "hello\n"
