@@ -158,10 +158,15 @@ class PushMessages:
                 400,
                 "this app takes encrypted pushes only (its push_aes_key is set)",
             )
-        self._check_fresh(query)
-        if not await self.nonces.claim(f"wechat:{appid}:{query.get('nonce')}", self._window):
+        msg_type = opened.fields.get("MsgType")
+        if not isinstance(msg_type, str) or not msg_type:
+            raise ApiError("push.invalid_message", 400, "the message has no MsgType")
+        fresh_for = self._fresh_for(query)
+        if not await self.nonces.claim(f"wechat:{appid}:{query.get('nonce')}", fresh_for):
             raise ApiError("push.replayed", 401, "this nonce was seen before: a replayed push")
-        message = await self._record(appid, opened.fields, opened.format, opened.encrypted)
+        message = await self._record(
+            appid, msg_type, opened.fields, opened.format, opened.encrypted
+        )
         if message is None:  # a retry of one recorded already
             return PushAnswer(SUCCESS, "text/plain")
         reply = await self._reply(message)
@@ -175,7 +180,9 @@ class PushMessages:
     def _window(self) -> float:
         return float(self._services.settings.push_window)
 
-    def _check_fresh(self, query: Mapping[str, str]) -> None:
+    def _fresh_for(self, query: Mapping[str, str]) -> float:
+        """How long the push's timestamp stays inside the window: its nonce is kept as long,
+        so a replay is refused by one check or the other."""
         stamp = query.get("timestamp", "")
         now = self._services.clock.now().timestamp()
         if not stamp.isdigit() or abs(now - int(stamp)) > self._window:
@@ -184,13 +191,11 @@ class PushMessages:
                 401,
                 f"the timestamp is more than {self._window:g} s from now: a stale or replayed push",
             )
+        return max(1.0, int(stamp) + self._window - now + 1)
 
     async def _record(
-        self, appid: str, fields: dict[str, Any], format: str, encrypted: bool
+        self, appid: str, msg_type: str, fields: dict[str, Any], format: str, encrypted: bool
     ) -> PushMessage | None:
-        msg_type = fields.get("MsgType")
-        if not isinstance(msg_type, str) or not msg_type:
-            raise ApiError("push.invalid_message", 400, "the message has no MsgType")
         event = fields.get("Event")
         sender = fields.get("FromUserName")
         services = self._services
@@ -262,11 +267,13 @@ class PushMessages:
         self, appid: str, before: str | None = None, limit: int = 20
     ) -> list[PushMessage]:
         """An app's recorded pushes, newest first."""
+        clause, args = "", [appid]
+        if before is not None:
+            clause, args = " AND id < ?", [appid, before]
         rows = await self._services.db.fetch_all(
-            f"SELECT {COLUMNS} FROM push_messages WHERE platform = 'wechat' AND appid = ?"
-            " AND id < ? ORDER BY id DESC LIMIT ?",
-            appid,
-            before or "\uffff",
+            f"SELECT {COLUMNS} FROM push_messages WHERE platform = 'wechat' AND appid = ?{clause}"
+            " ORDER BY id DESC LIMIT ?",
+            *args,
             limit,
         )
         return [PushMessage.from_row(row) for row in rows]

@@ -14,6 +14,7 @@ from tests.functions.conftest import run_jobs
 from tests.http.pay.conftest import load_functions
 from tests.http.push.conftest import APPID, TOKEN, PushingApp, recorded, set_up_push
 
+from minibase.clock import OffsetClock
 from minibase.platforms.wechat import PushCrypto, parse_body
 from minibase.platforms.wechat.push import signature
 from minibase.services import Services
@@ -214,3 +215,20 @@ async def test_concurrent_copies_of_one_push_are_recorded_and_handled_once(
     assert await run_jobs(services) == 1
     handled = Path(services.settings.functions_dir) / "handled.txt"
     assert handled.read_text() == "hello\n"
+
+
+async def test_a_nonce_is_kept_as_long_as_its_timestamp_is_inside_the_window(
+    http: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    admin: Actor,
+    safe_app: PushingApp,
+    clock: OffsetClock,
+) -> None:
+    clock.advance(seconds=-290)  # the server is behind: the push looks 290 s ahead
+    first = await safe_app.push(sandbox, TEXT)
+    assert first["deliveries"][0]["status"] == 200
+    clock.advance(seconds=580)  # now 290 s after the push's timestamp: still inside the window
+    again = await safe_app.push(sandbox, TEXT, replay=True)
+    assert again["deliveries"][0]["status"] == 401
+    assert "push.replayed" in again["deliveries"][0]["body"]
+    assert len(await recorded(http, admin)) == 1
