@@ -6,14 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from minibase.platforms.wechat.push import Format, Mode
+
 
 @dataclass(frozen=True)
 class PushSetting:
     url: str
     token: str
     encoding_aes_key: str | None
-    mode: str  # plaintext, compatible or safe
-    format: str  # xml or json
+    mode: Mode
+    format: Format
 
 
 @dataclass

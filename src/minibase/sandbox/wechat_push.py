@@ -75,7 +75,9 @@ class WeChatPushControl:
     ) -> dict[str, Any]:
         """Save the app's message-server setting; with `verify`, first the GET the console
         sends (the setting is refused unless the server answers the echostr)."""
-        if mode not in MODES or format not in FORMATS:
+        chosen_mode = next((known for known in MODES if known == mode), None)
+        chosen_format = next((known for known in FORMATS if known == format), None)
+        if chosen_mode is None or chosen_format is None:
             raise _invalid(f"mode is one of {', '.join(MODES)}; format xml or json")
         if not url.startswith(("http://", "https://")) or not token:
             raise _invalid("url (http or https) and token are required")
@@ -89,7 +91,7 @@ class WeChatPushControl:
         with self._state.lock:
             if self._state.app("wechat", appid) is None:
                 raise SandboxError("sandbox.unknown_app", 404, f"no wechat app {appid!r}")
-        setting = PushSetting(url, token, encoding_aes_key, mode, format)
+        setting = PushSetting(url, token, encoding_aes_key, chosen_mode, chosen_format)
         answer: dict[str, Any] = {"appid": appid, "mode": mode, "format": format}
         if verify:
             verified = await self._verify(appid, setting)
@@ -192,8 +194,8 @@ class WeChatPushControl:
         timestamp = int(self._state.now()) - (STALE_BY if options.stale else 0)
         sealed = signer.seal_push(
             message,
-            setting.format,  # type: ignore[arg-type]
-            setting.mode,  # type: ignore[arg-type]
+            setting.format,
+            setting.mode,
             timestamp=timestamp,
         )
         with self._state.lock:

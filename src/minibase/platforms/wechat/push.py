@@ -32,7 +32,7 @@ from typing import Any, Literal
 from xml.etree import ElementTree
 
 from minibase.platforms.cipher import cbc_decrypt, cbc_encrypt
-from minibase.platforms.errors import PlatformError
+from minibase.platforms.errors import ErrorKind, PlatformError
 
 Format = Literal["xml", "json"]
 Mode = Literal["plaintext", "compatible", "safe"]
@@ -44,17 +44,19 @@ PAD_TO = 32  # the scheme pads to 32 bytes, though AES blocks are 16
 _RANDOM_BYTES = 16
 
 
+_KINDS: dict[str, ErrorKind] = {
+    "signature": "invalid_signature",
+    "msg_signature": "invalid_signature",
+    "appid": "watermark_mismatch",
+    "body": "bad_response",
+}
+
+
 class PushError(PlatformError):
     """A push (or a reply) that does not check out; `reason` names the check."""
 
     def __init__(self, reason: Reason, message: str) -> None:
-        kind = {
-            "signature": "invalid_signature",
-            "msg_signature": "invalid_signature",
-            "appid": "watermark_mismatch",
-            "body": "bad_response",
-        }.get(reason, "decrypt_failed")
-        super().__init__("wechat", kind, message)  # type: ignore[arg-type]
+        super().__init__("wechat", _KINDS.get(reason, "decrypt_failed"), message)
         self.reason: Reason = reason
 
 
