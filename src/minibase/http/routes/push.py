@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_body
-from minibase.http.routes.pay import PAGE, page_limit
+from minibase.http.paging import PAGE, page_limit
 from minibase.http.routing import Routes
 
 routes = Routes("push")
