@@ -13,19 +13,25 @@ same sans-IO calls, plus the platform's crypto helpers.
 from minibase.platforms.errors import KINDS, ErrorKind, PlatformError
 from minibase.platforms.login import AsyncLoginClient, SyncLoginClient, async_client, sync_client
 from minibase.platforms.models import (
+    CONTENT_LABELS,
+    CONTENT_SCENES,
     PLATFORMS,
     AccessToken,
     AppCredentials,
+    ContentVerdict,
     LoginSession,
     PhoneNumber,
 )
 
 __all__ = [
+    "CONTENT_LABELS",
+    "CONTENT_SCENES",
     "KINDS",
     "PLATFORMS",
     "AccessToken",
     "AppCredentials",
     "AsyncLoginClient",
+    "ContentVerdict",
     "ErrorKind",
     "LoginSession",
     "PhoneNumber",

@@ -88,3 +88,62 @@ class AccessToken:
 
     value: str = field(repr=False)
     expires_in: int
+
+
+# Content security (WeChat security.msgSecCheck / mediaCheckAsync, version 2)
+CONTENT_SCENES: Mapping[str, int] = {"profile": 1, "comment": 2, "forum": 3, "social_log": 4}
+CONTENT_LABELS: Mapping[int, str] = {
+    100: "normal",
+    10001: "ad",
+    20001: "politics",
+    20002: "porn",
+    20003: "abuse",
+    20006: "illegal",
+    20008: "fraud",
+    20012: "vulgar",
+    20013: "copyright",
+    21000: "other",
+}
+SUGGESTIONS = ("pass", "review", "risky")  # mildest first
+
+
+@dataclass(frozen=True, slots=True)
+class ContentVerdict:
+    """What the platform suggests for a text or a media file: `pass`, `review` (a person
+    should look) or `risky`, with the label of what was found (100 when nothing) and the
+    platform's trace id. `detail` keeps each strategy's answer as given."""
+
+    suggest: str
+    label: int
+    trace_id: str | None = None
+    detail: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def label_name(self) -> str:
+        return CONTENT_LABELS.get(self.label, "other")
+
+    @classmethod
+    def from_answer(cls, body: Mapping[str, Any], *, platform: str = "wechat") -> ContentVerdict:
+        """Read `result` {suggest, label}, `detail` and `trace_id` (the answer of
+        msg_sec_check and the wxa_media_check push event share the shape; the label comes
+        as a number or as digits)."""
+        result = body.get("result")
+        suggest = result.get("suggest") if isinstance(result, Mapping) else None
+        if suggest not in SUGGESTIONS:
+            raise PlatformError(platform, "bad_response", "the answer has no result.suggest")
+        assert isinstance(result, Mapping)
+        label = result.get("label", 100)
+        if isinstance(label, str) and label.isdigit():
+            label = int(label)
+        if not isinstance(label, int) or isinstance(label, bool):
+            raise PlatformError(platform, "bad_response", "result.label is not a number")
+        detail = body.get("detail")
+        listed = detail if isinstance(detail, list) else []
+        items = tuple(item for item in listed if isinstance(item, Mapping))
+        trace_id = body.get("trace_id")
+        return cls(
+            suggest=str(suggest),
+            label=label,
+            trace_id=trace_id if isinstance(trace_id, str) and trace_id else None,
+            detail=items,
+        )

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.sandbox import wechat_content
 from minibase.sandbox.alipay_trade_control import AlipayDelivery, AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
@@ -149,6 +150,34 @@ async def wechat_links_issued(request: Request, state: SandboxState) -> Response
         return json_response({"items": list(state.links.links)})
 
 
+async def content_word(request: Request, state: SandboxState) -> Response:
+    """An app's own keyword for content checks: {appid, word, suggest: risky | review,
+    label (default 21000)}."""
+    body = await _body(request)
+    label = _integer(body, "label", 21000)
+    wechat_content.add_word(
+        state, _text(body, "appid"), _text(body, "word"), _text(body, "suggest"), label or 21000
+    )
+    return json_response({"added": True}, status=201)
+
+
+async def content_media_checks(request: Request, state: SandboxState) -> Response:
+    """The media checks asked for, oldest first: pending, or finished with their push event."""
+    return json_response({"items": wechat_content.media_checks(state)})
+
+
+async def content_media_result(request: Request, state: SandboxState) -> Response:
+    """Finish a pending media check: {suggest?, label?}; the wxa_media_check push event."""
+    body = await _body(request)
+    event = wechat_content.finish_media_check(
+        state,
+        request.path_params["trace_id"],
+        _optional_text(body, "suggest"),
+        _integer(body, "label", None),
+    )
+    return json_response({"event": event})
+
+
 async def encrypted_data(request: Request, state: SandboxState) -> Response:
     body = await _body(request)
     data = body.get("data")
@@ -284,6 +313,9 @@ ROUTES = (
     Route("POST", "/control/wechat/pages", wechat_pages),
     Route("GET", "/control/wechat/codes", wechat_codes),
     Route("GET", "/control/wechat/links", wechat_links_issued),
+    Route("POST", "/control/content/words", content_word),
+    Route("GET", "/control/content/media-checks", content_media_checks),
+    Route("POST", "/control/content/media-checks/{trace_id}/result", content_media_result),
     Route("POST", "/control/encrypted-data", encrypted_data),
     Route("POST", "/control/raw-data-signature", raw_data_signature),
     Route("POST", "/control/alipay-phone", alipay_phone),

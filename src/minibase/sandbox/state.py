@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from minibase.clock import Clock
 from minibase.sandbox import identities
+from minibase.sandbox.content_book import ContentBook
 from minibase.sandbox.faults import Faults
 from minibase.sandbox.link_book import LinkBook
 from minibase.sandbox.message_book import MessageBook
@@ -284,6 +285,7 @@ class SandboxState:
         self.messages = MessageBook()
         self.links = LinkBook()
         self.push = PushBook()
+        self.content = ContentBook()
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -303,6 +305,7 @@ class SandboxState:
         self.messages.clear()
         self.links.clear()
         self.push.clear()
+        self.content.clear()
 
     def app(self, platform: str, appid: str) -> App | None:
         return self.apps.get((platform, appid))

@@ -1,7 +1,8 @@
 """WeChat server API calls, sans-IO: each function returns a Call that both clients run.
 
 Paths and errcodes from developers.weixin.qq.com (code2Session, getStableAccessToken,
-getAccessToken, getPhoneNumber, the global errcode table). QQ shares the protocol family.
+getAccessToken, getPhoneNumber, msgSecCheck, mediaCheckAsync, the global errcode table). QQ
+shares the protocol family.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 
 from minibase.platforms.errors import ErrorKind, PlatformError
-from minibase.platforms.models import AccessToken, LoginSession, PhoneNumber
+from minibase.platforms.models import AccessToken, ContentVerdict, LoginSession, PhoneNumber
 from minibase.platforms.transport import Call, json_object, optional_str, required_str
 
 ERRCODE_KINDS: Mapping[int, ErrorKind] = {
@@ -168,5 +169,67 @@ def send_subscribe_message(
         url=f"{base_url.rstrip('/')}/cgi-bin/message/subscribe/send",
         params={"access_token": access_token},
         json=payload,
+        parse=parse,
+    )
+
+
+def msg_sec_check(
+    base_url: str,
+    access_token: str,
+    *,
+    openid: str,
+    content: str,
+    scene: int,
+    title: str | None = None,
+    nickname: str | None = None,
+    signature: str | None = None,
+) -> Call[ContentVerdict]:
+    """security.msgSecCheck, version 2: is a user's text fit to publish? `scene` is 1
+    profile, 2 comment, 3 forum, 4 social log (CONTENT_SCENES); the user (`openid`) must have
+    used the mini program in the last two hours (else 61010). At most 2500 characters."""
+    payload: dict[str, Any] = {"version": 2, "openid": openid, "scene": scene, "content": content}
+    for key, value in (("title", title), ("nickname", nickname), ("signature", signature)):
+        if value is not None:
+            payload[key] = value
+
+    def parse(response: httpx.Response) -> ContentVerdict:
+        body = json_object(response, "wechat")
+        raise_for_errcode(body, "wechat", response.status_code)
+        return ContentVerdict.from_answer(body)
+
+    return Call(
+        platform="wechat",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/wxa/msg_sec_check",
+        params={"access_token": access_token},
+        json=payload,
+        parse=parse,
+    )
+
+
+def media_check_async(
+    base_url: str, access_token: str, *, openid: str, media_url: str, media_type: int, scene: int
+) -> Call[str]:
+    """security.mediaCheckAsync, version 2: queue a check of an image (`media_type` 2) or an
+    audio file (1) at a URL WeChat can download; the answer is its trace_id, and the verdict
+    arrives within 30 minutes as a `wxa_media_check` push event with that trace_id."""
+
+    def parse(response: httpx.Response) -> str:
+        body = json_object(response, "wechat")
+        raise_for_errcode(body, "wechat", response.status_code)
+        return required_str(body, "trace_id", "wechat")
+
+    return Call(
+        platform="wechat",
+        method="POST",
+        url=f"{base_url.rstrip('/')}/wxa/media_check_async",
+        params={"access_token": access_token},
+        json={
+            "version": 2,
+            "openid": openid,
+            "scene": scene,
+            "media_url": media_url,
+            "media_type": media_type,
+        },
         parse=parse,
     )

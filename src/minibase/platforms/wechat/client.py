@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minibase.platforms.models import AccessToken, LoginSession, PhoneNumber
+from minibase.platforms.models import AccessToken, ContentVerdict, LoginSession, PhoneNumber
 from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
 from minibase.platforms.wechat import calls, links
 from minibase.platforms.wechat.links import CodeImage
@@ -45,6 +45,14 @@ class WeChatClient(SyncSecretClient):
         """path, query, env_version, expire_type, expire_time, expire_interval."""
         return self._run(links.generate_url_link(self.base_url, access_token, **target))
 
+    def msg_sec_check(self, access_token: str, **text: Any) -> ContentVerdict:
+        """openid, content, scene (1-4), and optionally title, nickname, signature."""
+        return self._run(calls.msg_sec_check(self.base_url, access_token, **text))
+
+    def media_check_async(self, access_token: str, **media: Any) -> str:
+        """openid, media_url, media_type (1 audio, 2 image), scene: the check's trace_id."""
+        return self._run(calls.media_check_async(self.base_url, access_token, **media))
+
 
 class AsyncWeChatClient(AsyncSecretClient):
     BASE_URL = BASE_URL
@@ -81,3 +89,11 @@ class AsyncWeChatClient(AsyncSecretClient):
     async def generate_url_link(self, access_token: str, **target: Any) -> str:
         """path, query, env_version, expire_type, expire_time, expire_interval."""
         return await self._run(links.generate_url_link(self.base_url, access_token, **target))
+
+    async def msg_sec_check(self, access_token: str, **text: Any) -> ContentVerdict:
+        """openid, content, scene (1-4), and optionally title, nickname, signature."""
+        return await self._run(calls.msg_sec_check(self.base_url, access_token, **text))
+
+    async def media_check_async(self, access_token: str, **media: Any) -> str:
+        """openid, media_url, media_type (1 audio, 2 image), scene: the check's trace_id."""
+        return await self._run(calls.media_check_async(self.base_url, access_token, **media))
