@@ -18,6 +18,7 @@ from minibase.http.routes import (
     admins,
     apps,
     collections,
+    content,
     functions,
     health,
     jobs,
@@ -51,6 +52,7 @@ ROUTE_MODULES = (
     qrcodes,
     links,
     push,
+    content,
     openapi,
 )
 

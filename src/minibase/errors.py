@@ -128,6 +128,18 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "push.not_encrypted": (400, "A plaintext push to an app that takes encrypted ones only."),
     "push.stale": (401, "The push's timestamp is outside push_window: stale or replayed."),
     "push.replayed": (401, "The push's nonce was seen inside push_window: a replay."),
+    "content.invalid": (400, "The content check request is invalid; the message says why."),
+    "content.risky": (
+        422,
+        "A content-checked field holds risky text; details name the field and the label.",
+    ),
+    "content.unchecked": (
+        422,
+        "The writer's text cannot be checked: no WeChat sign-in, or WeChat refuses the openid.",
+    ),
+    "content.unavailable": (503, "The platform could not check the content now; retry later."),
+    "content.not_found": (404, "No media check with this trace_id."),
+    "content.invalid_event": (400, "A media check result event is malformed or of another app."),
     "jobs.invalid_state": (409, "The job cannot be retried or cancelled in its state."),
     # collections
     "collections.not_found": (404, "No collection with this name."),

@@ -17,6 +17,7 @@ from minibase.hooks import NoHooks, RecordHooks
 from minibase.ids import IdGenerator
 from minibase.jobs import JobQueue
 from minibase.messaging.access_tokens import AccessTokens
+from minibase.messaging.content import ContentChecks
 from minibase.messaging.links import Links
 from minibase.messaging.push import PushMessages
 from minibase.messaging.push_nonces import DatabaseNonceStore, NonceStore, RedisNonceStore
@@ -54,6 +55,7 @@ class Services:
     qrcodes: QrCodes = field(init=False)
     links: Links = field(init=False)
     push: PushMessages = field(init=False)
+    content: ContentChecks = field(init=False)
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
@@ -64,6 +66,7 @@ class Services:
         self.qrcodes = QrCodes(self)
         self.links = Links(self)
         self.push = PushMessages(self, nonce_store_for(self.settings, self.db, self.clock))
+        self.content = ContentChecks(self)
 
     async def close(self) -> None:
         await self.access_tokens.close()

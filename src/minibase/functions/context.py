@@ -4,6 +4,7 @@ ctx.caller                 who called (id, roles, platform, appid, openid, union
 ctx.records                records with the caller's rules, as the API would apply them
 ctx.records_as_admin       records past every rule — explicitly
 ctx.jobs.enqueue(...)      a durable job
+ctx.content                content checks (text now, media later) with a user's openid
 async with ctx.transaction() as tx:    tx.records, tx.records_as_admin, tx.jobs in one
                                        transaction: all of it commits, or none
     await tx.complete_job()            (in a job) the job's success commits with the writes
@@ -276,6 +277,61 @@ class LinksAPI:
         return await self._services.links.url_link({"appid": appid, **target})
 
 
+class ContentAPI:
+    """Content checks from a function (see docs/content.md): the caller's own content by
+    default, another user's when `user` is given."""
+
+    def __init__(self, services: Services, caller: Caller) -> None:
+        self._services = services
+        self._caller = caller
+
+    def _whose(self, user: str | None, appid: str | None) -> tuple[str, str | None]:
+        if user is not None:
+            return user, appid
+        caller = self._caller
+        if not caller.is_user or caller.id is None:
+            raise ApiError("content.invalid", 400, "name the user whose content it is")
+        return caller.id, appid or (caller.appid if caller.platform == "wechat" else None)
+
+    async def check_text(
+        self,
+        content: str,
+        *,
+        scene: str = "comment",
+        user: str | None = None,
+        appid: str | None = None,
+        title: str | None = None,
+        nickname: str | None = None,
+        signature: str | None = None,
+    ) -> dict[str, Any]:
+        """The verdict: {"suggest": "pass" | "review" | "risky", "label", "label_name", ...}."""
+        who, app = self._whose(user, appid)
+        verdict = await self._services.content.check_text(
+            who, app, content, scene=scene, title=title, nickname=nickname, signature=signature
+        )
+        return verdict.to_json()
+
+    async def check_media(
+        self,
+        media_url: str,
+        media_type: str = "image",
+        *,
+        scene: str = "comment",
+        user: str | None = None,
+        appid: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a media check; it is pending until its verdict is pushed (a
+        `@job("content.media_checked")` handler gets the verdict)."""
+        who, app = self._whose(user, appid)
+        check = await self._services.content.check_media(
+            who, app, media_url, media_type, scene=scene
+        )
+        return check.to_json()
+
+    async def media_check(self, trace_id: str) -> dict[str, Any]:
+        return (await self._services.content.media_check(trace_id)).to_json()
+
+
 class FunctionContext(Scope):
     def __init__(
         self,
@@ -300,6 +356,7 @@ class FunctionContext(Scope):
         self.payments = PaymentsAPI(services, caller)
         self.messages = MessagesAPI(services)
         self.links = LinksAPI(services)
+        self.content = ContentAPI(services, caller)
         self.log = logging.getLogger(f"minibase.functions.{name}")
 
     @asynccontextmanager

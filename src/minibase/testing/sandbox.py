@@ -233,6 +233,28 @@ class SandboxClient:
         items: list[dict[str, Any]] = found["items"]
         return items
 
+    # WeChat content security: text with "sandbox-risky" is risky, "sandbox-review" to review.
+
+    async def content_word(self, appid: str, word: str, suggest: str, label: int) -> None:
+        """The app's own keyword: text (or a media URL) holding it is `suggest` with `label`."""
+        await self._post(
+            "/control/content/words", appid=appid, word=word, suggest=suggest, label=label
+        )
+
+    async def media_checks(self) -> list[dict[str, Any]]:
+        """The media checks asked for: pending, or finished with their push event."""
+        items: list[dict[str, Any]] = (
+            await self._http.get("/control/content/media-checks")
+        ).json()["items"]
+        return items
+
+    async def finish_media_check(self, trace_id: str, **verdict: Any) -> dict[str, Any]:
+        """Finish a pending media check (`suggest`, `label` to override what its URL earns);
+        the wxa_media_check event WeChat pushes."""
+        answer = await self._post(f"/control/content/media-checks/{trace_id}/result", **verdict)
+        event: dict[str, Any] = answer["event"]
+        return event
+
     async def outage(self, platform: str, mode: str, count: int = 1, **extra: Any) -> None:
         await self._post("/control/outage", platform=platform, mode=mode, count=count, **extra)
 

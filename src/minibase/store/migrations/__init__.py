@@ -21,6 +21,7 @@ from minibase.store.migrations import (
     v0007_subscribe_messages,
     v0008_qr_codes,
     v0009_push_messages,
+    v0010_content_checks,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -45,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0007_subscribe_messages,
         v0008_qr_codes,
         v0009_push_messages,
+        v0010_content_checks,
     )
 )
 

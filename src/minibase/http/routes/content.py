@@ -1,0 +1,159 @@
+"""Content security: check a text now, or an image or audio file (its verdict comes later).
+
+A user checks their own content, with the openid of the WeChat app they signed in through; an
+admin names the user (`user`, and `appid` when the user has several WeChat apps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.auth.caller import Caller
+from minibase.errors import ApiError
+from minibase.http.auth import caller_of, services_of
+from minibase.http.json import json_response, read_object
+from minibase.http.routing import Routes
+
+routes = Routes("content")
+
+SCENE = {"enum": ["profile", "comment", "forum", "social_log"], "default": "comment"}
+WHO = {
+    "user": {"type": "string", "description": "admins: whose content it is"},
+    "appid": {"type": "string", "description": "admins: needed if the user has several apps"},
+}
+VERDICT = {
+    "type": "object",
+    "properties": {
+        "suggest": {"enum": ["pass", "review", "risky"]},
+        "label": {"type": "integer", "description": "100 normal, 10001 ad, 20001 politics ..."},
+        "label_name": {"type": "string"},
+        "trace_id": {"type": ["string", "null"]},
+        "detail": {"type": "array", "items": {"type": "object"}},
+    },
+}
+MEDIA_CHECK = {
+    "type": "object",
+    "properties": {
+        "trace_id": {"type": "string"},
+        "user": {"type": "string"},
+        "appid": {"type": "string"},
+        "media_url": {"type": "string"},
+        "media_type": {"enum": ["image", "audio"]},
+        "scene": SCENE,
+        "state": {"enum": ["pending", "pass", "review", "risky"]},
+        "label": {"type": ["integer", "null"]},
+        "checked_at": {"type": ["string", "null"]},
+    },
+}
+_TEXT_FIELDS = frozenset({"content", "scene", "title", "nickname", "signature", "user", "appid"})
+_MEDIA_FIELDS = frozenset({"media_url", "media_type", "scene", "user", "appid"})
+
+
+def _whose(caller: Caller, body: dict[str, Any], allowed: frozenset[str]) -> tuple[str, str | None]:
+    """(user id, appid) whose openid checks the content."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError("content.invalid", 400, f"unknown fields {unknown}")
+    if caller.is_admin:
+        user, appid = body.get("user"), body.get("appid")
+        if not isinstance(user, str) or not user:
+            raise ApiError("content.invalid", 400, "user is required: whose content is it?")
+        if appid is not None and not isinstance(appid, str):
+            raise ApiError("content.invalid", 400, "appid must be a string")
+        return user, appid
+    if not caller.is_user or caller.id is None:
+        raise ApiError("auth.required", 401, "this route needs a user or an admin token")
+    if "user" in body or "appid" in body:
+        raise ApiError("content.invalid", 400, "users check their own content: no user or appid")
+    if caller.platform != "wechat" or caller.appid is None:
+        raise ApiError("content.unchecked", 422, "content checks need a WeChat sign-in")
+    return caller.id, caller.appid
+
+
+@routes.add(
+    "POST",
+    "/api/content/text-checks",
+    "Check a text with WeChat (msgSecCheck): pass, review or risky, and what was found",
+    access="user",
+    body={
+        "type": "object",
+        "required": ["content"],
+        "properties": {
+            "content": {"type": "string", "maxLength": 25000},
+            "scene": SCENE,
+            "title": {"type": "string"},
+            "nickname": {"type": "string"},
+            "signature": {"type": "string", "description": "profile scene only"},
+            **WHO,
+        },
+    },
+    responses={200: ("The verdict", VERDICT)},
+)
+async def check_text(request: Request) -> Response:
+    caller = await caller_of(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    user, appid = _whose(caller, body, _TEXT_FIELDS)
+    verdict = await services.content.check_text(
+        user,
+        appid,
+        body.get("content"),
+        scene=body.get("scene", "comment"),
+        title=body.get("title"),
+        nickname=body.get("nickname"),
+        signature=body.get("signature"),
+    )
+    return json_response(verdict.to_json())
+
+
+@routes.add(
+    "POST",
+    "/api/content/media-checks",
+    "Have WeChat check an image or audio file at a URL (mediaCheckAsync); pending until the"
+    " verdict is pushed",
+    access="user",
+    body={
+        "type": "object",
+        "required": ["media_url", "media_type"],
+        "properties": {
+            "media_url": {"type": "string", "format": "uri"},
+            "media_type": {"enum": ["image", "audio"]},
+            "scene": SCENE,
+            **WHO,
+        },
+    },
+    responses={202: ("Pending", MEDIA_CHECK)},
+)
+async def check_media(request: Request) -> Response:
+    caller = await caller_of(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    user, appid = _whose(caller, body, _MEDIA_FIELDS)
+    check = await services.content.check_media(
+        user,
+        appid,
+        body.get("media_url"),
+        body.get("media_type"),
+        scene=body.get("scene", "comment"),
+    )
+    return json_response(check.to_json(), 202)
+
+
+@routes.add(
+    "GET",
+    "/api/content/media-checks/{trace_id}",
+    "A media check: pending, or its verdict (users see their own)",
+    access="user",
+    responses={200: ("The check", MEDIA_CHECK)},
+)
+async def get_media_check(request: Request) -> Response:
+    caller = await caller_of(request)
+    if not (caller.is_admin or caller.is_user):
+        raise ApiError("auth.required", 401, "this route needs a user or an admin token")
+    trace_id = request.path_params["trace_id"]
+    check = await services_of(request).content.media_check(trace_id)
+    if not caller.is_admin and check.user_id != caller.id:
+        raise ApiError("content.not_found", 404, f"no media check {trace_id!r}")
+    return json_response(check.to_json())

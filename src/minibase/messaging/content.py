@@ -1,0 +1,387 @@
+"""Content security: is a user's text or media fit to publish? WeChat's version-2 checks
+(msgSecCheck for text, at once; mediaCheckAsync for images and audio, answered later by a
+`wxa_media_check` push), each made with the user's openid in the app they use and one of
+WeChat's scenes (profile, comment, forum, social_log).
+
+A text longer than one call takes (2500 characters) is checked in overlapping pieces; the
+worst piece decides. Verdicts of plain texts are remembered for a few minutes per (user, app, scene,
+text), so the records feature can check a write before its transaction and find the verdict
+inside it. Outages, timeouts and quota errors are `content.unavailable` (503), never a pass.
+A media check is a row (`content_media_checks`): pending until `record_media_result` stores
+the pushed verdict, once; a `@job("content.media_checked")` handler, when declared, gets
+each verdict as a durable job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from minibase.auth.identities import list_identities
+from minibase.clock import isoformat
+from minibase.errors import ApiError
+from minibase.gateway import platform_failure
+from minibase.platforms import CONTENT_LABELS, CONTENT_SCENES, ContentVerdict, PlatformError
+from minibase.store.database import Row
+
+if TYPE_CHECKING:
+    from minibase.auth.apps import PlatformApp
+    from minibase.services import Services
+
+log = logging.getLogger("minibase.content")
+
+MEDIA_CHECKED_JOB = "content.media_checked"
+PIECE = 2500  # characters one msgSecCheck call takes
+OVERLAP = 100
+MAX_TEXT = 25_000  # characters one check takes (ten calls)
+MEDIA_TYPES: Mapping[str, int] = {"audio": 1, "image": 2}
+REMEMBER_SECONDS = 300.0
+REMEMBER_MAX = 10_000
+SEVERITY: Mapping[str, int] = {"pass": 0, "review": 1, "risky": 2}
+UNAVAILABLE_ERRCODES = frozenset({-1, 45009, 45011})
+# 40003 unknown openid, 43104 openid of another app, 61010 not in the app for two hours
+UNCHECKABLE_ERRCODES = frozenset({40003, 43104, 61010})
+COLUMNS = (
+    "trace_id, platform, appid, user_id, media_url, media_type, scene, state, label, detail,"
+    " created, updated, checked_at"
+)
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError("content.invalid", 400, message)
+
+
+def scene_number(scene: Any) -> int:
+    if not isinstance(scene, str) or scene not in CONTENT_SCENES:
+        raise _invalid(f"scene is one of {', '.join(CONTENT_SCENES)}")
+    return CONTENT_SCENES[scene]
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    suggest: str  # pass, review or risky
+    label: int
+    trace_id: str | None
+    detail: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def label_name(self) -> str:
+        return CONTENT_LABELS.get(self.label, "other")
+
+    def rejects(self, strict: bool) -> bool:
+        """Is this verdict a refusal? risky always; review too when strict."""
+        return self.suggest == "risky" or (strict and self.suggest == "review")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suggest": self.suggest,
+            "label": self.label,
+            "label_name": self.label_name,
+            "trace_id": self.trace_id,
+            "detail": [dict(item) for item in self.detail],
+        }
+
+    @classmethod
+    def of(cls, verdict: ContentVerdict) -> TextVerdict:
+        return cls(verdict.suggest, verdict.label, verdict.trace_id, verdict.detail)
+
+
+@dataclass(frozen=True)
+class MediaCheck:
+    trace_id: str
+    platform: str
+    appid: str
+    user_id: str
+    media_url: str
+    media_type: str
+    scene: str
+    state: str  # pending, then pass, review or risky
+    label: int | None
+    detail: list[Any] | None
+    created: str
+    updated: str
+    checked_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> MediaCheck:
+        detail = orjson.loads(row[9]) if isinstance(row[9], str | bytes) else row[9]
+        return cls(
+            trace_id=row[0],
+            platform=row[1],
+            appid=row[2],
+            user_id=row[3],
+            media_url=row[4],
+            media_type=row[5],
+            scene=row[6],
+            state=row[7],
+            label=row[8],
+            detail=detail,
+            created=row[10],
+            updated=row[11],
+            checked_at=row[12],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        label = self.label
+        return {
+            "trace_id": self.trace_id,
+            "appid": self.appid,
+            "user": self.user_id,
+            "media_url": self.media_url,
+            "media_type": self.media_type,
+            "scene": self.scene,
+            "state": self.state,
+            "label": label,
+            "label_name": None if label is None else CONTENT_LABELS.get(label, "other"),
+            "detail": self.detail,
+            "created": self.created,
+            "updated": self.updated,
+            "checked_at": self.checked_at,
+        }
+
+
+def pieces(content: str) -> list[str]:
+    """Pieces of at most PIECE characters that overlap by OVERLAP, so that a phrase cut at
+    one piece's end is whole in the next."""
+    if len(content) <= PIECE:
+        return [content]
+    step = PIECE - OVERLAP
+    return [content[start : start + PIECE] for start in range(0, len(content) - OVERLAP, step)]
+
+
+def failure(exc: PlatformError | ApiError) -> ApiError:
+    """A platform's refusal as ours: outages and quotas are unavailable, an openid WeChat
+    will not check for is unchecked, the rest as any platform error."""
+    if isinstance(exc, ApiError):
+        if exc.code in ("platform.unavailable", "platform.rate_limited"):
+            return ApiError("content.unavailable", 503, exc.message, exc.details)
+        return exc
+    details: dict[str, Any] = {"platform": exc.platform, "errcode": exc.errcode}
+    if exc.kind in ("unavailable", "rate_limited") or exc.errcode in UNAVAILABLE_ERRCODES:
+        message = f"{exc.platform} could not check the content now; retry later"
+        return ApiError("content.unavailable", 503, message, details)
+    if exc.errcode in UNCHECKABLE_ERRCODES:
+        message = (
+            f"{exc.platform} will not check content for this user now (errcode {exc.errcode}:"
+            " the user must have used the mini program in the last two hours)"
+        )
+        return ApiError("content.unchecked", 422, message, details)
+    return platform_failure(exc, client_input=False)
+
+
+class ContentChecks:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        # (user, appid, scene, sha256 of the text) -> (until, verdict)
+        self._verdicts: OrderedDict[tuple[str, str, str, str], tuple[float, TextVerdict]] = (
+            OrderedDict()
+        )
+
+    async def openid(self, user_id: str, appid: str | None) -> tuple[str, str]:
+        """(appid, openid) of the user's WeChat identity: in `appid`, or their only app."""
+        async with self._services.db.reader() as reader:
+            identities = [
+                i for i in await list_identities(reader, user_id) if i.platform == "wechat"
+            ]
+        if appid is not None:
+            identities = [identity for identity in identities if identity.appid == appid]
+        if not identities:
+            where = f" through {appid}" if appid else ""
+            raise ApiError(
+                "content.unchecked", 422, f"the user has not signed in with WeChat{where}"
+            )
+        if len({identity.appid for identity in identities}) > 1:
+            raise _invalid("appid is required: the user signed in through several WeChat apps")
+        return identities[-1].appid, identities[-1].openid
+
+    async def _call(self, app: PlatformApp, call: Any) -> Any:
+        services = self._services
+        client = services.platforms.client(app)
+        try:
+            return await services.access_tokens.calling(app, lambda token: call(client, token))
+        except (PlatformError, ApiError) as exc:
+            raise failure(exc) from None
+
+    # -- text -----------------------------------------------------------------------------
+
+    def _key(self, user_id: str, appid: str, scene: str, content: str) -> tuple[str, str, str, str]:
+        return (user_id, appid, scene, hashlib.sha256(content.encode()).hexdigest())
+
+    def remembered(self, user_id: str, appid: str, scene: str, content: str) -> TextVerdict | None:
+        """The verdict of this text for this user and scene, if checked in the last minutes."""
+        key = self._key(user_id, appid, scene, content)
+        found = self._verdicts.get(key)
+        if found is None:
+            return None
+        if found[0] < self._services.clock.now().timestamp():
+            del self._verdicts[key]
+            return None
+        return found[1]
+
+    def _remember(self, key: tuple[str, str, str, str], verdict: TextVerdict) -> None:
+        self._verdicts[key] = (self._services.clock.now().timestamp() + REMEMBER_SECONDS, verdict)
+        self._verdicts.move_to_end(key)
+        while len(self._verdicts) > REMEMBER_MAX:
+            self._verdicts.popitem(last=False)
+
+    async def check_text(
+        self,
+        user_id: str,
+        appid: str | None,
+        content: Any,
+        *,
+        scene: Any = "comment",
+        title: str | None = None,
+        nickname: str | None = None,
+        signature: str | None = None,
+    ) -> TextVerdict:
+        """The platform's verdict on a text the user wrote (in pieces when long)."""
+        number = scene_number(scene)
+        if not isinstance(content, str) or not content.strip():
+            raise _invalid("content must be a non-empty string")
+        if len(content) > MAX_TEXT:
+            raise _invalid(f"content is longer than {MAX_TEXT} characters")
+        extra = {"title": title, "nickname": nickname, "signature": signature}
+        for name, value in extra.items():
+            if value is not None and not isinstance(value, str):
+                raise _invalid(f"{name} must be a string")
+        appid, openid = await self.openid(user_id, appid)
+        app = await self._services.apps.get("wechat", appid)
+        worst: TextVerdict | None = None
+        for index, piece in enumerate(pieces(content)):
+            given = {k: v for k, v in extra.items() if v is not None and index == 0}
+            answer: ContentVerdict = await self._call(
+                app,
+                lambda client, token, piece=piece, given=given: client.msg_sec_check(
+                    token, openid=openid, content=piece, scene=number, **given
+                ),
+            )
+            verdict = TextVerdict.of(answer)
+            if worst is None or SEVERITY[verdict.suggest] > SEVERITY[worst.suggest]:
+                worst = verdict
+        assert worst is not None
+        if title is None and nickname is None and signature is None:
+            self._remember(self._key(user_id, appid, str(scene), content), worst)
+        return worst
+
+    # -- media ----------------------------------------------------------------------------
+
+    async def check_media(
+        self,
+        user_id: str,
+        appid: str | None,
+        media_url: Any,
+        media_type: Any,
+        *,
+        scene: Any = "comment",
+    ) -> MediaCheck:
+        """Ask the platform to check an image or audio file; the check, pending."""
+        number = scene_number(scene)
+        if (
+            not isinstance(media_url, str)
+            or not media_url.startswith(("https://", "http://"))
+            or len(media_url) > 2048
+        ):
+            raise _invalid("media_url must be an http(s) URL the platform can download")
+        if media_type not in MEDIA_TYPES:
+            raise _invalid("media_type is image or audio")
+        appid, openid = await self.openid(user_id, appid)
+        app = await self._services.apps.get("wechat", appid)
+        trace_id: str = await self._call(
+            app,
+            lambda client, token: client.media_check_async(
+                token,
+                openid=openid,
+                media_url=media_url,
+                media_type=MEDIA_TYPES[media_type],
+                scene=number,
+            ),
+        )
+        stamp = isoformat(self._services.clock.now())
+        async with self._services.db.transaction() as conn:
+            row = await conn.fetch_one(
+                f"INSERT INTO content_media_checks ({COLUMNS}) VALUES (?, 'wechat', ?, ?, ?, ?,"
+                f" ?, 'pending', NULL, NULL, ?, ?, NULL) RETURNING {COLUMNS}",
+                trace_id,
+                appid,
+                user_id,
+                media_url,
+                media_type,
+                scene,
+                stamp,
+                stamp,
+            )
+        assert row is not None
+        return MediaCheck.from_row(row)
+
+    async def media_check(self, trace_id: str) -> MediaCheck:
+        async with self._services.db.reader() as reader:
+            row = await reader.fetch_one(
+                f"SELECT {COLUMNS} FROM content_media_checks WHERE trace_id = ?", trace_id
+            )
+        if row is None:
+            raise ApiError("content.not_found", 404, f"no media check {trace_id!r}")
+        return MediaCheck.from_row(row)
+
+    async def record_media_result(self, appid: str, event: Mapping[str, Any]) -> MediaCheck | None:
+        """Store a `wxa_media_check` push event's verdict on its pending check (once: a
+        repeated event changes nothing). An unknown trace_id is logged and ignored (None); an
+        event of another app than `appid`, or than the check's, is refused."""
+        if not isinstance(event, Mapping) or event.get("Event") != "wxa_media_check":
+            raise ApiError("content.invalid_event", 400, "not a wxa_media_check event")
+        trace_id = event.get("trace_id")
+        if not isinstance(trace_id, str) or not trace_id:
+            raise ApiError("content.invalid_event", 400, "the event has no trace_id")
+        if event.get("appid", appid) != appid:
+            raise ApiError("content.invalid_event", 400, "the event is of another app")
+        try:
+            verdict = ContentVerdict.from_answer(event)
+        except PlatformError as exc:
+            raise ApiError("content.invalid_event", 400, exc.message) from None
+        services = self._services
+        stamp = isoformat(services.clock.now())
+        lock = " FOR UPDATE" if services.db.dialect.name == "postgres" else ""
+        async with services.db.transaction() as conn:
+            row = await conn.fetch_one(
+                f"SELECT {COLUMNS} FROM content_media_checks WHERE trace_id = ?{lock}", trace_id
+            )
+            if row is None:
+                log.warning("a media check result for unknown trace_id %s is ignored", trace_id)
+                return None
+            check = MediaCheck.from_row(row)
+            if check.appid != appid:
+                raise ApiError("content.invalid_event", 400, "the check is of another app")
+            if check.state != "pending":
+                return check
+            row = await conn.fetch_one(
+                "UPDATE content_media_checks SET state = ?, label = ?,"
+                f" detail = {conn.dialect.json_param()}, updated = ?, checked_at = ?"
+                f" WHERE trace_id = ? AND state = 'pending' RETURNING {COLUMNS}",
+                verdict.suggest,
+                verdict.label,
+                orjson.dumps([dict(item) for item in verdict.detail]).decode(),
+                stamp,
+                stamp,
+                trace_id,
+            )
+            assert row is not None
+            check = MediaCheck.from_row(row)
+            if self._reacts():
+                await services.jobs.enqueue(
+                    MEDIA_CHECKED_JOB,
+                    check.to_json(),
+                    key=f"{MEDIA_CHECKED_JOB}:{trace_id}",
+                    conn=conn,
+                )
+        return check
+
+    def _reacts(self) -> bool:
+        """Did the functions folder declare a `@job("content.media_checked")` handler?"""
+        registry = getattr(self._services.functions, "registry", None)
+        return registry is not None and MEDIA_CHECKED_JOB in registry.jobs
