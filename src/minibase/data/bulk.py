@@ -13,6 +13,7 @@ import orjson
 
 from minibase.auth.caller import Caller
 from minibase.data.access import rule_condition
+from minibase.data.content_rule import ContentGate, gated
 from minibase.data.listing import parse_filter_value
 from minibase.data.records import after_write, before_write, next_fields, write_update
 from minibase.data.updates import parse_update
@@ -62,19 +63,25 @@ async def update_by_filter(
     visible = rule_condition(caller, collection, "list")
     if collection.compiled_rules["update"] is None and not caller.is_admin:
         rule_condition(caller, collection, "update")  # raises: admins only
-    updated = skipped = 0
-    async with services.db.transaction() as conn:
-        rows = await _matching(services, conn, collection, all_of(condition, visible))
-        for _, raw in rows:
-            stored = orjson.loads(raw)
-            fields = next_fields(collection, stored, {}, changes)
-            if not evaluate(rule_condition(caller, collection, "update", fields), stored):
-                skipped += 1
-                continue
-            await write_update(services, conn, collection, stored, fields, caller)
-            updated += 1
-    services.db.note_writes(collection.table, updated)
-    return {"matched": len(rows), "updated": updated, "skipped": skipped}
+    gate = ContentGate(services, caller, collection, can_leave=True)
+
+    async def write() -> dict[str, int]:
+        updated = skipped = 0
+        async with services.db.transaction() as conn:
+            rows = await _matching(services, conn, collection, all_of(condition, visible))
+            for _, raw in rows:
+                stored = orjson.loads(raw)
+                fields = next_fields(collection, stored, {}, changes)
+                if not evaluate(rule_condition(caller, collection, "update", fields), stored):
+                    skipped += 1
+                    continue
+                await write_update(services, conn, collection, stored, fields, caller, gate)
+                updated += 1
+        return {"matched": len(rows), "updated": updated, "skipped": skipped}
+
+    counts = await gated(gate, write)
+    services.db.note_writes(collection.table, counts["updated"])
+    return counts
 
 
 async def delete_by_filter(

@@ -14,6 +14,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.clock import isoformat
 from minibase.data.access import denied, is_locked, rule_condition
+from minibase.data.content_rule import ContentGate, gated, new_texts
 from minibase.data.listing import (
     ListQuery,
     after_cursor,
@@ -186,14 +187,23 @@ async def create_record(
 ) -> dict[str, Any]:
     collection = await services.collections.get(name)
     record = _new_record(services, caller, collection, body, None)
-    async with _transaction(services, conn) as tx:
-        event = RecordEvent(collection.name, "create", record, None, caller)
-        record = await before_write(services, tx, collection, event)
-        await check_references(tx, services.collections, collection, [record])
-        await _insert(tx, collection, record)
-        await after_write(services, tx, collection, event)
+    gate = ContentGate(services, caller, collection, can_leave=conn is None)
+    if gate.active and conn is None:
+        await gate.check(new_texts(collection, None, record))
+
+    async def write() -> dict[str, Any]:
+        async with _transaction(services, conn) as tx:
+            event = RecordEvent(collection.name, "create", dict(record), None, caller)
+            written = await before_write(services, tx, collection, event)
+            gate.admit(None, written)
+            await check_references(tx, services.collections, collection, [written])
+            await _insert(tx, collection, written)
+            await after_write(services, tx, collection, event)
+        return written
+
+    written = await gated(gate, write)
     services.db.note_writes(collection.table, 1)
-    return record
+    return written
 
 
 async def create_records(
@@ -207,20 +217,33 @@ async def create_records(
     if len(bodies) > limit:
         raise ApiError("records.bulk_too_large", 400, f"at most {limit} records at once")
     records = [_new_record(services, caller, collection, body, i) for i, body in enumerate(bodies)]
-    async with _transaction(services, conn) as tx:
-        events = [
-            RecordEvent(collection.name, "create", record, None, caller) for record in records
-        ]
-        records = [
-            await before_write(services, tx, collection, event, i) for i, event in enumerate(events)
-        ]
-        await check_references(tx, services.collections, collection, records)
-        for record in records:
-            await _insert(tx, collection, record)
-        for event in events:
-            await after_write(services, tx, collection, event)
-    services.db.note_writes(collection.table, len(records))
-    return records
+    gate = ContentGate(services, caller, collection, can_leave=conn is None)
+    if gate.active and conn is None:
+        for i, record in enumerate(records):
+            await gate.check(new_texts(collection, None, record, i))
+
+    async def write() -> list[dict[str, Any]]:
+        async with _transaction(services, conn) as tx:
+            events = [
+                RecordEvent(collection.name, "create", dict(record), None, caller)
+                for record in records
+            ]
+            written = [
+                await before_write(services, tx, collection, event, i)
+                for i, event in enumerate(events)
+            ]
+            for i, record in enumerate(written):
+                gate.admit(None, record, i)
+            await check_references(tx, services.collections, collection, written)
+            for record in written:
+                await _insert(tx, collection, record)
+            for event in events:
+                await after_write(services, tx, collection, event)
+        return written
+
+    written = await gated(gate, write)
+    services.db.note_writes(collection.table, len(written))
+    return written
 
 
 # -- read ---------------------------------------------------------------------------------
@@ -367,22 +390,29 @@ async def update_record(
     changes = None if replace else parse_update(body)
     if collection.compiled_rules["update"] is None and not caller.is_admin:
         rule_condition(caller, collection, "update")  # raises: admins only
-    async with _transaction(services, conn) as tx:
-        stored, version, _, readable = await _locked_row(tx, caller, collection, record_id, TRUE)
-        hidden = not readable and not caller.is_admin
-        try:
-            fields = next_fields(collection, stored, body, changes)
-        except ApiError:
-            if hidden:  # the problem would tell what the hidden record holds
-                raise not_found(collection, record_id) from None
-            raise
-        allowed = rule_condition(caller, collection, "update", fields)
-        if not evaluate(allowed, stored):
-            if hidden:
-                raise not_found(collection, record_id)
-            raise denied(caller, collection, "update")
-        _check_version(collection, version, expected)
-        record = await write_update(services, tx, collection, stored, fields, caller)
+    gate = ContentGate(services, caller, collection, can_leave=conn is None)
+
+    async def write() -> dict[str, Any]:
+        async with _transaction(services, conn) as tx:
+            stored, version, _, readable = await _locked_row(
+                tx, caller, collection, record_id, TRUE
+            )
+            hidden = not readable and not caller.is_admin
+            try:
+                fields = next_fields(collection, stored, body, changes)
+            except ApiError:
+                if hidden:  # the problem would tell what the hidden record holds
+                    raise not_found(collection, record_id) from None
+                raise
+            allowed = rule_condition(caller, collection, "update", fields)
+            if not evaluate(allowed, stored):
+                if hidden:
+                    raise not_found(collection, record_id)
+                raise denied(caller, collection, "update")
+            _check_version(collection, version, expected)
+            return await write_update(services, tx, collection, stored, fields, caller, gate)
+
+    record = await gated(gate, write)
     services.db.note_writes(collection.table, 1)
     return record
 
@@ -408,13 +438,17 @@ async def write_update(
     stored: Mapping[str, Any],
     fields: dict[str, Any],
     caller: Caller,
+    gate: ContentGate | None = None,
 ) -> dict[str, Any]:
+    """Write the next version; `gate` checks the text it brings (content_check fields)."""
     record = {key: stored[key] for key in ("_id", "_owner", "_created")}
     record["_updated"] = isoformat(services.clock.now())
     record["_version"] = int(stored["_version"]) + 1
     record.update(fields)
     event = RecordEvent(collection.name, "update", record, dict(stored), caller)
     record = await before_write(services, conn, collection, event)
+    if gate is not None:
+        gate.admit(stored, record)
     await check_references(conn, services.collections, collection, [record])
     try:
         changed = await conn.execute(

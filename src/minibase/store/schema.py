@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibase.store.schema_containers import ObjectField, parse_fields
+from minibase.store.schema_content import ContentRule
 from minibase.store.schema_problems import (
     MAX_PROBLEMS,
     DefinitionError,
@@ -33,10 +34,11 @@ __all__ = ["DefinitionError", "Schema", "ValidationError"]
 class Schema:
     """The compiled `fields` (and `additional`) part of a collection definition."""
 
-    __slots__ = ("_root",)
+    __slots__ = ("_content_checks", "_root")
 
     def __init__(self, root: ObjectField) -> None:
         self._root = root
+        self._content_checks = tuple(root.content_checks(()))
 
     @classmethod
     def parse(cls, fields: Mapping[str, Any] | None, *, additional: bool = True) -> Schema:
@@ -81,6 +83,10 @@ class Schema:
     def references(self) -> list[tuple[Path, str]]:
         """(path, target collection) of every reference field: (("items", "*", "sku"), "skus")."""
         return list(self._root.references(()))
+
+    def content_checks(self) -> tuple[tuple[Path, ContentRule], ...]:
+        """(path, rule) of every string field whose text the platform checks on user writes."""
+        return self._content_checks
 
     @property
     def additional(self) -> bool:

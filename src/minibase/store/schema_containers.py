@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
+from minibase.store.schema_content import ContentRule
 from minibase.store.schema_fields import (
     BooleanField,
     DatetimeField,
@@ -156,6 +157,10 @@ class ObjectField(Field):
         for name, field in self.fields.items():
             yield from field.references((*path, name))
 
+    def content_checks(self, path: Path) -> Iterator[tuple[Path, ContentRule]]:
+        for name, field in self.fields.items():
+            yield from field.content_checks((*path, name))
+
 
 class ArrayField(Field):
     """A list whose items all fit one declared field; items are never null."""
@@ -246,6 +251,9 @@ class ArrayField(Field):
 
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         return self.items.references((*path, "*"))
+
+    def content_checks(self, path: Path) -> Iterator[tuple[Path, ContentRule]]:
+        return self.items.content_checks((*path, "*"))
 
 
 class GeopointField(Field):

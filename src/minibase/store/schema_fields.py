@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from minibase.clock import isoformat, parse_iso
+from minibase.store.schema_content import ContentRule, parse_content_rule
 from minibase.store.schema_problems import (
     COLLECTION_NAME,
     INT64_MAX,
@@ -96,25 +97,33 @@ class Field:
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         return iter(())
 
+    def content_checks(self, path: Path) -> Iterator[tuple[Path, ContentRule]]:
+        return iter(())
+
 
 class StringField(Field):
     type_name = "string"
     kind = "string"
-    keys = frozenset({"min", "max", "pattern"})
-    __slots__ = ("max_length", "min_length", "pattern")
+    keys = frozenset({"min", "max", "pattern", "content_check"})
+    __slots__ = ("content_rule", "max_length", "min_length", "pattern")
 
     def __init__(
-        self, min_length: int | None, max_length: int | None, pattern: re.Pattern[str] | None
+        self,
+        min_length: int | None,
+        max_length: int | None,
+        pattern: re.Pattern[str] | None,
+        content_rule: ContentRule | None = None,
     ) -> None:
         super().__init__()
         self.min_length = min_length
         self.max_length = max_length
         self.pattern = pattern
+        self.content_rule = content_rule
 
     @classmethod
     def from_spec(cls, spec: FieldSpec, level: int) -> Field:
         low, high = spec.bounds("length")
-        return cls(low, high, _compile_pattern(spec))
+        return cls(low, high, _compile_pattern(spec), parse_content_rule(spec))
 
     def check(
         self, value: Any, parent: str, key: str | int, problems: list[Problem], defaults: bool
@@ -138,7 +147,12 @@ class StringField(Field):
         _put(out, "min", self.min_length)
         _put(out, "max", self.max_length)
         _put(out, "pattern", self.pattern.pattern if self.pattern else None)
+        _put(out, "content_check", self.content_rule.definition() if self.content_rule else None)
         return out
+
+    def content_checks(self, path: Path) -> Iterator[tuple[Path, ContentRule]]:
+        if self.content_rule is not None:
+            yield path, self.content_rule
 
     def value_schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "string"}

@@ -1,0 +1,41 @@
+"""docs/content.md works as written against `minibase serve --dev`: its curl walk (a text
+check, a content-checked collection refusing risky text and taking clean text, a pending media
+check) and its cloud function."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import run_walk, start_server, stop_server
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "content.md"
+
+
+def _block(language: str, after: str = "") -> str:
+    text = DOC.read_text().split(after, 1)[1] if after else DOC.read_text()
+    match = re.search(rf"```{language}\n(.*?)```", text, re.S)
+    assert match, f"docs/content.md lost its {language} example"
+    return match.group(1)
+
+
+def test_the_content_walk_and_its_function(tmp_path: Path) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "content.py").write_text(_block("python", "## In cloud functions"))
+    script = _block("sh", after="## A walk with curl")
+    call = (
+        '\ncurl -s localhost:8080/api/functions/post_comment -H "Authorization: Bearer $TOKEN"'
+        ' --json \'{"text": "sandbox-risky", "picture": "https://cdn.example.com/a.png"}\''
+        " | jq -c .result\n"
+    )
+    server = start_server(tmp_path, "--dev")
+    try:
+        result = run_walk(script + call, server.port, tmp_path)
+    finally:
+        stop_server(server)
+    assert result.returncode == 0, result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    expected = [json.loads(line[2:]) for line in script.splitlines() if line.startswith("# {")]
+    assert printed[: len(expected)] == expected
+    assert printed[len(expected) :] == [{"posted": False, "label": "other"}]
