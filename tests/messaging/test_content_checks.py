@@ -6,6 +6,7 @@ recorded, once, and only for its own app."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -150,6 +151,13 @@ async def test_quota_errors_are_unavailable(
     failed = await _check(client, bearer(session), content="hello")
     assert (failed.status_code, failed.json()["code"]) == (503, "content.unavailable")
     assert failed.json()["details"]["errcode"] == 45009
+    media = await client.post(
+        "/api/content/media-checks",
+        json={"media_url": "https://cdn.example.com/a.png", "media_type": "image"},
+        headers=bearer(session),
+    )
+    assert (media.status_code, media.json()["code"]) == (503, "content.unavailable")
+    assert await services.db.fetch_value("SELECT COUNT(*) FROM content_media_checks") == 0
 
 
 # -- media ---------------------------------------------------------------------------------
@@ -270,3 +278,36 @@ async def test_a_cloud_function_checks_content_and_reacts_to_media_verdicts(
     assert await run_jobs(services) == 1
     listed = await client.get("/api/collections/verdicts/records", headers=admin.headers)
     assert [(r["trace_id"], r["state"]) for r in listed.json()["items"]] == [(trace_id, "pass")]
+
+
+REACTOR = """
+from minibase.functions import job
+
+@job("content.media_checked")
+async def media_checked(ctx, check):
+    pass
+"""
+
+
+async def test_concurrent_deliveries_of_one_verdict_record_it_once(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    services: Services,
+) -> None:
+    from tests.http.pay.conftest import load_functions
+
+    load_functions(services, REACTOR)
+    session = await _person(client, sandbox, register_app, "kim")
+    queued = await _queue_media(client, bearer(session), "https://cdn.example.com/b.png")
+    event = await sandbox.finish_media_check(queued["trace_id"], suggest="review", label=20012)
+    recorded = await asyncio.gather(
+        *(services.content.record_media_result(APP, event) for _ in range(5))
+    )
+    outcomes = {(c.state, c.label, c.checked_at) for c in recorded if c is not None}
+    assert len(outcomes) == 1  # every delivery sees the one recorded verdict
+    assert next(iter(outcomes))[:2] == ("review", 20012)
+    jobs = await services.db.fetch_value(
+        "SELECT COUNT(*) FROM jobs WHERE name = ?", "content.media_checked"
+    )
+    assert jobs == 1

@@ -7,9 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from minibase.platforms import CONTENT_SCENES, PlatformError
-from minibase.platforms.wechat import AsyncWeChatClient
+from minibase.platforms import CONTENT_SCENES, ContentVerdict, PlatformError
+from minibase.platforms.wechat import AsyncWeChatClient, WeChatClient
 from minibase.sandbox import Sandbox
+from minibase.testing.sandbox import SandboxProcess
 
 COMMENT = CONTENT_SCENES["comment"]
 
@@ -114,3 +115,35 @@ async def test_a_media_check_waits_until_it_is_finished(
     assert listed[0]["state"] == "finished"
     unknown = await client.post("/control/content/media-checks/nope/result", json={})
     assert unknown.status_code == 404
+
+
+@pytest.fixture
+def sandbox_url(request: pytest.FixtureRequest) -> str:
+    """The test session's standalone sandbox (a real server on loopback)."""
+    process: SandboxProcess = request.getfixturevalue("_sandbox_process")
+    return process.url
+
+
+def test_the_sync_client_checks_content_over_a_real_socket(sandbox_url: str) -> None:
+    url = sandbox_url
+    control = httpx.Client(base_url=f"{url}/control")
+    control.post("/reset").raise_for_status()
+    control.post(
+        "/apps", json={"platform": "wechat", "appid": "wx-sync", "secret": "sync-secret"}
+    ).raise_for_status()
+    code = control.post(
+        "/login-code", json={"platform": "wechat", "appid": "wx-sync", "person": "eve"}
+    ).json()["code"]
+    with WeChatClient("wx-sync", "sync-secret", base_url=f"{url}/wechat") as wechat:
+        openid = wechat.code2session(code).openid
+        token = wechat.get_access_token().value
+        verdict = wechat.msg_sec_check(token, openid=openid, content="sandbox-review", scene=4)
+        trace_id = wechat.media_check_async(
+            token, openid=openid, media_url="https://cdn.example.com/a.mp3", media_type=1, scene=4
+        )
+    assert verdict.suggest == "review"
+    listed = control.get("/content/media-checks").json()["items"]
+    assert [(item["trace_id"], item["media_type"]) for item in listed] == [(trace_id, 1)]
+    event = control.post(f"/content/media-checks/{trace_id}/result", json={}).json()["event"]
+    assert ContentVerdict.from_answer(event).suggest == "pass"
+    control.close()

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from minibase.services import Services
 
 log = logging.getLogger("minibase.content")
+T = TypeVar("T")
 
 MEDIA_CHECKED_JOB = "content.media_checked"
 PIECE = 2500  # characters one msgSecCheck call takes
@@ -200,7 +201,8 @@ class ContentChecks:
             raise _invalid("appid is required: the user signed in through several WeChat apps")
         return identities[-1].appid, identities[-1].openid
 
-    async def _call(self, app: PlatformApp, call: Any) -> Any:
+    async def _call(self, app: PlatformApp, call: Callable[[Any, str], Awaitable[T]]) -> T:
+        """`call(client, token)` with the app's shared token; its failure as ours."""
         services = self._services
         client = services.platforms.client(app)
         try:
@@ -256,19 +258,24 @@ class ContentChecks:
         worst: TextVerdict | None = None
         for index, piece in enumerate(pieces(content)):
             given = {k: v for k, v in extra.items() if v is not None and index == 0}
-            answer: ContentVerdict = await self._call(
-                app,
-                lambda client, token, piece=piece, given=given: client.msg_sec_check(
-                    token, openid=openid, content=piece, scene=number, **given
-                ),
-            )
-            verdict = TextVerdict.of(answer)
+            verdict = await self._check_piece(app, openid, piece, number, given)
             if worst is None or SEVERITY[verdict.suggest] > SEVERITY[worst.suggest]:
                 worst = verdict
         assert worst is not None
         if title is None and nickname is None and signature is None:
             self._remember(self._key(user_id, appid, str(scene), content), worst)
         return worst
+
+    async def _check_piece(
+        self, app: PlatformApp, openid: str, piece: str, scene: int, given: Mapping[str, str]
+    ) -> TextVerdict:
+        answer: ContentVerdict = await self._call(
+            app,
+            lambda client, token: client.msg_sec_check(
+                token, openid=openid, content=piece, scene=scene, **given
+            ),
+        )
+        return TextVerdict.of(answer)
 
     # -- media ----------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ import pytest
 from tests.http.login.conftest import bearer, sign_in
 from tests.http.records.conftest import all_records, assert_error, make_collection, records_url
 
+from minibase.platforms import CONTENT_SCENES
 from minibase.services import Services
+from minibase.store.schema_content import SCENES
 from minibase.testing.plugin import Actor, MakeUser, RegisterApp
 from minibase.testing.sandbox import SandboxClient
 
@@ -261,3 +263,8 @@ async def test_inside_a_functions_transaction_text_must_be_checked_first(
     assert checked.status_code == 200, checked.text
     assert checked.json()["result"]["body"] == "hello"
     assert await _checks(sandbox) == 1  # the write used the verdict of the check before it
+
+
+def test_the_field_rule_knows_the_platforms_scenes() -> None:
+    # the store may not import the SDK, so it keeps the scene names itself
+    assert tuple(CONTENT_SCENES) == SCENES
