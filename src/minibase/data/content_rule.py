@@ -15,6 +15,7 @@ unchecked.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from minibase.store.collections import Collection
 
 T = TypeVar("T")
 ROUNDS = 3  # tries of a write whose texts keep changing under it (before-hooks, races)
+CHECKS_AT_ONCE = 8  # platform calls one write makes at a time (a bulk create may hold many)
 
 
 @dataclass(frozen=True)
@@ -119,16 +121,29 @@ class ContentGate:
         raise TextsToCheck(pending)
 
     async def check(self, texts: list[NewText]) -> None:
-        """Outside any transaction: ask the platform; refuse the first risky text."""
+        """Outside any transaction: ask the platform (each distinct text once, a few at a
+        time); refuse the first risky text, else fail with the first error."""
         if not self.active or not texts:
             return
         user, appid = self._writer(texts)
+        distinct = list(dict.fromkeys((text.scene, text.text) for text in texts))
+        slots = asyncio.Semaphore(CHECKS_AT_ONCE)
+
+        async def ask(scene: str, content: str) -> Any:
+            async with slots:
+                return await self._services.content.check_text(user, appid, content, scene=scene)
+
+        answers = await asyncio.gather(*(ask(*key) for key in distinct), return_exceptions=True)
+        verdicts = dict(zip(distinct, answers, strict=True))
+        failed: BaseException | None = None
         for text in texts:
-            verdict = await self._services.content.check_text(
-                user, appid, text.text, scene=text.scene
-            )
-            if verdict.rejects(text.strict):
-                raise _risky(text, verdict)
+            verdict = verdicts[(text.scene, text.text)]
+            if isinstance(verdict, BaseException):
+                failed = failed or verdict
+            elif verdict.rejects(text.strict):
+                raise _risky(text, verdict)  # a refusal wins over another text's outage
+        if failed is not None:
+            raise failed
 
 
 def _where(text: NewText) -> dict[str, Any]:

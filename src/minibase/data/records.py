@@ -219,8 +219,13 @@ async def create_records(
     records = [_new_record(services, caller, collection, body, i) for i, body in enumerate(bodies)]
     gate = ContentGate(services, caller, collection, can_leave=conn is None)
     if gate.active and conn is None:
-        for i, record in enumerate(records):
-            await gate.check(new_texts(collection, None, record, i))
+        await gate.check(
+            [
+                text
+                for i, record in enumerate(records)
+                for text in new_texts(collection, None, record, i)
+            ]
+        )
 
     async def write() -> list[dict[str, Any]]:
         async with _transaction(services, conn) as tx:

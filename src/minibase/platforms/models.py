@@ -138,7 +138,8 @@ class ContentVerdict:
         if not isinstance(label, int) or isinstance(label, bool):
             raise PlatformError(platform, "bad_response", "result.label is not a number")
         detail = body.get("detail")
-        listed = detail if isinstance(detail, list) else []
+        # a push in XML mode gives one <detail> as an object rather than a list of one
+        listed = detail if isinstance(detail, list) else [detail]
         items = tuple(item for item in listed if isinstance(item, Mapping))
         trace_id = body.get("trace_id")
         return cls(

@@ -121,6 +121,18 @@ async def test_a_bulk_create_with_one_risky_record_writes_none(
     assert await all_records(client, admin, "posts") == []
 
 
+async def test_a_bulk_create_checks_each_distinct_text_once(
+    client: httpx.AsyncClient, sandbox: SandboxClient, writer: dict[str, str], admin: Actor
+) -> None:
+    records = [{"title": "daily", "body": f"note {i % 3}"} for i in range(30)]
+    created = await client.post(
+        records_url("posts", "/bulk-create"), json={"records": records}, headers=writer
+    )
+    assert created.status_code == 201, created.text
+    assert len(await all_records(client, admin, "posts")) == 30
+    assert await _checks(sandbox) == 4  # "daily", "note 0", "note 1", "note 2"
+
+
 async def test_admins_are_not_checked(
     client: httpx.AsyncClient, sandbox: SandboxClient, writer: dict[str, str], admin: Actor
 ) -> None:
