@@ -57,7 +57,8 @@ def new_texts(
     """Non-blank texts at content-checked paths of `record` that `stored` does not hold."""
     found: list[NewText] = []
     for path, rule in collection.schema.content_checks():
-        before = set(values_at(stored, path)) if stored is not None else set()
+        held = values_at(stored, path) if stored is not None else ()
+        before = {value for value in held if isinstance(value, str)}
         name = ".".join(segment for segment in path if segment != "*")
         for value in values_at(record, path):
             if isinstance(value, str) and value.strip() and value not in before:
