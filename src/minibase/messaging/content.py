@@ -32,9 +32,11 @@ from minibase.store.database import Row
 
 if TYPE_CHECKING:
     from minibase.auth.apps import PlatformApp
+    from minibase.messaging.push import PushMessage
     from minibase.services import Services
 
 log = logging.getLogger("minibase.content")
+MEDIA_RESULT_HANDLER = "minibase.media_check"
 T = TypeVar("T")
 
 MEDIA_CHECKED_JOB = "content.media_checked"
@@ -183,6 +185,18 @@ class ContentChecks:
         self._verdicts: OrderedDict[tuple[str, str, str, str], tuple[float, TextVerdict]] = (
             OrderedDict()
         )
+        # WeChat pushes each media verdict to the app's message server (docs/push.md)
+        services.push.handle(
+            MEDIA_RESULT_HANDLER, self._pushed, msg_type="event", event="wxa_media_check"
+        )
+
+    async def _pushed(self, message: PushMessage) -> None:
+        """A wxa_media_check push, as a durable job: its verdict recorded once. A malformed
+        event is logged, not retried: another delivery of it would be as malformed."""
+        try:
+            await self.record_media_result(message.appid, message.fields)
+        except ApiError as exc:
+            log.warning("push %s: a wxa_media_check event refused: %s", message.id, exc.message)
 
     async def openid(self, user_id: str, appid: str | None) -> tuple[str, str]:
         """(appid, openid) of the user's WeChat identity: in `appid`, or their only app."""

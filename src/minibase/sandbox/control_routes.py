@@ -167,15 +167,16 @@ async def content_media_checks(request: Request, state: SandboxState) -> Respons
 
 
 async def content_media_result(request: Request, state: SandboxState) -> Response:
-    """Finish a pending media check: {suggest?, label?}; the wxa_media_check push event."""
+    """Finish a pending media check: {suggest?, label?}; the wxa_media_check push event, and
+    its deliveries to the app's message server (none when the app set no server)."""
     body = await _body(request)
-    event = wechat_content.finish_media_check(
+    answer = await wechat_content.deliver_media_check(
         state,
         request.path_params["trace_id"],
         _optional_text(body, "suggest"),
         _integer(body, "label", None),
     )
-    return json_response({"event": event})
+    return json_response(answer)
 
 
 async def encrypted_data(request: Request, state: SandboxState) -> Response:

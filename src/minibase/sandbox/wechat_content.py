@@ -31,6 +31,7 @@ from minibase.sandbox.routing import Route, json_response, read_json
 from minibase.sandbox.state import SandboxState
 from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
 from minibase.sandbox.wechat_messages import DAILY_QUOTA, INVALID_OPENID
+from minibase.sandbox.wechat_push import original_id, push_event
 
 INVALID_SCENE = (40129, "invalid scene")
 EMPTY_PARAMETER = (44002, "empty post data")
@@ -181,7 +182,7 @@ def finish_media_check(
             default = check.label if suggest is None else (100 if suggest == "pass" else 21000)
             found = default if label is None else label
             check.event = {
-                "ToUserName": "gh_" + identities.openid("wechat", check.appid, "app")[1:13],
+                "ToUserName": original_id(check.appid),
                 "FromUserName": check.openid,
                 "CreateTime": int(state.now()),
                 "MsgType": "event",
@@ -201,6 +202,16 @@ def finish_media_check(
                 ],
             }
         return dict(check.event)
+
+
+async def deliver_media_check(
+    state: SandboxState, trace_id: str, suggest: str | None = None, label: int | None = None
+) -> dict[str, Any]:
+    """Finish the check and push its event to the app's message server, as WeChat does (when
+    the app set one): {"event", "deliveries"}."""
+    event = finish_media_check(state, trace_id, suggest, label)
+    deliveries = await push_event(state, str(event["appid"]), event)
+    return {"event": event, "deliveries": deliveries}
 
 
 ROUTES = (
