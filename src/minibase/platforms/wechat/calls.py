@@ -7,14 +7,16 @@ shares the protocol family.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 
 from minibase.platforms.errors import ErrorKind, PlatformError
 from minibase.platforms.models import AccessToken, ContentVerdict, LoginSession, PhoneNumber
 from minibase.platforms.transport import Call, json_object, optional_str, required_str
+
+T = TypeVar("T")
 
 ERRCODE_KINDS: Mapping[int, ErrorKind] = {
     -1: "unavailable",  # system busy, retry later
@@ -45,6 +47,36 @@ def raise_for_errcode(body: Mapping[str, Any], platform: str, http_status: int) 
     kind = ERRCODE_KINDS.get(errcode, "other") if isinstance(errcode, int) else "other"
     message = str(body.get("errmsg") or "no errmsg")
     raise PlatformError(platform, kind, message, errcode=errcode, http_status=http_status)
+
+
+def token_post(
+    base_url: str,
+    path: str,
+    access_token: str,
+    payload: Mapping[str, Any],
+    read: Callable[[Mapping[str, Any]], T],
+) -> Call[T]:
+    """A token-using call: POST JSON to `path` with the access token in the query, the answer's
+    errcode raised, then `read` from its body."""
+
+    def parse(response: httpx.Response) -> T:
+        body = json_object(response, "wechat")
+        raise_for_errcode(body, "wechat", response.status_code)
+        return read(body)
+
+    return Call(
+        platform="wechat",
+        method="POST",
+        url=f"{base_url.rstrip('/')}{path}",
+        params={"access_token": access_token},
+        json=dict(payload),
+        parse=parse,
+    )
+
+
+def text_field(name: str) -> Callable[[Mapping[str, Any]], str]:
+    """Read one required text field of an answer."""
+    return lambda body: required_str(body, name, "wechat")
 
 
 def code2session(
@@ -117,9 +149,7 @@ def get_access_token(
 def get_phone_number(base_url: str, appid: str, code: str, access_token: str) -> Call[PhoneNumber]:
     """Exchange a getPhoneNumber button code for the user's number."""
 
-    def parse(response: httpx.Response) -> PhoneNumber:
-        body = json_object(response, "wechat")
-        raise_for_errcode(body, "wechat", response.status_code)
+    def read(body: Mapping[str, Any]) -> PhoneNumber:
         info = body.get("phone_info")
         if not isinstance(info, Mapping):
             raise PlatformError("wechat", "bad_response", "the answer has no phone_info")
@@ -128,14 +158,8 @@ def get_phone_number(base_url: str, appid: str, code: str, access_token: str) ->
             raise PlatformError("wechat", "watermark_mismatch", "the number is for another app")
         return phone
 
-    return Call(
-        platform="wechat",
-        method="POST",
-        url=f"{base_url.rstrip('/')}/wxa/business/getuserphonenumber",
-        params={"access_token": access_token},
-        json={"code": code},
-        parse=parse,
-    )
+    path = "/wxa/business/getuserphonenumber"
+    return token_post(base_url, path, access_token, {"code": code}, read)
 
 
 def send_subscribe_message(
@@ -160,16 +184,8 @@ def send_subscribe_message(
         if value is not None:
             payload[key] = value
 
-    def parse(response: httpx.Response) -> None:
-        raise_for_errcode(json_object(response, "wechat"), "wechat", response.status_code)
-
-    return Call(
-        platform="wechat",
-        method="POST",
-        url=f"{base_url.rstrip('/')}/cgi-bin/message/subscribe/send",
-        params={"access_token": access_token},
-        json=payload,
-        parse=parse,
+    return token_post(
+        base_url, "/cgi-bin/message/subscribe/send", access_token, payload, lambda _: None
     )
 
 
@@ -192,18 +208,8 @@ def msg_sec_check(
         if value is not None:
             payload[key] = value
 
-    def parse(response: httpx.Response) -> ContentVerdict:
-        body = json_object(response, "wechat")
-        raise_for_errcode(body, "wechat", response.status_code)
-        return ContentVerdict.from_answer(body)
-
-    return Call(
-        platform="wechat",
-        method="POST",
-        url=f"{base_url.rstrip('/')}/wxa/msg_sec_check",
-        params={"access_token": access_token},
-        json=payload,
-        parse=parse,
+    return token_post(
+        base_url, "/wxa/msg_sec_check", access_token, payload, ContentVerdict.from_answer
     )
 
 
@@ -214,22 +220,13 @@ def media_check_async(
     audio file (1) at a URL WeChat can download; the answer is its trace_id, and the verdict
     arrives within 30 minutes as a `wxa_media_check` push event with that trace_id."""
 
-    def parse(response: httpx.Response) -> str:
-        body = json_object(response, "wechat")
-        raise_for_errcode(body, "wechat", response.status_code)
-        return required_str(body, "trace_id", "wechat")
-
-    return Call(
-        platform="wechat",
-        method="POST",
-        url=f"{base_url.rstrip('/')}/wxa/media_check_async",
-        params={"access_token": access_token},
-        json={
-            "version": 2,
-            "openid": openid,
-            "scene": scene,
-            "media_url": media_url,
-            "media_type": media_type,
-        },
-        parse=parse,
+    payload = {
+        "version": 2,
+        "openid": openid,
+        "scene": scene,
+        "media_url": media_url,
+        "media_type": media_type,
+    }
+    return token_post(
+        base_url, "/wxa/media_check_async", access_token, payload, text_field("trace_id")
     )

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from minibase.platforms.errors import PlatformError
-from minibase.platforms.transport import Call, json_object, required_str
-from minibase.platforms.wechat.calls import raise_for_errcode
+from minibase.platforms.transport import Call, json_object
+from minibase.platforms.wechat.calls import raise_for_errcode, text_field, token_post
 
 SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 QUERY = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~%]{0,1024}$")
@@ -122,18 +122,8 @@ def generate_scheme(
     payload: dict[str, Any] = {"jump_wxa": jump_wxa, "is_expire": True}
     payload.update(_expiry(expire_type, expire_time, expire_interval))
 
-    def parse(response: httpx.Response) -> str:
-        body = json_object(response, "wechat")
-        raise_for_errcode(body, "wechat", response.status_code)
-        return required_str(body, "openlink", "wechat")
-
-    return Call(
-        platform="wechat",
-        method="POST",
-        url=f"{base_url.rstrip('/')}/wxa/generatescheme",
-        params={"access_token": access_token},
-        json=payload,
-        parse=parse,
+    return token_post(
+        base_url, "/wxa/generatescheme", access_token, payload, text_field("openlink")
     )
 
 
@@ -154,16 +144,6 @@ def generate_url_link(
     payload["is_expire"] = True
     payload.update(_expiry(expire_type, expire_time, expire_interval))
 
-    def parse(response: httpx.Response) -> str:
-        body = json_object(response, "wechat")
-        raise_for_errcode(body, "wechat", response.status_code)
-        return required_str(body, "url_link", "wechat")
-
-    return Call(
-        platform="wechat",
-        method="POST",
-        url=f"{base_url.rstrip('/')}/wxa/generate_urllink",
-        params={"access_token": access_token},
-        json=payload,
-        parse=parse,
+    return token_post(
+        base_url, "/wxa/generate_urllink", access_token, payload, text_field("url_link")
     )
