@@ -17,6 +17,7 @@ import pytest
 
 MINIBASE = str(Path(sys.executable).with_name("minibase"))
 MASTER_KEY = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="
+ADMIN_PW = "a long password"
 
 
 def free_port() -> int:
@@ -58,6 +59,22 @@ def start_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Ru
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("server did not become healthy in 30 s")
+
+
+def admin_headers(server: RunningServer, email: str = "me@example.com") -> dict[str, str]:
+    """Create an admin with the CLI, as an operator would, and sign in: its auth headers."""
+    env = {**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY, "MINIBASE_ADMIN_PASSWORD": ADMIN_PW}
+    subprocess.run(
+        [MINIBASE, "admin", "create", email],
+        cwd=server.cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    token = httpx.post(
+        f"{server.url}/api/admin/login", json={"email": email, "password": ADMIN_PW}
+    ).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
 
 
 def stop_server(server: RunningServer) -> None:

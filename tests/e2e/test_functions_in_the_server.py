@@ -14,7 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import MASTER_KEY, RunningServer, start_server, stop_server
+from tests.e2e.conftest import (
+    MASTER_KEY,
+    RunningServer,
+    admin_headers,
+    start_server,
+    stop_server,
+)
 
 FUNCTIONS = """
 from minibase.functions import after, function
@@ -30,23 +36,7 @@ async def stamp(ctx, event):
 
 
 def _setup(server: RunningServer) -> str:
-    env = {
-        **os.environ,
-        "MINIBASE_MASTER_KEY": MASTER_KEY,
-        "MINIBASE_ADMIN_PASSWORD": "a long password",
-    }
-    subprocess.run(
-        [str(Path(sys.executable).with_name("minibase")), "admin", "create", "me@example.com"],
-        cwd=server.cwd,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    token = httpx.post(
-        f"{server.url}/api/admin/login",
-        json={"email": "me@example.com", "password": "a long password"},
-    ).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = admin_headers(server)
     httpx.post(
         f"{server.url}/api/admin/collections",
         headers=headers,

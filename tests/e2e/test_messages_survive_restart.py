@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from typing import Any
 import httpx
 
 from minibase.testing.sandbox import SandboxClient
-from tests.e2e.conftest import MASTER_KEY, RunningServer, start_server, stop_server
+from tests.e2e.conftest import admin_headers, start_server, stop_server
 
 APPID, SECRET = "wx-outbox", "s3cret-outbox-test"
 TEMPLATE = "tmpl-shipped"
@@ -26,26 +24,6 @@ platform = "wechat"
 appid = "{APPID}"
 secret = "{SECRET}"
 """
-
-
-def _admin(server: RunningServer) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "MINIBASE_MASTER_KEY": MASTER_KEY,
-        "MINIBASE_ADMIN_PASSWORD": "a long password!",
-    }
-    subprocess.run(
-        [str(Path(sys.executable).with_name("minibase")), "admin", "create", "ops@example.com"],
-        cwd=server.cwd,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    token = httpx.post(
-        f"{server.url}/api/admin/login",
-        json={"email": "ops@example.com", "password": "a long password!"},
-    ).json()["token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def _status(http: httpx.AsyncClient, url: str, admin: dict[str, str], id: str) -> Any:
@@ -61,7 +39,7 @@ async def test_a_queued_message_survives_a_crash_and_an_outage(
     # an API-only instance: it queues, it never sends
     first = start_server(tmp_path, env={**env, "MINIBASE_RUN_JOBS": "false"})
     try:
-        admin = _admin(first)
+        admin = admin_headers(first, "ops@example.com")
         async with httpx.AsyncClient(timeout=30) as http:
             code = (await sandbox.login_code("wechat", APPID, "ann"))["code"]
             session = await http.post(
