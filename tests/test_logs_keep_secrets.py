@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from minibase.log import RedactQueries, configure_logging
+from minibase.platforms.wechat.push import PushCrypto, new_encoding_aes_key
 from minibase.services import Services
-from minibase.testing.plugin import RegisterApp
+from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient
 
 SECRET = "TOP-secret-for-this-test-0042"
@@ -51,3 +52,48 @@ def test_query_values_are_masked_even_if_httpx_logging_is_turned_up() -> None:
         "HTTP Request: GET https://api.weixin.qq.com/sns/jscode2session?appid=***&secret=***"
         "&js_code=***"
     )
+
+
+async def test_platform_calls_and_pushes_log_no_token_or_key(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    services: Services,
+    admin: Actor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """QR codes and a safe-mode push at DEBUG, httpx's request lines turned up too: the app's
+    access token, push token and EncodingAESKey appear in no log line."""
+    configure_logging("debug")
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    key, push_token = new_encoding_aes_key(), "PUSH-token-for-this-test-0042"
+    await sandbox.register_app("wechat", "wx2222", secret=SECRET)
+    created = await client.post(
+        "/api/admin/apps",
+        json={
+            "platform": "wechat",
+            "appid": "wx2222",
+            "secret": SECRET,
+            "push_token": push_token,
+            "push_aes_key": key,
+        },
+        headers=admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    code = await client.post(
+        "/api/admin/qrcodes", json={"appid": "wx2222", "scene": "a=1"}, headers=admin.headers
+    )
+    assert code.status_code == 201, code.text
+    crypto = PushCrypto(push_token, key, "wx2222")
+    stamp = int(services.clock.now().timestamp())
+    fields = {"ToUserName": "gh_x", "FromUserName": "o-ann", "CreateTime": stamp}
+    query, body = crypto.seal_push(
+        {**fields, "MsgType": "text", "Content": "hi", "MsgId": 1}, "xml", "safe", timestamp=stamp
+    )
+    pushed = await client.post("/api/push/wechat/wx2222", params=query, content=body)
+    assert (pushed.status_code, pushed.text) == (200, "success")
+    token = await services.access_tokens.get(await services.apps.get("wechat", "wx2222"))
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "wxa/getwxacodeunlimit?access_token=***" in text  # the call is logged, masked
+    for secret in (SECRET, token, push_token, key):
+        assert secret not in text
