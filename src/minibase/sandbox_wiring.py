@@ -1,5 +1,7 @@
 """--dev: the in-process sandbox learns every registered app and WeChat Pay merchant; Alipay
-apps and merchants get the sandbox's platform keys, so login and payments work offline at once."""
+apps and merchants get the sandbox's platform keys, so login and payments work offline at once.
+A WeChat app with a push token has its message server set to this server's push endpoint (safe
+mode when it has an EncodingAESKey), as a team would enter it in the mini program console."""
 
 from __future__ import annotations
 
@@ -43,6 +45,16 @@ async def register_app_in_sandbox(services: Services, app: PlatformApp) -> None:
         app_public_key=public_key_of(creds.private_key) if creds.private_key else None,
         aes_key=creds.aes_key,
     )
+    if app.platform == "wechat" and creds.push_token:
+        # no URL check: at startup this server does not listen yet
+        await services.sandbox.wechat_push.configure(
+            app.appid,
+            f"{services.settings.local_url}/api/push/wechat/{app.appid}",
+            creds.push_token,
+            encoding_aes_key=creds.push_aes_key,
+            mode="safe" if creds.push_aes_key else "plaintext",
+            verify=False,
+        )
     if app.platform != "alipay":
         return
     wanted = {"alipay_public_key": answer["alipay_public_key"], "aes_key": answer["aes_key"]}
