@@ -18,7 +18,7 @@ from minibase.auth.revocations import restore_user, revoke_user
 from minibase.clock import Clock, isoformat
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
-from minibase.store.database import Connection, Row
+from minibase.store.database import Connection, Row, json_column
 from minibase.vault import Vault
 
 ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -52,15 +52,11 @@ class User:
 _COLUMNS = "id, roles, profile, disabled, created, updated, phone_hint"
 
 
-def _load_json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 def _user(row: Row) -> User:
     return User(
         id=row[0],
-        roles=tuple(_load_json(row[1])),
-        profile=_load_json(row[2]),
+        roles=tuple(json_column(row[1])),
+        profile=json_column(row[2]),
         disabled=bool(row[3]),
         created=row[4],
         updated=row[5],

@@ -28,7 +28,7 @@ from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.gateway import platform_failure
 from minibase.platforms import CONTENT_LABELS, CONTENT_SCENES, ContentVerdict, PlatformError
-from minibase.store.database import Row
+from minibase.store.database import Row, json_column
 
 if TYPE_CHECKING:
     from minibase.auth.apps import PlatformApp
@@ -113,7 +113,7 @@ class MediaCheck:
 
     @classmethod
     def from_row(cls, row: Row) -> MediaCheck:
-        detail = orjson.loads(row[9]) if isinstance(row[9], str | bytes) else row[9]
+        detail = json_column(row[9])
         return cls(
             trace_id=row[0],
             platform=row[1],

@@ -23,7 +23,7 @@ from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.messaging.push_nonces import NonceStore
 from minibase.platforms.wechat.push import PushCrypto, PushError
-from minibase.store.database import Connection, Row
+from minibase.store.database import Connection, Row, json_column
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -57,7 +57,7 @@ class PushMessage:
 
     @classmethod
     def from_row(cls, row: Row) -> PushMessage:
-        fields = orjson.loads(row[6]) if isinstance(row[6], str | bytes) else row[6]
+        fields = json_column(row[6])
         return cls(
             row[0], row[1], row[2], row[3], row[4], row[5], fields, row[7], bool(row[8]), row[9]
         )

@@ -37,7 +37,7 @@ from minibase.platforms.wechat.links import (
     SCENE,
     CodeImage,
 )
-from minibase.store.database import Row
+from minibase.store.database import Row, json_column
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -84,7 +84,7 @@ class QrCode:
 
     @classmethod
     def from_row(cls, row: Row, *, made: bool = False) -> QrCode:
-        params = orjson.loads(row[3]) if isinstance(row[3], str | bytes) else row[3]
+        params = json_column(row[3])
         return cls(
             id=row[0],
             platform=row[1],

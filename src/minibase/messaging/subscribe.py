@@ -26,7 +26,7 @@ from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.jobs import Job
 from minibase.platforms import PlatformError
-from minibase.store.database import Connection, Row
+from minibase.store.database import Connection, Row, json_column
 from minibase.store.pages import newest_first
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class SubscribeMessage:
 
     @classmethod
     def from_row(cls, row: Row) -> SubscribeMessage:
-        data = orjson.loads(row[7]) if isinstance(row[7], str | bytes) else row[7]
+        data = json_column(row[7])
         return cls(
             id=row[0],
             platform=row[1],

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from minibase.pay.order import ORDER_COLUMNS, Order
-from minibase.store.database import Connection
+from minibase.store.database import Connection, json_column
 from minibase.store.pages import newest_first
 
 
@@ -45,7 +43,7 @@ async def events(
             "id": row[0],
             "order": row[1],
             "kind": row[2],
-            "detail": orjson.loads(row[3]) if isinstance(row[3], str | bytes) else row[3],
+            "detail": json_column(row[3]),
             "created": row[4],
         }
         for row in rows

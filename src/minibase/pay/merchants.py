@@ -24,7 +24,7 @@ from minibase.platforms import rsa
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.wechatpay import Merchant
 from minibase.store.catalog import SealedCatalog
-from minibase.store.database import Connection, Database, IntegrityViolation
+from minibase.store.database import Connection, Database, IntegrityViolation, json_column
 from minibase.store.versions import bump
 from minibase.vault import Vault
 
@@ -167,10 +167,10 @@ class MerchantRegistry(SealedCatalog[str, PayMerchant]):
                 serial_no=row[4],
                 private_key=secrets["private_key"],
                 api_v3_key=secrets["api_v3_key"],
-                platform_keys=_json(row[5]),
+                platform_keys=json_column(row[5]),
             )
             found[row[1]] = PayMerchant(
-                row[0], row[1], row[2], tuple(_json(row[3])), keys, row[7], row[8]
+                row[0], row[1], row[2], tuple(json_column(row[3])), keys, row[7], row[8]
             )
         return found
 
@@ -182,10 +182,6 @@ class MerchantRegistry(SealedCatalog[str, PayMerchant]):
 
     async def for_app(self, appid: str) -> list[PayMerchant]:
         return [merchant for merchant in await self.all() if appid in merchant.appids]
-
-
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 async def save_merchant(

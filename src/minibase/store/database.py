@@ -11,10 +11,18 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+import orjson
+
 from minibase.store.dialect import Dialect
 
 Row = Sequence[Any]
 log = logging.getLogger("minibase.store")
+
+
+def json_column(value: Any) -> Any:
+    """The value of a `json_column_type` column: SQLite's holds JSON text, PostgreSQL's comes
+    decoded."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 class DatabaseUnavailable(Exception):
