@@ -8,6 +8,7 @@ as the real one does, so clients must branch on errcode, never on the text.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -174,14 +175,29 @@ def caller_app(
         return token.appid
 
 
-async def get_user_phone_number(request: Request, state: SandboxState) -> Response:
-    appid = caller_app(request, state)
+async def token_call(
+    request: Request,
+    state: SandboxState,
+    quota: tuple[int, str] = MINUTE_QUOTA,
+    malformed: tuple[int, str] = DATA_FORMAT_ERROR,
+) -> tuple[str, dict[str, Any]] | Response:
+    """The appid whose access token a JSON call carries, and its body; or WeChat's answer
+    instead (the token's errcode, or `malformed` for a body that is not a JSON object)."""
+    appid = caller_app(request, state, quota=quota)
     if not isinstance(appid, str):
         return error(appid)
-    now = state.now()
     body = await read_json(request)
     if body is None:
-        return error(DATA_FORMAT_ERROR)
+        return error(malformed)
+    return appid, body
+
+
+async def get_user_phone_number(request: Request, state: SandboxState) -> Response:
+    called = await token_call(request, state)
+    if isinstance(called, Response):
+        return called
+    appid, body = called
+    now = state.now()
     with state.lock:
         code = state.redeem_phone_code(appid, str(body.get("code", "")))
     if code is None:

@@ -27,9 +27,9 @@ from minibase.sandbox import identities
 from minibase.sandbox.content_book import BUILT_IN, MediaCheck
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.message_book import person_of
-from minibase.sandbox.routing import Route, json_response, read_json
+from minibase.sandbox.routing import Route, json_response
 from minibase.sandbox.state import SandboxState
-from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
+from minibase.sandbox.wechat import DATA_FORMAT_ERROR, error, token_call
 from minibase.sandbox.wechat_messages import DAILY_QUOTA, INVALID_OPENID
 from minibase.sandbox.wechat_push import original_id, push_event
 
@@ -85,12 +85,10 @@ def _common_problem(
 
 
 async def msg_sec_check(request: Request, state: SandboxState) -> Response:
-    appid = caller_app(request, state, quota=DAILY_QUOTA)
-    if not isinstance(appid, str):
-        return error(appid)
-    body = await read_json(request)
-    if body is None:
-        return error(DATA_FORMAT_ERROR)
+    called = await token_call(request, state, DAILY_QUOTA)
+    if isinstance(called, Response):
+        return called
+    appid, body = called
     content = body.get("content")
     if content is None or content == "":
         return error(EMPTY_PARAMETER)
@@ -115,12 +113,10 @@ async def msg_sec_check(request: Request, state: SandboxState) -> Response:
 
 
 async def media_check_async(request: Request, state: SandboxState) -> Response:
-    appid = caller_app(request, state, quota=DAILY_QUOTA)
-    if not isinstance(appid, str):
-        return error(appid)
-    body = await read_json(request)
-    if body is None:
-        return error(DATA_FORMAT_ERROR)
+    called = await token_call(request, state, DAILY_QUOTA)
+    if isinstance(called, Response):
+        return called
+    appid, body = called
     url, media_type = body.get("media_url"), body.get("media_type")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         return error(DATA_FORMAT_ERROR)

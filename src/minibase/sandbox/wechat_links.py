@@ -28,9 +28,9 @@ from minibase.platforms.wechat.links import (
 )
 from minibase.sandbox import identities
 from minibase.sandbox.code_image import auto_color, draw_code
-from minibase.sandbox.routing import Route, json_response, read_json
+from minibase.sandbox.routing import Route, json_response
 from minibase.sandbox.state import SandboxState
-from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
+from minibase.sandbox.wechat import DATA_FORMAT_ERROR, error, token_call
 from minibase.sandbox.wechat_messages import DAILY_QUOTA
 
 INVALID_ARGS = (40097, "invalid args")
@@ -101,12 +101,10 @@ def _code_problem(body: dict[str, Any], pages: list[str]) -> Problem | dict[str,
 
 
 async def get_unlimited_qrcode(request: Request, state: SandboxState) -> Response:
-    appid = caller_app(request, state, quota=DAILY_QUOTA)
-    if not isinstance(appid, str):
-        return error(appid)
-    body = await read_json(request)
-    if body is None:
-        return error(INVALID_SCENE_LENGTH)
+    called = await token_call(request, state, DAILY_QUOTA, malformed=INVALID_SCENE_LENGTH)
+    if isinstance(called, Response):
+        return called
+    appid, body = called
     with state.lock:
         asked = _code_problem(body, state.links.published(appid))
     if isinstance(asked, tuple):
@@ -198,12 +196,10 @@ def _issue(state: SandboxState, appid: str, kind: str, body: dict[str, Any]) -> 
 
 def _link_route(path: str, kind: str, answer_key: str) -> Route:
     async def generate(request: Request, state: SandboxState) -> Response:
-        appid = caller_app(request, state, quota=DAILY_QUOTA)
-        if not isinstance(appid, str):
-            return error(appid)
-        body = await read_json(request)
-        if body is None:
-            return error(DATA_FORMAT_ERROR)
+        called = await token_call(request, state, DAILY_QUOTA)
+        if isinstance(called, Response):
+            return called
+        appid, body = called
         link = _issue(state, appid, kind, body)
         if isinstance(link, tuple):
             return error(link)

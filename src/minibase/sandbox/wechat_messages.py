@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.sandbox import identities, message_book
-from minibase.sandbox.routing import Route, json_response, read_json
+from minibase.sandbox.routing import Route, json_response
 from minibase.sandbox.state import SandboxState
-from minibase.sandbox.wechat import DATA_FORMAT_ERROR, caller_app, error
+from minibase.sandbox.wechat import error, token_call
 
 INVALID_OPENID = (40003, "invalid openid")
 INVALID_TEMPLATE = (40037, "invalid template_id")
@@ -46,12 +46,10 @@ def _problem(state: SandboxState, body: dict[str, Any], appid: str) -> tuple[int
 
 
 async def send(request: Request, state: SandboxState) -> Response:
-    appid = caller_app(request, state, quota=DAILY_QUOTA)
-    if not isinstance(appid, str):
-        return error(appid)
-    body = await read_json(request)
-    if body is None:
-        return error(DATA_FORMAT_ERROR)
+    called = await token_call(request, state, DAILY_QUOTA)
+    if isinstance(called, Response):
+        return called
+    appid, body = called
     with state.lock:
         problem = _problem(state, body, appid)
         if problem is not None:
