@@ -39,6 +39,14 @@ async def require_user(request: Request) -> Caller:
     return caller
 
 
+async def require_user_or_admin(request: Request) -> Caller:
+    """A user (the route then shows them their own) or an admin (anything)."""
+    caller = await caller_of(request)
+    if not (caller.is_user or caller.is_admin):
+        raise ApiError("auth.required", 401, "this route needs a user or an admin token")
+    return caller
+
+
 async def require_admin(request: Request) -> Caller:
     caller = await caller_of(request)
     if not caller.is_admin:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from minibase.auth.caller import Caller
 from minibase.errors import ApiError
-from minibase.http.auth import caller_of, services_of
+from minibase.http.auth import caller_of, require_user_or_admin, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.routing import Routes
 
@@ -149,9 +149,7 @@ async def check_media(request: Request) -> Response:
     responses={200: ("The check", MEDIA_CHECK)},
 )
 async def get_media_check(request: Request) -> Response:
-    caller = await caller_of(request)
-    if not (caller.is_admin or caller.is_user):
-        raise ApiError("auth.required", 401, "this route needs a user or an admin token")
+    caller = await require_user_or_admin(request)
     trace_id = request.path_params["trace_id"]
     check = await services_of(request).content.media_check(trace_id)
     if not caller.is_admin and check.user_id != caller.id:

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.http.auth import caller_of, require_user, services_of
+from minibase.http.auth import require_user, require_user_or_admin, services_of
 from minibase.http.json import json_response, read_body, read_object
 from minibase.http.paging import PAGE, page_limit
 from minibase.http.routing import Routes
@@ -126,9 +126,7 @@ async def my_orders(request: Request) -> Response:
 )
 async def get_order(request: Request) -> Response:
     services = services_of(request)
-    caller = await caller_of(request)
-    if not (caller.is_user or caller.is_admin):
-        await require_user(request)
+    caller = await require_user_or_admin(request)
     order, refunds = await services.payments.order(request.path_params["id"], caller)
     return json_response(
         {"order": order.to_json(), "refunds": [refund.to_json() for refund in refunds]}
