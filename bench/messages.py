@@ -20,14 +20,12 @@ import argparse
 import asyncio
 import base64
 import os
-import secrets
 import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-from processes import standalone_sandbox
+from processes import scratch_postgres, standalone_sandbox
 
 from minibase.auth.apps import check_app, save_app
 from minibase.auth.login import login
@@ -35,9 +33,6 @@ from minibase.config import Settings
 from minibase.jobs import JobWorker
 from minibase.services import Services, open_services
 
-POSTGRES = os.environ.get(
-    "MINIBASE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 APPID = "wx-bench-msg"
 TEMPLATE = "tmpl-bench"
 DATA = {"thing1": "your order has shipped", "time2": "2026-12-02 10:00"}
@@ -106,16 +101,9 @@ async def _run(sandbox: str, count: int, workers: int) -> None:
             functions_dir=Path(folder) / "functions",
         )
         print("SQLite:", await _with_services(base, sandbox, count, workers))
-        name = f"mb_bench_messages_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(POSTGRES)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+        async with scratch_postgres("mb_bench_messages") as url:
             pg = base.replace(database_url=url, data_dir=Path(folder) / "pg")
             print("PostgreSQL:", await _with_services(pg, sandbox, count, workers))
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
 
 
 if __name__ == "__main__":

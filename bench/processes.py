@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,27 @@ def clean_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINIBASE_")}
     env.update(extra or {})
     return env
+
+
+POSTGRES = os.environ.get(
+    "MINIBASE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgres(prefix: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database beside MINIBASE_BENCH_POSTGRES_URL's, dropped after the
+    block; its URL."""
+    import asyncpg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @contextlib.contextmanager

@@ -23,9 +23,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
 import httpx
-from processes import standalone_sandbox
+from processes import scratch_postgres, standalone_sandbox
 
 from minibase.auth.apps import check_app, save_app
 from minibase.config import Settings
@@ -33,9 +32,6 @@ from minibase.messaging.access_tokens import AccessTokens
 from minibase.messaging.token_store import DatabaseTokenStore, RedisTokenStore, TokenStore
 from minibase.services import Services, open_services
 
-POSTGRES = os.environ.get(
-    "MINIBASE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -100,16 +96,9 @@ async def _run(sandbox: str, seconds: float) -> None:
             sandbox_url=sandbox,
         )
         print("SQLite:", await _with_services(base, sandbox, "database", seconds))
-        name = f"mb_bench_tokens_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(POSTGRES)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+        async with scratch_postgres("mb_bench_tokens") as url:
             pg = base.replace(database_url=url, data_dir=Path(folder) / "pg")
             print("PostgreSQL:", await _with_services(pg, sandbox, "database", seconds))
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
         redis_base = base.replace(data_dir=Path(folder) / "redis")
         print("Redis:", await _with_services(redis_base, sandbox, "redis", seconds))
 
