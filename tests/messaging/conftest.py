@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from minibase.clock import OffsetClock
 from minibase.config import Settings
 from minibase.services import Services, open_services
+from minibase.testing.plugin import Actor
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -34,3 +37,13 @@ async def services(settings: Settings, clock: OffsetClock) -> AsyncIterator[Serv
         yield opened
     finally:
         await opened.close()
+
+
+async def message_status(
+    client: httpx.AsyncClient, admin: Actor, message_id: str
+) -> dict[str, Any]:
+    """A subscribe message as admins read it: its state, errcode and last error."""
+    found: dict[str, Any] = (
+        await client.get(f"/api/admin/messages/{message_id}", headers=admin.headers)
+    ).json()
+    return found

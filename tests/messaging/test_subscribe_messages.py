@@ -14,7 +14,7 @@ from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient
 from tests.functions.conftest import run_jobs
 from tests.http.login.conftest import bearer, sign_in
-from tests.messaging.conftest import OffsetClock
+from tests.messaging.conftest import OffsetClock, message_status
 
 TEMPLATE = "tmpl-shipped"
 DATA = {"thing1": "a flat white", "time2": "2026-12-01 10:00"}
@@ -42,13 +42,6 @@ async def _queue(client: httpx.AsyncClient, admin: Actor, user: str) -> dict[str
     return body
 
 
-async def _status(client: httpx.AsyncClient, admin: Actor, message_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (
-        await client.get(f"/api/admin/messages/{message_id}", headers=admin.headers)
-    ).json()
-    return found
-
-
 async def test_a_queued_message_is_sent_once_by_its_job(
     client: httpx.AsyncClient,
     sandbox: SandboxClient,
@@ -67,7 +60,7 @@ async def test_a_queued_message_is_sent_once_by_its_job(
     queued = await _queue(client, admin, session["user"]["id"])
     assert queued["state"] == "queued"
     assert await run_jobs(services) == 1
-    sent = await _status(client, admin, queued["id"])
+    sent = await message_status(client, admin, queued["id"])
     assert (sent["state"], sent["errcode"]) == ("sent", None)
     delivered = await sandbox.subscribe_messages()
     assert [(m["person"], m["data"], m["page"]) for m in delivered] == [
@@ -88,7 +81,7 @@ async def test_a_user_who_has_not_accepted_fails_the_message_for_good(
     await _accepts(sandbox, "ann")  # the app offers the template; bob never accepted it
     queued = await _queue(client, admin, session["user"]["id"])
     assert await run_jobs(services) == 1
-    failed = await _status(client, admin, queued["id"])
+    failed = await message_status(client, admin, queued["id"])
     assert (failed["state"], failed["errcode"]) == ("failed", "43101")
     job = await services.db.fetch_value("SELECT state FROM jobs WHERE name LIKE '%subscribe%'")
     assert job == "succeeded"  # nothing to retry
@@ -108,12 +101,12 @@ async def test_a_quota_error_is_retried_with_backoff_until_the_message_goes(
     await services.access_tokens.get(await services.apps.get("wechat", "wx-msg"))
     await sandbox.rate_limit("wechat", "wx-msg", 0)
     assert await run_jobs(services) == 1
-    waiting = await _status(client, admin, queued["id"])
+    waiting = await message_status(client, admin, queued["id"])
     assert (waiting["state"], waiting["errcode"]) == ("queued", "45009")
     await sandbox.rate_limit("wechat", "wx-msg", 1000)
     clock.advance(hours=1)  # past the retry's backoff
     assert await run_jobs(services) == 1
-    assert (await _status(client, admin, queued["id"]))["state"] == "sent"
+    assert (await message_status(client, admin, queued["id"]))["state"] == "sent"
 
 
 async def test_bad_messages_are_refused_and_nothing_is_queued(
@@ -174,6 +167,6 @@ async def test_a_cloud_function_queues_a_message(
     queued = called.json()["result"]
     assert (queued["state"], queued["user"]) == ("queued", session["user"]["id"])
     assert await run_jobs(services) == 1
-    assert (await _status(client, admin, queued["id"]))["state"] == "sent"
+    assert (await message_status(client, admin, queued["id"]))["state"] == "sent"
     delivered = await sandbox.subscribe_messages()
     assert [m["data"]["thing1"] for m in delivered] == ["a mocha"]

@@ -13,7 +13,7 @@ from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient
 from tests.functions.conftest import run_jobs
 from tests.http.login.conftest import bearer, sign_in
-from tests.messaging.conftest import OffsetClock
+from tests.messaging.conftest import OffsetClock, message_status
 
 TEMPLATE = "MSG-order-shipped"
 DATA = {"物品名称": "两杯咖啡", "购买金额": "23.00"}
@@ -26,13 +26,6 @@ async def _queue(client: httpx.AsyncClient, admin: Actor, **body: Any) -> dict[s
     assert queued.status_code == 202, queued.text
     answer: dict[str, Any] = queued.json()
     return answer
-
-
-async def _status(client: httpx.AsyncClient, admin: Actor, message_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (
-        await client.get(f"/api/admin/messages/{message_id}", headers=admin.headers)
-    ).json()
-    return found
 
 
 async def test_a_douyin_user_gets_a_subscribe_notification(
@@ -53,14 +46,14 @@ async def test_a_douyin_user_gets_a_subscribe_notification(
     queued = await _queue(client, admin, user=user, template_id=TEMPLATE, page="pages/order")
     assert (queued["platform"], queued["appid"]) == ("douyin", "tt-shop")
     assert await run_jobs(services) == 1
-    assert (await _status(client, admin, queued["id"]))["state"] == "sent"
+    assert (await message_status(client, admin, queued["id"]))["state"] == "sent"
     assert [
         (m["platform"], m["person"], m["data"]) for m in await sandbox.subscribe_messages()
     ] == [("douyin", "ann", DATA)]
     # the acceptance is used: a second message fails for good with Douyin's err_no
     again = await _queue(client, admin, user=user, template_id=TEMPLATE)
     assert await run_jobs(services) == 1
-    failed = await _status(client, admin, again["id"])
+    failed = await message_status(client, admin, again["id"])
     assert (failed["state"], failed["errcode"]) == ("failed", "1001")
     mine = await client.get("/api/messages/grants", headers=bearer(session))
     assert mine.json() == {TEMPLATE: 0}
@@ -80,12 +73,12 @@ async def test_a_douyin_rate_limit_is_retried(
     queued = await _queue(client, admin, user=session["user"]["id"], template_id=TEMPLATE)
     await sandbox.rate_limit("douyin", "tt-shop", 0)
     assert await run_jobs(services) == 1
-    waiting = await _status(client, admin, queued["id"])
+    waiting = await message_status(client, admin, queued["id"])
     assert (waiting["state"], waiting["errcode"]) == ("queued", "1010")
     await sandbox.rate_limit("douyin", "tt-shop", 1000)
     clock.advance(hours=1)
     assert await run_jobs(services) == 1
-    assert (await _status(client, admin, queued["id"]))["state"] == "sent"
+    assert (await message_status(client, admin, queued["id"]))["state"] == "sent"
 
 
 async def test_an_alipay_user_gets_a_subscribe_message(
@@ -101,14 +94,14 @@ async def test_an_alipay_user_gets_a_subscribe_message(
     user = session["user"]["id"]
     queued = await _queue(client, admin, user=user, template_id=TEMPLATE, page="pages/order")
     assert await run_jobs(services) == 1
-    assert (await _status(client, admin, queued["id"]))["state"] == "sent"
+    assert (await message_status(client, admin, queued["id"]))["state"] == "sent"
     delivered = await sandbox.subscribe_messages()
     assert [(m["platform"], m["person"], m["page"]) for m in delivered] == [
         ("alipay", "cy", "pages/order")
     ]
     unknown = await _queue(client, admin, user=user, template_id="MSG-never-offered")
     assert await run_jobs(services) == 1
-    failed = await _status(client, admin, unknown["id"])
+    failed = await message_status(client, admin, unknown["id"])
     assert (failed["state"], failed["errcode"]) == ("failed", "USER_TEMPLATE_ILLEGAL")
 
 
