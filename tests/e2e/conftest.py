@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -103,6 +104,18 @@ def json_values(text: str) -> list[dict[str, object]]:
         value, position = decoder.raw_decode(text, start)
         values.append(value)
     return values
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def doc_block(doc: str, language: str, after: str = "") -> str:
+    """The first ```language block of docs/`doc` (after the text `after`, when given)."""
+    text = (DOCS / doc).read_text()
+    text = text.split(after, 1)[1] if after else text
+    match = re.search(rf"```{language}\n(.*?)```", text, re.S)
+    assert match, f"docs/{doc} lost its {language} example"
+    return match.group(1)
 
 
 def run_walk(script: str, port: int, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -5,25 +5,17 @@ check) and its cloud function."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-from tests.e2e.conftest import run_walk, start_server, stop_server
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "content.md"
-
-
-def _block(language: str, after: str = "") -> str:
-    text = DOC.read_text().split(after, 1)[1] if after else DOC.read_text()
-    match = re.search(rf"```{language}\n(.*?)```", text, re.S)
-    assert match, f"docs/content.md lost its {language} example"
-    return match.group(1)
+from tests.e2e.conftest import doc_block, run_walk, start_server, stop_server
 
 
 def test_the_content_walk_and_its_function(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
-    (tmp_path / "functions" / "content.py").write_text(_block("python", "## In cloud functions"))
-    script = _block("sh", after="## A walk with curl")
+    (tmp_path / "functions" / "content.py").write_text(
+        doc_block("content.md", "python", "## In cloud functions")
+    )
+    script = doc_block("content.md", "sh", after="## A walk with curl")
     call = (
         '\ncurl -s localhost:8080/api/functions/post_comment -H "Authorization: Bearer $TOKEN"'
         ' --json \'{"text": "sandbox-risky", "picture": "https://cdn.example.com/a.png"}\''

@@ -3,30 +3,20 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import json_values, run_walk, start_server, stop_server
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "functions.md"
-
-
-def _block(language: str, after: str = "") -> str:
-    text = DOC.read_text().split(after, 1)[1] if after else DOC.read_text()
-    match = re.search(rf"```{language}\n(.*?)```", text, re.S)
-    assert match, f"docs/functions.md lost its {language} example"
-    return match.group(1)
+from tests.e2e.conftest import doc_block, json_values, run_walk, start_server, stop_server
 
 
 def test_the_shop_example_places_and_confirms_an_order(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
-    (tmp_path / "functions" / "shop.py").write_text(_block("python"))
+    (tmp_path / "functions" / "shop.py").write_text(doc_block("functions.md", "python"))
     server = start_server(tmp_path)
     try:
-        script = _block("sh", after="A walk through it with curl")
+        script = doc_block("functions.md", "sh", after="A walk through it with curl")
         result = run_walk(script + 'echo "{\\"admin\\": \\"$ADMIN\\"}"\n', server.port, tmp_path)
         assert result.returncode == 0, result.stderr
         placed, jobs, token = json_values(result.stdout)[-3:]

@@ -6,16 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import run_walk, start_server, stop_server
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "payments.md"
-
-
-def _block(language: str, after: str = "") -> str:
-    text = DOC.read_text().split(after, 1)[1] if after else DOC.read_text()
-    match = re.search(rf"```{language}\n(.*?)```", text, re.S)
-    assert match, f"docs/payments.md lost its {language} example"
-    return match.group(1)
+from tests.e2e.conftest import doc_block, run_walk, start_server, stop_server
 
 
 def _printed(script: str) -> list[str]:
@@ -25,10 +16,10 @@ def _printed(script: str) -> list[str]:
 
 def test_the_purchase_walk_pays_fulfils_and_refunds(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
-    (tmp_path / "functions" / "shop.py").write_text(_block("python"))
+    (tmp_path / "functions" / "shop.py").write_text(doc_block("payments.md", "python"))
     server = start_server(tmp_path, "--dev")
     try:
-        script = _block("sh", after="## A whole purchase with curl")
+        script = doc_block("payments.md", "sh", after="## A whole purchase with curl")
         result = run_walk(script, server.port, tmp_path)
     finally:
         stop_server(server)

@@ -10,15 +10,7 @@ from pathlib import Path
 import httpx
 
 from minibase.testing.png import decode_png
-from tests.e2e.conftest import run_walk, start_server, stop_server
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "qrcodes.md"
-
-
-def _block(language: str) -> str:
-    match = re.search(rf"```{language}\n(.*?)```", DOC.read_text(), re.S)
-    assert match, f"docs/qrcodes.md lost its {language} example"
-    return match.group(1)
+from tests.e2e.conftest import doc_block, run_walk, start_server, stop_server
 
 
 def _printed(script: str) -> list[str]:
@@ -28,10 +20,10 @@ def _printed(script: str) -> list[str]:
 
 def test_the_walk_makes_a_code_once_and_a_scheme_and_a_link(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
-    (tmp_path / "functions" / "codes.py").write_text(_block("python"))
+    (tmp_path / "functions" / "codes.py").write_text(doc_block("qrcodes.md", "python"))
     server = start_server(tmp_path, "--dev")
     try:
-        script = _block("sh")
+        script = doc_block("qrcodes.md", "sh")
         result = run_walk(script, server.port, tmp_path)
         assert result.returncode == 0, result.stderr
         printed = [
