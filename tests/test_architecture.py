@@ -20,7 +20,7 @@ ALLOWED = {
     "rules": set(),
     "platforms": set(),
     "sandbox": {"platforms", "clock"},
-    "store": {"rules", "clock", "config", "errors", "ids", "vault"},
+    "store": {"rules", "clock", "config", "errors", "ids", "private_files", "vault"},
     "auth": {
         "store",
         "platforms",

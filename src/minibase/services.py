@@ -26,6 +26,7 @@ from minibase.messaging.subscribe import SubscribeMessages
 from minibase.messaging.token_store import DatabaseTokenStore, RedisTokenStore, TokenStore
 from minibase.pay.merchants import MerchantRegistry, apply_configured_merchants
 from minibase.pay.payments import Payments
+from minibase.private_files import secure_data_dir
 from minibase.store.database import Database
 from minibase.store.migrations import ensure_current, migrate
 from minibase.store.postgres import PostgresDatabase
@@ -102,6 +103,7 @@ async def open_services(
 ) -> Services:
     """Connect, migrate if this setup migrates at start, and build the graph."""
     clock = clock or SystemClock()
+    secure_data_dir(settings.data_dir)
     db = database_for(settings)
     await db.open()
     try:

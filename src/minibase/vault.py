@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from minibase.private_files import FILE_MODE, make_private_dir, tighten_existing
+
 
 class VaultError(ValueError):
     pass
@@ -53,10 +55,11 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
         return _decode_key(configured, "MINIBASE_MASTER_KEY")
     path = data_dir / "master.key"
     if path.exists():
+        tighten_existing(path)
         return _decode_key(path.read_text().strip(), str(path))
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     key = os.urandom(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(base64.b64encode(key).decode() + "\n")
     return key

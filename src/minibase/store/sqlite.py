@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import regex
 
 from minibase.errors import ApiError
+from minibase.private_files import make_private_dir, make_private_file, tighten_existing
 from minibase.store.database import (
     CommitCallbacks,
     DatabaseUnavailable,
@@ -206,7 +207,12 @@ class SQLiteDatabase:
         self._statistics_version = 0
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.exists():
+            make_private_dir(self.path.parent)
+        # SQLite gives the -wal and -shm files the database file's mode.
+        make_private_file(self.path)
+        for suffix in ("-wal", "-shm"):
+            tighten_existing(self.path.with_name(self.path.name + suffix))
         self._writer_pool = WorkerThreads(1, "sqlite-writer")
         self._reader_pool = WorkerThreads(self._readers, "sqlite-reader")
         self._writer = await self._writer_pool.run(lambda: _connect(self.path, read_only=False))
