@@ -196,7 +196,7 @@ async def create_record(
             event = RecordEvent(collection.name, "create", dict(record), None, caller)
             written = await before_write(services, tx, collection, event)
             gate.admit(None, written)
-            await check_references(tx, services.collections, collection, [written])
+            await check_references(tx, services.collections, collection, [written], caller)
             await _insert(tx, collection, written)
             await after_write(services, tx, collection, event)
         return written
@@ -239,7 +239,7 @@ async def create_records(
             ]
             for i, record in enumerate(written):
                 gate.admit(None, record, i)
-            await check_references(tx, services.collections, collection, written)
+            await check_references(tx, services.collections, collection, written, caller)
             for record in written:
                 await _insert(tx, collection, record)
             for event in events:
@@ -454,7 +454,7 @@ async def write_update(
     record = await before_write(services, conn, collection, event)
     if gate is not None:
         gate.admit(stored, record)
-    await check_references(conn, services.collections, collection, [record])
+    await check_references(conn, services.collections, collection, [record], caller, stored)
     try:
         changed = await conn.execute(
             f"UPDATE {collection.table} SET data = {conn.dialect.json_param()}, _updated = ?,"

@@ -1,11 +1,20 @@
-"""Reference fields must point at records that exist, checked in the writing transaction."""
+"""Reference fields must point at records that exist and that the writer may read, checked in
+the writing transaction.
+
+A record the writer's read rule hides is refused exactly like a missing one: otherwise a
+reference would tell a user which hidden ids exist. Only the references a write brings are
+checked, so a record whose target became hidden since can still change its other fields.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from minibase.auth.caller import Caller
+from minibase.data.access import is_locked, rule_condition
 from minibase.errors import ApiError
+from minibase.rules.conditions import TRUE
 from minibase.store.collections import Collection
 from minibase.store.database import Connection
 from minibase.store.registry import CollectionRegistry
@@ -33,9 +42,14 @@ async def check_references(
     registry: CollectionRegistry,
     collection: Collection,
     records: Sequence[Mapping[str, Any]],
+    caller: Caller,
+    previous: Mapping[str, Any] | None = None,
 ) -> None:
+    """`previous`: the stored version an update replaces (its references were checked)."""
     for path, target_name in collection.schema.references():
         wanted = {value for record in records for value in values_at(record, path)}
+        if previous is not None:
+            wanted -= set(values_at(previous, path))
         if not wanted:
             continue
         target = (
@@ -46,14 +60,8 @@ async def check_references(
         own = {record["_id"] for record in records} if target is collection else set()
         missing = sorted(wanted - own)
         found: set[str] = set()
-        for start in range(0, len(missing), _CHUNK):
-            chunk = missing[start : start + _CHUNK]
-            if target is not None:
-                marks = ", ".join("?" for _ in chunk)
-                rows = await conn.fetch_all(
-                    f"SELECT _id FROM {target.table} WHERE _id IN ({marks})", *chunk
-                )
-                found.update(row[0] for row in rows)
+        if target is not None and not is_locked(caller, target, "read"):
+            found = await _readable_ids(conn, target, missing, caller)
         absent = [value for value in missing if value not in found]
         if absent:
             field = ".".join(segment for segment in path if segment != "*")
@@ -63,3 +71,24 @@ async def check_references(
                 f"{field} points at {target_name} records that do not exist: {absent[:5]}",
                 {"field": field, "missing": absent[:20]},
             )
+
+
+async def _readable_ids(
+    conn: Connection, target: Collection, ids: Sequence[str], caller: Caller
+) -> set[str]:
+    readable = rule_condition(caller, target, "read")
+    rule_sql, rule_params = "", ()
+    if readable != TRUE:
+        compiled = target.compiler(conn.dialect).compile(readable)
+        rule_sql, rule_params = f" AND {compiled.sql}", tuple(compiled.params)
+    found: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        rows = await conn.fetch_all(
+            f"SELECT _id FROM {target.table} WHERE _id IN ({marks}){rule_sql}",
+            *chunk,
+            *rule_params,
+        )
+        found.update(row[0] for row in rows)
+    return found
