@@ -37,6 +37,11 @@ class ApiError(Exception):
 CATALOGUE: dict[str, tuple[int, str]] = {
     # request
     "request.malformed_json": (400, "The body is not valid JSON."),
+    "request.integer_out_of_range": (
+        400,
+        "An integer in the JSON (body or filter) is outside -2^63..2^63-1; details.path says"
+        " where. Send larger numbers as strings.",
+    ),
     "request.invalid_body": (400, "The body is JSON but not of the expected shape."),
     "request.body_too_large": (413, "The body is larger than max_body_bytes."),
     "request.invalid_query": (400, "A query parameter has a value that cannot be used."),

@@ -9,6 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.client_json import parse_client_json
 from minibase.errors import ApiError
 
 JSON = "application/json"
@@ -66,7 +67,7 @@ async def read_json(request: Request, limit: int, *, required: bool = True) -> A
             raise ApiError("request.malformed_json", 400, "the body is empty; send JSON")
         return None
     try:
-        return orjson.loads(raw)
+        return parse_client_json(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(
             "request.malformed_json",
