@@ -47,7 +47,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "request.invalid_query": (400, "A query parameter has a value that cannot be used."),
     "request.not_found": (404, "No route at this path."),
     "request.method_not_allowed": (405, "The route exists but not with this method."),
-    "request.unsupported_media_type": (415, "The body must be application/json."),
+    "request.unsupported_media_type": (
+        415,
+        "A non-empty body must be sent with content-type: application/json (or */*+json);"
+        " text/plain, form types and a missing content-type are refused.",
+    ),
     # server
     "server.internal": (500, "An unexpected error; the log has the trace under the request id."),
     "server.unavailable": (503, "A dependency (the database) cannot be reached; retry later."),

@@ -48,26 +48,51 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
     assert await all_records(client, admin, "posts") == [record]
 
 
-async def test_a_body_that_is_not_json_by_its_content_type_is_refused(
+async def test_a_body_that_does_not_say_it_is_json_is_refused_with_how_to_send_it(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
 ) -> None:
     await make_collection(client, admin, "posts")
     user = await make_user()
     record = await create(client, user.headers, "posts", {"n": 1})
-
-    for method, url in _record_calls("posts", record["_id"]):
-        for content_type in ("application/x-www-form-urlencoded", "text/html", "image/png"):
-            headers = {**user.headers, "Content-Type": content_type}
-            response = await client.request(method, url, headers=headers, content=b'{"n": 2}')
-            assert_error(response, 415, "request.unsupported_media_type")
-    plain = await client.post(
-        records_url("posts"),
-        headers={**user.headers, "Content-Type": "text/plain; charset=utf-8"},
-        content=b'{"n": 3}',
+    types = (
+        "application/x-www-form-urlencoded",  # my.httpRequest's default, and curl -d's
+        "multipart/form-data; boundary=x",
+        "text/plain; charset=utf-8",
+        "text/html",
+        "image/png",
+        None,  # no Content-Type at all
     )
 
-    assert plain.status_code == 201  # what wx.request sends when told nothing else
-    assert [r["n"] for r in await all_records(client, admin, "posts")] == [1, 3]
+    for method, url in _record_calls("posts", record["_id"]):
+        for content_type in types:
+            headers = dict(user.headers)
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            response = await client.request(method, url, headers=headers, content=b'{"n": 2}')
+            body = assert_error(response, 415, "request.unsupported_media_type")
+            assert "content-type: application/json" in body["message"]
+            assert body["details"] == {"content_type": content_type}
+
+    assert await all_records(client, admin, "posts") == [record]
+
+
+async def test_json_media_types_with_parameters_or_a_json_suffix_are_read(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    await make_collection(client, admin, "posts")
+    user = await make_user()
+
+    for n, content_type in enumerate(
+        ("application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json")
+    ):
+        response = await client.post(
+            records_url("posts"),
+            headers={**user.headers, "Content-Type": content_type},
+            content=orjson.dumps({"n": n}),
+        )
+        assert response.status_code == 201, response.text
+
+    assert [r["n"] for r in await all_records(client, admin, "posts")] == [0, 1, 2]
 
 
 OUTSIDE_64_BITS = (
