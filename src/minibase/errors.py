@@ -182,6 +182,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "A reference field points at a record that does not exist.",
     ),
     "records.bulk_too_large": (400, "A bulk operation would touch more records than allowed."),
+    "records.limit_exceeded": (
+        400,
+        "The record passes a shape limit: a field name too long, too many fields in one object"
+        " or in all; details name the limit (a setting), its max and the path.",
+    ),
 }
 
 
