@@ -49,8 +49,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "request.method_not_allowed": (405, "The route exists but not with this method."),
     "request.unsupported_media_type": (
         415,
-        "A non-empty body must be sent with content-type: application/json (or */*+json);"
-        " text/plain, form types and a missing content-type are refused.",
+        "A JSON body must be sent with content-type: application/json (or */*+json);"
+        " text/plain, form types and a missing content-type are refused (an empty body needs"
+        " no type).",
     ),
     # server
     "server.internal": (500, "An unexpected error; the log has the trace under the request id."),
