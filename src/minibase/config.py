@@ -39,6 +39,11 @@ class Settings:
     list_default_limit: int = 20
     list_max_limit: int = 100
     bulk_max_records: int = 1000
+    # The shape of a record (its user fields, at any depth), checked on every write: characters
+    # of a field name, fields of one object, keys of all its objects together.
+    record_max_name_length: int = 128
+    record_max_fields_per_object: int = 1000
+    record_max_keys: int = 10_000
     sqlite_readers: int = 4
     postgres_pool_size: int = 10
     cors_origins: tuple[str, ...] = ()
@@ -278,6 +283,9 @@ def _check(settings: Settings) -> None:
         "list_default_limit",
         "list_max_limit",
         "bulk_max_records",
+        "record_max_name_length",
+        "record_max_fields_per_object",
+        "record_max_keys",
         "sqlite_readers",
         "job_concurrency",
         "job_retention_days",

@@ -37,12 +37,22 @@ class ApiError(Exception):
 CATALOGUE: dict[str, tuple[int, str]] = {
     # request
     "request.malformed_json": (400, "The body is not valid JSON."),
+    "request.integer_out_of_range": (
+        400,
+        "An integer in the JSON (body or filter) is outside -2^63..2^63-1; details.path says"
+        " where. Send larger numbers as strings.",
+    ),
     "request.invalid_body": (400, "The body is JSON but not of the expected shape."),
     "request.body_too_large": (413, "The body is larger than max_body_bytes."),
     "request.invalid_query": (400, "A query parameter has a value that cannot be used."),
     "request.not_found": (404, "No route at this path."),
     "request.method_not_allowed": (405, "The route exists but not with this method."),
-    "request.unsupported_media_type": (415, "The body must be application/json."),
+    "request.unsupported_media_type": (
+        415,
+        "A JSON body must be sent with content-type: application/json (or */*+json);"
+        " text/plain, form types and a missing content-type are refused (an empty body needs"
+        " no type).",
+    ),
     # server
     "server.internal": (500, "An unexpected error; the log has the trace under the request id."),
     "server.unavailable": (503, "A dependency (the database) cannot be reached; retry later."),
@@ -173,6 +183,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "A reference field points at a record that does not exist.",
     ),
     "records.bulk_too_large": (400, "A bulk operation would touch more records than allowed."),
+    "records.limit_exceeded": (
+        400,
+        "The record passes a shape limit: a field name too long, too many fields in one object"
+        " or in all; details name the limit (a setting), its max and the path.",
+    ),
 }
 
 

@@ -48,6 +48,11 @@ async def test_a_user_may_be_created_without_a_body(
     assert response.status_code == 201
     assert response.json()["roles"] == []
     assert response.json()["profile"] == {}
+    form = {**admin.headers, "Content-Type": "application/x-www-form-urlencoded"}
+    empty_form = await client.post(USERS, headers=form)
+    assert empty_form.status_code == 201  # no body: its type does not matter
+    untyped = await client.post(USERS, headers=admin.headers, content=b'{"roles": ["vip"]}')
+    assert (untyped.status_code, untyped.json()["code"]) == (415, "request.unsupported_media_type")
 
 
 async def test_roles_and_profiles_are_validated(client: httpx.AsyncClient, admin: Actor) -> None:

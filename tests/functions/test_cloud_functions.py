@@ -72,6 +72,14 @@ FUNCTIONS = """
         return mine
 
     @function()
+    async def write_huge_number(ctx, input):
+        note = await ctx.records.create("notes", {"n": 2**63 - 1})
+        if input["how"] == "inc":
+            await ctx.records.update("notes", note["_id"], {"$inc": {"n": 1}})
+        else:
+            await ctx.records.update("notes", note["_id"], {"n": 2**70})
+
+    @function()
     async def read_all_notes(ctx, input):
         return {
             "mine": len((await ctx.records.list("notes"))["items"]),
@@ -133,6 +141,39 @@ async def test_declared_input_is_validated_with_defaults_applied(
         assert (answer.status_code, answer.json()["code"]) == (400, "functions.invalid_input")
     without_a_body = await client.post("/api/functions/paged")
     assert without_a_body.json() == {"result": {"page": 1}}
+
+
+async def test_input_with_an_integer_outside_64_bits_is_refused_before_the_function_runs(
+    client: httpx.AsyncClient,
+) -> None:
+    for big in ("18446744073709551616", "9223372036854775808", "-1180591620717411303424"):
+        answer = await client.post(
+            "/api/functions/echo",
+            headers={"Content-Type": "application/json"},
+            content=f'{{"a": [{big}]}}',
+        )
+        assert (answer.status_code, answer.json()["code"]) == (400, "request.integer_out_of_range")
+        assert answer.json()["details"] == {"path": "a.0", "value": big}
+
+
+async def test_records_a_function_writes_keep_integers_to_64_bits(
+    client: httpx.AsyncClient, make_user: MakeUser, admin: Actor
+) -> None:
+    await client.post(
+        "/api/admin/collections",
+        headers=admin.headers,
+        json={"name": "notes", "rules": {"preset": "owner_only"}},
+    )
+    user = await make_user()
+
+    replaced = await _call(client, "write_huge_number", {"how": "set"}, user.headers)
+    increased = await _call(client, "write_huge_number", {"how": "inc"}, user.headers)
+
+    assert (replaced.status_code, replaced.json()["code"]) == (400, "records.invalid")
+    assert replaced.json()["details"]["problems"][0]["field"] == "n"
+    assert (increased.status_code, increased.json()["code"]) == (400, "records.invalid_update")
+    notes = await client.get("/api/collections/notes/records", headers=admin.headers)
+    assert [note["n"] for note in notes.json()["items"]] == [2**63 - 1, 2**63 - 1]
 
 
 async def test_a_function_that_raises_is_a_500_with_a_request_id_and_no_trace(

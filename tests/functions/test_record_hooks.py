@@ -38,12 +38,22 @@ FUNCTIONS = """
     @before("strict", "create")
     async def break_schema(ctx, event):
         event.record["n"] = "not a number"
+
+    @before("sprawl", "create")
+    async def sprawl(ctx, event):
+        event.record["index"] = {f"word{i}": i for i in range(2000)}
 """
 
 
 @pytest.fixture
 async def posts(client: httpx.AsyncClient, admin: Actor) -> None:
-    for name, fields in (("posts", {}), ("audit", {}), ("strict", {"n": {"type": "integer"}})):
+    collections = (
+        ("posts", {}),
+        ("audit", {}),
+        ("strict", {"n": {"type": "integer"}}),
+        ("sprawl", {}),
+    )
+    for name, fields in collections:
         await client.post(
             "/api/admin/collections",
             headers=admin.headers,
@@ -106,6 +116,23 @@ async def test_a_hook_cannot_slip_an_invalid_record_past_the_schema(
         "/api/collections/strict/records", headers=ann.headers, json={"n": 1}
     )
     assert (answer.status_code, answer.json()["code"]) == (400, "records.invalid")
+
+
+@pytest.mark.usefixtures("posts")
+async def test_a_hook_cannot_grow_a_record_past_the_shape_limits(
+    client: httpx.AsyncClient, make_user: MakeUser, admin: Actor
+) -> None:
+    ann = await make_user()
+    answer = await client.post("/api/collections/sprawl/records", headers=ann.headers, json={})
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "records.limit_exceeded")
+    assert answer.json()["details"] == {
+        "limit": "record_max_fields_per_object",
+        "max": 1000,
+        "path": "index",
+    }
+    listed = await client.get("/api/collections/sprawl/records", headers=admin.headers)
+    assert listed.json()["items"] == []
 
 
 @pytest.mark.usefixtures("posts")

@@ -71,7 +71,7 @@ async def update_by_filter(
             rows = await _matching(services, conn, collection, all_of(condition, visible))
             for _, raw in rows:
                 stored = orjson.loads(raw)
-                fields = next_fields(collection, stored, {}, changes)
+                fields = next_fields(collection, stored, {}, changes, services.settings)
                 if not evaluate(rule_condition(caller, collection, "update", fields), stored):
                     skipped += 1
                     continue

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from minibase.client_json import parse_client_json
 from minibase.errors import ApiError
 from minibase.rules.conditions import (
     TRUE,
@@ -49,7 +50,7 @@ def parse_filter_param(text: str | None) -> Condition:
     if not text:
         return TRUE
     try:
-        value = orjson.loads(text)
+        value = parse_client_json(text)
     except orjson.JSONDecodeError as exc:
         message = f"filter is not valid JSON: {exc.msg}"
         raise _bad_query("records.invalid_filter", message) from None

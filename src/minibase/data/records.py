@@ -25,6 +25,7 @@ from minibase.data.listing import (
     sort_keys,
 )
 from minibase.data.references import check_references
+from minibase.data.shape import RecordLimits, check_shape
 from minibase.data.updates import Change, apply_update, parse_update
 from minibase.errors import ApiError
 from minibase.hooks import RecordEvent
@@ -60,8 +61,13 @@ def _user_part(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validate(
-    collection: Collection, body: Mapping[str, Any], *, index: int | None = None
+    collection: Collection,
+    body: Mapping[str, Any],
+    limits: RecordLimits,
+    *,
+    index: int | None = None,
 ) -> dict[str, Any]:
+    check_shape(body, limits, index)
     try:
         fields = collection.schema.validate(body, apply_defaults=True)
     except ValidationError as exc:
@@ -117,7 +123,10 @@ def _new_record(
         if owner is not None and not (isinstance(owner, str) and RECORD_ID.fullmatch(owner)):
             raise ApiError("records.invalid", 400, "_owner must be a user id or null", where)
     fields = _validate(
-        collection, {k: v for k, v in body.items() if k not in SYSTEM_INPUT}, index=index
+        collection,
+        {k: v for k, v in body.items() if k not in SYSTEM_INPUT},
+        services.settings,
+        index=index,
     )
     now = isoformat(services.clock.now())
     record = {"_id": record_id, "_owner": owner, "_created": now, "_updated": now, "_version": 1}
@@ -168,7 +177,7 @@ async def before_write(
     await services.hooks.before(event, conn)
     if event.action == "delete":
         return original
-    fields = _validate(collection, _user_part(event.record), index=index)
+    fields = _validate(collection, _user_part(event.record), services.settings, index=index)
     record = {key: value for key, value in original.items() if key.startswith("_")}
     record.update(fields)
     event.record = record
@@ -404,7 +413,7 @@ async def update_record(
             )
             hidden = not readable and not caller.is_admin
             try:
-                fields = next_fields(collection, stored, body, changes)
+                fields = next_fields(collection, stored, body, changes, services.settings)
             except ApiError:
                 if hidden:  # the problem would tell what the hidden record holds
                     raise not_found(collection, record_id) from None
@@ -427,13 +436,14 @@ def next_fields(
     stored: Mapping[str, Any],
     body: Mapping[str, Any],
     changes: tuple[Change, ...] | None,
+    limits: RecordLimits,
 ) -> dict[str, Any]:
     if changes is None:
         extra = set(body) & {"_id", "_owner", "_created", "_updated"}
         if extra:
             raise ApiError("records.invalid", 400, f"system fields {sorted(extra)} cannot be set")
-        return _validate(collection, {k: v for k, v in body.items() if k != "_version"})
-    return _validate(collection, apply_update(_user_part(stored), changes))
+        return _validate(collection, {k: v for k, v in body.items() if k != "_version"}, limits)
+    return _validate(collection, apply_update(_user_part(stored), changes), limits)
 
 
 async def write_update(

@@ -11,10 +11,12 @@ the result is validated as a whole, so an operator can never produce a record th
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from minibase.client_json import INT64_MAX, INT64_MIN
 from minibase.errors import ApiError
 from minibase.rules.conditions import scalar_equal, scalar_kind
 from minibase.rules.filters import FilterError, parse_path
@@ -121,7 +123,7 @@ def apply_update(document: Mapping[str, Any], changes: tuple[Change, ...]) -> di
             elif scalar_kind(current) != "number":
                 raise invalid_update(f"$inc: {at} is not a number", at)
             else:
-                parent[leaf] = current + change.value
+                parent[leaf] = _sum(current, change.value, at)
         elif change.op == "$push":
             if current is None:
                 parent[leaf] = list(change.value)
@@ -139,6 +141,16 @@ def apply_update(document: Mapping[str, Any], changes: tuple[Change, ...]) -> di
             elif current is not None:
                 raise invalid_update(f"$pull: {at} is not an array", at)
     return result
+
+
+def _sum(current: int | float, step: int | float, at: str) -> int | float:
+    """current + step, refused where no engine could store it (Python ints have no bound)."""
+    total = current + step
+    if isinstance(total, int) and not INT64_MIN <= total <= INT64_MAX:
+        raise invalid_update(f"$inc: {at} would leave the 64-bit integer range", at)
+    if isinstance(total, float) and not math.isfinite(total):
+        raise invalid_update(f"$inc: {at} would not be a finite number", at)
+    return total
 
 
 def _parent(

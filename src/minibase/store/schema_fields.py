@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
+from minibase.client_json import INT64_MAX, INT64_MIN
 from minibase.clock import isoformat, parse_iso
 from minibase.store.schema_content import ContentRule, parse_content_rule
 from minibase.store.schema_problems import (
     COLLECTION_NAME,
-    INT64_MAX,
-    INT64_MIN,
     MAX_PATTERN_LENGTH,
     NUL_MESSAGE,
     RECORD_ID,

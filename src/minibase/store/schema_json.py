@@ -9,9 +9,8 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
+from minibase.client_json import INT64_MAX, INT64_MIN
 from minibase.store.schema_problems import (
-    INT64_MAX,
-    INT64_MIN,
     MAX_DEPTH,
     NUL_MESSAGE,
     Problem,

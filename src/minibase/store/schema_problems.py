@@ -10,11 +10,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from minibase.client_json import INT64_MAX, INT64_MESSAGE, INT64_MIN
+
 MAX_PROBLEMS = 50
 MAX_DEPTH = 32  # levels of objects and arrays in a document; the document itself is level 1
 MAX_PATTERN_LENGTH = 512
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -61,7 +61,7 @@ def report(problems: list[Problem], parent: str, key: str | int, code: str, mess
 
 def report_int64(problems: list[Problem], parent: str, key: str | int, value: int) -> None:
     code = "max" if value > INT64_MAX else "min"
-    report(problems, parent, key, code, "integers must fit in 64 bits (send larger as floats)")
+    report(problems, parent, key, code, INT64_MESSAGE)
 
 
 class FieldSpec:

@@ -339,6 +339,21 @@ async def test_an_invalid_definition_lists_its_problems_and_creates_nothing(
     assert listed.json()["items"] == []
 
 
+async def test_a_definition_with_an_integer_outside_64_bits_is_refused_not_rounded(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    definition = '{"name": "things", "fields": {"n": {"type": "number", "default": %s}}}'
+    headers = {**admin.headers, "Content-Type": "application/json"}
+
+    for big in ("18446744073709551616", "9223372036854775808", "-1180591620717411303424"):
+        response = await client.post(COLLECTIONS, headers=headers, content=definition % big)
+        assert codes_of(response) == (400, "request.integer_out_of_range")
+        assert response.json()["details"]["path"] == "fields.n.default"
+
+    listed = await client.get(COLLECTIONS, headers=admin.headers)
+    assert listed.json()["items"] == []
+
+
 async def test_every_problem_of_a_definition_is_reported_at_once(
     client: httpx.AsyncClient, admin: Actor
 ) -> None:

@@ -48,26 +48,131 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
     assert await all_records(client, admin, "posts") == [record]
 
 
-async def test_a_body_that_is_not_json_by_its_content_type_is_refused(
+async def test_a_body_that_does_not_say_it_is_json_is_refused_with_how_to_send_it(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
 ) -> None:
     await make_collection(client, admin, "posts")
     user = await make_user()
     record = await create(client, user.headers, "posts", {"n": 1})
-
-    for method, url in _record_calls("posts", record["_id"]):
-        for content_type in ("application/x-www-form-urlencoded", "text/html", "image/png"):
-            headers = {**user.headers, "Content-Type": content_type}
-            response = await client.request(method, url, headers=headers, content=b'{"n": 2}')
-            assert_error(response, 415, "request.unsupported_media_type")
-    plain = await client.post(
-        records_url("posts"),
-        headers={**user.headers, "Content-Type": "text/plain; charset=utf-8"},
-        content=b'{"n": 3}',
+    types = (
+        "application/x-www-form-urlencoded",  # my.httpRequest's default, and curl -d's
+        "multipart/form-data; boundary=x",
+        "text/plain; charset=utf-8",
+        "text/html",
+        "image/png",
+        None,  # no Content-Type at all
     )
 
-    assert plain.status_code == 201  # what wx.request sends when told nothing else
-    assert [r["n"] for r in await all_records(client, admin, "posts")] == [1, 3]
+    for method, url in _record_calls("posts", record["_id"]):
+        for content_type in types:
+            headers = dict(user.headers)
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            response = await client.request(method, url, headers=headers, content=b'{"n": 2}')
+            body = assert_error(response, 415, "request.unsupported_media_type")
+            assert "content-type: application/json" in body["message"]
+            assert body["details"] == {"content_type": content_type}
+
+    assert await all_records(client, admin, "posts") == [record]
+
+
+async def test_json_media_types_with_parameters_or_a_json_suffix_are_read(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    await make_collection(client, admin, "posts")
+    user = await make_user()
+
+    for n, content_type in enumerate(
+        ("application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json")
+    ):
+        response = await client.post(
+            records_url("posts"),
+            headers={**user.headers, "Content-Type": content_type},
+            content=orjson.dumps({"n": n}),
+        )
+        assert response.status_code == 201, response.text
+
+    assert [r["n"] for r in await all_records(client, admin, "posts")] == [0, 1, 2]
+
+
+OUTSIDE_64_BITS = (
+    "9223372036854775808",  # 2^63
+    "18446744073709551615",  # 2^64 - 1
+    "18446744073709551616",  # 2^64
+    "1180591620717411303424",  # 2^70
+    "-1180591620717411303424",
+    "-9223372036854775809",  # -2^63 - 1
+)
+
+
+async def test_integers_outside_64_bits_are_refused_wherever_records_take_json(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    await make_collection(client, admin, "posts")
+    user = await make_user()
+    record = await create(client, user.headers, "posts", {"n": 1})
+    one = records_url("posts", f"/{record['_id']}")
+
+    for big in OUTSIDE_64_BITS:
+        calls = [
+            ("POST", records_url("posts"), f'{{"x": {big}}}', "x"),
+            ("PUT", one, f'{{"x": [1, {{"y": {big}}}]}}', "x.1.y"),
+            ("PATCH", one, f'{{"x": {big}}}', "x"),
+            ("PATCH", one, f'{{"$set": {{"a.b": {big}}}}}', "$set.a.b"),
+            ("PATCH", one, f'{{"$inc": {{"n": {big}}}}}', "$inc.n"),
+            ("POST", records_url("posts", "/bulk-create"), f'[{{"n": 2}}, {{"x": {big}}}]', "1.x"),
+            (
+                "POST",
+                records_url("posts", "/bulk-update"),
+                f'{{"filter": {{}}, "update": {{"$set": {{"x": {big}}}}}}}',
+                "update.$set.x",
+            ),
+            (
+                "POST",
+                records_url("posts", "/bulk-delete"),
+                f'{{"filter": {{"n": {big}}}}}',
+                "filter.n",
+            ),
+        ]
+        for method, url, body, path in calls:
+            headers = {**user.headers, "Content-Type": "application/json"}
+            response = await client.request(method, url, headers=headers, content=body)
+            error = assert_error(response, 400, "request.integer_out_of_range")
+            assert error["details"] == {"path": path, "value": big}
+            assert path in error["message"]
+        listed = await client.get(
+            records_url("posts"),
+            headers=user.headers,
+            params={"filter": f'{{"n": {{"$lt": {big}}}}}'},
+        )
+        assert_error(listed, 400, "request.integer_out_of_range")
+        assert listed.json()["details"]["path"] == "n.$lt"
+
+    assert await all_records(client, admin, "posts") == [record]
+
+
+async def test_integers_at_the_64_bit_limits_and_large_floats_are_kept_exactly(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    await make_collection(client, admin, "posts")
+    user = await make_user()
+    body = (
+        b'{"high": 9223372036854775807, "low": -9223372036854775808,'
+        b' "float": 18446744073709551616.0, "text": "12345678901234567890123"}'
+    )
+
+    response = await client.post(
+        records_url("posts"),
+        headers={**user.headers, "Content-Type": "application/json"},
+        content=body,
+    )
+
+    assert response.status_code == 201, response.text
+    (stored,) = await all_records(client, admin, "posts")
+    assert stored["high"] == 2**63 - 1
+    assert stored["low"] == -(2**63)
+    assert stored["float"] == 2.0**64
+    assert stored["text"] == "12345678901234567890123"
 
 
 async def test_a_body_over_the_size_limit_is_refused_with_or_without_content_length(

@@ -112,7 +112,6 @@ async def test_schemaless_collections_keep_any_json_but_refuse_what_cannot_be_st
 
     record = await create(client, user.headers, "bag", anything)
     refused = [
-        {"big": 2**63},
         {"nested": {"name\u0000": 1}},
         {"deep": [[[[["x\u0000"]]]]]},
     ]
