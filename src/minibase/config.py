@@ -46,6 +46,9 @@ class Settings:
     record_max_keys: int = 10_000
     sqlite_readers: int = 4
     postgres_pool_size: int = 10
+    # Seconds one statement with $regex work (a list, its count, a bulk filter) may take;
+    # past it the request fails with 400 instead of holding a database connection.
+    regex_budget: float = 0.25
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
     # Platform servers. Production defaults are the real hosts; `sandbox_url` (or --dev, which
@@ -291,6 +294,7 @@ def _check(settings: Settings) -> None:
         "job_retention_days",
         "workers",
         "postgres_pool_size",
+        "regex_budget",
         "pay_order_ttl",
         "pay_reconcile_after",
         "push_window",

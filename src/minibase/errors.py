@@ -172,7 +172,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "The record does not satisfy the collection schema; details list fields.",
     ),
     "records.invalid_update": (400, "The update document is malformed."),
-    "records.invalid_filter": (400, "The filter does not parse; details say where."),
+    "records.invalid_filter": (
+        400,
+        "The filter does not parse (details say where), or its $regex work took longer than"
+        " `regex_budget` on the data (details give `budget_ms`).",
+    ),
     "records.invalid_sort": (400, "The sort parameter is malformed."),
     "records.invalid_cursor": (400, "The cursor is malformed or belongs to another query."),
     "records.version_conflict": (409, "The record changed since the version the caller sent."),

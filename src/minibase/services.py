@@ -93,9 +93,15 @@ def database_for(settings: Settings) -> Database:
         path = settings.sqlite_path
         if settings.database_url:  # sqlite:///absolute/path.db or sqlite:relative.db
             path = Path(settings.database_url.removeprefix("sqlite://").removeprefix("sqlite:"))
-        return SQLiteDatabase(path, readers=settings.sqlite_readers)
+        return SQLiteDatabase(
+            path, readers=settings.sqlite_readers, regex_budget=settings.regex_budget
+        )
     assert settings.database_url is not None
-    return PostgresDatabase(settings.database_url, pool_size=settings.postgres_pool_size)
+    return PostgresDatabase(
+        settings.database_url,
+        pool_size=settings.postgres_pool_size,
+        regex_budget=settings.regex_budget,
+    )
 
 
 async def open_services(

@@ -13,10 +13,26 @@ from typing import Any, Protocol
 
 import orjson
 
+from minibase.errors import ApiError
 from minibase.store.dialect import Dialect
 
 Row = Sequence[Any]
 log = logging.getLogger("minibase.store")
+
+REGEX_BUDGET = 0.25  # Settings.regex_budget
+
+
+def regex_budget_spent(budget: float) -> ApiError:
+    """A statement's $regex work took longer than its budget (each engine stops it)."""
+    ms = round(budget * 1000)
+    return ApiError(
+        "records.invalid_filter",
+        400,
+        f"the filter's $regex took longer than {ms} ms on this data: anchor it (^...), avoid"
+        " repeated groups that can match the same text in several ways (like (a|aa)+ or"
+        " (a{1,9}){1,9}), or narrow the filter with other conditions",
+        {"budget_ms": ms},
+    )
 
 
 def json_column(value: Any) -> Any:

@@ -56,6 +56,15 @@ class Dialect:
         """The document with its `_owner` copy set to the next parameter."""
         raise NotImplementedError
 
+    def regex_match(self, text: str, ignore_case: bool) -> str:
+        """SQL that tests the text expression against the next parameter, a $regex."""
+        raise NotImplementedError
+
+    def has_regex(self, sql: str) -> bool:
+        """Does this statement do $regex work (written by `regex_match`)? Engines give such
+        a statement a time budget."""
+        raise NotImplementedError
+
 
 class SQLiteDialect(Dialect):
     name: Literal["sqlite", "postgres"] = "sqlite"
@@ -83,6 +92,12 @@ class SQLiteDialect(Dialect):
 
     def set_owner(self, column: str) -> str:
         return f"json_set({column}, '$._owner', ?)"
+
+    def regex_match(self, text: str, ignore_case: bool) -> str:
+        return f"minibase_regexp(?, {text}, {int(ignore_case)})"  # a function of the engine's
+
+    def has_regex(self, sql: str) -> bool:
+        return "minibase_regexp(" in sql
 
 
 class PostgresDialect(Dialect):
@@ -113,6 +128,13 @@ class PostgresDialect(Dialect):
 
     def set_owner(self, column: str) -> str:
         return f"jsonb_set({column}, '{{_owner}}', to_jsonb(?::text))"
+
+    def regex_match(self, text: str, ignore_case: bool) -> str:
+        return f"{text} {'~*' if ignore_case else '~'} ?"
+
+    def has_regex(self, sql: str) -> bool:
+        # Values are always bound and paths are identifiers: only `regex_match` writes these.
+        return "~" in sql and (" ~ ?" in sql or " ~* ?" in sql)
 
 
 SQLITE = SQLiteDialect()

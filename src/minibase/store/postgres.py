@@ -11,15 +11,17 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
 from minibase.store.database import (
+    REGEX_BUDGET,
     CommitCallbacks,
     DatabaseUnavailable,
     IntegrityViolation,
     Row,
+    regex_budget_spent,
 )
 from minibase.store.dialect import POSTGRES, Dialect
 
@@ -65,6 +67,47 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
+AnyConnection: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+
+
+def _statement(
+    conn: AnyConnection,
+    regex_budget: float,
+    method: Callable[..., Awaitable[T]],
+    sql: str,
+    params: Sequence[Any],
+) -> Awaitable[T]:
+    """`method` (conn.fetch, conn.execute ...) on the statement, held to the regex budget if
+    it does $regex work."""
+    if POSTGRES.has_regex(sql):
+        return _within_budget(conn, regex_budget, method, numbered(sql), params)
+    return method(numbered(sql), *params)
+
+
+async def _within_budget(
+    conn: AnyConnection,
+    regex_budget: float,
+    method: Callable[..., Awaitable[T]],
+    sql: str,
+    params: Sequence[Any],
+) -> T:
+    """PostgreSQL's regex engine does not backtrack like Python's, but some patterns (nested
+    counted repeats) still take it seconds: the server stops the statement at the budget.
+    Inside a caller's transaction this is a savepoint, which keeps that transaction usable."""
+    nested = conn.is_in_transaction()
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                f"SET LOCAL statement_timeout = {max(1, round(regex_budget * 1000))}"
+            )
+            result = await method(sql, *params)
+            if nested:  # SET LOCAL outlives a savepoint: restore the session value
+                await conn.execute("SET LOCAL statement_timeout = DEFAULT")
+            return result
+    except asyncpg.exceptions.QueryCanceledError as exc:
+        raise regex_budget_spent(regex_budget) from exc
+
+
 async def _guard(call: Awaitable[T]) -> T:
     try:
         return await call
@@ -77,24 +120,31 @@ async def _guard(call: Awaitable[T]) -> T:
 class PostgresConnection(CommitCallbacks):
     dialect: Dialect = POSTGRES
 
-    def __init__(
-        self, conn: asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
-    ) -> None:
+    def __init__(self, conn: AnyConnection, regex_budget: float = REGEX_BUDGET) -> None:
         self._conn = conn
+        self._regex_budget = regex_budget
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        row: Row | None = await _guard(self._conn.fetchrow(numbered(sql), *params))
+        row: Row | None = await _guard(
+            _statement(self._conn, self._regex_budget, self._conn.fetchrow, sql, params)
+        )
         return row
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows: list[Row] = await _guard(self._conn.fetch(numbered(sql), *params))
+        rows: list[Row] = await _guard(
+            _statement(self._conn, self._regex_budget, self._conn.fetch, sql, params)
+        )
         return rows
 
     async def fetch_value(self, sql: str, *params: Any) -> Any:
-        return await _guard(self._conn.fetchval(numbered(sql), *params))
+        return await _guard(
+            _statement(self._conn, self._regex_budget, self._conn.fetchval, sql, params)
+        )
 
     async def execute(self, sql: str, *params: Any) -> int:
-        status: str = await _guard(self._conn.execute(numbered(sql), *params))
+        status: str = await _guard(
+            _statement(self._conn, self._regex_budget, self._conn.execute, sql, params)
+        )
         last = status.rsplit(" ", 1)[-1]
         return int(last) if last.isdigit() else 0
 
@@ -106,9 +156,10 @@ class PostgresConnection(CommitCallbacks):
 class PostgresDatabase:
     dialect: Dialect = POSTGRES
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, regex_budget: float = REGEX_BUDGET) -> None:
         self.url = url
         self._pool_size = pool_size
+        self._regex_budget = regex_budget
         self._pool: asyncpg.Pool[Any] | None = None
         self._analyzing: dict[str, asyncio.Task[None]] = {}
 
@@ -147,7 +198,7 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
         conn = await self._acquire()
-        connection = PostgresConnection(conn)
+        connection = PostgresConnection(conn, self._regex_budget)
         try:
             async with conn.transaction():
                 yield connection
@@ -178,7 +229,7 @@ class PostgresDatabase:
     async def reader(self) -> AsyncIterator[PostgresConnection]:
         conn = await self._acquire()
         try:
-            yield PostgresConnection(conn)
+            yield PostgresConnection(conn, self._regex_budget)
         finally:
             await self.pool.release(conn)
 
@@ -192,15 +243,21 @@ class PostgresDatabase:
             await self.pool.release(conn)
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        row: Row | None = await self._pooled(lambda p: p.fetchrow(numbered(sql), *params))
+        row: Row | None = await self._pooled(
+            lambda p: _statement(p, self._regex_budget, p.fetchrow, sql, params)
+        )
         return row
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows: list[Row] = await self._pooled(lambda p: p.fetch(numbered(sql), *params))
+        rows: list[Row] = await self._pooled(
+            lambda p: _statement(p, self._regex_budget, p.fetch, sql, params)
+        )
         return rows
 
     async def fetch_value(self, sql: str, *params: Any) -> Any:
-        return await self._pooled(lambda p: p.fetchval(numbered(sql), *params))
+        return await self._pooled(
+            lambda p: _statement(p, self._regex_budget, p.fetchval, sql, params)
+        )
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")

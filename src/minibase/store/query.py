@@ -244,10 +244,7 @@ class ConditionCompiler:
         if guard == self._false:
             return self._false
         params.append(node.pattern)
-        if isinstance(self.dialect, SQLiteDialect):
-            test = f"minibase_regexp(?, {text}, {int(node.ignore_case)})"
-        else:
-            test = f"{text} {'~*' if node.ignore_case else '~'} ?"
+        test = self.dialect.regex_match(text, node.ignore_case)
         return f"({guard} AND {test})" if guard else test
 
     def _like(self, node: Like, params: list[Any]) -> str:

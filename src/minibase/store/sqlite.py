@@ -13,6 +13,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,13 +21,14 @@ from typing import Any, TypeVar
 
 import regex
 
-from minibase.errors import ApiError
 from minibase.private_files import make_private_dir, make_private_file, tighten_existing
 from minibase.store.database import (
+    REGEX_BUDGET,
     CommitCallbacks,
     DatabaseUnavailable,
     IntegrityViolation,
     Row,
+    regex_budget_spent,
 )
 from minibase.store.dialect import SQLITE, Dialect
 from minibase.store.threads import WorkerThreads
@@ -47,10 +49,8 @@ _PRAGMAS = (
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '([^']+)'|(\S+))")
 
 
-# One $regex match may take this long; a pattern that backtracks past it fails the query
-# (400) instead of holding a reader thread for minutes.
-REGEX_TIMEOUT = 0.05
-_regex_state = threading.local()
+# Virtual-machine steps between two looks at the deadline of a statement with $regex work.
+_PROGRESS_STEPS = 1000
 
 
 @functools.lru_cache(maxsize=256)
@@ -58,35 +58,76 @@ def _compiled(pattern: str, ignore_case: int) -> regex.Pattern[str]:
     return regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
 
 
-def _regexp(pattern: str, value: object, flags: int) -> bool | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return _compiled(pattern, flags).search(value, timeout=REGEX_TIMEOUT) is not None
-    except TimeoutError:
-        _regex_state.timed_out = True
-        raise
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection, with the budget of its statements that do $regex work."""
+
+    regex_budget: RegexBudget
 
 
-def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+class RegexBudget:
+    """The time one statement with $regex work may take on a connection (so on one thread).
+
+    Armed for that statement only: each match gets what is left of it as the `regex` module's
+    timeout (and runs without the GIL), and a progress handler stops the statement once it is
+    spent, so the work between matches (a COUNT over many rows) is bounded too.
+    """
+
+    def __init__(self, conn: _Connection, seconds: float) -> None:
+        self._conn = conn
+        self.seconds = seconds
+        self._deadline: float | None = None
+        self._spent = False
+
+    def regexp(self, pattern: str, value: object, flags: int) -> bool | None:
+        """`minibase_regexp(pattern, value, ignore_case)` in SQL."""
+        if not isinstance(value, str):
+            return None
+        left = self.seconds if self._deadline is None else self._deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            found = _compiled(pattern, flags).search(value, timeout=left, concurrent=True)
+        except TimeoutError:
+            self._spent = True
+            raise
+        return found is not None
+
+    def _past_deadline(self) -> bool:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            self._spent = True
+        return self._spent
+
+    def run(self, work: Callable[[_Connection], T]) -> T:
+        """Run one statement's work within the budget; ApiError 400 once it is spent."""
+        self._deadline = time.monotonic() + self.seconds
+        self._spent = False
+        self._conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+        try:
+            return work(self._conn)
+        except sqlite3.Error as exc:
+            if self._spent:
+                raise regex_budget_spent(self.seconds) from exc
+            raise
+        finally:
+            # Nothing of this statement's budget reaches the next one on this connection.
+            self._conn.set_progress_handler(None, 0)
+            self._deadline = None
+            self._spent = False
+
+
+def _connect(path: Path, *, read_only: bool, regex_budget: float) -> _Connection:
     # Each connection is used by one thread at a time; closing happens after its pool stops.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=_Connection)
     for pragma in _PRAGMAS:
         conn.execute(pragma)
     if read_only:
         conn.execute("PRAGMA query_only=ON")
-    conn.create_function("minibase_regexp", 3, _regexp, deterministic=True)
+    conn.regex_budget = RegexBudget(conn, regex_budget)
+    conn.create_function("minibase_regexp", 3, conn.regex_budget.regexp, deterministic=True)
     return conn
 
 
 def _translate(error: sqlite3.Error) -> Exception:
-    if getattr(_regex_state, "timed_out", False):
-        _regex_state.timed_out = False
-        return ApiError(
-            "records.invalid_filter",
-            400,
-            "the $regex takes too long on this data; anchor it or simplify its repetitions",
-        )
     if isinstance(error, sqlite3.IntegrityError):
         match = _UNIQUE.search(str(error))
         name = (match.group(1) or match.group(2)) if match else None
@@ -123,15 +164,15 @@ class SQLiteConnection(CommitCallbacks):
 
     dialect: Dialect = SQLITE
 
-    def __init__(self, run: Callable[[Callable[[sqlite3.Connection], Any]], Any]) -> None:
-        self._run = run
+    def __init__(self, run: Callable[[str, Callable[[_Connection], Any]], Awaitable[Any]]) -> None:
+        self._run = run  # (the statement, its work on the connection)
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        result: Row | None = await self._run(lambda c: c.execute(sql, params).fetchone())
+        result: Row | None = await self._run(sql, lambda c: c.execute(sql, params).fetchone())
         return result
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        result: list[Row] = await self._run(lambda c: c.execute(sql, params).fetchall())
+        result: list[Row] = await self._run(sql, lambda c: c.execute(sql, params).fetchall())
         return result
 
     async def fetch_value(self, sql: str, *params: Any) -> Any:
@@ -139,7 +180,7 @@ class SQLiteConnection(CommitCallbacks):
         return None if row is None else row[0]
 
     async def execute(self, sql: str, *params: Any) -> int:
-        result: int = await self._run(lambda c: c.execute(sql, params).rowcount)
+        result: int = await self._run(sql, lambda c: c.execute(sql, params).rowcount)
         return result
 
     async def execute_script(self, statements: Sequence[str]) -> None:
@@ -147,7 +188,7 @@ class SQLiteConnection(CommitCallbacks):
             for statement in statements:
                 conn.execute(statement)
 
-        await self._run(run)
+        await self._run("\n".join(statements), run)
 
 
 class TableStatistics:
@@ -193,15 +234,17 @@ class TableStatistics:
 class SQLiteDatabase:
     dialect: Dialect = SQLITE
 
-    def __init__(self, path: Path, readers: int = 4) -> None:
+    def __init__(self, path: Path, readers: int = 4, regex_budget: float = REGEX_BUDGET) -> None:
         self.path = path
         self._readers = readers
+        self._regex_budget = regex_budget
         self._writer_pool: WorkerThreads | None = None
         self._reader_pool: WorkerThreads | None = None
-        self._writer: sqlite3.Connection | None = None
+        self._writer: _Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._regex_readers = asyncio.Semaphore(max(1, readers - 1))
         self._local = threading.local()
-        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_conns: list[_Connection] = []
         self._conns_lock = threading.Lock()
         self._statistics = TableStatistics(self._analyze)
         self._statistics_version = 0
@@ -215,8 +258,11 @@ class SQLiteDatabase:
             tighten_existing(self.path.with_name(self.path.name + suffix))
         self._writer_pool = WorkerThreads(1, "sqlite-writer")
         self._reader_pool = WorkerThreads(self._readers, "sqlite-reader")
-        self._writer = await self._writer_pool.run(lambda: _connect(self.path, read_only=False))
+        self._writer = await self._writer_pool.run(
+            lambda: _connect(self.path, read_only=False, regex_budget=self._regex_budget)
+        )
         self._write_lock = asyncio.Lock()
+        self._regex_readers = asyncio.Semaphore(max(1, self._readers - 1))
 
     async def close(self) -> None:
         await self._statistics.stop()
@@ -232,7 +278,7 @@ class SQLiteDatabase:
 
     # -- running work on the threads ------------------------------------------------------
 
-    def _submit_to_writer(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def _submit_to_writer(self, work: Callable[[_Connection], T]) -> asyncio.Future[T]:
         if self._writer_pool is None or self._writer is None:
             raise DatabaseUnavailable("database is closed")
         writer = self._writer
@@ -245,11 +291,11 @@ class SQLiteDatabase:
 
         return self._writer_pool.submit(call)
 
-    async def _on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _on_writer(self, work: Callable[[_Connection], T]) -> T:
         return await self._submit_to_writer(work)
 
-    def _reader_conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _reader_conn(self) -> _Connection:
+        conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.statistics != self._statistics_version:
             # A connection plans with the statistics it loaded when it opened: reopen it.
             with self._conns_lock:
@@ -257,24 +303,29 @@ class SQLiteDatabase:
             conn.close()
             conn = None
         if conn is None:
-            conn = _connect(self.path, read_only=True)
+            conn = _connect(self.path, read_only=True, regex_budget=self._regex_budget)
             self._local.conn = conn
             self._local.statistics = self._statistics_version
             with self._conns_lock:
                 self._reader_conns.append(conn)
         return conn
 
-    async def _on_reader(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _read(self, work: Callable[[_Connection], T], within_budget: bool) -> T:
+        """One statement's work, on a reader thread."""
+        try:
+            conn = self._reader_conn()
+            return conn.regex_budget.run(work) if within_budget else work(conn)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    async def _on_reader(self, sql: str, work: Callable[[_Connection], T]) -> T:
         if self._reader_pool is None:
             raise DatabaseUnavailable("database is closed")
-
-        def call() -> T:
-            try:
-                return work(self._reader_conn())
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
-
-        return await self._reader_pool.run(call)
+        if not SQLITE.has_regex(sql):
+            return await self._reader_pool.run(functools.partial(self._read, work, False))
+        # $regex work never takes the last reader: other reads always find one free.
+        async with self._regex_readers:
+            return await self._reader_pool.run(functools.partial(self._read, work, True))
 
     # -- the Database protocol ------------------------------------------------------------
 
@@ -290,14 +341,15 @@ class SQLiteDatabase:
         async with self._write_lock:
             started = False
 
-            async def in_transaction(work: Callable[[sqlite3.Connection], T]) -> T:
+            async def in_transaction(sql: str, work: Callable[[_Connection], T]) -> T:
                 nonlocal started
                 started = True
+                within_budget = SQLITE.has_regex(sql)
 
-                def begin_then(conn: sqlite3.Connection) -> T:
+                def begin_then(conn: _Connection) -> T:
                     if not conn.in_transaction:
                         conn.execute("BEGIN IMMEDIATE")
-                    return work(conn)
+                    return conn.regex_budget.run(work) if within_budget else work(conn)
 
                 return await self._on_writer(begin_then)
 
@@ -319,11 +371,11 @@ class SQLiteDatabase:
         yield SQLiteConnection(self._on_reader)
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        result: Row | None = await self._on_reader(lambda c: c.execute(sql, params).fetchone())
+        result: Row | None = await self._on_reader(sql, lambda c: c.execute(sql, params).fetchone())
         return result
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        result: list[Row] = await self._on_reader(lambda c: c.execute(sql, params).fetchall())
+        result: list[Row] = await self._on_reader(sql, lambda c: c.execute(sql, params).fetchall())
         return result
 
     async def fetch_value(self, sql: str, *params: Any) -> Any:
