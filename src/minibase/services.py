@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from minibase.auth.apps import AppRegistry, apply_configured_apps
-from minibase.auth.revocations import RevokedUsers
+from minibase.auth.revocations import Revocations
 from minibase.auth.sessions import Sessions
 from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
@@ -44,7 +44,7 @@ class Services:
     signer: TokenSigner
     sessions: Sessions
     collections: CollectionRegistry
-    revoked: RevokedUsers
+    revocations: Revocations
     apps: AppRegistry
     platforms: PlatformGateway
     access_tokens: AccessTokens
@@ -112,13 +112,18 @@ async def open_services(
         vault = Vault(load_master_key(settings.master_key, settings.data_dir))
         ids = IdGenerator(clock)
         signer = TokenSigner(vault.derive("minibase/tokens/v1"), vault.key_id, clock)
+        revocations = Revocations(db, clock, settings.access_token_ttl)
+        await revocations.load()
         sessions = Sessions(
-            signer, clock, ids, settings.access_token_ttl, settings.refresh_token_ttl
+            signer,
+            clock,
+            ids,
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+            revocations,
         )
         registry = CollectionRegistry(db)
         await registry.load()
-        revoked = RevokedUsers(db)
-        await revoked.load()
         apps = AppRegistry(db, vault)
         await apply_configured_apps(db, apps, clock, ids, settings)
         await apps.load()
@@ -138,7 +143,7 @@ async def open_services(
         signer,
         sessions,
         registry,
-        revoked,
+        revocations,
         apps,
         gateway,
         AccessTokens(

@@ -15,19 +15,23 @@ def services_of(request: Request) -> Services:
 
 
 async def caller_of(request: Request) -> Caller:
-    """The caller; anonymous without a token; 401 with a bad or expired one, or one of a user
-    who was disabled or deleted since it was issued."""
+    """The caller; anonymous without a token; 401 with a bad or expired one, or a revoked one
+    (its user disabled or deleted, its roles changed, its session ended)."""
     header = request.headers.get("authorization")
     if not header:
         return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
-    services = services_of(request)
-    caller = services.signer.verify(token.strip())
-    if caller.is_user and caller.id and await services.revoked.is_revoked(caller.id):
-        raise ApiError("auth.user_revoked", 401, "this user was disabled or deleted")
-    return caller
+    return await caller_for_token(services_of(request), token.strip())
+
+
+async def caller_for_token(services: Services, token: str) -> Caller:
+    """The caller an access token names, if it is valid and not revoked: every path that
+    accepts an access token (HTTP routes, and any socket that carries one) checks it here."""
+    claims = services.signer.verify(token)
+    await services.revocations.check(claims)
+    return claims.caller
 
 
 async def require_user(request: Request) -> Caller:

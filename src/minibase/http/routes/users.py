@@ -158,7 +158,7 @@ async def patch_user(request: Request) -> Response:
         user = await update_user(conn, services.clock, user, **changes)
         if changes.get("disabled"):
             await services.sessions.revoke_user(conn, user.id)
-    services.revoked.changed()
+    services.revocations.changed()
     return json_response(user.public())
 
 
@@ -175,7 +175,7 @@ async def delete_user_route(request: Request) -> Response:
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
         await delete_user(conn, services.clock, user)
-    services.revoked.changed()
+    services.revocations.changed()
     return Response(status_code=204)
 
 
@@ -198,16 +198,17 @@ async def issue_tokens(request: Request) -> Response:
 @routes.add(
     "POST",
     "/api/admin/users/{id}/revoke",
-    "Revoke every refresh token of a user",
+    "Sign a user out everywhere: every refresh token is revoked, every access token stops",
     access="admin",
-    responses={200: ("How many were revoked", {"type": "object"})},
+    responses={200: ("How many refresh tokens were revoked", {"type": "object"})},
 )
 async def revoke_user_tokens(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
-        revoked = await services.sessions.revoke_user(conn, user.id)
+        revoked = await services.sessions.sign_out_everywhere(conn, user.id)
+    services.revocations.changed()
     return json_response({"revoked": revoked})
 
 
