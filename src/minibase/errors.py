@@ -63,6 +63,10 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         401,
         "A rotated refresh token was used again; its family is revoked.",
     ),
+    "auth.too_many_attempts": (
+        429,
+        "Too many failed sign-in attempts for this account or address; retry after Retry-After.",
+    ),
     "auth.invalid_code": (400, "The platform login code is invalid, used or expired."),
     "auth.invalid_encrypted_data": (400, "Encrypted data or its signature does not check out."),
     "auth.no_session": (400, "No platform session for this user on this app; log in first."),

@@ -9,6 +9,14 @@ from typing import Any
 from minibase.auth.apps import AppRegistry, apply_configured_apps
 from minibase.auth.revocations import Revocations
 from minibase.auth.sessions import Sessions
+from minibase.auth.throttle import (
+    AttemptStore,
+    DatabaseAttemptStore,
+    Limit,
+    RedisAttemptStore,
+    SignInLimits,
+    Throttle,
+)
 from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
 from minibase.config import Settings
@@ -50,6 +58,7 @@ class Services:
     access_tokens: AccessTokens
     jobs: JobQueue
     merchants: MerchantRegistry
+    throttle: Throttle
     payments: Payments = field(init=False)
     messages: SubscribeMessages = field(init=False)
     qrcodes: QrCodes = field(init=False)
@@ -69,6 +78,7 @@ class Services:
         self.content = ContentChecks(self)
 
     async def close(self) -> None:
+        await self.throttle.store.close()
         await self.access_tokens.close()
         await self.push.nonces.close()
         await self.platforms.close()
@@ -85,6 +95,29 @@ def nonce_store_for(settings: Settings, db: Database, clock: Clock) -> NonceStor
     if settings.cache_url:
         return RedisNonceStore(settings.cache_url)
     return DatabaseNonceStore(db, clock)
+
+
+def throttle_for(settings: Settings, db: Database, clock: Clock) -> Throttle:
+    store: AttemptStore = (
+        RedisAttemptStore(settings.cache_url) if settings.cache_url else DatabaseAttemptStore(db)
+    )
+    window = settings.throttle_window
+    limits = SignInLimits(
+        admin_account=Limit(
+            "admin_login.account",
+            settings.admin_login_failures_per_account,
+            window,
+            reset_on_success=True,
+        ),
+        admin_address=Limit(
+            "admin_login.address", settings.admin_login_failures_per_address, window
+        ),
+        refresh_address=Limit("refresh.address", settings.refresh_failures_per_address, window),
+        platform_address=Limit(
+            "platform_login.address", settings.platform_login_failures_per_address, window
+        ),
+    )
+    return Throttle(store, clock, limits)
 
 
 def database_for(settings: Settings) -> Database:
@@ -155,6 +188,7 @@ async def open_services(
         ),
         JobQueue(db, clock, ids),
         merchants,
+        throttle_for(settings, db, clock),
     )
     try:
         attach_functions(services)

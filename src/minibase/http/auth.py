@@ -1,6 +1,9 @@
-"""Who is calling, from the Authorization header."""
+"""Who is calling: from the Authorization header, and from which address."""
 
 from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
 
 from starlette.requests import Request
 
@@ -58,3 +61,25 @@ async def require_admin(request: Request) -> Caller:
             raise ApiError("auth.required", 401, "this route needs an admin token")
         raise ApiError("auth.admin_required", 403, "this route needs an admin token")
     return caller
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address: the connection's peer, or — when the peer is one of the
+    `trusted_proxies` — the nearest address in X-Forwarded-For that is not one of them."""
+    peer = request.client.host if request.client else ""
+    trusted = services_of(request).settings.trusted_proxies
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def _is_trusted(address: str, trusted: Sequence[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(proxy, strict=False) for proxy in trusted)

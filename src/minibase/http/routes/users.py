@@ -18,7 +18,7 @@ from minibase.auth.users import (
     update_user,
 )
 from minibase.errors import ApiError
-from minibase.http.auth import require_admin, require_user, services_of
+from minibase.http.auth import client_address, require_admin, require_user, services_of
 from minibase.http.json import json_response, read_json, read_object
 from minibase.http.routing import Routes
 
@@ -217,12 +217,20 @@ async def revoke_user_tokens(request: Request) -> Response:
     "/api/auth/refresh",
     "Trade a refresh token for a new pair (the old one stops working)",
     body=_REFRESH,
-    responses={200: ("Tokens", TOKENS), 401: ("Invalid or reused", None)},
+    responses={
+        200: ("Tokens", TOKENS),
+        401: ("Invalid or reused", None),
+        429: ("Too many invalid refresh tokens from this address: see Retry-After", None),
+    },
 )
 async def refresh(request: Request) -> Response:
     services = services_of(request)
     token = await _refresh_token(request)
-    pair = await services.sessions.rotate(services.db, token)
+    pair = await services.throttle.guard(
+        lambda: services.sessions.rotate(services.db, token),
+        [(services.throttle.limits.refresh_address, client_address(request))],
+        failures={"auth.invalid_refresh_token", "auth.refresh_token_reused"},
+    )
     return json_response(pair.to_json())
 
 

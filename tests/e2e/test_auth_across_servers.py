@@ -1,6 +1,7 @@
-"""Two `minibase serve` processes on one database: a role removed, a refresh token reused, or a
-user signed out everywhere through one of them, and the other refuses the access tokens that
-change voided within about two seconds — although it had verified (and cached) them before."""
+"""Two `minibase serve` processes on one database (SQLite or PostgreSQL). A role removed, a
+refresh token reused, or a user signed out everywhere through one of them, and the other refuses
+the access tokens that change voided within about two seconds — although it had verified (and
+cached) them before. Wrong admin passwords sent to both add up to one lockout."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from minibase.testing import postgres
-from tests.e2e.conftest import RunningServer, admin_headers, start_server, stop_server
+from tests.e2e.conftest import ADMIN_PW, RunningServer, admin_headers, start_server, stop_server
 
 DEADLINE = 3.0  # revocations are re-read every second; the rest is slack for a busy machine
 
@@ -32,7 +33,11 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[None]:
 
 @pytest.fixture
 def servers(tmp_path: Path, database: None) -> Iterator[tuple[RunningServer, RunningServer]]:
-    env = {"MINIBASE_AUTO_MIGRATE": "true", "MINIBASE_RUN_JOBS": "false"}
+    env = {
+        "MINIBASE_AUTO_MIGRATE": "true",
+        "MINIBASE_RUN_JOBS": "false",
+        "MINIBASE_ADMIN_LOGIN_FAILURES_PER_ACCOUNT": "3",
+    }
     first = start_server(tmp_path, env=env)
     try:
         second = start_server(tmp_path, env=env)
@@ -108,3 +113,26 @@ async def test_a_revocation_on_one_server_stops_the_token_on_the_other(
         assert (await http.get(drafts, headers=bearer(tablet["access_token"]))).status_code == 200
         await http.post(f"{a.url}/api/admin/users/{user['id']}/revoke", headers=admin)
         await refused_within(http, drafts, tablet["access_token"])
+
+
+async def test_wrong_passwords_sent_to_two_servers_add_up_to_one_lockout(
+    servers: tuple[RunningServer, RunningServer],
+) -> None:
+    a, b = servers
+    admin_headers(a)  # me@example.com, with the password ADMIN_PW
+    body = {"email": "me@example.com", "password": "wrong password"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for server in (a, b, a):
+            wrong = await http.post(f"{server.url}/api/admin/login", json=body)
+            assert wrong.status_code == 401
+        for server in (b, a):
+            right = await http.post(
+                f"{server.url}/api/admin/login", json={**body, "password": ADMIN_PW}
+            )
+            assert right.status_code == 429
+            assert right.json()["code"] == "auth.too_many_attempts"
+            assert 0 < int(right.headers["retry-after"]) <= 900
+        other = await http.post(
+            f"{b.url}/api/admin/login", json={"email": "other@example.com", "password": "x"}
+        )
+        assert other.status_code == 401  # another account, from the same address, is not locked
