@@ -97,7 +97,7 @@ def nonce_store_for(settings: Settings, db: Database, clock: Clock) -> NonceStor
     return DatabaseNonceStore(db, clock)
 
 
-def throttle_for(settings: Settings, db: Database, clock: Clock) -> Throttle:
+def throttle_for(settings: Settings, db: Database, vault: Vault, clock: Clock) -> Throttle:
     store: AttemptStore = (
         RedisAttemptStore(settings.cache_url) if settings.cache_url else DatabaseAttemptStore(db)
     )
@@ -117,7 +117,7 @@ def throttle_for(settings: Settings, db: Database, clock: Clock) -> Throttle:
             "platform_login.address", settings.platform_login_failures_per_address, window
         ),
     )
-    return Throttle(store, clock, limits)
+    return Throttle(store, clock, limits, vault.derive("minibase/throttle/v1"))
 
 
 def database_for(settings: Settings) -> Database:
@@ -188,7 +188,7 @@ async def open_services(
         ),
         JobQueue(db, clock, ids),
         merchants,
-        throttle_for(settings, db, clock),
+        throttle_for(settings, db, vault, clock),
     )
     try:
         attach_functions(services)

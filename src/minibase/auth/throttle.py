@@ -5,13 +5,15 @@ Redis (`cache_url`).
 A limit allows so many failures in a fixed window that starts at the first failure. Once they
 are spent, every attempt — a right password too, which is what makes guessing pointless —
 answers 429 `auth.too_many_attempts` with `Retry-After` until the window ends, before any
-password is hashed or any platform asked. Keys are stored hashed: no email address or IP
-address is written down.
+password is hashed or any platform asked. Keys are stored as HMACs under a key derived from
+the master key: bounded in size whatever a client sends, and no email or IP address can be read
+(or enumerated) back from them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -64,10 +66,11 @@ class AttemptStore(Protocol):
 
 
 class Throttle:
-    def __init__(self, store: AttemptStore, clock: Clock, limits: SignInLimits) -> None:
+    def __init__(self, store: AttemptStore, clock: Clock, limits: SignInLimits, key: bytes) -> None:
         self.store = store
         self.limits = limits
         self._clock = clock
+        self._secret = key
 
     async def guard(
         self,
@@ -84,18 +87,22 @@ class Throttle:
         except ApiError as error:
             if error.code in failures and counters:
                 now = self._clock.now().timestamp()
-                await self.store.add([(_key(lim, v), lim.window) for lim, v in counters], now)
+                await self.store.add([(self._key(lim, v), lim.window) for lim, v in counters], now)
             raise
-        forgiven = [_key(limit, value) for limit, value in counters if limit.reset_on_success]
+        forgiven = [self._key(limit, value) for limit, value in counters if limit.reset_on_success]
         if forgiven:
             await self.store.clear(forgiven)
         return result
+
+    def _key(self, limit: Limit, value: str) -> str:
+        digest = hmac.new(self._secret, value.encode(), hashlib.sha256).hexdigest()
+        return f"{limit.name}:{digest}"
 
     async def check(self, counters: Sequence[tuple[Limit, str]]) -> None:
         if not counters:
             return
         now = self._clock.now().timestamp()
-        keys = {_key(limit, value): limit for limit, value in counters}
+        keys = {self._key(limit, value): limit for limit, value in counters}
         found = await self.store.read(list(keys), now)
         spent = [
             (counted.window_end, keys[key].name)
@@ -111,10 +118,6 @@ class Throttle:
                 f"too many failed attempts; retry in {retry_after} s",
                 {"retry_after": retry_after, "limit": name},
             )
-
-
-def _key(limit: Limit, value: str) -> str:
-    return f"{limit.name}:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
 class DatabaseAttemptStore:
