@@ -6,6 +6,7 @@ It is passed down from `create_app`; nothing reads the environment anywhere else
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -64,7 +65,8 @@ class Settings:
     # WeChat access tokens from cgi-bin/stable_token (default) or the classic cgi-bin/token.
     wechat_token_api: str = "stable_token"  # noqa: S105 (an API name)
     # Redis (redis://host:6379/0) for what every instance shares: app access tokens and their
-    # refresh locks. None: kept in the database, which every process shares too.
+    # refresh locks, push nonces, failed sign-in counts. None: kept in the database, which every
+    # process shares too.
     cache_url: str | None = None
     # Cloud functions, hooks, schedules and job handlers: the *.py files of this folder.
     functions_dir: Path = Path("functions")
@@ -92,6 +94,17 @@ class Settings:
     push_window: int = 300
     # Seconds a replying @push handler may take (WeChat gives up on an answer after 5).
     push_reply_timeout: float = 4.0
+    # Throttling of guessing (429 auth.too_many_attempts with Retry-After): failed attempts
+    # allowed per throttle_window seconds, counted for every instance (in the database, or in
+    # Redis with cache_url). 0 turns a limit off.
+    throttle_window: int = 900
+    admin_login_failures_per_account: int = 5
+    admin_login_failures_per_address: int = 20
+    refresh_failures_per_address: int = 300
+    platform_login_failures_per_address: int = 150
+    # Reverse proxies (addresses or networks, e.g. 10.0.0.0/8) whose X-Forwarded-For names the
+    # client. Without them the client address is the connection's peer address.
+    trusted_proxies: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -298,9 +311,26 @@ def _check(settings: Settings) -> None:
         "pay_order_ttl",
         "pay_reconcile_after",
         "push_window",
+        "throttle_window",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
+    for name in (
+        "admin_login_failures_per_account",
+        "admin_login_failures_per_address",
+        "refresh_failures_per_address",
+        "platform_login_failures_per_address",
+    ):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting {name} ({env_name(name)}) must be 0 (off) or more")
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"setting trusted_proxies (MINIBASE_TRUSTED_PROXIES): {proxy!r} is not an"
+                " address or a network"
+            ) from None
     if settings.wechat_token_api not in ("stable_token", "token"):
         raise ConfigError("setting wechat_token_api must be stable_token or token")
     if settings.cache_url and not settings.cache_url.startswith(("redis://", "rediss://")):

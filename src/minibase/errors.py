@@ -62,12 +62,20 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "auth.token_expired": (401, "The access token has expired; refresh it."),
     "auth.forbidden": (403, "The caller may not do this."),
     "auth.user_revoked": (401, "The user was disabled or deleted; their tokens no longer work."),
+    "auth.token_revoked": (
+        401,
+        "The access token was revoked (roles changed, session ended); refresh it.",
+    ),
     "auth.admin_required": (403, "The route needs an admin token."),
     "auth.invalid_credentials": (401, "Email or password is wrong."),
     "auth.invalid_refresh_token": (401, "The refresh token is unknown, expired or revoked."),
     "auth.refresh_token_reused": (
         401,
         "A rotated refresh token was used again; its family is revoked.",
+    ),
+    "auth.too_many_attempts": (
+        429,
+        "Too many failed sign-in attempts for this account or address; retry after Retry-After.",
     ),
     "auth.invalid_code": (400, "The platform login code is invalid, used or expired."),
     "auth.invalid_encrypted_data": (400, "Encrypted data or its signature does not check out."),

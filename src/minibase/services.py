@@ -7,8 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from minibase.auth.apps import AppRegistry, apply_configured_apps
-from minibase.auth.revocations import RevokedUsers
+from minibase.auth.revocations import Revocations
 from minibase.auth.sessions import Sessions
+from minibase.auth.throttle import (
+    AttemptStore,
+    DatabaseAttemptStore,
+    Limit,
+    RedisAttemptStore,
+    SignInLimits,
+    Throttle,
+)
 from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
 from minibase.config import Settings
@@ -45,12 +53,13 @@ class Services:
     signer: TokenSigner
     sessions: Sessions
     collections: CollectionRegistry
-    revoked: RevokedUsers
+    revocations: Revocations
     apps: AppRegistry
     platforms: PlatformGateway
     access_tokens: AccessTokens
     jobs: JobQueue
     merchants: MerchantRegistry
+    throttle: Throttle
     payments: Payments = field(init=False)
     messages: SubscribeMessages = field(init=False)
     qrcodes: QrCodes = field(init=False)
@@ -70,6 +79,7 @@ class Services:
         self.content = ContentChecks(self)
 
     async def close(self) -> None:
+        await self.throttle.store.close()
         await self.access_tokens.close()
         await self.push.nonces.close()
         await self.platforms.close()
@@ -86,6 +96,29 @@ def nonce_store_for(settings: Settings, db: Database, clock: Clock) -> NonceStor
     if settings.cache_url:
         return RedisNonceStore(settings.cache_url)
     return DatabaseNonceStore(db, clock)
+
+
+def throttle_for(settings: Settings, db: Database, vault: Vault, clock: Clock) -> Throttle:
+    store: AttemptStore = (
+        RedisAttemptStore(settings.cache_url) if settings.cache_url else DatabaseAttemptStore(db)
+    )
+    window = settings.throttle_window
+    limits = SignInLimits(
+        admin_account=Limit(
+            "admin_login.account",
+            settings.admin_login_failures_per_account,
+            window,
+            reset_on_success=True,
+        ),
+        admin_address=Limit(
+            "admin_login.address", settings.admin_login_failures_per_address, window
+        ),
+        refresh_address=Limit("refresh.address", settings.refresh_failures_per_address, window),
+        platform_address=Limit(
+            "platform_login.address", settings.platform_login_failures_per_address, window
+        ),
+    )
+    return Throttle(store, clock, limits, vault.derive("minibase/throttle/v1"))
 
 
 def database_for(settings: Settings) -> Database:
@@ -120,13 +153,18 @@ async def open_services(
         vault = Vault(load_master_key(settings.master_key, settings.data_dir))
         ids = IdGenerator(clock)
         signer = TokenSigner(vault.derive("minibase/tokens/v1"), vault.key_id, clock)
+        revocations = Revocations(db, clock, settings.access_token_ttl)
+        await revocations.load()
         sessions = Sessions(
-            signer, clock, ids, settings.access_token_ttl, settings.refresh_token_ttl
+            signer,
+            clock,
+            ids,
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+            revocations,
         )
         registry = CollectionRegistry(db)
         await registry.load()
-        revoked = RevokedUsers(db)
-        await revoked.load()
         apps = AppRegistry(db, vault)
         await apply_configured_apps(db, apps, clock, ids, settings)
         await apps.load()
@@ -146,7 +184,7 @@ async def open_services(
         signer,
         sessions,
         registry,
-        revoked,
+        revocations,
         apps,
         gateway,
         AccessTokens(
@@ -158,6 +196,7 @@ async def open_services(
         ),
         JobQueue(db, clock, ids),
         merchants,
+        throttle_for(settings, db, vault, clock),
     )
     try:
         attach_functions(services)

@@ -20,6 +20,7 @@ import orjson
 
 from minibase.auth.caller import Caller
 from minibase.auth.phones import VerifiedPhone
+from minibase.auth.revocations import void_tokens
 from minibase.auth.sessions import TokenPair
 from minibase.auth.users import PHONE_LOOKUP, User, delete_user, get_user
 from minibase.clock import isoformat
@@ -129,7 +130,7 @@ async def merge_accounts(services: Services, caller: Caller, token: Any) -> tupl
         tokens = await services.sessions.issue(
             conn, merged, platform=caller.platform, appid=caller.appid
         )
-    services.revoked.changed()
+    services.revocations.changed()
     return merged, tokens
 
 
@@ -148,6 +149,9 @@ async def _merge_profiles(services: Services, conn: Connection, source: User, ta
     roles = tuple(dict.fromkeys((*target.roles, *source.roles)))
     profile = {**source.profile, **target.profile}
     merged = replace(target, roles=roles, profile=profile, updated=isoformat(services.clock.now()))
+    if set(roles) != set(target.roles):  # the account's other tokens claim fewer roles
+        version = await void_tokens(conn, services.clock, target.id)
+        merged = replace(merged, token_version=version)
     await conn.execute(
         "UPDATE users SET roles = ?, profile = ?, updated = ? WHERE id = ?",
         orjson.dumps(list(roles)).decode(),

@@ -1,6 +1,9 @@
 """Access + refresh token pairs. Refresh tokens rotate on every use and live in families:
 using a rotated token again (a stolen copy, most likely) revokes the whole family.
 
+Revoking a family (reuse, logout) or every session of a user (sign out everywhere) stops their
+access tokens too, within a second on every process (see minibase.auth.revocations).
+
 Only a SHA-256 of a refresh token is stored, so a database leak gives no usable tokens.
 """
 
@@ -12,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from minibase.auth.caller import Caller
+from minibase.auth.revocations import Revocations, revoke_sessions, void_tokens
 from minibase.auth.tokens import TokenSigner
 from minibase.auth.users import User, find_user
 from minibase.clock import Clock, isoformat
@@ -49,8 +53,10 @@ class Sessions:
         ids: IdGenerator,
         access_ttl: int,
         refresh_ttl: int,
+        revocations: Revocations,
     ) -> None:
         self._signer = signer
+        self._revocations = revocations
         self._clock = clock
         self._ids = ids
         self._access_ttl = access_ttl
@@ -92,7 +98,7 @@ class Sessions:
             parent_id,
         )
         caller = self.caller_for(user, platform, appid)
-        access = self._signer.issue(caller, self._access_ttl, sid=family)
+        access = self._signer.issue(caller, self._access_ttl, sid=family, ver=user.token_version)
         return TokenPair(access, refresh, self._access_ttl, self._refresh_ttl)
 
     async def rotate(self, db: Database, refresh_token: str) -> TokenPair:
@@ -135,6 +141,7 @@ class Sessions:
         )
 
     async def revoke_family(self, db: Database, family_id: str) -> None:
+        """End one session: its refresh tokens and its access tokens stop."""
         async with db.transaction() as conn:
             await conn.execute(
                 "UPDATE refresh_tokens SET revoked_at = ?"
@@ -142,6 +149,8 @@ class Sessions:
                 isoformat(self._clock.now()),
                 family_id,
             )
+            await revoke_sessions(conn, self._clock, [family_id], self._revocations.horizon)
+        self._revocations.changed()
 
     async def revoke_token(self, db: Database, refresh_token: str) -> None:
         """Log out: revoke the family the token belongs to (unknown tokens are ignored)."""
@@ -152,11 +161,18 @@ class Sessions:
             await self.revoke_family(db, row[0])
 
     async def revoke_user(self, conn: Connection, user_id: str) -> int:
+        """Revoke every refresh token of the user; how many were live."""
         return await conn.execute(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
             isoformat(self._clock.now()),
             user_id,
         )
+
+    async def sign_out_everywhere(self, conn: Connection, user_id: str) -> int:
+        """Every session of the user ends, refresh and access tokens alike; how many refresh
+        tokens were live. Call `revocations.changed()` once the transaction commits."""
+        await void_tokens(conn, self._clock, user_id)
+        return await self.revoke_user(conn, user_id)
 
 
 def _invalid_refresh() -> ApiError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,11 +32,23 @@ def invalid_token(message: str = "the access token is invalid") -> ApiError:
     return ApiError("auth.invalid_token", 401, message)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified access token says: its caller, its expiry (unix seconds), and what a
+    revocation may name: its session (the refresh family, `sid`) and the user's token version
+    when it was issued (`ver`)."""
+
+    caller: Caller
+    expires: int
+    session: str | None = None
+    version: int = 0
+
+
 class TokenSigner:
     def __init__(self, key: bytes, key_id: str, clock: Clock) -> None:
         self._key = key
         self._clock = clock
-        self._verified: dict[str, tuple[Caller, int]] = {}
+        self._verified: dict[str, TokenClaims] = {}
         self._header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": key_id}))
 
     def issue(self, caller: Caller, ttl: int, **extra: Any) -> str:
@@ -59,25 +72,25 @@ class TokenSigner:
     def _sign(self, signing_input: bytes) -> bytes:
         return _b64(hmac.new(self._key, signing_input, hashlib.sha256).digest())
 
-    def verify(self, token: str) -> Caller:
-        """The caller a token names; ApiError auth.invalid_token / auth.token_expired otherwise.
+    def verify(self, token: str) -> TokenClaims:
+        """What a token claims; ApiError auth.invalid_token / auth.token_expired otherwise.
 
         A mini program sends the same token with every call until it expires, so tokens that
-        verified are remembered (bounded) and only their expiry is checked again.
+        verified are remembered (bounded) and only their expiry is checked again. Whether the
+        token was revoked is not for the signer to say: see Revocations.check.
         """
         known = self._verified.get(token)
         if known is not None:
-            caller, expires = known
-            if expires <= self._clock.now().timestamp():
+            if known.expires <= self._clock.now().timestamp():
                 raise ApiError("auth.token_expired", 401, "the access token has expired")
-            return caller
-        caller, expires = self._verify_signature(token)
+            return known
+        claims = self._verify_signature(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (caller, expires)
-        return caller
+        self._verified[token] = claims
+        return claims
 
-    def _verify_signature(self, token: str) -> tuple[Caller, int]:
+    def _verify_signature(self, token: str) -> TokenClaims:
         raw = token.encode()
         header, _, rest = raw.partition(b".")
         payload, _, signature = rest.partition(b".")
@@ -89,9 +102,12 @@ class TokenSigner:
             claims = orjson.loads(_unb64(payload))
             kind: CallerKind = claims["typ"]
             expires = int(claims["exp"])
-        except (ValueError, KeyError, TypeError):
+            session, version = claims.get("sid"), claims.get("ver", 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise invalid_token() from None
-        if kind not in ("user", "admin"):
+        if kind not in ("user", "admin") or type(version) is not int:
+            raise invalid_token()
+        if session is not None and not isinstance(session, str):
             raise invalid_token()
         if expires <= self._clock.now().timestamp():
             raise ApiError("auth.token_expired", 401, "the access token has expired")
@@ -102,4 +118,4 @@ class TokenSigner:
             platform=claims.get("plat"),
             appid=claims.get("app"),
         )
-        return caller, expires
+        return TokenClaims(caller, expires, session, version)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from minibase.auth.revocations import restore_user, revoke_user
+from minibase.auth.revocations import restore_user, revoke_user, void_tokens
 from minibase.clock import Clock, isoformat
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
@@ -36,6 +36,7 @@ class User:
     created: str
     updated: str
     phone_hint: str | None = None  # e.g. "138****8000"; the number itself is sealed
+    token_version: int = 0  # carried by access tokens; moved on to void those issued before
 
     def public(self) -> dict[str, Any]:
         return {
@@ -49,7 +50,7 @@ class User:
         }
 
 
-_COLUMNS = "id, roles, profile, disabled, created, updated, phone_hint"
+_COLUMNS = "id, roles, profile, disabled, created, updated, phone_hint, token_version"
 
 
 def _user(row: Row) -> User:
@@ -61,6 +62,7 @@ def _user(row: Row) -> User:
         created=row[4],
         updated=row[5],
         phone_hint=row[6],
+        token_version=int(row[7]),
     )
 
 
@@ -91,7 +93,7 @@ async def insert_user(
     now = isoformat(clock.now())
     user = User(ids.new(), tuple(roles), dict(profile or {}), False, now, now)
     await conn.execute(
-        f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
         user.id,
         orjson.dumps(list(user.roles)).decode(),
         orjson.dumps(user.profile).decode(),
@@ -124,7 +126,9 @@ async def update_user(
     profile: Mapping[str, Any] | None = None,
     disabled: bool | None = None,
 ) -> User:
-    """Change a user; disabling also stops their access tokens (and enabling restores them)."""
+    """Change a user. A change of roles voids the user's access tokens (they claim the old
+    roles: a refresh gives the new ones); disabling stops them too (and enabling restores
+    them)."""
     changed = dataclasses.replace(
         user,
         roles=tuple(roles) if roles is not None else user.roles,
@@ -136,6 +140,9 @@ async def update_user(
         await revoke_user(conn, clock, user.id, "disabled")
     elif user.disabled and not changed.disabled:
         await restore_user(conn, user.id)
+    if set(changed.roles) != set(user.roles):
+        version = await void_tokens(conn, clock, user.id)
+        changed = dataclasses.replace(changed, token_version=version)
     await conn.execute(
         "UPDATE users SET roles = ?, profile = ?, disabled = ?, updated = ? WHERE id = ?",
         orjson.dumps(list(changed.roles)).decode(),

@@ -1,6 +1,9 @@
-"""Who is calling, from the Authorization header."""
+"""Who is calling: from the Authorization header, and from which address."""
 
 from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
 
 from starlette.requests import Request
 
@@ -15,19 +18,23 @@ def services_of(request: Request) -> Services:
 
 
 async def caller_of(request: Request) -> Caller:
-    """The caller; anonymous without a token; 401 with a bad or expired one, or one of a user
-    who was disabled or deleted since it was issued."""
+    """The caller; anonymous without a token; 401 with a bad or expired one, or a revoked one
+    (its user disabled or deleted, its roles changed, its session ended)."""
     header = request.headers.get("authorization")
     if not header:
         return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
-    services = services_of(request)
-    caller = services.signer.verify(token.strip())
-    if caller.is_user and caller.id and await services.revoked.is_revoked(caller.id):
-        raise ApiError("auth.user_revoked", 401, "this user was disabled or deleted")
-    return caller
+    return await caller_for_token(services_of(request), token.strip())
+
+
+async def caller_for_token(services: Services, token: str) -> Caller:
+    """The caller an access token names, if it is valid and not revoked: every path that
+    accepts an access token (HTTP routes, and any socket that carries one) checks it here."""
+    claims = services.signer.verify(token)
+    await services.revocations.check(claims)
+    return claims.caller
 
 
 async def require_user(request: Request) -> Caller:
@@ -54,3 +61,25 @@ async def require_admin(request: Request) -> Caller:
             raise ApiError("auth.required", 401, "this route needs an admin token")
         raise ApiError("auth.admin_required", 403, "this route needs an admin token")
     return caller
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address: the connection's peer, or — when the peer is one of the
+    `trusted_proxies` — the nearest address in X-Forwarded-For that is not one of them."""
+    peer = request.client.host if request.client else ""
+    trusted = services_of(request).settings.trusted_proxies
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def _is_trusted(address: str, trusted: Sequence[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(proxy, strict=False) for proxy in trusted)

@@ -29,8 +29,10 @@ def error_response(error: ApiError, request_id: str | None = None) -> Response:
     body = error.to_json()
     if request_id:
         body["request_id"] = request_id
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return json_response(body, error.status, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    if error.status == 429 and "retry_after" in error.details:
+        headers["Retry-After"] = str(error.details["retry_after"])
+    return json_response(body, error.status, headers or None)
 
 
 def body_too_large(limit: int) -> ApiError:

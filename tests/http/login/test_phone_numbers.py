@@ -220,3 +220,41 @@ async def test_an_admin_finds_a_user_by_phone_without_decrypting_rows(
         "/api/admin/users", headers=admin.headers, params={"phone": "13900000000"}
     )
     assert nobody.json()["items"] == []
+
+
+async def test_roles_merged_into_an_account_void_its_older_tokens(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Any,
+) -> None:
+    await register_app("wechat", "wx1111")
+    await register_app("alipay", APPS["alipay"])
+    on_wechat = await sign_in(client, sandbox, "wechat", "wx1111", "ann")
+    await client.post(
+        "/api/auth/phone",
+        headers=bearer(on_wechat),
+        json=await _phone_body(sandbox, "wechat", "ann"),
+    )
+    on_alipay = await sign_in(client, sandbox, "alipay", APPS["alipay"], "ann")
+    await client.patch(
+        f"/api/admin/users/{on_alipay['user']['id']}",
+        headers=admin.headers,
+        json={"roles": ["vip"]},
+    )
+    on_alipay = await sign_in(client, sandbox, "alipay", APPS["alipay"], "ann")  # now a vip
+    taken = await client.post(
+        "/api/auth/phone",
+        headers=bearer(on_alipay),
+        json=await _phone_body(sandbox, "alipay", "ann"),
+    )
+    merged = await client.post(
+        "/api/auth/merge",
+        headers=bearer(on_alipay),
+        json={"merge_token": taken.json()["details"]["merge_token"]},
+    )
+    assert merged.json()["user"]["roles"] == ["vip"]
+    me = await client.get("/api/auth/me", headers=bearer(merged.json()))
+    assert me.json()["roles"] == ["vip"]
+    older = await client.get("/api/auth/me", headers=bearer(on_wechat))  # claims no roles
+    assert (older.status_code, older.json()["code"]) == (401, "auth.token_revoked")

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from minibase.auth.admins import authenticate_admin
 from minibase.errors import ApiError
-from minibase.http.auth import services_of
+from minibase.http.auth import client_address, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.routing import Routes
 
@@ -36,7 +36,11 @@ _TOKEN = {
     "/api/admin/login",
     "Sign in as an admin; returns an admin access token",
     body=_LOGIN,
-    responses={200: ("An admin token", _TOKEN), 401: ("Wrong credentials", None)},
+    responses={
+        200: ("An admin token", _TOKEN),
+        401: ("Wrong credentials", None),
+        429: ("Too many failed attempts for this account or address: see Retry-After", None),
+    },
 )
 async def admin_login(request: Request) -> Response:
     services = services_of(request)
@@ -44,7 +48,15 @@ async def admin_login(request: Request) -> Response:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise ApiError("request.invalid_body", 400, "email and password are strings")
-    admin = await authenticate_admin(services.db, email, password)
+    limits = services.throttle.limits
+    admin = await services.throttle.guard(
+        lambda: authenticate_admin(services.db, email, password),
+        [
+            (limits.admin_account, email.strip().lower()),
+            (limits.admin_address, client_address(request)),
+        ],
+        failures={"auth.invalid_credentials"},
+    )
     ttl = services.settings.admin_token_ttl
     token = services.signer.issue(admin.caller(), ttl)
     return json_response(

@@ -11,7 +11,7 @@ from minibase.auth.accounts import bind_phone, merge_accounts
 from minibase.auth.login import login
 from minibase.auth.phones import verify_phone
 from minibase.auth.profiles import update_platform_profile
-from minibase.http.auth import require_user, services_of
+from minibase.http.auth import client_address, require_user, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.routes.users import TOKENS, USER
 from minibase.http.routing import Routes
@@ -76,18 +76,23 @@ PROFILE_BODY = {
         400: ("Invalid, used or expired code", None),
         404: ("No such platform or app", None),
         502: ("The platform refused the app's credentials", None),
+        429: ("Too many refused codes from this address: see Retry-After", None),
         503: ("The platform is unavailable or rate-limited", None),
     },
 )
 async def platform_login(request: Request) -> Response:
     services = services_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
-    result = await login(
-        services,
-        request.path_params["platform"],
-        body.get("appid"),
-        body.get("code"),
-        body.get("anonymous_code"),
+    result = await services.throttle.guard(
+        lambda: login(
+            services,
+            request.path_params["platform"],
+            body.get("appid"),
+            body.get("code"),
+            body.get("anonymous_code"),
+        ),
+        [(services.throttle.limits.platform_address, client_address(request))],
+        failures={"auth.invalid_code"},
     )
     return json_response(result.to_json())
 

@@ -18,7 +18,7 @@ from minibase.auth.users import (
     update_user,
 )
 from minibase.errors import ApiError
-from minibase.http.auth import require_admin, require_user, services_of
+from minibase.http.auth import client_address, require_admin, require_user, services_of
 from minibase.http.json import json_response, read_json, read_object
 from minibase.http.routing import Routes
 
@@ -158,7 +158,7 @@ async def patch_user(request: Request) -> Response:
         user = await update_user(conn, services.clock, user, **changes)
         if changes.get("disabled"):
             await services.sessions.revoke_user(conn, user.id)
-    services.revoked.changed()
+    services.revocations.changed()
     return json_response(user.public())
 
 
@@ -175,7 +175,7 @@ async def delete_user_route(request: Request) -> Response:
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
         await delete_user(conn, services.clock, user)
-    services.revoked.changed()
+    services.revocations.changed()
     return Response(status_code=204)
 
 
@@ -198,16 +198,17 @@ async def issue_tokens(request: Request) -> Response:
 @routes.add(
     "POST",
     "/api/admin/users/{id}/revoke",
-    "Revoke every refresh token of a user",
+    "Sign a user out everywhere: every refresh token is revoked, every access token stops",
     access="admin",
-    responses={200: ("How many were revoked", {"type": "object"})},
+    responses={200: ("How many refresh tokens were revoked", {"type": "object"})},
 )
 async def revoke_user_tokens(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
-        revoked = await services.sessions.revoke_user(conn, user.id)
+        revoked = await services.sessions.sign_out_everywhere(conn, user.id)
+    services.revocations.changed()
     return json_response({"revoked": revoked})
 
 
@@ -216,12 +217,20 @@ async def revoke_user_tokens(request: Request) -> Response:
     "/api/auth/refresh",
     "Trade a refresh token for a new pair (the old one stops working)",
     body=_REFRESH,
-    responses={200: ("Tokens", TOKENS), 401: ("Invalid or reused", None)},
+    responses={
+        200: ("Tokens", TOKENS),
+        401: ("Invalid or reused", None),
+        429: ("Too many invalid refresh tokens from this address: see Retry-After", None),
+    },
 )
 async def refresh(request: Request) -> Response:
     services = services_of(request)
     token = await _refresh_token(request)
-    pair = await services.sessions.rotate(services.db, token)
+    pair = await services.throttle.guard(
+        lambda: services.sessions.rotate(services.db, token),
+        [(services.throttle.limits.refresh_address, client_address(request))],
+        failures={"auth.invalid_refresh_token", "auth.refresh_token_reused"},
+    )
     return json_response(pair.to_json())
 
 

@@ -22,6 +22,7 @@ from minibase.store.migrations import (
     v0008_qr_codes,
     v0009_push_messages,
     v0010_content_checks,
+    v0011_token_revocations_and_throttles,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -47,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0008_qr_codes,
         v0009_push_messages,
         v0010_content_checks,
+        v0011_token_revocations_and_throttles,
     )
 )
 
