@@ -86,6 +86,8 @@ async def test_a_merchant_is_changed_and_removed(
         ({"platform_keys": {"PUB_KEY_ID_1": "nope"}}, "platform_keys"),
         ({"appids": "wx-coffee"}, "appids"),
         ({"mchid": ""}, "mchid"),
+        ({"mchid": None}, "mchid"),
+        ({"appids": None, "name": None, "mchid": 1900000109}, "mchid"),
         ({"serial_no": None}, "serial_no"),
         ({"colour": "red"}, "unknown fields"),
     ],
