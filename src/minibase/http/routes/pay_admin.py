@@ -165,7 +165,7 @@ async def delete_merchant_route(request: Request) -> Response:
     "Every order, newest first (filter by state or user)",
     access="admin",
     query=(
-        ("state", "created, paid, refunding, refunded or closed", {"type": "string"}),
+        ("state", "the orders in this state", {"enum": [state.value for state in OrderState]}),
         ("user", "the buyer's user id", {"type": "string"}),
         *PAGE,
     ),
@@ -181,7 +181,8 @@ async def list_orders(request: Request) -> Response:
     params = request.query_params
     state = params.get("state")
     if state is not None and state not in {s.value for s in OrderState}:
-        raise ApiError("request.invalid_query", 400, f"state must be one of {list(OrderState)}")
+        states = ", ".join(s.value for s in OrderState)
+        raise ApiError("request.invalid_query", 400, f"state must be one of {states}")
     orders = await services_of(request).payments.orders(
         user=params.get("user"), state=state, before=params.get("before"), limit=page_limit(request)
     )

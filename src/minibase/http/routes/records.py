@@ -20,6 +20,7 @@ from minibase.data.records import (
 from minibase.errors import ApiError
 from minibase.http.auth import caller_of, services_of
 from minibase.http.json import json_response, raw_json_response, read_json, read_object
+from minibase.http.paging import limit_param
 from minibase.http.routing import Routes
 
 routes = Routes("records")
@@ -53,7 +54,7 @@ LIST_QUERY = (
     ("filter", 'JSON filter, e.g. {"score":{"$gt":10}}', {"type": "string"}),
     ("sort", "comma-separated fields, - for descending, e.g. -score,_id", {"type": "string"}),
     ("fields", "comma-separated fields to return (_id always)", {"type": "string"}),
-    ("limit", "page size (default 20, at most 100)", {"type": "integer"}),
+    limit_param(20),
     ("cursor", "next_cursor of the previous page", {"type": "string"}),
     ("count", "also return the total number of matches", {"type": "boolean"}),
 )
