@@ -18,3 +18,10 @@ async def test_a_templated_path_lists_every_method_it_routes(client: httpx.Async
     response = await client.put("/api/admin/users/u1")
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, PATCH"
+
+
+async def test_an_action_path_allows_only_its_own_methods(client: httpx.AsyncClient) -> None:
+    """`records/bulk-create` also fits `records/{id}`, but it is the bulk action's path."""
+    response = await client.request("OPTIONS", "/api/collections/notes/records/bulk-create")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
