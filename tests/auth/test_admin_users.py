@@ -48,6 +48,10 @@ async def test_a_user_may_be_created_without_a_body(
     assert response.status_code == 201
     assert response.json()["roles"] == []
     assert response.json()["profile"] == {}
+    document = (await client.get("/api/openapi.json")).json()
+    body = document["paths"][USERS]["post"]["requestBody"]
+    assert body["required"] is False
+    assert set(body["content"]["application/json"]["schema"]["properties"]) == {"roles", "profile"}
 
 
 async def test_roles_and_profiles_are_validated(client: httpx.AsyncClient, admin: Actor) -> None:
@@ -61,6 +65,8 @@ async def test_roles_and_profiles_are_validated(client: httpx.AsyncClient, admin
         {"profile": {"bio": "x" * 9000}},
         {"disabled": True},
         ["editor"],
+        [],
+        0,
     ):
         response = await client.post(USERS, json=body, headers=admin.headers)
         assert codes_of(response) == (400, "request.invalid_body"), body
