@@ -4,7 +4,8 @@ platforms' sandbox in its process, so no call leaves the machine): the server ne
 what the document calls valid is accepted, what it calls invalid is refused.
 
 Bounded and reproducible: a fixed seed, derandomized generation and a fixed number of examples
-per operation."""
+per operation. It runs on the embedded SQLite only, to stay within a minute: it holds the HTTP
+contract, which the engines share (each engine's storage has its own tests on both)."""
 
 from __future__ import annotations
 

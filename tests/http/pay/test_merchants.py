@@ -183,6 +183,8 @@ async def test_a_user_of_a_platform_that_does_not_pay_here_is_told_so(
         ({"product": "coffee", "amount": 100}, "idempotency_key"),
         ({"product": "coffee", "amount": 0, "idempotency_key": "k"}, "amount"),
         ({"product": "coffee", "amount": 1.5, "idempotency_key": "k"}, "amount"),
+        # past what the orders table holds (a 32-bit integer of fen)
+        ({"product": "coffee", "amount": 2**31, "idempotency_key": "k"}, "amount"),
         ({"product": "coffee", "amount": True, "idempotency_key": "k"}, "amount"),
         ({"product": "coffee", "amount": 100, "idempotency_key": "k", "price": 1}, "unknown"),
         ({"product": "x" * 129, "amount": 100, "idempotency_key": "k"}, "product"),

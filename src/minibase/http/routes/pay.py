@@ -16,6 +16,7 @@ from minibase.http.routing import Media, Routes, nullable
 from minibase.pay.order import OrderState
 from minibase.pay.payments import Acknowledgement
 from minibase.pay.providers import ALIPAY, WECHATPAY
+from minibase.pay.requests import MAX_AMOUNT
 
 routes = Routes("payments")
 
@@ -83,7 +84,7 @@ PLACED = {
                 {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": 10**10,
+                    "maximum": MAX_AMOUNT,
                     "description": "fen; set by the @price hook if any",
                 }
             ),
