@@ -46,7 +46,10 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "request.body_too_large": (413, "The body is larger than max_body_bytes."),
     "request.invalid_query": (400, "A query parameter has a value that cannot be used."),
     "request.not_found": (404, "No route at this path."),
-    "request.method_not_allowed": (405, "The route exists but not with this method."),
+    "request.method_not_allowed": (
+        405,
+        "The route exists but not with this method; the Allow header lists its methods.",
+    ),
     "request.unsupported_media_type": (
         415,
         "A JSON body must be sent with content-type: application/json (or */*+json);"

@@ -53,6 +53,10 @@ async def test_a_user_may_be_created_without_a_body(
     assert empty_form.status_code == 201  # no body: its type does not matter
     untyped = await client.post(USERS, headers=admin.headers, content=b'{"roles": ["vip"]}')
     assert (untyped.status_code, untyped.json()["code"]) == (415, "request.unsupported_media_type")
+    document = (await client.get("/api/openapi.json")).json()
+    body = document["paths"][USERS]["post"]["requestBody"]
+    assert body["required"] is False
+    assert set(body["content"]["application/json"]["schema"]["properties"]) == {"roles", "profile"}
 
 
 async def test_roles_and_profiles_are_validated(client: httpx.AsyncClient, admin: Actor) -> None:
@@ -66,6 +70,8 @@ async def test_roles_and_profiles_are_validated(client: httpx.AsyncClient, admin
         {"profile": {"bio": "x" * 9000}},
         {"disabled": True},
         ["editor"],
+        [],
+        0,
     ):
         response = await client.post(USERS, json=body, headers=admin.headers)
         assert codes_of(response) == (400, "request.invalid_body"), body

@@ -83,6 +83,8 @@ async def test_bad_targets_and_expiries_are_refused_before_any_call(
         {"appid": APPID, "expire_interval": 31},
         {"appid": APPID, "expire_time": now + 3600, "expire_interval": 1},
         {"appid": APPID, "jump_wxa": {"path": "pages/index/index"}},
+        {"appid": APPID, "path": False},
+        {"appid": APPID, "query": 0},
     ):
         for kind in ("scheme", "url-link"):
             refused = await _post(client, admin, kind, **body)

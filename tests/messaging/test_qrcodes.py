@@ -178,6 +178,7 @@ async def test_bad_parameters_are_refused_before_any_call_and_nothing_is_stored(
         {"appid": APPID, "scene": "a", "page": "pages/index/index?x=1"},
         {"appid": APPID, "scene": "a", "width": 1281},
         {"appid": APPID, "scene": "a", "width": "430"},
+        {"appid": APPID, "scene": "a", "page": {}},
         {"appid": APPID, "scene": "a", "env_version": "beta"},
         {"appid": APPID, "scene": "a", "line_color": {"r": 256, "g": 0, "b": 0}},
         {"appid": APPID, "scene": "a", "is_hyaline": "yes"},

@@ -91,12 +91,13 @@ def check_app(body: Mapping[str, Any], *, partial: bool = False) -> dict[str, An
     for key, value in body.items():
         if value is not None and not isinstance(value, str):
             raise _invalid(f"{key} must be a string")
+    values = {key: value for key, value in body.items() if value is not None}
     if not partial:
-        if body.get("platform") not in PLATFORMS:
+        if values.get("platform") not in PLATFORMS:
             raise _invalid(f"platform must be one of {', '.join(PLATFORMS)}")
-        if not APPID.fullmatch(str(body.get("appid", ""))):
+        if not APPID.fullmatch(values.get("appid", "")):
             raise _invalid(f"appid must match {APPID.pattern}")
-    return {key: value for key, value in body.items() if value is not None}
+    return values
 
 
 def _check_credentials(platform: str, credentials: AppCredentials) -> None:

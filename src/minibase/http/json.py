@@ -29,10 +29,19 @@ def error_response(error: ApiError, request_id: str | None = None) -> Response:
     body = error.to_json()
     if request_id:
         body["request_id"] = request_id
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    return json_response(body, error.status, _error_headers(error))
+
+
+def _error_headers(error: ApiError) -> dict[str, str] | None:
+    """What HTTP asks of these answers: 401 names the scheme, 405 the methods (RFC 9110),
+    429 when to try again."""
+    if error.status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if error.status == 405:
+        return {"Allow": ", ".join(error.details.get("allowed", ()))}
     if error.status == 429 and "retry_after" in error.details:
-        headers["Retry-After"] = str(error.details["retry_after"])
-    return json_response(body, error.status, headers or None)
+        return {"Retry-After": str(error.details["retry_after"])}
+    return None
 
 
 def body_too_large(limit: int) -> ApiError:

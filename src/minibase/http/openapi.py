@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from minibase import __version__
-from minibase.http.routing import Endpoint
+from minibase.http.routing import Endpoint, Media
 from minibase.store.collections import Collection
 
 _PARAM = re.compile(r"{(\w+)}")
+RECORDS = "/api/collections/{name}/records"
 _ERROR = {
     "type": "object",
     "required": ["code", "message"],
@@ -43,9 +44,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     for status, (description, schema) in endpoint.responses.items():
         response: dict[str, Any] = {"description": description}
         if schema is not None and status != 204:
-            # a binary answer (an image) names its media type in the schema
-            media_type = schema.get("contentMediaType", "application/json")
-            response["content"] = {media_type: {"schema": schema}}
+            response["content"] = _content(schema)
         responses[str(status)] = response
     responses.setdefault(
         "4XX",
@@ -63,7 +62,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     }
     if endpoint.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": endpoint.body_required,
             "content": {"application/json": {"schema": endpoint.body}},
         }
     if endpoint.access in ("user", "admin"):
@@ -71,6 +70,13 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     elif endpoint.access == "optional":
         operation["security"] = [{"bearer": []}, {}]
     return operation
+
+
+def _content(schema: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(schema, Media):
+        return {media_type: {"schema": one} for media_type, one in schema.items()}
+    # a binary answer (an image) names its media type in the schema
+    return {schema.get("contentMediaType", "application/json"): {"schema": schema}}
 
 
 def _record_schema(collection: Collection) -> dict[str, Any]:
@@ -81,10 +87,10 @@ def _record_schema(collection: Collection) -> dict[str, Any]:
     return schema
 
 
-def _collection_paths(collection: Collection) -> dict[str, Any]:
-    """Typed paths for one collection, so generated clients get its record shape."""
+def _collection_paths(collection: Collection, records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The generic records operations typed for one collection, so generated clients get its
+    record shape: the same parameters and answers, with `name` fixed and the record schema."""
     ref = {"$ref": f"#/components/schemas/{_schema_name(collection)}"}
-    base = f"/api/collections/{collection.name}/records"
     page = {
         "type": "object",
         "properties": {
@@ -93,40 +99,34 @@ def _collection_paths(collection: Collection) -> dict[str, Any]:
             "total": {"type": "integer"},
         },
     }
-    tag = [f"collection:{collection.name}"]
-
-    def op(
-        summary: str, schema: dict[str, Any], status: str = "200", body: bool = False
-    ) -> dict[str, Any]:
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "tags": tag,
-            "security": [{"bearer": []}, {}],
-            "responses": {
-                status: {
-                    "description": summary,
-                    "content": {"application/json": {"schema": schema}},
-                }
-            },
-        }
-        if body:
-            operation["requestBody"] = {"content": {"application/json": {"schema": ref}}}
-        return operation
-
-    item = {
-        "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-        ],
-        "get": op(f"Read a {collection.name} record", ref),
-        "put": op(f"Replace a {collection.name} record", ref, body=True),
+    name = collection.name
+    typed = {  # (path suffix, method): (summary, success status, its schema, body schema)
+        ("", "get"): (f"List {name} records", "200", page, None),
+        ("", "post"): (f"Create a {name} record", "201", ref, ref),
+        ("/{id}", "get"): (f"Read a {name} record", "200", ref, None),
+        ("/{id}", "put"): (f"Replace a {name} record", "200", ref, ref),
+        ("/{id}", "patch"): (f"Change a {name} record", "200", ref, None),
+        ("/{id}", "delete"): (f"Delete a {name} record", "204", None, None),
     }
-    return {
-        base: {
-            "get": op(f"List {collection.name} records", page),
-            "post": op(f"Create a {collection.name} record", ref, "201", body=True),
-        },
-        base + "/{id}": item,
-    }
+    paths: dict[str, Any] = {}
+    for (suffix, method), (summary, status, schema, body) in typed.items():
+        operation = dict(records[RECORDS + suffix][method])
+        operation["operationId"] = f"{operation['operationId']}_{name}"
+        operation["summary"] = summary
+        operation["tags"] = [f"collection:{name}"]
+        operation["parameters"] = [p for p in operation["parameters"] if p["name"] != "name"]
+        responses = dict(operation["responses"])
+        if schema is not None:
+            content = {"application/json": {"schema": schema}}
+            responses[status] = {**responses[status], "content": content}
+        operation["responses"] = responses
+        if body is not None:
+            operation["requestBody"] = {
+                **operation["requestBody"],
+                "content": {"application/json": {"schema": body}},
+            }
+        paths.setdefault(f"/api/collections/{name}/records{suffix}", {})[method] = operation
+    return paths
 
 
 def _schema_name(collection: Collection) -> str:
@@ -140,8 +140,7 @@ def build_openapi(
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
     for collection in collections:
-        for path, item in _collection_paths(collection).items():
-            paths.setdefault(path, {}).update(item)
+        paths.update(_collection_paths(collection, paths))
     schemas: dict[str, Any] = {"Error": _ERROR}
     for collection in collections:
         schemas[_schema_name(collection)] = _record_schema(collection)

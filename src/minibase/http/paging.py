@@ -1,19 +1,32 @@
-"""The query parameters of a page of a system list, newest first: `before` and `limit`."""
+"""The query parameters of a page of a system list, newest first: `before` and `limit`; and the
+`limit` parameter every list shares, declared once with the bounds the server keeps."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 
 from minibase.errors import ApiError
 
+MAX_LIMIT = 100
+QueryParam = tuple[str, str, dict[str, Any]]
+
+
+def limit_param(default: int, maximum: int = MAX_LIMIT) -> QueryParam:
+    """The `limit` query parameter as the document states it."""
+    schema = {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}
+    return ("limit", f"page size, 1-{maximum} (default {default})", schema)
+
+
 PAGE = (
     ("before", "the last id of the page before (newest first)", {"type": "string"}),
-    ("limit", "page size, 1-100", {"type": "integer"}),
+    limit_param(20),
 )
 
 
-def page_limit(request: Request) -> int:
-    text = request.query_params.get("limit", "20")
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise ApiError("request.invalid_query", 400, "limit must be 1-100")
+def page_limit(request: Request, default: int = 20) -> int:
+    text = request.query_params.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ApiError("request.invalid_query", 400, f"limit must be 1-{MAX_LIMIT}")
     return int(text)

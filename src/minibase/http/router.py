@@ -42,10 +42,11 @@ class Dispatcher:
         self._mounts = tuple(mounts)  # (path prefix, app): e.g. the dev sandbox
         self._literal: dict[tuple[str, str], Handler] = {}
         self._templated: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
-        self._all: list[tuple[re.Pattern[str], str]] = []
+        self._all: list[tuple[re.Pattern[str], str, int]] = []  # (pattern, method, literals)
         for endpoint in endpoints:
             pattern = _pattern(endpoint.path)
-            self._all.append((pattern, endpoint.method))
+            literals = len(_PARAM.sub("", endpoint.path))
+            self._all.append((pattern, endpoint.method, literals))
             if "{" in endpoint.path:
                 self._templated.setdefault(endpoint.method, []).append((pattern, endpoint.handler))
             else:
@@ -80,7 +81,7 @@ class Dispatcher:
             if match is not None:
                 scope["path_params"] = match.groupdict()
                 return candidate
-        allowed = sorted({m for pattern, m in self._all if pattern.fullmatch(path)})
+        allowed = self._allowed(path)
         if allowed:
             raise ApiError(
                 "request.method_not_allowed",
@@ -89,6 +90,13 @@ class Dispatcher:
                 {"allowed": allowed},
             )
         raise ApiError("request.not_found", 404, "no route at this path")
+
+    def _allowed(self, path: str) -> list[str]:
+        """The methods of the path's resource: those of the most specific templates it matches
+        (`.../records/bulk-create` is the bulk action, not a record of that id)."""
+        matches = [(literals, m) for pattern, m, literals in self._all if pattern.fullmatch(path)]
+        most = max((literals for literals, _ in matches), default=0)
+        return sorted({m for literals, m in matches if literals == most})
 
     async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

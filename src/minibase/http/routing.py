@@ -13,6 +13,20 @@ Handler = Callable[[Request], Awaitable[Response]]
 Access = Literal["public", "optional", "user", "admin"]
 
 
+class Media(dict[str, dict[str, Any]]):
+    """A response's schemas by media type, for an answer that is not (only) JSON: e.g.
+    `Media({"application/json": ..., "application/yaml": ...})`, or text: `Media.text()`."""
+
+    @classmethod
+    def text(cls, media_type: str = "text/plain") -> Media:
+        return cls({media_type: {"type": "string"}})
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body field whose null the server takes as leaving it out."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     method: str
@@ -22,6 +36,7 @@ class Endpoint:
     tag: str
     access: Access = "public"
     body: dict[str, Any] | None = None  # JSON Schema of the request body
+    body_required: bool = True  # False: no body (or an empty one) is accepted too
     query: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # (name, description, schema)
     responses: dict[int, tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
 
@@ -45,6 +60,7 @@ class Routes:
         *,
         access: Access = "public",
         body: dict[str, Any] | None = None,
+        body_required: bool = True,
         query: tuple[tuple[str, str, dict[str, Any]], ...] = (),
         responses: dict[int, tuple[str, dict[str, Any] | None]] | None = None,
     ) -> Callable[[Handler], Handler]:
@@ -58,6 +74,7 @@ class Routes:
                     self.tag,
                     access,
                     body,
+                    body_required,
                     query,
                     responses or {200: ("OK", None)},
                 )

@@ -38,6 +38,12 @@ def _invalid(message: str) -> ApiError:
     return ApiError("links.invalid", 400, message)
 
 
+def _text(body: Mapping[str, Any], name: str) -> Any:
+    """A text field; missing or null is empty (false, 0 or {} stay, to be refused)."""
+    value = body.get(name)
+    return "" if value is None else value
+
+
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -50,7 +56,7 @@ def check_link(body: Mapping[str, Any], now: float) -> tuple[str, dict[str, Any]
     appid = body.get("appid")
     if not isinstance(appid, str) or not appid:
         raise _invalid("appid is required: the WeChat app the link opens")
-    path, query = body.get("path") or "", body.get("query") or ""
+    path, query = _text(body, "path"), _text(body, "query")
     if not isinstance(path, str) or "?" in path or len(path) > 1024:
         raise _invalid('path is a page like "pages/index/index", its query apart')
     if not isinstance(query, str) or not QUERY.fullmatch(query):

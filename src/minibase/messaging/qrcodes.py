@@ -140,7 +140,8 @@ def check_code(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         raise _invalid("appid is required: the WeChat app the code opens")
     if not isinstance(scene, str) or not SCENE.fullmatch(scene):
         raise _invalid("scene is 1-32 characters of 0-9 A-Z a-z and !#$&'()*+,/:;=?@-._~")
-    page = body.get("page") or ""
+    page = body.get("page")
+    page = "" if page is None else page
     if not isinstance(page, str) or page.startswith("/") or "?" in page or len(page) > 1024:
         raise _invalid('page is a path like "pages/index/index": no leading "/", no query')
     width = body.get("width", DEFAULT_WIDTH)

@@ -8,6 +8,7 @@ from typing import Any
 
 from minibase.errors import ApiError
 
+MAX_AMOUNT = 2**31 - 1  # fen: the largest the orders table holds (21 million yuan)
 _ORDER_FIELDS = frozenset({"product", "amount", "description", "idempotency_key", "merchant"})
 
 
@@ -38,7 +39,7 @@ class OrderRequest:
         amount = body.get("amount")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
             raise invalid_order("amount is a whole number of fen")
-        if amount is not None and not 1 <= amount <= 10**10:
+        if amount is not None and not 1 <= amount <= MAX_AMOUNT:
             raise invalid_order("amount is a whole number of fen above zero")
         description = body.get("description")
         if description is not None and (

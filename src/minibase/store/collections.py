@@ -123,12 +123,12 @@ def parse_definition(
         additional = True
     schema: Schema | None = None
     try:
-        schema = Schema.parse(definition.get("fields") or {}, additional=additional)
+        schema = Schema.parse(definition.get("fields"), additional=additional)
     except DefinitionError as exc:
         problems.extend({**p, "field": _prefixed("fields", p["field"])} for p in exc.problems)
-    indexes = _parse_indexes(definition.get("indexes") or [], problems)
+    indexes = _parse_indexes(_unless_null(definition, "indexes", []), problems)
     try:
-        rules = resolve_rules(definition.get("rules") or {})
+        rules = resolve_rules(_unless_null(definition, "rules", {}))
     except ValueError as exc:
         problems.append({"field": "rules", "message": str(exc)})
         rules = {action: None for action in ACTIONS}
@@ -145,6 +145,12 @@ def parse_definition(
         created=created,
         updated=updated,
     )
+
+
+def _unless_null(definition: Mapping[str, Any], key: str, empty: Any) -> Any:
+    """A key's value; null or missing is `empty` (false, 0 or "" are refused, not emptied)."""
+    value = definition.get(key)
+    return empty if value is None else value
 
 
 def _prefixed(prefix: str, rest: str) -> str:

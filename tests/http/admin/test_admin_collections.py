@@ -321,6 +321,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"name": "p", "rules": {"read": 1}}, "rules"),
     ({"name": "p", "rules": {"write": "true"}}, "rules"),
     ({"name": "p", "fields": {"by": {"type": "reference", "collection": "x"}}}, "fields.by"),
+    # only null stands for "none": false, 0 and "" are not empty definitions
+    ({"name": "p", "fields": False}, "fields"),
+    ({"name": "p", "indexes": 0}, "indexes"),
+    ({"name": "p", "rules": ""}, "rules"),
 ]
 
 

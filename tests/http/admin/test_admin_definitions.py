@@ -136,6 +136,14 @@ async def test_yaml_export_round_trips_through_a_fresh_server_unchanged(
     assert again.text == exported.text
 
 
+async def test_an_export_format_other_than_json_or_yaml_is_refused(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    for value in ("xml", "", "YAML"):
+        answer = await client.get(DEFINITIONS, params={"format": value}, headers=admin.headers)
+        assert codes_of(answer) == (400, "request.invalid_query"), value
+
+
 # -- apply ------------------------------------------------------------------------------------
 
 

@@ -161,3 +161,35 @@ async def test_health_says_unavailable_when_the_database_is_unreachable(
     response = await client.get("/api/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
+
+
+async def test_answers_that_are_not_json_are_described_with_their_media_type(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await document(client))["paths"]
+    export = paths["/api/admin/definitions"]["get"]["responses"]["200"]["content"]
+    assert set(export) == {"application/json", "application/yaml"}
+    verify = paths["/api/push/wechat/{appid}"]["get"]["responses"]["200"]["content"]
+    assert set(verify) == {"text/plain"}
+    alipay = paths["/api/pay/alipay/notify/{merchant}"]["post"]["responses"]
+    assert alipay["200"]["content"]["text/plain"]["schema"] == {"const": "success"}
+    assert alipay["401"]["content"]["text/plain"]["schema"] == {"const": "fail"}
+
+
+async def test_a_collections_typed_paths_take_what_the_generic_ones_take(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    paths = (await document(client))["paths"]
+    generic, typed = "/api/collections/{name}/records", "/api/collections/products/records"
+    for suffix in ("", "/{id}"):
+        assert set(paths[typed + suffix]) == set(paths[generic + suffix])
+        for method, operation in paths[typed + suffix].items():
+            same = paths[generic + suffix][method]
+            assert set(operation["responses"]) == set(same["responses"])
+            names = [p["name"] for p in same["parameters"] if p["name"] != "name"]
+            assert [p["name"] for p in operation["parameters"]] == names
+    listed = paths[typed]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert listed["properties"]["items"]["items"] == {
+        "$ref": "#/components/schemas/Record_products"
+    }

@@ -78,6 +78,18 @@ async def test_bad_app_definitions_are_refused_with_apps_invalid(
     assert (again.status_code, again.json()["code"]) == (409, "apps.exists")
 
 
+async def test_a_null_platform_or_appid_is_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient, admin: Actor, services: Services
+) -> None:
+    for body in (
+        {"platform": "wechat", "appid": None, "secret": "s"},
+        {"platform": None, "appid": "wx1", "secret": "s"},
+    ):
+        answer = await client.post("/api/admin/apps", headers=admin.headers, json=body)
+        assert (answer.status_code, answer.json()["code"]) == (400, "apps.invalid"), body
+    assert await services.db.fetch_value("SELECT COUNT(*) FROM platform_apps") == 0
+
+
 async def test_only_admins_manage_apps(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     user = await make_user()
     assert (await client.get("/api/admin/apps")).status_code == 401

@@ -86,6 +86,8 @@ async def test_a_merchant_is_changed_and_removed(
         ({"platform_keys": {"PUB_KEY_ID_1": "nope"}}, "platform_keys"),
         ({"appids": "wx-coffee"}, "appids"),
         ({"mchid": ""}, "mchid"),
+        ({"mchid": None}, "mchid"),
+        ({"appids": None, "name": None, "mchid": 1900000109}, "mchid"),
         ({"serial_no": None}, "serial_no"),
         ({"colour": "red"}, "unknown fields"),
     ],
@@ -181,6 +183,8 @@ async def test_a_user_of_a_platform_that_does_not_pay_here_is_told_so(
         ({"product": "coffee", "amount": 100}, "idempotency_key"),
         ({"product": "coffee", "amount": 0, "idempotency_key": "k"}, "amount"),
         ({"product": "coffee", "amount": 1.5, "idempotency_key": "k"}, "amount"),
+        # past what the orders table holds (a 32-bit integer of fen)
+        ({"product": "coffee", "amount": 2**31, "idempotency_key": "k"}, "amount"),
         ({"product": "coffee", "amount": True, "idempotency_key": "k"}, "amount"),
         ({"product": "coffee", "amount": 100, "idempotency_key": "k", "price": 1}, "unknown"),
         ({"product": "x" * 129, "amount": 100, "idempotency_key": "k"}, "product"),

@@ -84,6 +84,21 @@ async def test_refunds_can_never_pass_what_was_paid_counting_those_in_flight(
     assert nothing.json()["details"] == {"refundable": 0}
 
 
+async def test_a_refund_amount_written_as_a_whole_decimal_is_that_many_fen(
+    http: httpx.AsyncClient, wechat_shop: Shop, sandbox: SandboxClient, admin: Actor
+) -> None:
+    order_id = await _paid_order(http, wechat_shop, sandbox)
+    answer = await http.post(
+        f"/api/admin/pay/orders/{order_id}/refunds", json={"amount": 500.0}, headers=admin.headers
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["refund"]["amount"] == 500
+    half = await http.post(
+        f"/api/admin/pay/orders/{order_id}/refunds", json={"amount": 0.5}, headers=admin.headers
+    )
+    assert (half.status_code, half.json()["code"]) == (400, "pay.invalid_refund")
+
+
 async def test_a_refund_the_bank_closes_frees_its_amount_again(
     http: httpx.AsyncClient, wechat_shop: Shop, sandbox: SandboxClient, admin: Actor
 ) -> None:

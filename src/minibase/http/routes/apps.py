@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.auth.apps import SECRET_FIELDS, check_app, delete_app, save_app
+from minibase.auth.apps import APPID, SECRET_FIELDS, check_app, delete_app, save_app
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.routing import Routes
+from minibase.http.routing import Routes, nullable
 from minibase.platforms import PLATFORMS
 from minibase.services import Services
 
 routes = Routes("apps")
 
-APP_BODY = {
+APP_BODY: dict[str, Any] = {
     "type": "object",
     "required": ["platform", "appid"],
     "properties": {
         "platform": {"enum": list(PLATFORMS)},
-        "appid": {"type": "string", "description": "the app id (Baidu: the app key)"},
-        "name": {"type": "string"},
-        "account": {"type": "string", "description": "open-platform account (shared unionid)"},
-        **{name: {"type": "string", "writeOnly": True} for name in SECRET_FIELDS},
+        "appid": {
+            "type": "string",
+            "pattern": f"^{APPID.pattern}$",
+            "description": "the app id (Baidu: the app key)",
+        },
+        "name": nullable({"type": "string"}),
+        "account": nullable(
+            {"type": "string", "description": "open-platform account (shared unionid)"}
+        ),
+        **{name: nullable({"type": "string", "writeOnly": True}) for name in SECRET_FIELDS},
+    },
+    "additionalProperties": False,
+}
+# PATCH: what it names changes; null or missing keeps the current value
+_APP_CHANGES = {
+    **APP_BODY,
+    "required": [],
+    "properties": {
+        **APP_BODY["properties"],
+        **{
+            fixed: {"type": ["string", "null"], "description": "ignored: it never changes"}
+            for fixed in ("platform", "appid")
+        },
     },
 }
 APP = {
@@ -103,7 +124,7 @@ async def get_app_route(request: Request) -> Response:
     ONE,
     "Change an app's name, account or secrets (e.g. rotate the secret)",
     access="admin",
-    body={**APP_BODY, "required": []},
+    body=_APP_CHANGES,
     responses={200: ("The app", APP)},
 )
 async def patch_app_route(request: Request) -> Response:

@@ -20,7 +20,7 @@ from minibase.data.definitions import (
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_body, read_object
-from minibase.http.routing import Routes
+from minibase.http.routing import Media, Routes
 
 routes = Routes("collections")
 
@@ -29,20 +29,29 @@ DEFINITION: dict[str, Any] = {
     "required": ["name"],
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"},
-        "fields": {"type": "object", "additionalProperties": {"type": "object"}},
+        # null, like a missing key: no fields, no indexes, no rules (admins only)
+        "fields": {"type": ["object", "null"], "additionalProperties": {"type": "object"}},
         "additional": {"type": "boolean", "default": True},
         "indexes": {
-            "type": "array",
+            "type": ["array", "null"],
             "items": {
-                "type": "object",
-                "properties": {
-                    "fields": {"type": "array", "items": {"type": "string"}},
-                    "unique": {"type": "boolean"},
-                },
+                "description": "a field, a list of fields, or {fields, unique}",
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "fields": {"type": "array", "items": {"type": "string"}},
+                            "unique": {"type": "boolean"},
+                        },
+                        "additionalProperties": False,
+                    },
+                ],
             },
         },
         "rules": {
-            "type": "object",
+            "type": ["object", "null"],
             "properties": {
                 "preset": {
                     "enum": [
@@ -73,6 +82,10 @@ _COLLECTION = {
     },
 }
 _NAME = ("name", "The collection name", {"type": "string"})
+_DEFINITIONS = {
+    "type": "object",
+    "properties": {"collections": {"type": "array", "items": DEFINITION}},
+}
 
 
 def _bool_param(request: Request, name: str) -> bool:
@@ -186,12 +199,20 @@ async def delete_collection(request: Request) -> Response:
     "Export every collection definition (JSON or YAML)",
     access="admin",
     query=(("format", "json (default) or yaml", {"enum": ["json", "yaml"]}),),
-    responses={200: ("The definitions", {"type": "object"})},
+    responses={
+        200: (
+            "The definitions",
+            Media({"application/json": _DEFINITIONS, "application/yaml": _DEFINITIONS}),
+        )
+    },
 )
 async def export_route(request: Request) -> Response:
     await require_admin(request)
+    form = request.query_params.get("format", "json")
+    if form not in ("json", "yaml"):
+        raise ApiError("request.invalid_query", 400, "format is json or yaml")
     document = {"collections": await export_definitions(services_of(request))}
-    if request.query_params.get("format") == "yaml":
+    if form == "yaml":
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
         return Response(text, media_type="application/yaml")
     return json_response(document)
@@ -206,7 +227,7 @@ async def export_route(request: Request) -> Response:
         ("prune", "drop collections not in the file", {"type": "boolean"}),
         ("dry_run", "check and report without changing anything", {"type": "boolean"}),
     ),
-    body={"type": "object", "properties": {"collections": {"type": "array", "items": DEFINITION}}},
+    body=_DEFINITIONS,
     responses={200: ("What changed (or would)", {"type": "object"})},
 )
 async def apply_route(request: Request) -> Response:

@@ -81,7 +81,7 @@ def _whose(caller: Caller, body: dict[str, Any], allowed: frozenset[str]) -> tup
         "type": "object",
         "required": ["content"],
         "properties": {
-            "content": {"type": "string", "maxLength": 25000},
+            "content": {"type": "string", "minLength": 1, "maxLength": 25000},
             "scene": SCENE,
             "title": {"type": "string"},
             "nickname": {"type": "string"},

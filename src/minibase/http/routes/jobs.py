@@ -8,6 +8,7 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response
+from minibase.http.paging import limit_param, page_limit
 from minibase.http.routing import Routes
 from minibase.jobs import Job, JobNotFound, JobState, JobStateError
 
@@ -39,10 +40,10 @@ def _not_found(job_id: str) -> ApiError:
     "List jobs (filter by state and name), and counts by state",
     access="admin",
     query=(
-        ("state", "queued, running, succeeded, dead or cancelled", {"type": "string"}),
+        ("state", "the jobs in this state", {"enum": [state.value for state in JobState]}),
         ("name", "the job's name", {"type": "string"}),
         ("after", "the last id of the previous page", {"type": "string"}),
-        ("limit", "page size, 1-100", {"type": "integer"}),
+        limit_param(50),
     ),
     responses={
         200: (
@@ -63,12 +64,13 @@ async def list_jobs(request: Request) -> Response:
     params = request.query_params
     state = params.get("state")
     if state is not None and state not in {s.value for s in JobState}:
-        raise ApiError("request.invalid_query", 400, f"state must be one of {list(JobState)}")
-    limit = params.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
-        raise ApiError("request.invalid_query", 400, "limit must be 1-100")
+        states = ", ".join(s.value for s in JobState)
+        raise ApiError("request.invalid_query", 400, f"state must be one of {states}")
     jobs = await queue.list(
-        state=state, name=params.get("name"), limit=int(limit), after=params.get("after")
+        state=state,
+        name=params.get("name"),
+        limit=page_limit(request, default=50),
+        after=params.get("after"),
     )
     return json_response({"items": [job.to_json() for job in jobs], "counts": await queue.counts()})
 

@@ -7,7 +7,8 @@ from starlette.responses import Response
 
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.routing import Routes
+from minibase.http.routing import Routes, nullable
+from minibase.platforms.wechat.links import MAX_EXPIRE_DAYS, QUERY
 
 routes = Routes("links")
 
@@ -15,13 +16,23 @@ LINK_BODY = {
     "type": "object",
     "required": ["appid"],
     "properties": {
-        "appid": {"type": "string", "description": "the WeChat app the link opens"},
-        "path": {"type": "string", "description": "a published page; default: the home page"},
-        "query": {"type": "string", "maxLength": 1024},
+        "appid": {"type": "string", "minLength": 1, "description": "the WeChat app it opens"},
+        "path": nullable(
+            {
+                "type": "string",
+                "pattern": "^[^?]{0,1024}$",
+                "description": "a published page; default: the home page",
+            }
+        ),
+        "query": nullable({"type": "string", "pattern": QUERY.pattern}),
         "env_version": {"enum": ["release", "trial", "develop"]},
-        "expire_time": {"type": "integer", "description": "Unix time, at most 30 days ahead"},
-        "expire_interval": {"type": "integer", "minimum": 1, "maximum": 30},
+        "expire_time": nullable(
+            {"type": "integer", "description": "Unix time, at most 30 days ahead"}
+        ),
+        "expire_interval": nullable({"type": "integer", "minimum": 1, "maximum": MAX_EXPIRE_DAYS}),
     },
+    "additionalProperties": False,
+    "not": {"required": ["expire_time", "expire_interval"]},
 }
 
 

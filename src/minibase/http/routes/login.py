@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.auth.accounts import bind_phone, merge_accounts
-from minibase.auth.login import login
+from minibase.auth.login import MAX_CODE_LENGTH, login
 from minibase.auth.phones import verify_phone
 from minibase.auth.profiles import update_platform_profile
 from minibase.http.auth import client_address, require_user, services_of
@@ -19,17 +19,18 @@ from minibase.platforms import PLATFORMS
 
 routes = Routes("login")
 
+_CODE = {"type": "string", "minLength": 1, "maxLength": MAX_CODE_LENGTH}
 LOGIN_BODY = {
     "type": "object",
     "required": ["appid", "code"],
     "properties": {
-        "appid": {"type": "string"},
+        "appid": {"type": "string", "minLength": 1},
         "code": {
-            "type": "string",
+            **_CODE,
             "description": "from wx.login / my.getAuthCode / tt.login / "
             "swan.getLoginCode / qq.login",
         },
-        "anonymous_code": {"type": "string", "description": "Douyin only"},
+        "anonymous_code": {**_CODE, "description": "Douyin only"},
     },
 }
 LOGIN_RESULT = {
@@ -54,15 +55,23 @@ PHONE_BODY = {
     "description": "WeChat: {code}; WeChat (older), QQ, Douyin, Baidu: {encrypted_data, iv}; "
     "Alipay: {response, sign} as my.getPhoneNumber returns them",
     "properties": {
-        name: {"type": "string"} for name in ("code", "encrypted_data", "iv", "response", "sign")
+        name: {"type": "string", "minLength": 1}
+        for name in ("code", "encrypted_data", "iv", "response", "sign")
     },
+    "anyOf": [
+        {"required": ["code"]},
+        {"required": ["encrypted_data", "iv"]},
+        {"required": ["response", "sign"]},
+    ],
 }
 PROFILE_BODY = {
     "type": "object",
     "description": "{raw_data, signature} or {encrypted_data, iv} from the platform's user info",
     "properties": {
-        name: {"type": "string"} for name in ("raw_data", "signature", "encrypted_data", "iv")
+        name: {"type": "string", "minLength": 1}
+        for name in ("raw_data", "signature", "encrypted_data", "iv")
     },
+    "anyOf": [{"required": ["raw_data", "signature"]}, {"required": ["encrypted_data", "iv"]}],
 }
 
 
@@ -125,7 +134,7 @@ async def phone(request: Request) -> Response:
     body={
         "type": "object",
         "required": ["merge_token"],
-        "properties": {"merge_token": {"type": "string"}},
+        "properties": {"merge_token": {"type": "string", "minLength": 1}},
     },
     responses={
         200: (

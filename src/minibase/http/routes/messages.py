@@ -11,7 +11,7 @@ from minibase.http.auth import require_admin, require_user, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.paging import PAGE, page_limit
 from minibase.http.routing import Routes
-from minibase.messaging.subscribe import PLATFORMS
+from minibase.messaging.subscribe import PLATFORMS, STATES
 
 routes = Routes("messages")
 
@@ -44,14 +44,22 @@ GRANTS = {
         "type": "object",
         "required": ["user", "template_id", "data"],
         "properties": {
-            "user": {"type": "string"},
-            "platform": {"enum": ["wechat", "douyin", "alipay"]},
+            "user": {"type": "string", "minLength": 1},
+            "platform": {"enum": list(PLATFORMS)},
             "appid": {"type": "string", "description": "needed if the user has several apps"},
-            "template_id": {"type": "string"},
+            "template_id": {"type": "string", "minLength": 1},
             "page": {"type": "string"},
-            "data": {"type": "object", "description": '{"thing1": "...", "time2": "..."}'},
+            "data": {
+                "type": "object",
+                "description": '{"thing1": "...", "time2": "..."}',
+                "minProperties": 1,
+                "additionalProperties": {
+                    "anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]
+                },
+            },
             "miniprogram_state": {"enum": ["developer", "trial", "formal"]},
         },
+        "additionalProperties": False,
     },
     responses={202: ("Queued", MESSAGE)},
 )
@@ -73,7 +81,7 @@ async def queue_message(request: Request) -> Response:
         ("platform", "wechat, douyin or alipay", {"type": "string"}),
         ("appid", "the app sent through", {"type": "string"}),
         ("template_id", "the template", {"type": "string"}),
-        ("state", "queued, sent or failed", {"type": "string"}),
+        ("state", "the messages in this state", {"enum": list(STATES)}),
         *PAGE,
     ),
     responses={
@@ -114,7 +122,12 @@ async def get_message(request: Request) -> Response:
     "/api/messages/grants",
     "Report wx.requestSubscribeMessage's answer; the messages the user can still receive",
     access="user",
-    body={"type": "object", "description": '{"TEMPLATE_ID": "accept" | "reject" | "ban"}'},
+    body={
+        "type": "object",
+        "description": '{"TEMPLATE_ID": "accept" | "reject" | "ban" | "filter"}',
+        "minProperties": 1,
+        "additionalProperties": {"enum": ["accept", "reject", "ban", "filter"]},
+    },
     responses={200: ("Grants", GRANTS)},
 )
 async def report_grants(request: Request) -> Response:

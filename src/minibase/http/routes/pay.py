@@ -12,10 +12,11 @@ from starlette.responses import Response
 from minibase.http.auth import require_user, require_user_or_admin, services_of
 from minibase.http.json import json_response, read_body, read_object
 from minibase.http.paging import PAGE, page_limit
-from minibase.http.routing import Routes
+from minibase.http.routing import Media, Routes, nullable
 from minibase.pay.order import OrderState
 from minibase.pay.payments import Acknowledgement
 from minibase.pay.providers import ALIPAY, WECHATPAY
+from minibase.pay.requests import MAX_AMOUNT
 
 routes = Routes("payments")
 
@@ -73,12 +74,39 @@ PLACED = {
         "type": "object",
         "required": ["product", "idempotency_key"],
         "properties": {
-            "product": {"type": "string", "description": "what is bought (the @price hook's key)"},
-            "amount": {"type": "integer", "description": "fen; set by the @price hook if any"},
-            "description": {"type": "string", "description": "what the payer sees"},
-            "idempotency_key": {"type": "string", "description": "the same key: the same order"},
-            "merchant": {"type": "string", "description": "a WeChat Pay mchid, if several"},
+            "product": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "what is bought (the @price hook's key)",
+            },
+            "amount": nullable(
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_AMOUNT,
+                    "description": "fen; set by the @price hook if any",
+                }
+            ),
+            "description": nullable(
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 127,
+                    "description": "what the payer sees",
+                }
+            ),
+            "idempotency_key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "the same key: the same order",
+            },
+            "merchant": nullable(
+                {"type": "string", "description": "a WeChat Pay mchid, if several"}
+            ),
         },
+        "additionalProperties": False,
     },
     responses={
         201: ("A new order, prepaid", PLACED),
@@ -133,6 +161,9 @@ async def get_order(request: Request) -> Response:
     )
 
 
+_ALIPAY_FAIL = Media({"text/plain": {"const": "fail"}})
+
+
 def _wechatpay_answer(ack: Acknowledgement) -> Response:
     """WeChat Pay: 200/204 without a body is success; anything else is delivered again."""
     if ack.ok:
@@ -171,7 +202,13 @@ async def wechatpay_notification(request: Request) -> Response:
     "POST",
     "/api/pay/alipay/notify/{merchant}",
     "Alipay's asynchronous trade notifications (RSA2 signed form)",
-    responses={200: ("success: recorded", None), 401: ("Not signed by Alipay", None)},
+    responses={
+        200: ("success: recorded", Media({"text/plain": {"const": "success"}})),
+        # refusals answer the text fail, so Alipay delivers the notification again
+        400: ("fail: not a notification of this order", _ALIPAY_FAIL),
+        401: ("fail: not signed by Alipay", _ALIPAY_FAIL),
+        404: ("fail: no such merchant or order", _ALIPAY_FAIL),
+    },
 )
 async def alipay_notification(request: Request) -> Response:
     return _alipay_answer(await _notification(request, ALIPAY))

@@ -13,29 +13,47 @@ from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.paging import PAGE, page_limit
 from minibase.http.routes.pay import ORDER, ORDER_WITH_REFUNDS, REFUND
-from minibase.http.routing import Routes
-from minibase.pay.merchants import SECRET_FIELDS, check_merchant, delete_merchant, save_merchant
+from minibase.http.routing import Routes, nullable
+from minibase.pay.merchants import (
+    APPID,
+    MCHID,
+    SECRET_FIELDS,
+    SERIAL,
+    check_merchant,
+    delete_merchant,
+    save_merchant,
+)
 from minibase.pay.order import OrderState
 from minibase.services import Services
 
 routes = Routes("payments admin")
 
-MERCHANT_BODY = {
+MERCHANT_BODY: dict[str, Any] = {
     "type": "object",
     "required": ["mchid", "serial_no", *SECRET_FIELDS],
     "properties": {
-        "mchid": {"type": "string"},
-        "name": {"type": "string"},
-        "appids": {"type": "array", "items": {"type": "string"}},
-        "serial_no": {"type": "string", "description": "the merchant API certificate's serial"},
-        "platform_keys": {
-            "type": "object",
-            "description": "WeChat Pay's keys by serial: platform certificates (PEM), or the"
-            " WeChat Pay public key under its PUB_KEY_ID_...",
+        "mchid": {"type": "string", "pattern": f"^{MCHID.pattern}$"},
+        "name": nullable({"type": "string"}),
+        "appids": nullable(
+            {"type": "array", "items": {"type": "string", "pattern": f"^{APPID.pattern}$"}}
+        ),
+        "serial_no": {
+            "type": "string",
+            "pattern": f"^{SERIAL.pattern}$",
+            "description": "the merchant API certificate's serial",
         },
+        "platform_keys": nullable(
+            {
+                "type": "object",
+                "description": "WeChat Pay's keys by serial: platform certificates (PEM), or the"
+                " WeChat Pay public key under its PUB_KEY_ID_...",
+                "additionalProperties": {"type": "string"},
+            }
+        ),
         "private_key": {"type": "string", "writeOnly": True, "description": "apiclient_key.pem"},
-        "api_v3_key": {"type": "string", "writeOnly": True},
+        "api_v3_key": {"type": "string", "pattern": "^[ -~]{32}$", "writeOnly": True},
     },
+    "additionalProperties": False,
 }
 MERCHANT = {
     "type": "object",
@@ -49,6 +67,15 @@ MERCHANT = {
         "has_private_key": {"type": "boolean"},
         "has_api_v3_key": {"type": "boolean"},
     },
+}
+# PATCH: what it names changes; null or missing keeps the current value (mchid is fixed)
+_MERCHANT_CHANGES = {
+    "type": "object",
+    "properties": {
+        **{key: nullable(value) for key, value in MERCHANT_BODY["properties"].items()},
+        "mchid": {"description": "ignored: a merchant's mchid never changes"},
+    },
+    "additionalProperties": False,
 }
 ONE_MERCHANT = "/api/admin/pay/merchants/{mchid}"
 
@@ -123,7 +150,7 @@ async def get_merchant(request: Request) -> Response:
     ONE_MERCHANT,
     "Change a merchant: its apps, name, or keys (e.g. a new certificate or platform key)",
     access="admin",
-    body={**MERCHANT_BODY, "required": []},
+    body=_MERCHANT_CHANGES,
     responses={200: ("The merchant", MERCHANT)},
 )
 async def patch_merchant(request: Request) -> Response:
@@ -165,7 +192,7 @@ async def delete_merchant_route(request: Request) -> Response:
     "Every order, newest first (filter by state or user)",
     access="admin",
     query=(
-        ("state", "created, paid, refunding, refunded or closed", {"type": "string"}),
+        ("state", "the orders in this state", {"enum": [state.value for state in OrderState]}),
         ("user", "the buyer's user id", {"type": "string"}),
         *PAGE,
     ),
@@ -181,7 +208,8 @@ async def list_orders(request: Request) -> Response:
     params = request.query_params
     state = params.get("state")
     if state is not None and state not in {s.value for s in OrderState}:
-        raise ApiError("request.invalid_query", 400, f"state must be one of {list(OrderState)}")
+        states = ", ".join(s.value for s in OrderState)
+        raise ApiError("request.invalid_query", 400, f"state must be one of {states}")
     orders = await services_of(request).payments.orders(
         user=params.get("user"), state=state, before=params.get("before"), limit=page_limit(request)
     )
@@ -217,7 +245,11 @@ async def admin_order(request: Request) -> Response:
     body={
         "type": "object",
         "required": ["amount"],
-        "properties": {"amount": {"type": "integer"}, "reason": {"type": "string"}},
+        "properties": {
+            "amount": {"type": "integer", "minimum": 1, "description": "fen"},
+            "reason": nullable({"type": "string", "maxLength": 80}),
+        },
+        "additionalProperties": False,
     },
     responses={
         201: (
@@ -234,6 +266,8 @@ async def refund_order(request: Request) -> Response:
     if unknown:
         raise ApiError("pay.invalid_refund", 400, f"unknown fields {unknown}: give amount, reason")
     amount = body.get("amount")
+    if isinstance(amount, float) and amount.is_integer():
+        amount = int(amount)  # JSON numbers: 500.0 is 500
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise ApiError("pay.invalid_refund", 400, "amount is a whole number of fen above zero")
     order, refund = await services.payments.refund(

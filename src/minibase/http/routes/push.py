@@ -9,7 +9,7 @@ from starlette.responses import Response
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_body
 from minibase.http.paging import PAGE, page_limit
-from minibase.http.routing import Routes
+from minibase.http.routing import Media, Routes
 
 routes = Routes("push")
 
@@ -45,7 +45,7 @@ REFUSED = {
     "/api/push/wechat/{appid}",
     "WeChat's verification of the message server URL: answers echostr when signed",
     query=(*SIGNED, ("echostr", "what to answer", {"type": "string"})),
-    responses={200: ("echostr, as text", None), **REFUSED},
+    responses={200: ("echostr, as text", Media.text()), **REFUSED},
 )
 async def verify_push_url(request: Request) -> Response:
     services = services_of(request)
@@ -64,7 +64,16 @@ async def verify_push_url(request: Request) -> Response:
         ("msg_signature", "sha1 of the sorted token, timestamp, nonce and Encrypt", {}),
     ),
     responses={
-        200: ("success, or the reply (encrypted when the push was)", None),
+        200: (
+            "success, or the reply in the push's format (encrypted when the push was)",
+            Media(
+                {
+                    "text/plain": {"type": "string", "const": "success"},
+                    "application/xml": {"type": "string"},
+                    "application/json": {"type": "object"},
+                }
+            ),
+        ),
         **REFUSED,
     },
 )

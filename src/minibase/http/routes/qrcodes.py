@@ -8,22 +8,31 @@ from starlette.responses import Response
 
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import read_object
-from minibase.http.routing import Routes
+from minibase.http.routing import Routes, nullable
+from minibase.platforms.wechat.links import SCENE
 
 routes = Routes("qrcodes")
 
 IMAGE = {"type": "string", "format": "binary", "contentMediaType": "image/png"}
 COLOUR = {
     "type": "object",
+    "required": list("rgb"),
     "properties": {c: {"type": "integer", "minimum": 0, "maximum": 255} for c in "rgb"},
+    "additionalProperties": False,
 }
 CODE_BODY = {
     "type": "object",
     "required": ["appid", "scene"],
     "properties": {
-        "appid": {"type": "string", "description": "the WeChat app the code opens"},
-        "scene": {"type": "string", "maxLength": 32, "description": "handed to the page"},
-        "page": {"type": "string", "description": "default: the home page"},
+        "appid": {"type": "string", "minLength": 1, "description": "the WeChat app it opens"},
+        "scene": {"type": "string", "pattern": SCENE.pattern, "description": "handed to the page"},
+        "page": nullable(
+            {
+                "type": "string",
+                "pattern": "^(?!/)[^?]{0,1024}$",
+                "description": "default: the home page",
+            }
+        ),
         "check_path": {"type": "boolean", "default": True},
         "env_version": {"enum": ["release", "trial", "develop"]},
         "width": {"type": "integer", "minimum": 280, "maximum": 1280, "default": 430},
@@ -31,6 +40,7 @@ CODE_BODY = {
         "line_color": COLOUR,
         "is_hyaline": {"type": "boolean", "default": False},
     },
+    "additionalProperties": False,
 }
 # Codes are permanent on the platform and kept here: the same id is always the same image.
 CACHE_CONTROL = "private, max-age=31536000, immutable"

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.data.bulk import delete_by_filter, update_by_filter
-from minibase.data.listing import parse_fields, parse_list_query
+from minibase.data.listing import MAX_FIELDS, MAX_SORT_KEYS, parse_fields, parse_list_query
 from minibase.data.records import (
     create_record,
     create_records,
@@ -20,6 +20,7 @@ from minibase.data.records import (
 from minibase.errors import ApiError
 from minibase.http.auth import caller_of, services_of
 from minibase.http.json import json_response, raw_json_response, read_json, read_object
+from minibase.http.paging import limit_param
 from minibase.http.routing import Routes
 
 routes = Routes("records")
@@ -49,11 +50,28 @@ UPDATE = {
     "description": "Fields to merge, or operators: $set $unset $inc $push $pull",
     "properties": {op: {"type": "object"} for op in ("$set", "$unset", "$inc", "$push", "$pull")},
 }
+# A field path as filters, sorts and projections name it: a.b.0.c, system fields at the top.
+_PATH = (
+    "(?:_id|_owner|_created|_updated|_version"
+    "|[A-Za-z][A-Za-z0-9_]{0,63}(?:[.](?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6})){0,15})"
+)
 LIST_QUERY = (
     ("filter", 'JSON filter, e.g. {"score":{"$gt":10}}', {"type": "string"}),
-    ("sort", "comma-separated fields, - for descending, e.g. -score,_id", {"type": "string"}),
-    ("fields", "comma-separated fields to return (_id always)", {"type": "string"}),
-    ("limit", "page size (default 20, at most 100)", {"type": "integer"}),
+    (
+        "sort",
+        f"comma-separated fields (at most {MAX_SORT_KEYS}, each once), - for descending,"
+        " e.g. -score,_id",
+        {
+            "type": "string",
+            "pattern": f"^(?:[-+]?{_PATH}(?:,[-+]?{_PATH}){{0,{MAX_SORT_KEYS - 1}}})?$",
+        },
+    ),
+    (
+        "fields",
+        f"comma-separated fields to return (_id always; at most {MAX_FIELDS})",
+        {"type": "string", "pattern": f"^(?:{_PATH}(?:,{_PATH}){{0,{MAX_FIELDS - 1}}})?$"},
+    ),
+    limit_param(20),
     ("cursor", "next_cursor of the previous page", {"type": "string"}),
     ("count", "also return the total number of matches", {"type": "boolean"}),
 )

@@ -8,6 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.auth.users import (
+    MAX_PROFILE_BYTES,
+    MAX_ROLES,
+    ROLE,
     check_profile,
     check_roles,
     delete_user,
@@ -20,6 +23,7 @@ from minibase.auth.users import (
 from minibase.errors import ApiError
 from minibase.http.auth import client_address, require_admin, require_user, services_of
 from minibase.http.json import json_response, read_json, read_object
+from minibase.http.paging import limit_param, page_limit
 from minibase.http.routing import Routes
 
 routes = Routes("users")
@@ -48,15 +52,25 @@ TOKENS: dict[str, Any] = {
 _REFRESH = {
     "type": "object",
     "required": ["refresh_token"],
-    "properties": {"refresh_token": {"type": "string"}},
+    "properties": {"refresh_token": {"type": "string", "minLength": 1, "maxLength": 512}},
+}
+_NEW_USER: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "no body, or null: a user without roles or profile",
+    "properties": {
+        "roles": {
+            "type": "array",
+            "maxItems": MAX_ROLES,
+            "items": {"type": "string", "pattern": ROLE.pattern},
+        },
+        "profile": {"type": "object", "description": f"at most {MAX_PROFILE_BYTES} bytes as JSON"},
+    },
+    "additionalProperties": False,
 }
 _USER_CHANGES = {
     "type": "object",
-    "properties": {
-        "roles": {"type": "array", "items": {"type": "string"}},
-        "profile": {"type": "object"},
-        "disabled": {"type": "boolean"},
-    },
+    "additionalProperties": False,
+    "properties": {**_NEW_USER["properties"], "disabled": {"type": "boolean"}},
 }
 
 
@@ -65,13 +79,15 @@ _USER_CHANGES = {
     "/api/admin/users",
     "Create a user",
     access="admin",
-    body=_USER_CHANGES,
+    body=_NEW_USER,
+    body_required=False,  # no body: a user without roles or profile
     responses={201: ("Created", USER)},
 )
 async def create_user(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
-    body = await read_json(request, services.settings.max_body_bytes, required=False) or {}
+    body = await read_json(request, services.settings.max_body_bytes, required=False)
+    body = {} if body is None else body
     if not isinstance(body, dict) or set(body) - {"roles", "profile"}:
         raise ApiError("request.invalid_body", 400, "expected {roles: [...], profile: {...}}")
     roles = check_roles(body.get("roles", []))
@@ -88,7 +104,7 @@ async def create_user(request: Request) -> Response:
     access="admin",
     query=(
         ("after", "the last id of the previous page", {"type": "string"}),
-        ("limit", "page size, 1-100", {"type": "integer"}),
+        limit_param(50),
         ("phone", "find the user with this phone number (+8613800138000)", {"type": "string"}),
     ),
     responses={
@@ -101,18 +117,14 @@ async def create_user(request: Request) -> Response:
 async def list_users_route(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
-    limit_text = request.query_params.get("limit", "50")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
-        raise ApiError("request.invalid_query", 400, "limit must be 1-100")
+    limit = page_limit(request, default=50)
     phone = request.query_params.get("phone")
     async with services.db.reader() as conn:
         if phone is not None:  # by the keyed hash: no row is decrypted
             found = await find_user_by_phone(conn, services.vault, phone)
             users = [found] if found is not None else []
         else:
-            users = await list_users(
-                conn, after=request.query_params.get("after"), limit=int(limit_text)
-            )
+            users = await list_users(conn, after=request.query_params.get("after"), limit=limit)
     return json_response({"items": [user.public() for user in users]})
 
 
