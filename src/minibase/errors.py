@@ -46,6 +46,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "request.body_too_large": (413, "The body is larger than max_body_bytes."),
     "request.invalid_query": (400, "A query parameter has a value that cannot be used."),
     "request.not_found": (404, "No route at this path."),
+    "request.nul_character": (
+        400,
+        "A string holds the NUL character (\\u0000), which no engine stores; details.path names"
+        " it in a JSON body or filter.",
+    ),
     "request.method_not_allowed": (
         405,
         "The route exists but not with this method; the Allow header lists its methods.",

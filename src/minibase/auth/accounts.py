@@ -25,6 +25,7 @@ from minibase.auth.sessions import TokenPair
 from minibase.auth.users import PHONE_LOOKUP, User, delete_user, get_user
 from minibase.clock import isoformat
 from minibase.errors import ApiError
+from minibase.platforms.compare import same_text
 from minibase.services import Services
 from minibase.store.database import Connection, IntegrityViolation
 
@@ -58,7 +59,7 @@ def _read_merge_token(services: Services, token: Any, caller_id: str) -> dict[st
         raise invalid
     payload, signature = token.split(".")
     expected = _b64(hmac.new(_merge_key(services), payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(signature, expected):
+    if not same_text(expected, signature):
         raise invalid
     try:
         claims: dict[str, Any] = orjson.loads(base64.urlsafe_b64decode(payload + "=="))

@@ -22,6 +22,18 @@ _ERROR = {
         "request_id": {"type": "string"},
     },
 }
+INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
+_ANY = {"$ref": "#/components/schemas/JsonValue"}
+# Without "type", each keyword bounds the values of its own type only: numbers, arrays, objects.
+# (An anyOf of typed branches says the same, but fuzzers mutate one branch into another.)
+_JSON_VALUE = {
+    "description": "Any JSON value a client may send: numbers within 64-bit integers' range"
+    " (send larger ones as strings), strings without the NUL character",
+    **INT64,
+    "items": _ANY,
+    "additionalProperties": _ANY,
+}
+_OPEN = ("anyOf", "oneOf", "allOf", "enum", "const", "$ref", "type")
 _SYSTEM = {
     "_id": {"type": "string", "readOnly": True},
     "_owner": {"type": ["string", "null"], "readOnly": True},
@@ -37,7 +49,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         for name in _PARAM.findall(endpoint.path)
     ]
     parameters += [
-        {"name": name, "in": "query", "description": description, "schema": schema}
+        {"name": name, "in": "query", "description": description, "schema": sent(schema)}
         for name, description, schema in endpoint.query
     ]
     responses: dict[str, Any] = {}
@@ -63,13 +75,43 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": endpoint.body_required,
-            "content": {"application/json": {"schema": endpoint.body}},
+            "content": {"application/json": {"schema": sent(endpoint.body)}},
         }
     if endpoint.access in ("user", "admin"):
         operation["security"] = [{"bearer": []}]
     elif endpoint.access == "optional":
         operation["security"] = [{"bearer": []}, {}]
     return operation
+
+
+def sent(schema: Any) -> Any:
+    """A schema of what a client sends, with the bounds every JSON input keeps: integers
+    within 64 bits, and any value left open a JsonValue (which keeps them too).
+
+    Answers keep their schemas as declared: a stored float may well pass 2^63."""
+    if not isinstance(schema, dict):  # true or false
+        return schema
+    if not any(key in schema for key in _OPEN):
+        return {**schema, **_ANY}
+    out = dict(schema)
+    types = out.get("type", ())
+    types = [types] if isinstance(types, str) else types
+    if "integer" in types or "number" in types:
+        for bound, value in INT64.items():
+            out.setdefault(bound, value)
+    if "object" in types:
+        if "properties" in out:
+            out["properties"] = {name: sent(field) for name, field in out["properties"].items()}
+        extra = out.get("additionalProperties", True)
+        out["additionalProperties"] = _ANY if extra is True else extra
+        if isinstance(extra, dict):
+            out["additionalProperties"] = sent(extra)
+    if "array" in types:
+        out["items"] = sent(out["items"]) if "items" in out else _ANY
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in out:
+            out[key] = [sent(option) for option in out[key]]
+    return out
 
 
 def _content(schema: dict[str, Any]) -> dict[str, Any]:
@@ -100,16 +142,17 @@ def _collection_paths(collection: Collection, records: dict[str, dict[str, Any]]
         },
     }
     name = collection.name
+    body = sent(_record_schema(collection))  # inline: the component also describes answers
     typed = {  # (path suffix, method): (summary, success status, its schema, body schema)
         ("", "get"): (f"List {name} records", "200", page, None),
-        ("", "post"): (f"Create a {name} record", "201", ref, ref),
+        ("", "post"): (f"Create a {name} record", "201", ref, body),
         ("/{id}", "get"): (f"Read a {name} record", "200", ref, None),
-        ("/{id}", "put"): (f"Replace a {name} record", "200", ref, ref),
+        ("/{id}", "put"): (f"Replace a {name} record", "200", ref, body),
         ("/{id}", "patch"): (f"Change a {name} record", "200", ref, None),
         ("/{id}", "delete"): (f"Delete a {name} record", "204", None, None),
     }
     paths: dict[str, Any] = {}
-    for (suffix, method), (summary, status, schema, body) in typed.items():
+    for (suffix, method), (summary, status, schema, sends) in typed.items():
         operation = dict(records[RECORDS + suffix][method])
         operation["operationId"] = f"{operation['operationId']}_{name}"
         operation["summary"] = summary
@@ -120,10 +163,10 @@ def _collection_paths(collection: Collection, records: dict[str, dict[str, Any]]
             content = {"application/json": {"schema": schema}}
             responses[status] = {**responses[status], "content": content}
         operation["responses"] = responses
-        if body is not None:
+        if sends is not None:
             operation["requestBody"] = {
                 **operation["requestBody"],
-                "content": {"application/json": {"schema": body}},
+                "content": {"application/json": {"schema": sends}},
             }
         paths.setdefault(f"/api/collections/{name}/records{suffix}", {})[method] = operation
     return paths
@@ -141,7 +184,7 @@ def build_openapi(
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
     for collection in collections:
         paths.update(_collection_paths(collection, paths))
-    schemas: dict[str, Any] = {"Error": _ERROR}
+    schemas: dict[str, Any] = {"Error": _ERROR, "JsonValue": _JSON_VALUE}
     for collection in collections:
         schemas[_schema_name(collection)] = _record_schema(collection)
     return {
@@ -149,7 +192,9 @@ def build_openapi(
         "info": {
             "title": "minibase",
             "version": __version__,
-            "description": "Backend for mini programs: data API, users and tokens.",
+            "description": "Backend for mini programs: data API, users and tokens. Every"
+            " JSON input keeps two bounds: integers fit in 64 bits, and strings (and the path"
+            " and query) never hold the NUL character.",
         },
         "paths": paths,
         "components": {

@@ -66,6 +66,10 @@ class Dispatcher:
                 }
                 await app(inner, receive, send)
                 return
+        if b"%00" in scope["query_string"] or "\x00" in scope["path"]:
+            raise ApiError(
+                "request.nul_character", 400, "the path or query holds the NUL character (%00)"
+            )
         handler = self._find(scope)
         response = await handler(Request(scope, receive))
         await response(scope, receive, send)

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
+from minibase.client_json import nul_character
 from minibase.store.database import (
     REGEX_BUDGET,
     CommitCallbacks,
@@ -35,6 +36,11 @@ _UNAVAILABLE = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
     TimeoutError,
+)
+# PostgreSQL's refusals of the NUL character in text (a parameter) and in jsonb (\u0000)
+_NUL = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
 )
 
 
@@ -113,6 +119,8 @@ async def _guard(call: Awaitable[T]) -> T:
         return await call
     except asyncpg.exceptions.UniqueViolationError as exc:
         raise IntegrityViolation(str(exc), exc.constraint_name) from exc
+    except _NUL as exc:  # what the edge lets through, e.g. a function's own string
+        raise nul_character("") from exc
     except _UNAVAILABLE as exc:
         raise DatabaseUnavailable(str(exc)) from exc
 

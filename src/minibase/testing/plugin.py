@@ -28,7 +28,8 @@ from minibase.testing.sandbox import SandboxClient, SandboxProcess
 BACKENDS = ("sqlite", "postgres")
 
 
-def _backends() -> list[str]:
+def chosen_backends() -> list[str]:
+    """The engines data tests run on: both, or those MINIBASE_TEST_BACKENDS names."""
     chosen = os.environ.get("MINIBASE_TEST_BACKENDS")
     return [b for b in chosen.split(",") if b] if chosen else list(BACKENDS)
 
@@ -60,7 +61,7 @@ async def sandbox(_sandbox_process: SandboxProcess) -> AsyncIterator[SandboxClie
     await client.aclose()
 
 
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=chosen_backends())
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     if name == "postgres":

@@ -193,3 +193,32 @@ async def test_a_collections_typed_paths_take_what_the_generic_ones_take(
     assert listed["properties"]["items"]["items"] == {
         "$ref": "#/components/schemas/Record_products"
     }
+
+
+async def test_what_clients_send_is_bounded_as_the_server_reads_json(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    """Integers past 64 bits are refused wherever JSON enters, so every request schema says so:
+    typed integers carry the bounds, and values left open are JsonValues, which keep them."""
+    await client.post("/api/admin/collections", headers=admin.headers, json=PRODUCTS)
+    doc = await document(client)
+    validator = OAS31Validator({**doc["components"]["schemas"]["JsonValue"], **doc})
+    huge, fits = {"x": [{"y": 2**64}]}, {"x": [{"y": 2**63 - 1, "z": "any"}], "f": 1.5}
+
+    assert not validator.is_valid(huge)
+    assert validator.is_valid(fits)
+    record_body = body_schema(doc["paths"]["/api/collections/{name}/records"]["post"])
+    assert record_body["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    users_body = body_schema(doc["paths"]["/api/admin/users"]["post"])
+    assert users_body["properties"]["profile"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/JsonValue"
+    }
+    typed = body_schema(doc["paths"]["/api/collections/products/records"]["post"])
+    assert typed["properties"]["weight"] == {
+        "type": ["number", "null"],
+        "minimum": -(2**63),
+        "maximum": 2**63 - 1,
+    }
+    # an answer keeps the declared schema: a stored float may pass 2^63
+    answer = doc["components"]["schemas"]["Record_products"]["properties"]["weight"]
+    assert answer == {"type": ["number", "null"]}

@@ -36,6 +36,22 @@ async def _phone_body(sandbox: SandboxClient, platform: str, person: str) -> dic
     return await sandbox.encrypted_data(platform, appid, person, data)
 
 
+async def ann_with_a_phone_on_wechat_then_on_alipay(
+    client: httpx.AsyncClient, sandbox: SandboxClient, register_app: RegisterApp
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ann binds her phone on WeChat, then signs in on Alipay: a second account, for now."""
+    await register_app("wechat", "wx1111")
+    await register_app("alipay", APPS["alipay"])
+    on_wechat = await sign_in(client, sandbox, "wechat", "wx1111", "ann")
+    await client.post(
+        "/api/auth/phone",
+        headers=bearer(on_wechat),
+        json=await _phone_body(sandbox, "wechat", "ann"),
+    )
+    on_alipay = await sign_in(client, sandbox, "alipay", APPS["alipay"], "ann")
+    return on_wechat, on_alipay
+
+
 @pytest.mark.parametrize("platform", sorted(APPS))
 async def test_a_verified_phone_is_bound_sealed_and_shown_masked(
     client: httpx.AsyncClient,
@@ -107,20 +123,14 @@ async def test_a_phone_held_by_another_account_offers_an_explicit_merge(
     services: Services,
     admin: Any,
 ) -> None:
-    await register_app("wechat", "wx1111")
-    await register_app("alipay", APPS["alipay"])
     await client.post(
         "/api/admin/collections",
         headers=admin.headers,
         json={"name": "notes", "rules": {"preset": "owner_only"}},
     )
-    on_wechat = await sign_in(client, sandbox, "wechat", "wx1111", "ann")
-    await client.post(
-        "/api/auth/phone",
-        headers=bearer(on_wechat),
-        json=await _phone_body(sandbox, "wechat", "ann"),
+    on_wechat, on_alipay = await ann_with_a_phone_on_wechat_then_on_alipay(
+        client, sandbox, register_app
     )
-    on_alipay = await sign_in(client, sandbox, "alipay", APPS["alipay"], "ann")
     note = await client.post(
         "/api/collections/notes/records",
         headers=bearer(on_alipay),
@@ -160,7 +170,12 @@ async def test_a_merge_token_works_only_for_the_account_it_was_issued_to(
     await register_app("wechat", "wx1111")
     ann = await sign_in(client, sandbox, "wechat", "wx1111", "ann")
     bob = await sign_in(client, sandbox, "wechat", "wx1111", "bob")
-    for body in ({"merge_token": "forged.token"}, {"merge_token": 5}, {}):
+    for body in (
+        {"merge_token": "forged.token"},
+        {"merge_token": "forged.签名"},
+        {"merge_token": 5},
+        {},
+    ):
         answer = await client.post("/api/auth/merge", headers=bearer(bob), json=body)
         assert (answer.status_code, answer.json()["code"]) == (400, "users.invalid_merge")
     assert (await client.get("/api/auth/me", headers=bearer(ann))).status_code == 200
@@ -228,15 +243,9 @@ async def test_roles_merged_into_an_account_void_its_older_tokens(
     register_app: RegisterApp,
     admin: Any,
 ) -> None:
-    await register_app("wechat", "wx1111")
-    await register_app("alipay", APPS["alipay"])
-    on_wechat = await sign_in(client, sandbox, "wechat", "wx1111", "ann")
-    await client.post(
-        "/api/auth/phone",
-        headers=bearer(on_wechat),
-        json=await _phone_body(sandbox, "wechat", "ann"),
+    on_wechat, on_alipay = await ann_with_a_phone_on_wechat_then_on_alipay(
+        client, sandbox, register_app
     )
-    on_alipay = await sign_in(client, sandbox, "alipay", APPS["alipay"], "ann")
     await client.patch(
         f"/api/admin/users/{on_alipay['user']['id']}",
         headers=admin.headers,

@@ -47,6 +47,12 @@ async def test_signed_raw_data_updates_the_profile(
         json={"raw_data": raw.replace("Ann", "Eve"), "signature": signature},
     )
     assert (forged.status_code, forged.json()["code"]) == (400, "auth.invalid_encrypted_data")
+    not_hex = await client.post(
+        "/api/auth/profile",
+        headers=bearer(session),
+        json={"raw_data": raw.replace("Ann", "Eve"), "signature": "«签名»"},
+    )
+    assert (not_hex.status_code, not_hex.json()["code"]) == (400, "auth.invalid_encrypted_data")
     me = await client.get("/api/auth/me", headers=bearer(session))
     assert me.json()["profile"]["nickName"] == "Ann"
 

@@ -142,6 +142,7 @@ async def _everything(http: httpx.AsyncClient, admin: dict[str, str]) -> list[An
 
 
 OUT_OF_RANGE = "request.integer_out_of_range"  # integers beyond 64 bits, at any depth
+NUL = "request.nul_character"  # a string holding NUL, at any depth
 
 
 async def _try(http: httpx.AsyncClient, user: dict[str, str], where: Any) -> None:
@@ -153,7 +154,7 @@ async def _try(http: httpx.AsyncClient, user: dict[str, str], where: Any) -> Non
         json={"filter": where, "update": {"$inc": {"title": 1}}},
     )
     for response, allowed in (
-        (listed, {"records.invalid_filter", "request.invalid_query", OUT_OF_RANGE}),
+        (listed, {"records.invalid_filter", "request.invalid_query", OUT_OF_RANGE, NUL}),
         (
             bulk,
             {
@@ -161,6 +162,7 @@ async def _try(http: httpx.AsyncClient, user: dict[str, str], where: Any) -> Non
                 "records.invalid_update",
                 "request.invalid_body",
                 OUT_OF_RANGE,
+                NUL,
             },
         ),
     ):

@@ -190,7 +190,6 @@ async def test_an_invalid_filter_is_refused_saying_where(
         ({"title": {"$regex": "a", "$options": "x"}}, "title.$regex"),
         ({"title": {"$options": "i"}}, "title.$options"),
         ({"title": {"$like": 5}}, "title.$like"),
-        ({"title": "nul \u0000"}, "title"),
         ({"title": "x" * 5000}, "title"),
     ]
     for where, at in cases:

@@ -47,8 +47,12 @@ PAGE = {
 }
 UPDATE = {
     "type": "object",
-    "description": "Fields to merge, or operators: $set $unset $inc $push $pull",
-    "properties": {op: {"type": "object"} for op in ("$set", "$unset", "$inc", "$push", "$pull")},
+    "description": "Fields to merge, or operators: $set $unset $inc $push $pull (not both)",
+    "minProperties": 1,
+    "properties": {
+        op: {"type": "object", "minProperties": 1}
+        for op in ("$set", "$unset", "$inc", "$push", "$pull")
+    },
 }
 # A field path as filters, sorts and projections name it: a.b.0.c, system fields at the top.
 _PATH = (

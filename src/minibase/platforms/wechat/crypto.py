@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import os
 import time
@@ -17,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibase.platforms.cipher import b64decode, b64encode, cbc_decrypt, cbc_encrypt
+from minibase.platforms.compare import same_text
 from minibase.platforms.errors import PlatformError
 from minibase.platforms.models import PhoneNumber
 
@@ -112,7 +112,7 @@ def sign_raw_data(raw_data: str, session_key: str) -> str:
 
 
 def verify_raw_data(raw_data: str, signature: str, session_key: str) -> bool:
-    return hmac.compare_digest(sign_raw_data(raw_data, session_key), signature)
+    return same_text(sign_raw_data(raw_data, session_key), signature)
 
 
 def decrypt_phone_number(

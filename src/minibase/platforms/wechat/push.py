@@ -32,6 +32,7 @@ from typing import Any, Literal
 from xml.etree import ElementTree
 
 from minibase.platforms.cipher import cbc_decrypt, cbc_encrypt
+from minibase.platforms.compare import same_text
 from minibase.platforms.errors import ErrorKind, PlatformError
 
 Format = Literal["xml", "json"]
@@ -76,7 +77,7 @@ def msg_signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
 
 
 def verify_signature(token: str, timestamp: str, nonce: str, given: str) -> bool:
-    return hmac.compare_digest(signature(token, timestamp, nonce), given)
+    return same_text(signature(token, timestamp, nonce), given)
 
 
 def aes_key(encoding_aes_key: str) -> bytes:
@@ -254,7 +255,7 @@ class PushCrypto:
         expected = msg_signature(
             self.token, query.get("timestamp", ""), query.get("nonce", ""), str(encrypted)
         )
-        if not hmac.compare_digest(expected, query.get("msg_signature", "")):
+        if not same_text(expected, query.get("msg_signature", "")):
             raise PushError("msg_signature", "msg_signature does not match the token and Encrypt")
         inner = decrypt(self.encoding_aes_key, self.appid, str(encrypted))
         return OpenedPush(parse_body(inner, body_format(inner)), format, True)
@@ -294,7 +295,7 @@ class PushCrypto:
             str(outer.get("Nonce", "")),
             str(outer["Encrypt"]),
         )
-        if not hmac.compare_digest(expected, str(outer.get("MsgSignature", ""))):
+        if not same_text(expected, str(outer.get("MsgSignature", ""))):
             raise PushError("msg_signature", "MsgSignature does not match the token and Encrypt")
         if self.encoding_aes_key is None:
             raise PushError("aes_key", "an encrypted reply came, and no EncodingAESKey is set")
