@@ -39,9 +39,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def _postgres_template() -> Iterator[None]:
+def _postgres_template() -> Iterator[postgres.SpareDatabases]:
+    """The migrated template of this test session, and its clones for the tests."""
     postgres.prepare_template()
-    yield
+    spares = postgres.SpareDatabases()
+    yield spares
+    spares.close()
     postgres.drop_template()
 
 
@@ -76,7 +79,10 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 async def settings(
-    backend: str, tmp_path: Path, _sandbox_process: SandboxProcess
+    request: pytest.FixtureRequest,
+    backend: str,
+    tmp_path: Path,
+    _sandbox_process: SandboxProcess,
 ) -> AsyncIterator[Settings]:
     """Per-test settings: a fresh database, a functions folder of its own, and every platform
     pointed at the sandbox."""
@@ -91,11 +97,12 @@ async def settings(
     if backend == "sqlite":
         yield base
         return
-    name = await postgres.clone_database()
+    spares: postgres.SpareDatabases = request.getfixturevalue("_postgres_template")
+    name = await spares.take()
     try:
         yield base.replace(database_url=postgres.url_for(name), postgres_pool_size=4)
     finally:
-        await postgres.drop_database(name)
+        spares.give_back(name)
 
 
 @pytest.fixture
