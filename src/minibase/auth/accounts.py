@@ -13,16 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from minibase.auth.caller import Caller
 from minibase.auth.phones import VerifiedPhone
-from minibase.auth.revocations import void_tokens
 from minibase.auth.sessions import TokenPair
-from minibase.auth.users import PHONE_LOOKUP, User, delete_user, get_user
+from minibase.auth.users import PHONE_LOOKUP, User, delete_user, get_user, update_user
 from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.platforms.compare import same_text
@@ -149,15 +147,5 @@ async def _move_records(services: Services, conn: Connection, source: str, targe
 async def _merge_profiles(services: Services, conn: Connection, source: User, target: User) -> User:
     roles = tuple(dict.fromkeys((*target.roles, *source.roles)))
     profile = {**source.profile, **target.profile}
-    merged = replace(target, roles=roles, profile=profile, updated=isoformat(services.clock.now()))
-    if set(roles) != set(target.roles):  # the account's other tokens claim fewer roles
-        version = await void_tokens(conn, services.clock, target.id)
-        merged = replace(merged, token_version=version)
-    await conn.execute(
-        "UPDATE users SET roles = ?, profile = ?, updated = ? WHERE id = ?",
-        orjson.dumps(list(roles)).decode(),
-        orjson.dumps(profile).decode(),
-        merged.updated,
-        target.id,
-    )
-    return merged
+    # new roles void the account's other tokens (they claim fewer), as any change of roles does
+    return await update_user(conn, services.clock, target, roles=roles, profile=profile)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from minibase import __version__
+from minibase.client_json import INT64_MAX, INT64_MIN
 from minibase.http.routing import Endpoint, Media
 from minibase.store.collections import Collection
 
@@ -22,7 +23,7 @@ _ERROR = {
         "request_id": {"type": "string"},
     },
 }
-INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
+INT64 = {"minimum": INT64_MIN, "maximum": INT64_MAX}
 _ANY = {"$ref": "#/components/schemas/JsonValue"}
 # Without "type", each keyword bounds the values of its own type only: numbers, arrays, objects.
 # (An anyOf of typed branches says the same, but fuzzers mutate one branch into another.)
@@ -103,9 +104,7 @@ def sent(schema: Any) -> Any:
         if "properties" in out:
             out["properties"] = {name: sent(field) for name, field in out["properties"].items()}
         extra = out.get("additionalProperties", True)
-        out["additionalProperties"] = _ANY if extra is True else extra
-        if isinstance(extra, dict):
-            out["additionalProperties"] = sent(extra)
+        out["additionalProperties"] = _ANY if extra is True else sent(extra)
     if "array" in types:
         out["items"] = sent(out["items"]) if "items" in out else _ANY
     for key in ("anyOf", "oneOf", "allOf"):
