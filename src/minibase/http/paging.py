@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -23,6 +24,19 @@ PAGE = (
     ("before", "the last id of the page before (newest first)", {"type": "string"}),
     limit_param(20),
 )
+
+
+def state_param(states: Sequence[str], what: str) -> QueryParam:
+    """The `state` filter of a list, as the document states it."""
+    return ("state", f"the {what} in this state", {"enum": list(states)})
+
+
+def state_filter(request: Request, states: Sequence[str]) -> str | None:
+    """The `state` query parameter, one of `states` or absent (400 naming them otherwise)."""
+    state = request.query_params.get("state")
+    if state is not None and state not in states:
+        raise ApiError("request.invalid_query", 400, f"state must be one of {', '.join(states)}")
+    return state
 
 
 def page_limit(request: Request, default: int = 20) -> int:

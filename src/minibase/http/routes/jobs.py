@@ -8,10 +8,11 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response
-from minibase.http.paging import limit_param, page_limit
+from minibase.http.paging import limit_param, page_limit, state_filter, state_param
 from minibase.http.routing import Routes
 from minibase.jobs import Job, JobNotFound, JobState, JobStateError
 
+JOB_STATES = tuple(state.value for state in JobState)
 routes = Routes("jobs")
 
 JOB = {
@@ -40,7 +41,7 @@ def _not_found(job_id: str) -> ApiError:
     "List jobs (filter by state and name), and counts by state",
     access="admin",
     query=(
-        ("state", "the jobs in this state", {"enum": [state.value for state in JobState]}),
+        state_param(JOB_STATES, "jobs"),
         ("name", "the job's name", {"type": "string"}),
         ("after", "the last id of the previous page", {"type": "string"}),
         limit_param(50),
@@ -62,12 +63,8 @@ async def list_jobs(request: Request) -> Response:
     await require_admin(request)
     queue = services_of(request).jobs
     params = request.query_params
-    state = params.get("state")
-    if state is not None and state not in {s.value for s in JobState}:
-        states = ", ".join(s.value for s in JobState)
-        raise ApiError("request.invalid_query", 400, f"state must be one of {states}")
     jobs = await queue.list(
-        state=state,
+        state=state_filter(request, JOB_STATES),
         name=params.get("name"),
         limit=page_limit(request, default=50),
         after=params.get("after"),

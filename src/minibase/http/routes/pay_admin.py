@@ -11,7 +11,7 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.paging import PAGE, page_limit
+from minibase.http.paging import PAGE, page_limit, state_filter, state_param
 from minibase.http.routes.pay import ORDER, ORDER_WITH_REFUNDS, REFUND
 from minibase.http.routing import Routes, nullable
 from minibase.pay.merchants import (
@@ -26,6 +26,7 @@ from minibase.pay.merchants import (
 from minibase.pay.order import OrderState
 from minibase.services import Services
 
+ORDER_STATES = tuple(state.value for state in OrderState)
 routes = Routes("payments admin")
 
 MERCHANT_BODY: dict[str, Any] = {
@@ -192,7 +193,7 @@ async def delete_merchant_route(request: Request) -> Response:
     "Every order, newest first (filter by state or user)",
     access="admin",
     query=(
-        ("state", "the orders in this state", {"enum": [state.value for state in OrderState]}),
+        state_param(ORDER_STATES, "orders"),
         ("user", "the buyer's user id", {"type": "string"}),
         *PAGE,
     ),
@@ -206,12 +207,11 @@ async def delete_merchant_route(request: Request) -> Response:
 async def list_orders(request: Request) -> Response:
     await require_admin(request)
     params = request.query_params
-    state = params.get("state")
-    if state is not None and state not in {s.value for s in OrderState}:
-        states = ", ".join(s.value for s in OrderState)
-        raise ApiError("request.invalid_query", 400, f"state must be one of {states}")
     orders = await services_of(request).payments.orders(
-        user=params.get("user"), state=state, before=params.get("before"), limit=page_limit(request)
+        user=params.get("user"),
+        state=state_filter(request, ORDER_STATES),
+        before=params.get("before"),
+        limit=page_limit(request),
     )
     return json_response({"items": [order.to_json() for order in orders]})
 
