@@ -50,15 +50,23 @@ Answer = Callable[[httpx.Request], tuple[int, Any]]
 class FakeWeChatPay:
     """Checks the merchant's signature over exactly what was sent, then answers, signed."""
 
-    def __init__(self, answer: Answer, *, sign_with: str = PLATFORM_KEYS[0], signed: bool = True):
+    def __init__(
+        self,
+        answer: Answer,
+        *,
+        sign_with: str = PLATFORM_KEYS[0],
+        signed: bool = True,
+        mounted_at: str = "",
+    ):
         self.answer = answer
+        self.mounted_at = mounted_at  # a path the base URL adds, which is not WeChat Pay's
         self.sign_with = sign_with
         self.signed = signed
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        path = request.url.raw_path.decode()
+        path = request.url.raw_path.decode().removeprefix(self.mounted_at)
         crypto.verify_request(
             request.method,
             path,
@@ -106,8 +114,8 @@ def test_a_jsapi_order_is_signed_over_its_exact_body_and_gives_the_prepay_id() -
     }
 
 
-def test_the_signed_path_keeps_the_base_urls_prefix_and_the_query() -> None:
-    fake = FakeWeChatPay(lambda request: (200, TRANSACTION))
+def test_the_signed_path_is_the_api_path_below_the_base_url_with_the_query() -> None:
+    fake = FakeWeChatPay(lambda request: (200, TRANSACTION), mounted_at="/wechatpay")
     client = _client(fake, base_url="http://127.0.0.1:9000/wechatpay")
     found = client.query_order("o1")
     assert (

@@ -60,6 +60,7 @@ class Merchant:
 
     def check_signed(self, headers: Any, body: bytes) -> None:
         """Raises PlatformError unless the platform key signed exactly this body."""
+        assert headers["Wechatpay-Signature-Type"] == "WECHATPAY2-SHA256-RSA2048"
         keys = {self.platform["platform_serial"]: self.platform["platform_public_key"]}
         crypto.verify_signed(crypto.Signed.from_headers(headers, body), keys, now=self.now())
 
@@ -76,7 +77,7 @@ class Merchant:
         text = "" if body is None else json.dumps(body, ensure_ascii=False)
         header = crypto.authorization(
             method,
-            self.prefix + path,
+            path.removeprefix("/wechatpay"),  # what a client of api.mch.weixin.qq.com signs
             text,
             mchid=mchid,
             serial_no=MERCHANT_SERIAL,
@@ -362,7 +363,7 @@ def _under_the_servers_router(sandbox: Sandbox) -> ASGIApp:
 
 
 @pytest.mark.parametrize("mount", ["httpx root_path", "server router"])
-async def test_the_signed_path_is_the_full_url_path_under_a_mount_prefix(
+async def test_the_signed_path_is_the_path_below_wechatpay_wherever_the_sandbox_is_mounted(
     sandbox: Sandbox,
     clock: FrozenClock,
     merchant_keys: tuple[RSAPrivateKey, str],
@@ -383,7 +384,7 @@ async def test_the_signed_path_is_the_full_url_path_under_a_mount_prefix(
         text = json.dumps(order_body("order-0001", receiver.url))
         header = crypto.authorization(
             "POST",
-            JSAPI,  # without the prefix the client's URL has
+            "/sandbox" + JSAPI,  # the whole URL path, which WeChat Pay never sees
             text,
             mchid=MCHID,
             serial_no=MERCHANT_SERIAL,

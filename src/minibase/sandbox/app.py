@@ -1,6 +1,7 @@
-"""The sandbox as an ASGI app: platform endpoints under `/<platform>/...` (WeChat Pay's under
-`/wechatpay/v3/...`), the control API under `/control/...`, and the faults (outages, call
-counts) applied on the way in."""
+"""The sandbox as an ASGI app: each platform's endpoints at their real paths under
+`/<platform>/...` (WeChat Pay's under `/wechatpay/v3/...`; see `hosts`), or at the root when the
+Host header names the platform's own host; the control API under `/control/...`; and the faults
+(outages, call counts) applied on the way in."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from minibase.sandbox.alipay_trade_control import AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.faults import Outage
+from minibase.sandbox.hosts import platform_of_host
 from minibase.sandbox.routing import Route, RouteTable, json_response
 from minibase.sandbox.state import SandboxState
 from minibase.sandbox.wechatpay_control import WeChatPayControl
@@ -76,7 +78,11 @@ class Sandbox(SandboxControl):
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        response = await self._respond(request, _relative_path(scope))
+        path = _relative_path(scope)
+        platform = platform_of_host(request.headers.get("host", ""))
+        if platform is not None:  # a client of the platform's own host
+            path = f"/{platform}{path}"
+        response = await self._respond(request, path)
         await response(scope, receive, send)
 
     async def _respond(self, request: Request, path: str) -> Response:

@@ -95,7 +95,7 @@ async def get_access_token(request: Request, state: SandboxState) -> Response:
         if not hmac.compare_digest(secret.encode(), app.secret.encode()):
             return _reply(BAD_SECRET, empty)
         token = state.issue_access_token("douyin", appid, stable=False)
-        expires_in = int(token.expires_at - state.now())
+        expires_in = round(token.expires_at - state.now())
     return _reply((0, "success"), {"access_token": token.value, "expires_in": expires_in})
 
 

@@ -152,7 +152,7 @@ def _issue_token(
         if not isinstance(app, App):
             return error(app)
         token = state.issue_access_token(platform, appid, stable=stable, force=force)
-        expires_in = int(token.expires_at - state.now())
+        expires_in = round(token.expires_at - state.now())
     return json_response({"access_token": token.value, "expires_in": expires_in})
 
 

@@ -2,10 +2,12 @@
 prepay, the order query, closing an order, refunds and the refund query.
 
 Every request carries the merchant's `WECHATPAY2-SHA256-RSA2048` Authorization, checked with
-the public key the merchant registered, over the path the client put in its URL (mount prefix
-included) and the exact body. Every answer, errors and 204s included, is signed with the
-sandbox's one platform key (Wechatpay-* headers). Errors are `{"code", "message"}` with the
-real HTTP status. People pay, and banks settle refunds, through `wechatpay_control`.
+the public key the merchant registered, over the path below the sandbox's `/wechatpay` (the path
+a client of api.mch.weixin.qq.com puts in its URL: `/v3/pay/transactions/jsapi`) and the exact
+body, so an SDK whose base URL is `http://<sandbox>/wechatpay` signs what it would in
+production. Every answer, errors and 204s included, is signed with the sandbox's one platform
+key (Wechatpay-* headers). Errors are `{"code", "message"}` with the real HTTP status. People
+pay, and banks settle refunds, through `wechatpay_control`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from minibase.sandbox.state import (
 )
 from minibase.sandbox.wechatpay_fields import Fields, Reply, WeChatPayError, param_error
 
+PLATFORM_PREFIX = "wechatpay"  # the sandbox serves api.mch.weixin.qq.com below /wechatpay
 CHINA = timezone(timedelta(hours=8))
 _OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
 _OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
@@ -189,15 +192,12 @@ Operation = Callable[[Call, SandboxState], Reply]
 
 
 def signed_target(scope: Mapping[str, Any]) -> str:
-    """What the client signed as the path: its URL's path (any mount prefix in it) and query."""
-    raw = scope.get("raw_path")
-    if isinstance(raw, bytes) and raw:
-        path = raw.split(b"?")[0].decode("latin-1")
-    else:
-        path = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and not path.startswith(root):
-            path = root + path
+    """What the client signed: the path below the sandbox's `/wechatpay` as the client sent it
+    (percent-escapes kept), and the query."""
+    raw = scope.get("raw_path") or b""
+    path: str = raw.split(b"?")[0].decode("latin-1") if raw else scope["path"]
+    root: str = scope.get("root_path", "")
+    path = path.removeprefix(root).removeprefix(f"/{PLATFORM_PREFIX}")
     query: bytes = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
 
@@ -244,7 +244,7 @@ def _endpoint(method: str, path: str, operation: Operation) -> Route:
                 reply = error.reply
         return signed_response(state, reply)
 
-    return Route(method, f"/wechatpay{path}", handler)
+    return Route(method, f"/{PLATFORM_PREFIX}{path}", handler)
 
 
 # -- the endpoints --------------------------------------------------------------------------
@@ -295,14 +295,28 @@ def _prepay_id(now: datetime) -> str:
 
 
 def _query_order(call: Call, state: SandboxState) -> Reply:
-    mchid = call.query.get("mchid")
-    if not mchid:
-        raise param_error("/query/mchid", "此字段为必填项")
-    call.check_mchid(mchid)
+    mchid = _query_mchid(call)
     order = state.wechatpay.orders.get((mchid, call.path_params["out_trade_no"]))
     if order is None:
         raise _order_not_found()
     return Reply(200, transaction_json(state.wechatpay, order))
+
+
+def _query_transaction(call: Call, state: SandboxState) -> Reply:
+    """The query by WeChat Pay's own transaction_id (paid orders only have one)."""
+    mchid = _query_mchid(call)
+    order = state.wechatpay.order_by_transaction(mchid, call.path_params["transaction_id"])
+    if order is None:
+        raise _order_not_found()
+    return Reply(200, transaction_json(state.wechatpay, order))
+
+
+def _query_mchid(call: Call) -> str:
+    mchid = call.query.get("mchid")
+    if not mchid:
+        raise param_error("/query/mchid", "此字段为必填项")
+    call.check_mchid(mchid)
+    return mchid
 
 
 def _close_order(call: Call, state: SandboxState) -> Reply:
@@ -377,6 +391,7 @@ def _query_refund(call: Call, state: SandboxState) -> Reply:
 ROUTES = (
     _endpoint("POST", "/v3/pay/transactions/jsapi", _prepay),
     _endpoint("GET", "/v3/pay/transactions/out-trade-no/{out_trade_no}", _query_order),
+    _endpoint("GET", "/v3/pay/transactions/id/{transaction_id}", _query_transaction),
     _endpoint("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", _close_order),
     _endpoint("POST", "/v3/refund/domestic/refunds", _refund),
     _endpoint("GET", "/v3/refund/domestic/refunds/{out_refund_no}", _query_refund),

@@ -335,7 +335,6 @@ def _signed_copy(state: SandboxState, body: str, delivery: Delivery) -> tuple[di
         serial = wechatpay.public_key_id()
     timestamp = int(state.now()) - (STALE_BY if delivery.stale else 0)
     headers = crypto.sign_response(body, signer, serial, timestamp=timestamp)
-    headers["Wechatpay-Signature-Type"] = crypto.AUTH_SCHEME
     headers["Content-Type"] = "application/json"
     return headers, _tampered(body) if delivery.tamper else body
 

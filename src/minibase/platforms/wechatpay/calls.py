@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -56,8 +56,10 @@ def _signed(
     body: Mapping[str, Any] | None = None,
     query: str = "",
 ) -> Call[T]:
-    url = base_url.rstrip("/") + path + (f"?{query}" if query else "")
-    signed_path = urlsplit(url).path + (f"?{query}" if query else "")
+    # the signature covers the API's path below the base URL (as WeChat Pay's own SDKs sign
+    # it), so a base URL with a path of its own (a gateway, the sandbox) changes nothing
+    signed_path = path + (f"?{query}" if query else "")
+    url = base_url.rstrip("/") + signed_path
     content = _body_bytes(body)
     headers = {
         "Authorization": crypto.authorization(

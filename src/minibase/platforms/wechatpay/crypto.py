@@ -174,6 +174,7 @@ def sign_response(
         "Wechatpay-Nonce": nonce,
         "Wechatpay-Signature": rsa.sign(message, private_key, platform=PLATFORM),
         "Wechatpay-Serial": serial,
+        "Wechatpay-Signature-Type": AUTH_SCHEME,
     }
 
 

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.sandbox.notify_receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A merchant's notify_url on 127.0.0.1, recording what the sandbox delivers."""
+    server = Receiver()
+    yield server
+    server.close()
