@@ -25,6 +25,7 @@ from minibase.platforms.alipay import (
     verify_content,
     verify_params,
 )
+from minibase.platforms.alipay.crypto import signing_string
 
 JAVA_SDK_APP_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
 MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAjuWo0SEz7Oa6h927DFEL
@@ -282,3 +283,46 @@ def test_a_built_response_verifies_over_its_node_text(keys):
 def test_encrypting_under_a_key_that_is_not_an_aes_key_is_a_programming_error():
     with pytest.raises(ValueError, match="AES key"):
         encrypt_content("x", "c2hvcnQ=")
+
+
+NOTIFY = {
+    "notify_type": "trade_status_sync",
+    "app_id": "2021000000000001",
+    "trade_no": "2026120622001400000000000001",
+    "out_trade_no": "order-1",
+    "trade_status": "TRADE_SUCCESS",
+    "total_amount": "12.00",
+}
+
+
+@pytest.mark.parametrize(
+    "notify",
+    [NOTIFY, {**NOTIFY, "passback_params": ""}, {**NOTIFY, "passback_params": "a%3D1"}],
+    ids=["no passback_params", "empty passback_params", "passback_params"],
+)
+def test_a_notification_is_checked_over_every_parameter_as_alipays_sdks_check_it(keys, notify):
+    """Alipay's SDKs verify notifications over every parameter but sign and sign_type, empty
+    ones included (Java's getSignCheckContentV1; the Python SDKs build the same text)."""
+    from alipay import AliPay
+    from alipay.aop.api.util.SignatureUtils import get_sign_content
+
+    private_key, public_key = keys
+    sign = sign_params(notify, private_key, notification=True)
+    received = {**notify, "sign_type": "RSA2", "sign": sign}
+
+    assert verify_params(received, sign, public_key, notification=True)
+    assert get_sign_content(notify) == signing_string(received, notification=True)
+    python_alipay_sdk = AliPay(
+        appid=notify["app_id"],
+        app_private_key_string=private_key,
+        alipay_public_key_string=public_key,
+    )
+    data = dict(received)
+    signature = data.pop("sign")  # as python-alipay-sdk's README does with a notification
+    assert python_alipay_sdk.verify(data, signature)
+
+
+def test_an_empty_parameter_left_out_of_a_notification_breaks_its_signature(keys):
+    private_key, public_key = keys
+    sign = sign_params({**NOTIFY, "passback_params": ""}, private_key, notification=True)
+    assert not verify_params(NOTIFY, sign, public_key, notification=True)

@@ -178,7 +178,9 @@ async def test_a_forged_trade_answer_is_not_believed(alipay, app_keys):
     assert refused.value.kind == "invalid_signature"
 
 
-def _notification(alipay_private_key: str, **changes: str) -> dict[str, str]:
+def _notification(
+    alipay_private_key: str, signed: dict[str, str] | None = None, **changes: str
+) -> dict[str, str]:
     params = {
         "notify_type": "trade_status_sync",
         "notify_id": "n1",
@@ -192,6 +194,7 @@ def _notification(alipay_private_key: str, **changes: str) -> dict[str, str]:
         "version": "1.0",
         "sign_type": "RSA2",
         "notify_time": "2024-01-01 08:00:05",
+        **(signed or {}),
     }
     params["sign"] = sign_params(params, alipay_private_key, notification=True)
     params.update(changes)
@@ -217,6 +220,18 @@ def test_a_notification_is_read_once_its_sign_and_app_check_out(app_keys, alipay
     with pytest.raises(PlatformError) as elsewhere:
         other_app.read_notification(_notification(alipay_keys[0]))
     assert elsewhere.value.kind == "invalid_appid"
+
+
+def test_a_notification_with_an_empty_parameter_is_read_with_it_in_the_signed_text(
+    app_keys, alipay_keys
+):
+    client = AlipayClient(APP_ID, app_keys[0], alipay_keys[1])
+    notified = _notification(alipay_keys[0], {"passback_params": ""})
+    assert client.read_notification(notified).paid
+    dropped = {key: value for key, value in notified.items() if key != "passback_params"}
+    with pytest.raises(PlatformError) as refused:
+        client.read_notification(dropped)
+    assert refused.value.kind == "invalid_signature"
 
 
 async def test_a_trade_of_a_2088_buyer_reports_the_buyer_user_id(alipay, alipay_keys):

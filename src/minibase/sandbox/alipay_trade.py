@@ -91,6 +91,12 @@ class BizContent:
             raise _invalid(f"参数无效: {name}长度不能超过{max_length}")
         return value
 
+    def given_text(self, name: str, max_length: int) -> str | None:
+        """A text kept as sent, empty included (None only when left out)."""
+        if self._values.get(name) == "":
+            return ""
+        return self.optional_text(name, max_length)
+
     def text(self, name: str, max_length: int) -> str:
         value = self.optional_text(name, max_length)
         if value is None:
@@ -178,6 +184,7 @@ def _create(
     if buyer_open_id is None and buyer_id is None:
         raise _invalid("buyer_open_id与buyer_id不能同时为空")
     biz.optional_text("op_app_id", 32)
+    passback_params = biz.given_text("passback_params", 512)  # echoed in the notification
     time_expire = biz.time("time_expire")
     notify_url = params.get("notify_url") or None
     if notify_url is not None and not notify_url.startswith(("https://", "http://")):
@@ -199,6 +206,7 @@ def _create(
             notify_url=notify_url,
             time_expire=time_expire,
             gmt_create=now,
+            passback_params=passback_params,
         )
         book.trades[(app.appid, out_trade_no)] = trade
     else:

@@ -144,6 +144,8 @@ def _notification(trade: AlipayTrade, url: str, paid_at: datetime) -> AlipayNoti
         params["buyer_open_id"] = trade.buyer_open_id
     elif trade.buyer_id is not None:
         params["buyer_id"] = trade.buyer_id
+    if trade.passback_params is not None:
+        params["passback_params"] = trade.passback_params
     return AlipayNotification(params["notify_id"], url, params)
 
 

@@ -219,6 +219,7 @@ class AlipayTrade:
     notify_url: str | None
     time_expire: datetime | None
     gmt_create: datetime
+    passback_params: str | None = None  # sent back as given in the notification, "" included
     # WAIT_BUYER_PAY, TRADE_SUCCESS or TRADE_CLOSED (closed by the merchant); expiry and full
     # refunds are read off the trade rather than stored
     status: str = "WAIT_BUYER_PAY"

@@ -22,13 +22,14 @@ def free_port() -> int:
 
 
 class SandboxProcess:
-    """`python -m minibase.sandbox` on a free port, for a whole test session."""
+    """`python -m minibase.sandbox` on a free port (or the one given), for a whole test
+    session."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://{host}" if self.port == 80 else f"http://{host}:{self.port}"
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "minibase.sandbox", "--port", str(self.port)],
+            [sys.executable, "-m", "minibase.sandbox", "--host", host, "--port", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -1,8 +1,10 @@
 """Alipay's signatures (RSA2) and content encryption (AES-CBC), both directions.
 
 Signing: SHA256withRSA, PKCS#1 v1.5, base64. Request parameters are signed as the sorted
-"k=v&k=v" of the non-empty ones, sign left out; asynchronous notifications also leave out
-sign_type. A synchronous answer's sign covers the exact JSON text of its response node.
+"k=v&k=v" of the non-empty ones, sign left out (Alipay's SDKs' getSignContent). Asynchronous
+notifications are checked over every parameter but sign and sign_type, empty values included
+(the SDKs' getSignCheckContentV1, as rsaCheckV1 verifies notifications). A synchronous
+answer's sign covers the exact JSON text of its response node.
 Content encryption: AES-CBC with a zero iv and PKCS#5 padding, key and text in base64
 (alipay-sdk-python-all EncryptUtils; opendocs.alipay.com "接口内容加密方式").
 """
@@ -40,10 +42,11 @@ def load_public_key(key: PublicKey) -> rsa.RSAPublicKey:
 
 
 def signing_string(params: Mapping[str, str], *, notification: bool = False) -> str:
-    left_out = {"sign", "sign_type"} if notification else {"sign"}
-    return "&".join(
-        f"{key}={value}" for key, value in sorted(params.items()) if key not in left_out and value
-    )
+    if notification:  # every parameter the notification carries, "passback_params=" too
+        kept = {key: value for key, value in params.items() if key not in ("sign", "sign_type")}
+    else:
+        kept = {key: value for key, value in params.items() if key != "sign" and value}
+    return "&".join(f"{key}={value}" for key, value in sorted(kept.items()))
 
 
 def sign_content(content: str, private_key: PrivateKey) -> str:
