@@ -11,8 +11,8 @@ import pytest
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from minibase.sandbox.requests_adapter import IntoSandbox
 from minibase.testing.sandbox import SandboxClient
-from tests.peer_sdks.peer_clients import IntoSandbox
 
 APPID = "wx5ee1d4b2c3a40001"
 SECRET = "d2a3f1c0b9e84c7d6a5f4e3d2c1b0a99"

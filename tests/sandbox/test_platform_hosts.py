@@ -66,3 +66,14 @@ def test_only_the_platforms_hosts_are_known() -> None:
     assert platform_of_host("api.mch.weixin.qq.com") == "wechatpay"
     assert platform_of_host("127.0.0.1:9000") is None
     assert platform_of_host("[::1]") is None
+
+
+def test_the_requests_adapter_refuses_hosts_it_does_not_move() -> None:
+    import requests
+
+    from minibase.sandbox.requests_adapter import IntoSandbox
+
+    session = requests.Session()
+    session.mount("https://", IntoSandbox("http://127.0.0.1:9"))
+    with pytest.raises(requests.ConnectionError, match="not a platform host"):
+        session.get("https://example.com/cgi-bin/token")
