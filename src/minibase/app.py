@@ -21,6 +21,7 @@ from minibase.http.routes import (
     content,
     functions,
     health,
+    home,
     jobs,
     links,
     login,
@@ -53,6 +54,7 @@ ROUTE_MODULES = (
     links,
     push,
     content,
+    home,
     openapi,
 )
 
