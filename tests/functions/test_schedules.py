@@ -96,6 +96,15 @@ async def _start(settings: Settings, clock: FrozenClock, source: str) -> Service
     return await open_services(settings.replace(functions_dir=folder), clock=clock)
 
 
+async def _round(settings: Settings, clock: FrozenClock, source: str) -> int:
+    """A process starts, its scheduler looks once (how many runs it enqueued), and it stops."""
+    services = await _start(settings, clock, source)
+    try:
+        return await services.functions.enqueue_due()
+    finally:
+        await services.close()
+
+
 async def _ticks(services: Services) -> list[str]:
     """The minutes (HH:MM, UTC) for which a run of `tick` was enqueued."""
     rows = await services.db.fetch_all("SELECT payload FROM jobs WHERE name = 'minibase.schedule'")
@@ -111,11 +120,7 @@ async def test_a_new_schedule_runs_from_when_it_is_first_seen_by_any_process(
     settings: Settings,
 ) -> None:
     clock = FrozenClock(_at(10, 3, 20))
-    server = await _start(settings, clock, EVERY_MINUTE)
-    try:
-        assert await server.functions.enqueue_due() == 0  # not 09:59 to 10:03: it did not exist
-    finally:
-        await server.close()
+    assert await _round(settings, clock, EVERY_MINUTE) == 0  # not 09:59 to 10:03: not there yet
     clock.set(_at(10, 3, 50))
     restarted = await _start(settings, clock, EVERY_MINUTE)
     worker = await _start(settings, clock, EVERY_MINUTE)
@@ -135,39 +140,29 @@ async def test_a_known_schedule_catches_up_on_what_it_missed_while_every_process
     settings: Settings,
 ) -> None:
     clock = FrozenClock(_at(10, 0, 30))
-    server = await _start(settings, clock, EVERY_MINUTE)
-    await server.functions.enqueue_due()
-    await server.close()
+    assert await _round(settings, clock, EVERY_MINUTE) == 0
     clock.set(_at(10, 3, 30))  # down for three minutes
-    server = await _start(settings, clock, EVERY_MINUTE)
-    try:
-        assert await server.functions.enqueue_due() == 3
-        assert await _ticks(server) == ["10:01", "10:02", "10:03"]
-    finally:
-        await server.close()
+    assert await _round(settings, clock, EVERY_MINUTE) == 3
     clock.set(_at(10, 20, 30))  # down for 17 minutes: the last five are caught up
     server = await _start(settings, clock, EVERY_MINUTE)
     try:
         assert await server.functions.enqueue_due() == 5
-        assert (await _ticks(server))[3:] == ["10:16", "10:17", "10:18", "10:19", "10:20"]
+        caught_up = ["10:01", "10:02", "10:03", "10:16", "10:17", "10:18", "10:19", "10:20"]
+        assert await _ticks(server) == caught_up
     finally:
         await server.close()
 
 
 async def test_a_schedule_whose_cron_changed_is_a_new_schedule(settings: Settings) -> None:
     clock = FrozenClock(_at(9, 50))
-    before = await _start(settings, clock, EVERY_FIVE_MINUTES)
-    try:
-        await before.functions.enqueue_due()
-        clock.set(_at(10, 0, 10))
-        assert await before.functions.enqueue_due() == 1
-    finally:
-        await before.close()
+    assert await _round(settings, clock, EVERY_FIVE_MINUTES) == 0
+    clock.set(_at(10, 0, 10))
+    assert await _round(settings, clock, EVERY_FIVE_MINUTES) == 1
     clock.set(_at(10, 2, 30))  # deployed every minute: 10:01 and 10:02 were not its minutes
+    assert await _round(settings, clock, EVERY_MINUTE) == 0
+    clock.set(_at(10, 3, 5))
     after = await _start(settings, clock, EVERY_MINUTE)
     try:
-        assert await after.functions.enqueue_due() == 0
-        clock.set(_at(10, 3, 5))
         assert await after.functions.enqueue_due() == 1
         assert await _ticks(after) == ["10:00", "10:03"]
     finally:
@@ -178,23 +173,12 @@ async def test_a_schedule_taken_out_of_the_code_and_put_back_later_is_new_again(
     settings: Settings,
 ) -> None:
     clock = FrozenClock(_at(10, 0, 30))
-    server = await _start(settings, clock, EVERY_MINUTE)
-    await server.functions.enqueue_due()
-    await server.close()
-    without = await _start(settings, clock, NO_SCHEDULES)
-    try:
-        for minute in (10, 20, 30):  # the scheduler keeps running, without the schedule
-            clock.set(_at(10, minute))
-            await without.functions.enqueue_due()
-    finally:
-        await without.close()
+    assert await _round(settings, clock, EVERY_MINUTE) == 0
+    for minute in (10, 20, 30):  # the scheduler keeps running, without the schedule
+        clock.set(_at(10, minute))
+        await _round(settings, clock, NO_SCHEDULES)
     clock.set(_at(10, 30, 30))
-    server = await _start(settings, clock, EVERY_MINUTE)
-    try:
-        assert await server.functions.enqueue_due() == 0  # not 10:26 to 10:30
-        assert await _ticks(server) == []
-    finally:
-        await server.close()
+    assert await _round(settings, clock, EVERY_MINUTE) == 0  # not 10:26 to 10:30
 
 
 async def test_a_new_schedule_keeps_its_minutes_while_old_processes_without_it_still_run(
