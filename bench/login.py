@@ -48,7 +48,7 @@ def _start(workdir: Path, workers: int) -> tuple[ServerProcess, ServerProcess, s
     )
     data_dir = str(workdir / "data")
     subprocess.run(
-        [_bin("minibase"), "admin", "create", ADMIN[0], "--data-dir", data_dir],
+        [_bin("minibase"), "admin", "create", ADMIN[0], "--create", "--data-dir", data_dir],
         env=env,
         check=True,
         capture_output=True,

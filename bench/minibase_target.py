@@ -63,7 +63,15 @@ class MinibaseTarget(ServerTarget):
         data_dir = self.workdir / "data"
         env = clean_environment()
         subprocess.run(
-            [_bin("minibase"), "admin", "create", ADMIN_EMAIL, "--data-dir", str(data_dir)],
+            [
+                _bin("minibase"),
+                "admin",
+                "create",
+                ADMIN_EMAIL,
+                "--create",
+                "--data-dir",
+                str(data_dir),
+            ],
             cwd=self.workdir,
             env={**env, "MINIBASE_ADMIN_PASSWORD": ADMIN_PASSWORD},
             capture_output=True,

@@ -382,7 +382,15 @@ def _start(workdir: Path, public_url: str, database_url: str | None, workers: in
     try:
         sandbox.wait_until_healthy(sandbox_url + "/control/apps")
         subprocess.run(
-            [_bin("minibase"), "admin", "create", ADMIN[0], "--data-dir", str(data_dir)],
+            [
+                _bin("minibase"),
+                "admin",
+                "create",
+                ADMIN[0],
+                "--create",
+                "--data-dir",
+                str(data_dir),
+            ],
             env=env,
             check=True,
             capture_output=True,

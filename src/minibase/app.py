@@ -21,6 +21,7 @@ from minibase.http.routes import (
     content,
     functions,
     health,
+    home,
     jobs,
     links,
     login,
@@ -53,8 +54,20 @@ ROUTE_MODULES = (
     links,
     push,
     content,
+    home,
     openapi,
 )
+
+
+SANDBOX_PATH = "/_sandbox"
+
+
+def in_process_sandbox_url(settings: Settings) -> str | None:
+    """--dev without a sandbox_url: the platforms' sandbox runs in this server, at this URL (its
+    control API, the phone's side, under /control)."""
+    if settings.dev and not settings.sandbox_url:
+        return f"{settings.local_url}{SANDBOX_PATH}"
+    return None
 
 
 def endpoints() -> list[Endpoint]:
@@ -69,13 +82,13 @@ class MinibaseApp:
     ) -> None:
         mounts: list[tuple[str, ASGIApp]] = []
         self.sandbox: Any = None
-        if settings.dev and not settings.sandbox_url:
-            # --dev: the platforms' sandbox runs in this process, at /_sandbox.
+        sandbox_url = in_process_sandbox_url(settings)
+        if sandbox_url:
             from minibase.sandbox import create_sandbox
 
             self.sandbox = create_sandbox(clock=clock)
-            settings = settings.replace(sandbox_url=f"{settings.local_url}/_sandbox")
-            mounts.append(("/_sandbox", self.sandbox))
+            settings = settings.replace(sandbox_url=sandbox_url)
+            mounts.append((SANDBOX_PATH, self.sandbox))
         self.settings = settings
         self.state = State()
         self.state.endpoints = endpoints()

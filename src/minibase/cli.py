@@ -33,6 +33,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="minibase.toml to read (default ./minibase.toml)")
 
 
+def _create_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="start a new database (and master key) if there is none; without it a missing one"
+        " is an error",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minibase", description="Backend for mini programs.")
     parser.add_argument("--version", action="version", version=f"minibase {__version__}")
@@ -43,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument(
-        "--dev", action="store_true", default=None, help="development mode: migrate at start"
+        "--dev",
+        action="store_true",
+        default=None,
+        help="development mode: migrate at start, reload ./functions when a file changes, and"
+        " run the platforms' sandbox (fake WeChat, Alipay, Douyin, Baidu, QQ) in this server at"
+        " http://HOST:PORT/_sandbox, its control API at /_sandbox/control (unless"
+        " MINIBASE_SANDBOX_URL points at one elsewhere)",
     )
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
 
@@ -68,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "create", help="create an admin (password from MINIBASE_ADMIN_PASSWORD or a prompt)"
     )
     create.add_argument("email")
+    _create_flag(create)
     _common(create)
 
     collections = commands.add_parser("collections", help="export or apply collection definitions")
@@ -80,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("file", help="JSON or YAML file, or - for standard input")
     apply.add_argument("--prune", action="store_true", help="drop collections not in FILE")
     apply.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    _create_flag(apply)
     _common(apply)
     return parser
 
@@ -108,7 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return serve(settings, args)
         return asyncio.run(_run(args, settings))
-    except (ConfigError, FunctionsError, VaultError, MigrationsPending, DatabaseUnavailable) as exc:
+    except (
+        ConfigError,
+        DataMissing,
+        FunctionsError,
+        VaultError,
+        MigrationsPending,
+        DatabaseUnavailable,
+    ) as exc:
         print(f"minibase: {exc}", file=sys.stderr)
         return 2
     except ApiError as exc:
@@ -136,6 +160,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to do"
         print(f"migrations applied: {names}")
         return 0
+    if not getattr(args, "create", False):
+        require_existing_data(settings, can_create="create" in args)
     if args.command == "worker":
         if args.concurrency is not None:
             settings = settings.replace(job_concurrency=args.concurrency)
@@ -149,6 +175,29 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _apply(services, args)
     finally:
         await services.close()
+
+
+class DataMissing(Exception):
+    """A command that works on an installation found none where it looked."""
+
+
+def require_existing_data(settings: Settings, *, can_create: bool) -> None:
+    """Run from another folder, a command would otherwise open a new, empty database (and make
+    a new master key) there, and report on that: refuse, saying where it looked."""
+    needed = [settings.sqlite_path] if settings.uses_sqlite else []
+    if not settings.master_key:
+        needed.append(settings.data_dir / "master.key")
+    missing = next((path for path in needed if not path.exists()), None)
+    if missing is None:
+        return
+    found = f"no database at {missing.absolute()}"
+    if missing != settings.sqlite_path:
+        found = f"no master key at {missing.absolute()}, and MINIBASE_MASTER_KEY is not set"
+    start = "--create starts" if can_create else "`minibase serve` or `minibase migrate` start"
+    raise DataMissing(
+        f"{found}: run this in the folder that holds the data directory, or give --data-dir"
+        f" (or MINIBASE_DATA_DIR); {start} a new one"
+    )
 
 
 async def _worker(settings: Settings) -> int:
@@ -253,6 +302,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["MINIBASE_CONFIG"] = args.config
     where = "SQLite at " + str(settings.sqlite_path) if settings.uses_sqlite else "PostgreSQL"
     log.info("minibase %s on http://%s:%d (%s)", __version__, settings.host, settings.port, where)
+    _log_sandbox(settings)
     if settings.server == "uvicorn":
         import uvicorn
 
@@ -279,3 +329,19 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level,  # type: ignore[arg-type]
     ).serve()
     return 0
+
+
+def _log_sandbox(settings: Settings) -> None:
+    """Say where the fake platforms are: in --dev they answer in place of the real ones."""
+    from minibase.app import in_process_sandbox_url
+
+    here = in_process_sandbox_url(settings)
+    if here:
+        log.info(
+            "sandbox of the platforms (fake WeChat, Alipay, Douyin, Baidu, QQ) in this server at"
+            " %s; its control API (the phone's side: login codes, payments) at %s/control",
+            here,
+            here,
+        )
+    elif settings.sandbox_url:
+        log.info("the platforms are the sandbox at %s, not the real hosts", settings.sandbox_url)

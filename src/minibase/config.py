@@ -109,6 +109,10 @@ class Settings:
 
     @property
     def sqlite_path(self) -> Path:
+        """<data_dir>/data.db, or the file of a `sqlite:///absolute/path.db` (`sqlite:relative.db`)
+        database_url."""
+        if self.database_url and self.database_url.startswith("sqlite"):
+            return Path(self.database_url.removeprefix("sqlite://").removeprefix("sqlite:"))
         return self.data_dir / "data.db"
 
     @property

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from minibase.auth.apps import AppRegistry, apply_configured_apps
@@ -123,11 +122,10 @@ def throttle_for(settings: Settings, db: Database, vault: Vault, clock: Clock) -
 
 def database_for(settings: Settings) -> Database:
     if settings.uses_sqlite:
-        path = settings.sqlite_path
-        if settings.database_url:  # sqlite:///absolute/path.db or sqlite:relative.db
-            path = Path(settings.database_url.removeprefix("sqlite://").removeprefix("sqlite:"))
         return SQLiteDatabase(
-            path, readers=settings.sqlite_readers, regex_budget=settings.regex_budget
+            settings.sqlite_path,
+            readers=settings.sqlite_readers,
+            regex_budget=settings.regex_budget,
         )
     assert settings.database_url is not None
     return PostgresDatabase(

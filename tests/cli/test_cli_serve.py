@@ -75,7 +75,8 @@ def test_serve_answers_http_and_exits_cleanly_on_sigterm(
     cli: Cli, start: StartServer, free_port: int
 ) -> None:
     where = ("--data-dir", str(cli.data_dir))
-    cli.run("admin", "create", ADMIN[0], *where, env={"MINIBASE_ADMIN_PASSWORD": ADMIN[1]})
+    password = {"MINIBASE_ADMIN_PASSWORD": ADMIN[1]}
+    cli.run("admin", "create", ADMIN[0], "--create", *where, env=password)  # before any serve
     server = start("--port", str(free_port), *where, port=free_port)
     health = server.wait_until_up()
     assert health.json()["status"] == "ok"
@@ -172,6 +173,28 @@ def test_serve_dev_migrates_postgres_at_start(
     assert "0001_system_tables" in _applied_migrations(empty_postgres)
 
 
+def test_serve_dev_says_where_the_sandbox_runs(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    server = start("--dev", "--port", str(free_port), port=free_port)
+    server.wait_until_up()
+    sandbox = f"{server.url}/_sandbox"
+    log = server.log.read_text()
+    platforms = "sandbox of the platforms (fake WeChat, Alipay, Douyin, Baidu, QQ)"
+    assert f"{platforms} in this server at {sandbox};" in log
+    assert f"its control API (the phone's side: login codes, payments) at {sandbox}/control" in log
+    assert httpx.get(f"{sandbox}/control/apps").status_code == 200  # where the log says
+    assert httpx.get(f"{server.url}/").json()["sandbox"] == sandbox
+    assert server.stop() == 0
+
+
+def test_serve_help_says_what_dev_runs_and_where(cli: Cli) -> None:
+    dev = " ".join(cli.run("serve", "--help").stdout.split())
+    assert "--dev development mode: migrate at start, reload ./functions when a file changes" in dev
+    assert "sandbox (fake WeChat, Alipay, Douyin, Baidu, QQ) in this server at" in dev
+    assert "http://HOST:PORT/_sandbox, its control API at /_sandbox/control" in dev
+
+
 def _applied_migrations(url: str) -> str:
     async def names() -> str:
         conn = await asyncpg.connect(url)
@@ -188,10 +211,12 @@ def _applied_migrations(url: str) -> str:
 def test_a_broken_functions_folder_stops_the_start_naming_the_file(
     cli: Cli, free_port: int, command: str
 ) -> None:
+    key = {"MINIBASE_MASTER_KEY": "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="}
+    cli.run("migrate", "--data-dir", str(cli.data_dir))  # a worker needs a database to work on
     (cli.workdir / "functions").mkdir()
     (cli.workdir / "functions" / "shop.py").write_text("def order(:\n")
     port = ("--port", str(free_port)) if command == "serve" else ()
-    refused = cli.run(command, *port, "--data-dir", str(cli.data_dir))
+    refused = cli.run(command, *port, "--data-dir", str(cli.data_dir), env=key)
     assert refused.returncode == 2
     assert "functions/shop.py: SyntaxError" in refused.stderr
     assert "Traceback" not in refused.stderr

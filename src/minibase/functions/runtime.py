@@ -23,6 +23,7 @@ from minibase.clock import isoformat, parse_iso
 from minibase.errors import ApiError
 from minibase.functions.context import CallerInfo, FunctionContext
 from minibase.functions.registry import FunctionRegistry, Hook
+from minibase.functions.sightings import due_after
 from minibase.hooks import Action, RecordEvent
 from minibase.jobs import Job, JobQueue
 from minibase.messaging.push import PUSH_JOB, PushMessage
@@ -337,12 +338,15 @@ class Extensions:
     # -- schedules ------------------------------------------------------------------------
 
     async def enqueue_due(self) -> int:
-        """Enqueue every occurrence of the last few minutes; keys make it once per occurrence,
-        however many processes do the same at the same time."""
+        """Enqueue every occurrence of the last few minutes (since a schedule was first seen, if
+        that is later); keys make it once per occurrence, however many processes do the same at
+        the same time."""
         now = self._services.clock.now()
+        schedules = self.registry.schedules.values()
+        after = await due_after(self._services.db, schedules, now, SCHEDULE_LOOKBACK)
         enqueued = 0
-        for scheduled in self.registry.schedules.values():
-            for moment in scheduled.cron.occurrences(now - SCHEDULE_LOOKBACK, now, scheduled.tz):
+        for scheduled in schedules:
+            for moment in scheduled.cron.occurrences(after[scheduled.name], now, scheduled.tz):
                 at = isoformat(moment)
                 await self._queue.enqueue(
                     SCHEDULE_JOB,

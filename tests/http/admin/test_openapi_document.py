@@ -1,5 +1,6 @@
 """GET /api/openapi.json describes the server as it is: every route it serves, and a record
-schema per collection made from the collection's definition. GET /api/health says it is up."""
+schema per collection made from the collection's definition. GET /api/health says it is up, and
+GET / points to both."""
 
 from __future__ import annotations
 
@@ -144,6 +145,20 @@ async def test_the_document_follows_collection_changes(
     assert "/api/collections/goods/records" in spec["paths"]
     await client.delete("/api/admin/collections/goods", headers=admin.headers)
     assert "Record_goods" not in (await document(client))["components"]["schemas"]
+
+
+async def test_the_root_names_the_server_and_links_to_its_api_description_and_health(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "name": "minibase",
+        "version": __version__,
+        "links": {"openapi": "/api/openapi.json", "health": "/api/health"},
+    }
+    for link in response.json()["links"].values():
+        assert (await client.get(link)).status_code == 200
 
 
 async def test_health_says_ok_and_names_the_database(
