@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,12 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import admin_headers, doc_block, run_walk, start_server, stop_server
-
-
-def _printed(script: str) -> list[str]:
-    """What the doc says the commands print: its `# {...`, `# [...` and `# "..."` lines."""
-    return [line[2:] for line in script.splitlines() if line.startswith(("# {", "# [", '# "'))]
+from tests.e2e.conftest import (
+    admin_headers,
+    assert_printed_as_shown,
+    doc_block,
+    shown_output,
+    start_server,
+    stop_server,
+    walk_dev_server,
+)
 
 
 def test_the_purchase_walk_pays_fulfils_and_refunds(tmp_path: Path) -> None:
@@ -32,22 +34,8 @@ def test_the_purchase_walk_pays_fulfils_and_refunds(tmp_path: Path) -> None:
         '\ncurl -s localhost:8080/api/functions/cancel -H "Authorization: Bearer $TOKEN"'
         ' --json "{\\"order\\": \\"$ORDER\\"}" | jq -c \'.result | {amount, order_state}\'\n'
     )
-    server = start_server(tmp_path, "--dev")
-    try:
-        result = run_walk(script + cancelled, server.port, tmp_path)
-    finally:
-        stop_server(server)
-    assert result.returncode == 0, result.stderr
-    *printed, cancel_answer = [
-        line
-        for line in result.stdout.splitlines()
-        if line.strip() and not line.startswith("admin created")
-    ]
-    expected = _printed(script)
-    assert len(printed) == len(expected), result.stdout
-    for got, want in zip(printed, expected, strict=True):
-        pattern = re.escape(want).replace(r"\.\.\.", ".*")
-        assert re.fullmatch(pattern, got), (got, want)
+    *printed, cancel_answer = walk_dev_server(script + cancelled, tmp_path)
+    assert_printed_as_shown(printed, shown_output(script))
     assert cancel_answer == '{"amount":1000,"order_state":"refunding"}'
 
 

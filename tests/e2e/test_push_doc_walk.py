@@ -7,34 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import doc_block, run_walk, start_server, stop_server
-
-
-def _printed(script: str) -> list[str]:
-    """What the doc says the commands print: its `# {...`, `# [...` and `# true` lines."""
-    return [
-        line[2:]
-        for line in script.splitlines()
-        if line.startswith(("# {", "# [")) or line == "# true"
-    ]
+from tests.e2e.conftest import doc_block, shown_output, walk_dev_server
 
 
 def test_the_push_walk_verifies_replies_handles_and_refuses(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
     (tmp_path / "functions" / "support.py").write_text(doc_block("push.md", "python"))
-    server = start_server(tmp_path, "--dev")
-    try:
-        script = doc_block("push.md", "sh", after="## A whole push with curl")
-        result = run_walk(script, server.port, tmp_path)
-    finally:
-        stop_server(server)
-    assert result.returncode == 0, result.stderr
-    printed = [
-        line
-        for line in result.stdout.splitlines()
-        if line.strip() and not line.startswith("admin created")
-    ]
-    assert printed == _printed(script), result.stdout
+    script = doc_block("push.md", "sh", after="## A whole push with curl")
+    assert walk_dev_server(script, tmp_path) == shown_output(script)
 
 
 def test_the_push_walk_follows_the_login_walk_on_one_server(tmp_path: Path) -> None:
@@ -45,11 +25,6 @@ def test_the_push_walk_follows_the_login_walk_on_one_server(tmp_path: Path) -> N
     login = doc_block("login.md", "sh", after="A walk through the whole login with curl")
     push = doc_block("push.md", "sh", after="## A whole push with curl")
     push = "\n".join(line for line in push.splitlines() if "minibase admin create" not in line)
-    server = start_server(tmp_path, "--dev")
-    try:
-        result = run_walk(login + "echo\n" + push + "\n", server.port, tmp_path)
-    finally:
-        stop_server(server)
-    assert result.returncode == 0, result.stderr
-    expected = _printed(push)
-    assert result.stdout.splitlines()[-len(expected) :] == expected, result.stdout
+    printed = walk_dev_server(login + "echo\n" + push + "\n", tmp_path)
+    expected = shown_output(push)
+    assert printed[-len(expected) :] == expected

@@ -16,12 +16,11 @@ import pytest
 import minibase.sandbox
 from minibase.sandbox import create_sandbox
 from minibase.sandbox.routing import Route
-from tests.e2e.conftest import DOCS, run_walk, start_server, stop_server
+from tests.e2e.conftest import DOCS, assert_printed_as_shown, shown_output, walk_dev_server
 
 DOC = DOCS / "sandbox.md"
 SANDBOX_SOURCE = Path(minibase.sandbox.__file__).parent
 _HEADING = re.compile(r"^#### `([A-Z]+) (/control/\S+)`$", re.M)
-_PRINTED = re.compile(r"# (?:[\[{\"\d]|true$|false$|null$)")
 
 
 def _api_part() -> str:
@@ -31,11 +30,6 @@ def _api_part() -> str:
 
 def _examples(text: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", text, re.S)
-
-
-def _printed(script: str) -> list[str]:
-    """What the doc says the commands print: its `# {...`, `# [...`, `# "..."`, `# 3` lines."""
-    return [line[2:] for line in script.splitlines() if _PRINTED.match(line)]
 
 
 def control_routes() -> set[tuple[str, str]]:
@@ -65,22 +59,7 @@ def _documented() -> dict[tuple[str, str], str]:
 
 def test_the_control_walk_prints_what_the_doc_says(tmp_path: Path) -> None:
     script = "".join(_examples(_api_part()))
-    server = start_server(tmp_path, "--dev")
-    try:
-        result = run_walk(script, server.port, tmp_path)
-    finally:
-        stop_server(server)
-    assert result.returncode == 0, result.stderr
-    printed = [
-        line
-        for line in result.stdout.splitlines()
-        if line.strip() and not line.startswith("admin created")
-    ]
-    expected = _printed(script)
-    assert len(printed) == len(expected), result.stdout
-    for got, want in zip(printed, expected, strict=True):
-        pattern = re.escape(want).replace(r"\.\.\.", ".*")
-        assert re.fullmatch(pattern, got), (got, want)
+    assert_printed_as_shown(walk_dev_server(script, tmp_path), shown_output(script))
 
 
 def test_every_control_route_has_a_section_and_every_section_a_route() -> None:
