@@ -131,3 +131,40 @@ def run_walk(script: str, port: int, cwd: Path) -> subprocess.CompletedProcess[s
         env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY},
         check=False,
     )
+
+
+# What a doc shows a command printing: `# {...`, `# [...`, `# "..."`, `# 3`, `# true` lines.
+_SHOWN = re.compile(r'# (?:[\[{"\d]|true$|false$|null$)')
+
+
+def shown_output(script: str) -> list[str]:
+    """The output a doc's walk shows, in its comment lines."""
+    return [line[2:] for line in script.splitlines() if _SHOWN.match(line)]
+
+
+def printed_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What a walk that succeeded printed: its non-blank lines but `admin create`'s own."""
+    assert result.returncode == 0, result.stderr
+    return [
+        line
+        for line in result.stdout.splitlines()
+        if line.strip() and not line.startswith("admin created")
+    ]
+
+
+def walk_dev_server(script: str, cwd: Path) -> list[str]:
+    """A doc's walk against a fresh `minibase serve --dev` in `cwd`: the lines it printed."""
+    server = start_server(cwd, "--dev")
+    try:
+        result = run_walk(script, server.port, cwd)
+    finally:
+        stop_server(server)
+    return printed_lines(result)
+
+
+def assert_printed_as_shown(printed: list[str], shown: list[str]) -> None:
+    """Line by line, a walk printed what its doc shows; `...` in the doc stands for anything."""
+    assert len(printed) == len(shown), "\n".join(printed)
+    for got, want in zip(printed, shown, strict=True):
+        pattern = re.escape(want).replace(r"\.\.\.", ".*")
+        assert re.fullmatch(pattern, got), (got, want)

@@ -4,18 +4,20 @@ once, kept and served again, a scheme and a link), and its functions file beside
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
 
 import httpx
 
 from minibase.testing.png import decode_png
-from tests.e2e.conftest import doc_block, run_walk, start_server, stop_server
-
-
-def _printed(script: str) -> list[str]:
-    """What the doc says the commands print: its `# {...` and `# <number>` lines."""
-    return [line[2:] for line in script.splitlines() if re.match(r"# [{\d]", line)]
+from tests.e2e.conftest import (
+    assert_printed_as_shown,
+    doc_block,
+    printed_lines,
+    run_walk,
+    shown_output,
+    start_server,
+    stop_server,
+)
 
 
 def test_the_walk_makes_a_code_once_and_a_scheme_and_a_link(tmp_path: Path) -> None:
@@ -24,18 +26,8 @@ def test_the_walk_makes_a_code_once_and_a_scheme_and_a_link(tmp_path: Path) -> N
     server = start_server(tmp_path, "--dev")
     try:
         script = doc_block("qrcodes.md", "sh")
-        result = run_walk(script, server.port, tmp_path)
-        assert result.returncode == 0, result.stderr
-        printed = [
-            line
-            for line in result.stdout.splitlines()
-            if line.strip() and not line.startswith("admin created")
-        ]
-        expected = _printed(script)
-        assert len(printed) == len(expected), result.stdout
-        for got, want in zip(printed, expected, strict=True):
-            pattern = re.escape(want).replace(r"\.\.\.", ".*")
-            assert re.fullmatch(pattern, got), (got, want)
+        printed = printed_lines(run_walk(script, server.port, tmp_path))
+        assert_printed_as_shown(printed, shown_output(script))
         png = decode_png((tmp_path / "item-42.png").read_bytes())
         assert (png.width, png.text["scene"], png.text["page"]) == (
             300,

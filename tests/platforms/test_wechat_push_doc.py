@@ -3,6 +3,7 @@ alone opens a safe-mode push, refuses a forged one, and answers with an encrypte
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -36,3 +37,21 @@ def test_the_standalone_example_replies_encrypted_and_refuses_forgeries() -> Non
         fields, "json", "safe"
     )
     assert view(forged_query, forged_body) == (401, b"")
+
+
+def _named_after(text: str, lead: str, end: str) -> list[str]:
+    """The `names` between `lead` and the next `end` in the text."""
+    assert lead in text, f"docs/push.md lost {lead!r}"
+    return re.findall(r"`(\w+)`", text.split(lead, 1)[1].split(end, 1)[0])
+
+
+def test_the_pieces_the_doc_names_import_from_where_it_says() -> None:
+    text = " ".join(DOC.read_text().split("## The crypto on its own", 1)[1].split())
+    pieces = _named_after(text, "The pieces are in `minibase.platforms.wechat.push`:", " (`")
+    assert "encrypt" in pieces
+    push = importlib.import_module("minibase.platforms.wechat.push")
+    assert [name for name in pieces if not hasattr(push, name)] == []
+    also = re.search(r"\(((?:`\w+`(?:, | and )?)+) are also in `minibase.platforms.wechat`\)", text)
+    assert also, "docs/push.md no longer says what minibase.platforms.wechat holds"
+    wechat = importlib.import_module("minibase.platforms.wechat")
+    assert [n for n in re.findall(r"`(\w+)`", also.group(1)) if not hasattr(wechat, n)] == []

@@ -34,6 +34,15 @@ _JSON_VALUE = {
     "items": _ANY,
     "additionalProperties": _ANY,
 }
+DESCRIPTION = (
+    "A self-hosted backend for mini programs (WeChat, Alipay, Douyin, Baidu, QQ): collections"
+    " and their records under access rules, platform login, users and tokens, cloud functions"
+    " and jobs, payments (WeChat Pay, Alipay), subscribe messages, QR codes and links, message"
+    " push and content checks. Each has a guide in the docs folder; every error answers"
+    " {code, message}, the codes listed in docs/errors.md. Every JSON input keeps two bounds:"
+    " integers fit in 64 bits, and strings (and the path and query) never hold the NUL"
+    " character."
+)
 _OPEN = ("anyOf", "oneOf", "allOf", "enum", "const", "$ref", "type")
 _SYSTEM = {
     "_id": {"type": "string", "readOnly": True},
@@ -191,9 +200,7 @@ def build_openapi(
         "info": {
             "title": "minibase",
             "version": __version__,
-            "description": "Backend for mini programs: data API, users and tokens. Every"
-            " JSON input keeps two bounds: integers fit in 64 bits, and strings (and the path"
-            " and query) never hold the NUL character.",
+            "description": DESCRIPTION,
         },
         "paths": paths,
         "components": {

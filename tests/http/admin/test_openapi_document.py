@@ -237,3 +237,34 @@ async def test_what_clients_send_is_bounded_as_the_server_reads_json(
     # an answer keeps the declared schema: a stored float may pass 2^63
     answer = doc["components"]["schemas"]["Record_products"]["properties"]["weight"]
     assert answer == {"type": ["number", "null"]}
+
+
+# What the document's description calls each tag's routes; None: plumbing it need not name.
+_DESCRIBED_AS = {
+    "admin": None,
+    "apps": "platform login",
+    "collections": "collections",
+    "content": "content checks",
+    "functions": "cloud functions",
+    "health": None,
+    "jobs": "jobs",
+    "links": "QR codes and links",
+    "login": "platform login",
+    "messages": "subscribe messages",
+    "meta": None,
+    "payments": "payments",
+    "payments admin": "payments",
+    "push": "message push",
+    "qrcodes": "QR codes",
+    "records": "records",
+    "users": "users and tokens",
+}
+
+
+async def test_the_description_names_every_part_of_the_api(client: httpx.AsyncClient) -> None:
+    spec = await document(client)
+    tags = {tag for item in spec["paths"].values() for op in item.values() for tag in op["tags"]}
+    assert tags - set(_DESCRIBED_AS) == set(), "a new part of the API: name it in the description"
+    description = spec["info"]["description"]
+    assert [words for words in _DESCRIBED_AS.values() if words and words not in description] == []
+    assert "docs/errors.md" in description
