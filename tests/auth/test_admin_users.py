@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from openapi_schema_validator import OAS31Validator
 
 from minibase.testing.plugin import Actor, MakeUser
 
@@ -82,19 +83,56 @@ async def test_roles_and_profiles_are_validated(client: httpx.AsyncClient, admin
 async def test_users_are_listed_in_pages(client: httpx.AsyncClient, admin: Actor) -> None:
     ids = [(await create_user(client, admin))["id"] for _ in range(5)]
     seen: list[str] = []
-    after = None
+    pages = 0
+    params = {"limit": "2"}
     while True:
-        params = {"limit": "2", **({"after": after} if after else {})}
-        page = (await client.get(USERS, params=params, headers=admin.headers)).json()["items"]
-        if not page:
+        page = (await client.get(USERS, params=params, headers=admin.headers)).json()
+        pages += 1
+        assert len(page["items"]) <= 2
+        seen.extend(user["id"] for user in page["items"])
+        if page["next_after"] is None:
             break
-        assert len(page) <= 2
-        seen.extend(user["id"] for user in page)
-        after = page[-1]["id"]
+        assert page["next_after"] == page["items"][-1]["id"]
+        params = {"limit": "2", "after": page["next_after"]}
     assert seen == sorted(ids)
+    assert pages == 3  # 2 + 2 + 1: the last page says it is the last
+    exact = await client.get(USERS, params={"limit": "5"}, headers=admin.headers)
+    assert exact.json()["next_after"] is None  # no empty page to ask for
     for limit in ("0", "101", "ten", "-1"):
         response = await client.get(USERS, params={"limit": limit}, headers=admin.headers)
         assert codes_of(response) == (400, "request.invalid_query"), limit
+
+
+async def test_the_document_describes_the_next_page_and_the_identities(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    user = await make_user()
+    document = (await client.get("/api/openapi.json")).json()
+    answers = {
+        "/api/admin/users": await client.get(USERS, params={"limit": "1"}, headers=admin.headers),
+        "/api/admin/users/{id}": await client.get(f"{USERS}/{user.id}", headers=admin.headers),
+        "/api/auth/me": await client.get("/api/auth/me", headers=user.headers),
+    }
+    for path, answer in answers.items():
+        described = document["paths"][path]["get"]["responses"]["200"]
+        schema = described["content"]["application/json"]["schema"]
+        assert list(OAS31Validator(schema).iter_errors(answer.json())) == [], path
+        user_schema = schema["properties"]["items"]["items"] if path == USERS else schema
+        assert "identities" in user_schema["required"], path
+    assert answers[USERS].json()["next_after"] is None
+    page = document["paths"][USERS]["get"]["responses"]["200"]["content"]["application/json"]
+    assert page["schema"]["properties"]["next_after"]["type"] == ["string", "null"]
+
+
+async def test_an_unknown_query_parameter_is_refused_naming_the_known_ones(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await create_user(client, admin)
+    for params in ({"page": "2"}, {"cursor": "x"}, {"Phone": "13800138000"}, {"role": "vip"}):
+        response = await client.get(USERS, params=params, headers=admin.headers)
+        assert codes_of(response) == (400, "request.invalid_query"), params
+        assert f"unknown query parameters [{next(iter(params))!r}]" in response.json()["message"]
+        assert "after, limit, phone" in response.json()["message"]
 
 
 async def test_an_unknown_user_is_not_found(client: httpx.AsyncClient, admin: Actor) -> None:

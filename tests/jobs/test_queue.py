@@ -270,6 +270,7 @@ async def test_list_is_newest_first_filtered_and_paged(queue: JobQueue) -> None:
         "dead": 0,
         "cancelled": 1,
     }
+    assert (await queue.counts(name="sms.send"))["queued"] == 2  # jobs 2 and 4; 0 is cancelled
 
 
 async def test_to_json_renders_times_as_iso_text(queue: JobQueue) -> None:

@@ -7,7 +7,9 @@ and never leaves the server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from minibase.auth.users import User, get_user, insert_user
 from minibase.clock import Clock, isoformat
@@ -25,6 +27,20 @@ class Identity:
     appid: str
     openid: str
     unionid: str | None
+    created: str  # its first sign-in
+
+    def public(self) -> dict[str, Any]:
+        """What the user and admins see: never the session key."""
+        return {
+            "platform": self.platform,
+            "appid": self.appid,
+            "openid": self.openid,
+            "unionid": self.unionid,
+            "created": self.created,
+        }
+
+
+_COLUMNS = "id, user_id, platform, appid, openid, unionid, created"
 
 
 def session_key_context(platform: str, appid: str, openid: str) -> str:
@@ -45,7 +61,7 @@ async def attach(
         context = session_key_context(session.platform, session.appid, session.openid)
         sealed = vault.seal(session.session_key, context)
     row = await conn.fetch_one(
-        "SELECT id, user_id, unionid FROM user_identities"
+        "SELECT id, user_id, unionid, created FROM user_identities"
         " WHERE platform = ? AND appid = ? AND openid = ?",
         session.platform,
         session.appid,
@@ -67,11 +83,12 @@ async def attach(
             session.appid,
             session.openid,
             session.unionid or row[2],
+            row[3],
         )
         return await get_user(conn, row[1]), identity, False
     user, is_new = await _user_for_new_identity(conn, clock, ids, session)
     identity = Identity(
-        ids.new(), user.id, session.platform, session.appid, session.openid, session.unionid
+        ids.new(), user.id, session.platform, session.appid, session.openid, session.unionid, now
     )
     await conn.execute(
         "INSERT INTO user_identities (id, user_id, platform, appid, openid, unionid,"
@@ -108,7 +125,7 @@ async def find_identity(
     conn: Connection, user_id: str, platform: str, appid: str
 ) -> Identity | None:
     row = await conn.fetch_one(
-        "SELECT id, user_id, platform, appid, openid, unionid FROM user_identities"
+        f"SELECT {_COLUMNS} FROM user_identities"
         " WHERE user_id = ? AND platform = ? AND appid = ? ORDER BY updated DESC LIMIT 1",
         user_id,
         platform,
@@ -128,9 +145,19 @@ async def session_key(conn: Connection, vault: Vault, identity: Identity) -> Sec
 
 
 async def list_identities(conn: Connection, user_id: str) -> list[Identity]:
+    return (await identities_of(conn, [user_id]))[user_id]
+
+
+async def identities_of(conn: Connection, user_ids: Sequence[str]) -> dict[str, list[Identity]]:
+    """The identities of each of these users, first signed in first (one query)."""
+    found: dict[str, list[Identity]] = {user_id: [] for user_id in user_ids}
+    if not found:
+        return found
+    marks = ", ".join("?" for _ in found)
     rows = await conn.fetch_all(
-        "SELECT id, user_id, platform, appid, openid, unionid FROM user_identities"
-        " WHERE user_id = ? ORDER BY created",
-        user_id,
+        f"SELECT {_COLUMNS} FROM user_identities WHERE user_id IN ({marks}) ORDER BY created, id",
+        *found,
     )
-    return [Identity(*row) for row in rows]
+    for row in rows:
+        found[row[1]].append(Identity(*row))
+    return found

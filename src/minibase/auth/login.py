@@ -34,12 +34,7 @@ class LoginResult:
         return {
             **self.tokens.to_json(),
             "user": self.user.public(),
-            "identity": {
-                "platform": self.identity.platform,
-                "appid": self.identity.appid,
-                "openid": self.identity.openid,
-                "unionid": self.identity.unionid,
-            },
+            "identity": self.identity.public(),
             "is_new_user": self.is_new_user,
         }
 

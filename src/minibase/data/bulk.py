@@ -14,6 +14,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.data.access import rule_condition
 from minibase.data.content_rule import ContentGate, gated
+from minibase.data.known_paths import check_filter_paths
 from minibase.data.listing import parse_filter_value
 from minibase.data.records import after_write, before_write, next_fields, write_update
 from minibase.data.updates import parse_update
@@ -61,6 +62,7 @@ async def update_by_filter(
     condition = _filter(body)
     changes = parse_update(body.get("update"))
     visible = rule_condition(caller, collection, "list")
+    check_filter_paths(collection, condition)
     if collection.compiled_rules["update"] is None and not caller.is_admin:
         rule_condition(caller, collection, "update")  # raises: admins only
     gate = ContentGate(services, caller, collection, can_leave=True)
@@ -91,6 +93,7 @@ async def delete_by_filter(
     condition = _filter(body)
     visible = rule_condition(caller, collection, "list")
     deletable = rule_condition(caller, collection, "delete")
+    check_filter_paths(collection, condition)
     async with services.db.transaction() as conn:
         rows = await _matching(services, conn, collection, all_of(condition, visible, deletable))
         ids = [row[0] for row in rows]

@@ -108,9 +108,6 @@ def parse_limit(text: str | None, default: int, maximum: int) -> int:
 
 
 def parse_list_query(params: Mapping[str, str], default_limit: int, max_limit: int) -> ListQuery:
-    unknown = set(params) - {"filter", "sort", "fields", "limit", "cursor", "count"}
-    if unknown:
-        raise _bad_query("request.invalid_query", f"unknown query parameters {sorted(unknown)}")
     count = params.get("count", "false").lower()
     if count not in ("true", "false", "1", "0"):
         raise _bad_query("request.invalid_query", "count must be true or false")

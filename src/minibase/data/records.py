@@ -15,6 +15,7 @@ from minibase.auth.caller import Caller
 from minibase.clock import isoformat
 from minibase.data.access import denied, is_locked, rule_condition
 from minibase.data.content_rule import ContentGate, gated, new_texts
+from minibase.data.known_paths import check_filter_paths, check_sort_paths
 from minibase.data.listing import (
     ListQuery,
     after_cursor,
@@ -302,6 +303,8 @@ async def list_records(
 ) -> dict[str, Any]:
     collection = await services.collections.get(name)
     visible = rule_condition(caller, collection, "list")
+    check_filter_paths(collection, query.filter)
+    check_sort_paths(collection, query.sort)
     dialect = services.db.dialect
     where, params = _where(dialect, collection, all_of(query.filter, visible))
     keys = sort_keys(query)

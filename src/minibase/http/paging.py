@@ -1,10 +1,11 @@
 """The query parameters of a page of a system list, newest first: `before` and `limit`; and the
-`limit` parameter every list shares, declared once with the bounds the server keeps."""
+`limit` parameter every list shares, declared once with the bounds the server keeps; and the
+refusal of a parameter a list does not declare."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
@@ -12,6 +13,7 @@ from minibase.errors import ApiError
 
 MAX_LIMIT = 100
 QueryParam = tuple[str, str, dict[str, Any]]
+Item = TypeVar("Item")
 
 
 def limit_param(default: int, maximum: int = MAX_LIMIT) -> QueryParam:
@@ -44,3 +46,22 @@ def page_limit(request: Request, default: int = 20) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise ApiError("request.invalid_query", 400, f"limit must be 1-{MAX_LIMIT}")
     return int(text)
+
+
+def declared_only(request: Request, declared: Sequence[QueryParam]) -> None:
+    """400 for a query parameter the endpoint does not declare: misspelt, a filter would be
+    ignored and the answer would look like an unfiltered (or empty) list."""
+    names = [name for name, _, _ in declared]
+    unknown = set(request.query_params) - set(names)
+    if unknown:
+        message = f"unknown query parameters {sorted(unknown)}; known: {', '.join(names)}"
+        raise ApiError("request.invalid_query", 400, message)
+
+
+def next_page(
+    fetched: Sequence[Item], limit: int, key: Callable[[Item], str]
+) -> tuple[Sequence[Item], str | None]:
+    """A page out of `limit + 1` rows fetched, and the key of its last row when more follow
+    (None on the last page, so a client never asks for an empty one)."""
+    page = fetched[:limit]
+    return page, key(page[-1]) if len(fetched) > limit else None

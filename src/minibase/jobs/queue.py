@@ -294,9 +294,13 @@ class JobQueue:
         can = " or ".join(s.value for s in allowed)
         raise JobStateError(f"job {job_id} is {state.value}; only {can} jobs can be {verb}", state)
 
-    async def counts(self) -> dict[str, int]:
-        """How many jobs are in each state (every state present, zeros included)."""
-        rows = await self._db.fetch_all("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+    async def counts(self, *, name: str | None = None) -> dict[str, int]:
+        """How many jobs (of this name, if given) are in each state (every state present,
+        zeros included)."""
+        where, params = ("", []) if name is None else (" WHERE name = ?", [name])
+        rows = await self._db.fetch_all(
+            f"SELECT state, COUNT(*) FROM jobs{where} GROUP BY state", *params
+        )
         found = {str(row[0]): int(row[1]) for row in rows}
         return {state.value: found.get(state.value, 0) for state in JobState}
 

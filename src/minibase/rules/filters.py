@@ -37,6 +37,14 @@ MAX_NODES = 256
 MAX_LIST = 100
 MAX_STRING = 4096
 MAX_PATTERN = 256
+# Operator names as they are written without their $: never field equality (a filter compares
+# scalars only), so a value made of them is a mistake that deserves a pointed answer.
+BARE_OPERATORS = frozenset(
+    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"}
+    | {"all", "exists", "regex", "options", "like", "not"}
+)
+BARE_LOGICAL = frozenset({"and", "or", "nor", "not"})
+NOT_A_SCALAR = "compare with a string, number, boolean or null (use dotted paths for nested fields)"
 
 
 class FilterError(ValueError):
@@ -98,6 +106,8 @@ class _Parser:
     def field(self, path: tuple[str, ...], value: Any, at: str, depth: int) -> Condition:
         if isinstance(value, Mapping) and any(str(k).startswith("$") for k in value):
             return self.operators(path, value, at, depth)
+        if isinstance(value, Mapping | list):
+            raise FilterError(_not_a_value(path, value), at)
         return Compare("eq", path, scalar(value, at))
 
     def operators(
@@ -143,9 +153,21 @@ class _Parser:
                 if not isinstance(operand, Mapping) or not operand:
                     raise FilterError("$not takes an object of operators", where)
                 parts.append(negate(self.operators(path, operand, where, depth + 1)))
+            elif op in BARE_OPERATORS:
+                raise FilterError(f"operators start with $: did you mean ${op}?", where)
             else:
                 raise FilterError(f"unknown operator {op!r}", where)
         return all_of(*parts)
+
+
+def _not_a_value(path: tuple[str, ...], value: Mapping[str, Any] | list[Any]) -> str:
+    """Why an object or a list cannot be compared, with the operator it may have meant."""
+    logical = path[0] if len(path) == 1 and path[0] in BARE_LOGICAL else None
+    if logical is not None and isinstance(value, Mapping if logical == "not" else list):
+        return f"operators start with $: did you mean ${logical}?"
+    if isinstance(value, Mapping) and value and all(key in BARE_OPERATORS for key in value):
+        return f"operators start with $: did you mean {', '.join('$' + key for key in value)}?"
+    return NOT_A_SCALAR
 
 
 def scalar(value: Any, at: str) -> Scalar:
@@ -162,9 +184,7 @@ def scalar(value: Any, at: str) -> Scalar:
         if "\x00" in value:
             raise FilterError("strings in filters cannot hold the NUL character", at)
         return value
-    raise FilterError(
-        "compare with a string, number, boolean or null (use dotted paths for nested fields)", at
-    )
+    raise FilterError(NOT_A_SCALAR, at)
 
 
 def scalar_list(value: Any, at: str) -> tuple[Scalar, ...]:

@@ -75,6 +75,17 @@ class Schema:
         """
         return self._root.kind_at(tuple(path), 0)
 
+    def stray(self, path: Path) -> tuple[int, tuple[str, ...]] | None:
+        """Where a path leaves what stored records can hold, or None if it may hold a value.
+
+        (index, names): path[index] is a key a closed object (`additional: false`) does not
+        declare — `names` are the ones it does — or a step into a value that has no fields
+        (a string, a number, an array by name rather than position; `names` is empty).
+        Records always fit the schema (a change of schema re-checks them), so such a path
+        holds nothing in any record.
+        """
+        return self._root.stray(tuple(path), 0)
+
     def type_at(self, path: Path) -> str | None:
         """The declared type name at a path ("datetime", "reference", ...), None if undeclared."""
         field = self._root.field_at(tuple(path), 0)

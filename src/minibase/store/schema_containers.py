@@ -19,6 +19,7 @@ from minibase.store.schema_fields import (
     IntegerField,
     NumberField,
     ReferenceField,
+    Stray,
     StringField,
 )
 from minibase.store.schema_json import check_json, json_identity
@@ -153,6 +154,14 @@ class ObjectField(Field):
         field = self.fields.get(path[index])
         return field.field_at(path, index + 1) if field is not None else None
 
+    def stray(self, path: Path, index: int) -> Stray | None:
+        if index == len(path):
+            return None
+        field = self.fields.get(path[index])
+        if field is not None:
+            return field.stray(path, index + 1)
+        return None if self.additional else (index, tuple(self.fields))
+
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         for name, field in self.fields.items():
             yield from field.references((*path, name))
@@ -249,6 +258,13 @@ class ArrayField(Field):
             return self.items.field_at(path, index + 1)
         return None
 
+    def stray(self, path: Path, index: int) -> Stray | None:
+        if index == len(path):
+            return None
+        if path[index] == "*" or path[index].isdigit():
+            return self.items.stray(path, index + 1)
+        return (index, ())
+
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         return self.items.references((*path, "*"))
 
@@ -316,6 +332,16 @@ class GeopointField(Field):
         if len(rest) == 2 and rest[0] == "coordinates" and rest[1] in ("0", "1", "*"):
             return "number"
         return None
+
+    def stray(self, path: Path, index: int) -> Stray | None:
+        rest = path[index:]
+        if self.kind_at(path, index) is not None:
+            return None
+        if rest[0] not in ("type", "coordinates"):
+            return (index, ("type", "coordinates"))
+        if rest[0] == "coordinates" and rest[1] in ("0", "1", "*"):
+            return (index + 2, ())  # a step into a longitude or latitude
+        return (index + 1, ())
 
 
 FIELD_TYPES: dict[str, type[Field]] = {

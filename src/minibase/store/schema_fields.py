@@ -31,6 +31,8 @@ from minibase.store.schema_problems import (
     report_int64,
 )
 
+Stray = tuple[int, tuple[str, ...]]  # see Field.stray
+
 
 class Field:
     """A declared field: `check` normalizes a present, non-null value or reports problems."""
@@ -92,6 +94,12 @@ class Field:
 
     def field_at(self, path: Path, index: int) -> Field | None:
         return self if index == len(path) else None
+
+    def stray(self, path: Path, index: int) -> Stray | None:
+        """Where `path` (from `index`) leaves what a value of this field can hold: the index of
+        the first segment no stored value has, and the names that could stand there instead.
+        None when the path may hold a value."""
+        return None if index == len(path) else (index, ())
 
     def references(self, path: Path) -> Iterator[tuple[Path, str]]:
         return iter(())

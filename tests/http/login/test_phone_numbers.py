@@ -52,6 +52,23 @@ async def ann_with_a_phone_on_wechat_then_on_alipay(
     return on_wechat, on_alipay
 
 
+async def _merge_with_her_phone(
+    client: httpx.AsyncClient, sandbox: SandboxClient, on_alipay: dict[str, Any]
+) -> httpx.Response:
+    """Ann binds on Alipay the phone her WeChat account holds, and accepts the merge."""
+    taken = await client.post(
+        "/api/auth/phone",
+        headers=bearer(on_alipay),
+        json=await _phone_body(sandbox, "alipay", "ann"),
+    )
+    assert (taken.status_code, taken.json()["code"]) == (409, "users.phone_taken")
+    return await client.post(
+        "/api/auth/merge",
+        headers=bearer(on_alipay),
+        json={"merge_token": taken.json()["details"]["merge_token"]},
+    )
+
+
 @pytest.mark.parametrize("platform", sorted(APPS))
 async def test_a_verified_phone_is_bound_sealed_and_shown_masked(
     client: httpx.AsyncClient,
@@ -252,18 +269,34 @@ async def test_roles_merged_into_an_account_void_its_older_tokens(
         json={"roles": ["vip"]},
     )
     on_alipay = await sign_in(client, sandbox, "alipay", APPS["alipay"], "ann")  # now a vip
-    taken = await client.post(
-        "/api/auth/phone",
-        headers=bearer(on_alipay),
-        json=await _phone_body(sandbox, "alipay", "ann"),
-    )
-    merged = await client.post(
-        "/api/auth/merge",
-        headers=bearer(on_alipay),
-        json={"merge_token": taken.json()["details"]["merge_token"]},
-    )
+    merged = await _merge_with_her_phone(client, sandbox, on_alipay)
     assert merged.json()["user"]["roles"] == ["vip"]
     me = await client.get("/api/auth/me", headers=bearer(merged.json()))
     assert me.json()["roles"] == ["vip"]
     older = await client.get("/api/auth/me", headers=bearer(on_wechat))  # claims no roles
     assert (older.status_code, older.json()["code"]) == (401, "auth.token_revoked")
+
+
+async def test_a_merged_account_shows_the_identities_of_both_platforms(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Any,
+) -> None:
+    on_wechat, on_alipay = await ann_with_a_phone_on_wechat_then_on_alipay(
+        client, sandbox, register_app
+    )
+    alone = await client.get("/api/auth/me", headers=bearer(on_wechat))
+    assert [i["platform"] for i in alone.json()["identities"]] == ["wechat"]
+    merged = await _merge_with_her_phone(client, sandbox, on_alipay)
+    survivor = merged.json()["user"]["id"]
+
+    expected = [session["identity"] for session in (on_wechat, on_alipay)]
+    me = await client.get("/api/auth/me", headers=bearer(merged.json()))
+    one = await client.get(f"/api/admin/users/{survivor}", headers=admin.headers)
+    listed = await client.get("/api/admin/users", headers=admin.headers)
+    (in_list,) = [user for user in listed.json()["items"] if user["id"] == survivor]
+    for shown in (me.json(), one.json(), in_list):
+        assert shown["identities"] == expected
+    for answer in (me, one, listed):
+        assert "session_key" not in answer.text

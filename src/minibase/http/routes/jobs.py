@@ -38,7 +38,7 @@ def _not_found(job_id: str) -> ApiError:
 @routes.add(
     "GET",
     "/api/admin/jobs",
-    "List jobs (filter by state and name), and counts by state",
+    "List jobs (filter by state and name), and counts by state (of that name)",
     access="admin",
     query=(
         state_param(JOB_STATES, "jobs"),
@@ -53,7 +53,11 @@ def _not_found(job_id: str) -> ApiError:
                 "type": "object",
                 "properties": {
                     "items": {"type": "array", "items": JOB},
-                    "counts": {"type": "object"},
+                    "counts": {
+                        "type": "object",
+                        "description": "jobs in each state, of the name asked for if any",
+                        "properties": {state: {"type": "integer"} for state in JOB_STATES},
+                    },
                 },
             },
         )
@@ -63,13 +67,15 @@ async def list_jobs(request: Request) -> Response:
     await require_admin(request)
     queue = services_of(request).jobs
     params = request.query_params
+    name = params.get("name")
     jobs = await queue.list(
         state=state_filter(request, JOB_STATES),
-        name=params.get("name"),
+        name=name,
         limit=page_limit(request, default=50),
         after=params.get("after"),
     )
-    return json_response({"items": [job.to_json() for job in jobs], "counts": await queue.counts()})
+    counts = await queue.counts(name=name)
+    return json_response({"items": [job.to_json() for job in jobs], "counts": counts})
 
 
 @routes.add(

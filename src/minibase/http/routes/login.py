@@ -13,9 +13,8 @@ from minibase.auth.phones import verify_phone
 from minibase.auth.profiles import update_platform_profile
 from minibase.http.auth import client_address, require_user, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.routes.users import TOKENS, USER
+from minibase.http.routes.users import IDENTITY, TOKENS, USER
 from minibase.http.routing import Routes
-from minibase.platforms import PLATFORMS
 
 routes = Routes("login")
 
@@ -38,15 +37,7 @@ LOGIN_RESULT = {
     "properties": {
         **TOKENS["properties"],
         "user": USER,
-        "identity": {
-            "type": "object",
-            "properties": {
-                "platform": {"enum": list(PLATFORMS)},
-                "appid": {"type": "string"},
-                "openid": {"type": "string"},
-                "unionid": {"type": ["string", "null"]},
-            },
-        },
+        "identity": IDENTITY,
         "is_new_user": {"type": "boolean"},
     },
 }

@@ -20,7 +20,7 @@ from minibase.data.records import (
 from minibase.errors import ApiError
 from minibase.http.auth import caller_of, services_of
 from minibase.http.json import json_response, raw_json_response, read_json, read_object
-from minibase.http.paging import limit_param
+from minibase.http.paging import declared_only, limit_param
 from minibase.http.routing import Routes
 
 routes = Routes("records")
@@ -79,6 +79,7 @@ LIST_QUERY = (
     ("cursor", "next_cursor of the previous page", {"type": "string"}),
     ("count", "also return the total number of matches", {"type": "boolean"}),
 )
+READ_QUERY = (LIST_QUERY[2],)  # fields
 
 
 def _version_header(request: Request) -> int | None:
@@ -102,6 +103,7 @@ def _version_header(request: Request) -> int | None:
 async def list_route(request: Request) -> Response:
     services = services_of(request)
     settings = services.settings
+    declared_only(request, LIST_QUERY)
     query = parse_list_query(
         request.query_params, settings.list_default_limit, settings.list_max_limit
     )
@@ -192,17 +194,14 @@ async def bulk_delete_route(request: Request) -> Response:
     BASE + "/{id}",
     "Read a record",
     access="optional",
-    query=(LIST_QUERY[2],),
+    query=READ_QUERY,
     responses={200: ("The record", RECORD), 404: ("Not found", None)},
 )
 async def get_route(request: Request) -> Response:
     services = services_of(request)
     fields = None
     if request.scope["query_string"]:  # the usual read has none: skip parsing
-        unknown = set(request.query_params) - {"fields"}
-        if unknown:
-            message = f"unknown query parameters {sorted(unknown)}"
-            raise ApiError("request.invalid_query", 400, message)
+        declared_only(request, READ_QUERY)
         fields = parse_fields(request.query_params.get("fields"))
     raw = await get_record(
         services,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.auth.identities import identities_of
 from minibase.auth.users import (
     MAX_PROFILE_BYTES,
     MAX_ROLES,
     ROLE,
+    User,
     check_profile,
     check_roles,
     delete_user,
@@ -23,8 +26,10 @@ from minibase.auth.users import (
 from minibase.errors import ApiError
 from minibase.http.auth import client_address, require_admin, require_user, services_of
 from minibase.http.json import json_response, read_json, read_object
-from minibase.http.paging import limit_param, page_limit
+from minibase.http.paging import declared_only, limit_param, next_page, page_limit
 from minibase.http.routing import Routes
+from minibase.platforms import PLATFORMS
+from minibase.store.database import Connection
 
 routes = Routes("users")
 
@@ -34,10 +39,32 @@ USER: dict[str, Any] = {
         "id": {"type": "string"},
         "roles": {"type": "array", "items": {"type": "string"}},
         "profile": {"type": "object"},
+        "phone": {"type": ["string", "null"], "description": "masked, e.g. 138****8000"},
         "disabled": {"type": "boolean"},
         "created": {"type": "string", "format": "date-time"},
         "updated": {"type": "string", "format": "date-time"},
     },
+}
+IDENTITY: dict[str, Any] = {
+    "type": "object",
+    "description": "a platform account the user signs in with (a merge brings its identities)",
+    "properties": {
+        "platform": {"enum": list(PLATFORMS)},
+        "appid": {"type": "string"},
+        "openid": {"type": "string"},
+        "unionid": {"type": ["string", "null"]},
+        "created": {
+            "type": "string",
+            "format": "date-time",
+            "description": "its first sign-in",
+        },
+    },
+    "required": ["platform", "appid", "openid", "unionid", "created"],
+}
+LINKED_USER: dict[str, Any] = {
+    **USER,
+    "properties": {**USER["properties"], "identities": {"type": "array", "items": IDENTITY}},
+    "required": ["identities"],
 }
 TOKENS: dict[str, Any] = {
     "type": "object",
@@ -74,6 +101,14 @@ _USER_CHANGES = {
 }
 
 
+async def _with_identities(conn: Connection, users: Sequence[User]) -> list[dict[str, Any]]:
+    """Users as admins and the user see them: with the identities they sign in with."""
+    linked = await identities_of(conn, [user.id for user in users])
+    return [
+        {**user.public(), "identities": [i.public() for i in linked[user.id]]} for user in users
+    ]
+
+
 @routes.add(
     "POST",
     "/api/admin/users",
@@ -81,7 +116,7 @@ _USER_CHANGES = {
     access="admin",
     body=_NEW_USER,
     body_required=False,  # no body: a user without roles or profile
-    responses={201: ("Created", USER)},
+    responses={201: ("Created", LINKED_USER)},
 )
 async def create_user(request: Request) -> Response:
     await require_admin(request)
@@ -94,52 +129,72 @@ async def create_user(request: Request) -> Response:
     profile = check_profile(body.get("profile", {}))
     async with services.db.transaction() as conn:
         user = await insert_user(conn, services.clock, services.ids, roles, profile)
-    return json_response(user.public(), 201)
+        (shown,) = await _with_identities(conn, [user])
+    return json_response(shown, 201)
+
+
+LIST_QUERY = (
+    ("after", "next_after of the page before (users are in id order)", {"type": "string"}),
+    limit_param(50),
+    ("phone", "the user with this phone number: +8613800138000 or 13800138000", {"type": "string"}),
+)
 
 
 @routes.add(
     "GET",
     "/api/admin/users",
-    "List users (in id order, paged by `after`)",
+    "List users with their platform identities (in id order, paged by `after`), or find one"
+    " by phone",
     access="admin",
-    query=(
-        ("after", "the last id of the previous page", {"type": "string"}),
-        limit_param(50),
-        ("phone", "find the user with this phone number (+8613800138000)", {"type": "string"}),
-    ),
+    query=LIST_QUERY,
     responses={
         200: (
             "Users",
-            {"type": "object", "properties": {"items": {"type": "array", "items": USER}}},
+            {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": LINKED_USER},
+                    "next_after": {
+                        "type": ["string", "null"],
+                        "description": "pass as `after` for the next page; null on the last",
+                    },
+                },
+            },
         )
     },
 )
 async def list_users_route(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, LIST_QUERY)
     services = services_of(request)
     limit = page_limit(request, default=50)
     phone = request.query_params.get("phone")
+    after = request.query_params.get("after")
     async with services.db.reader() as conn:
         if phone is not None:  # by the keyed hash: no row is decrypted
             found = await find_user_by_phone(conn, services.vault, phone)
-            users = [found] if found is not None else []
+            users: Sequence[User] = [found] if found is not None else []
+            next_after = None
         else:
-            users = await list_users(conn, after=request.query_params.get("after"), limit=limit)
-    return json_response({"items": [user.public() for user in users]})
+            fetched = await list_users(conn, after=after, limit=limit + 1)
+            users, next_after = next_page(fetched, limit, lambda user: user.id)
+        items = await _with_identities(conn, users)
+    return json_response({"items": items, "next_after": next_after})
 
 
 @routes.add(
     "GET",
     "/api/admin/users/{id}",
-    "Read a user",
+    "Read a user, with their platform identities",
     access="admin",
-    responses={200: ("The user", USER)},
+    responses={200: ("The user", LINKED_USER)},
 )
 async def get_user_route(request: Request) -> Response:
     await require_admin(request)
     async with services_of(request).db.reader() as conn:
         user = await get_user(conn, request.path_params["id"])
-    return json_response(user.public())
+        (shown,) = await _with_identities(conn, [user])
+    return json_response(shown)
 
 
 @routes.add(
@@ -148,7 +203,7 @@ async def get_user_route(request: Request) -> Response:
     "Change a user's roles, profile or disabled flag",
     access="admin",
     body=_USER_CHANGES,
-    responses={200: ("The user", USER)},
+    responses={200: ("The user", LINKED_USER)},
 )
 async def patch_user(request: Request) -> Response:
     await require_admin(request)
@@ -170,8 +225,9 @@ async def patch_user(request: Request) -> Response:
         user = await update_user(conn, services.clock, user, **changes)
         if changes.get("disabled"):
             await services.sessions.revoke_user(conn, user.id)
+        (shown,) = await _with_identities(conn, [user])
     services.revocations.changed()
-    return json_response(user.public())
+    return json_response(shown)
 
 
 @routes.add(
@@ -196,7 +252,12 @@ async def delete_user_route(request: Request) -> Response:
     "/api/admin/users/{id}/tokens",
     "Issue an access + refresh token pair for a user (for tests, tools and curl)",
     access="admin",
-    responses={200: ("Tokens", TOKENS)},
+    responses={
+        200: (
+            "Tokens",
+            {"type": "object", "properties": {**TOKENS["properties"], "user": LINKED_USER}},
+        )
+    },
 )
 async def issue_tokens(request: Request) -> Response:
     await require_admin(request)
@@ -204,7 +265,8 @@ async def issue_tokens(request: Request) -> Response:
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
         pair = await services.sessions.issue(conn, user)
-    return json_response({**pair.to_json(), "user": user.public()})
+        (shown,) = await _with_identities(conn, [user])
+    return json_response({**pair.to_json(), "user": shown})
 
 
 @routes.add(
@@ -260,14 +322,19 @@ async def logout(request: Request) -> Response:
 
 
 @routes.add(
-    "GET", "/api/auth/me", "The calling user", access="user", responses={200: ("The user", USER)}
+    "GET",
+    "/api/auth/me",
+    "The calling user, with their platform identities",
+    access="user",
+    responses={200: ("The user", LINKED_USER)},
 )
 async def me(request: Request) -> Response:
     caller = await require_user(request)
     assert caller.id is not None
     async with services_of(request).db.reader() as conn:
         user = await get_user(conn, caller.id)
-    return json_response(user.public())
+        (shown,) = await _with_identities(conn, [user])
+    return json_response(shown)
 
 
 async def _refresh_token(request: Request) -> str:
