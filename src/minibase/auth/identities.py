@@ -23,8 +23,13 @@ class Identity:
     user_id: str
     platform: str
     appid: str
-    openid: str
+    openid: str  # empty for a Douyin guest (see minibase.auth.guests)
     unionid: str | None
+    anonymous_openid: str | None = None  # Douyin, when the login sent an anonymous_code
+
+    @property
+    def guest(self) -> bool:
+        return not self.openid
 
 
 def session_key_context(platform: str, appid: str, openid: str) -> str:
@@ -32,9 +37,18 @@ def session_key_context(platform: str, appid: str, openid: str) -> str:
 
 
 async def attach(
-    conn: Connection, clock: Clock, ids: IdGenerator, vault: Vault, session: LoginSession
+    conn: Connection,
+    clock: Clock,
+    ids: IdGenerator,
+    vault: Vault,
+    session: LoginSession,
+    *,
+    new_user: User | None = None,
 ) -> tuple[User, Identity, bool]:
     """The user of this platform session (created if new); True when the user is new.
+
+    An identity seen for the first time joins its unionid's user, else `new_user` when given
+    (a guest account becoming the person's), else a new user.
 
     Two concurrent first logins of one openid both try to insert the identity; the unique key
     refuses the second, whose transaction the caller retries and then finds the first's user.
@@ -69,7 +83,7 @@ async def attach(
             session.unionid or row[2],
         )
         return await get_user(conn, row[1]), identity, False
-    user, is_new = await _user_for_new_identity(conn, clock, ids, session)
+    user, is_new = await _user_for_new_identity(conn, clock, ids, session, new_user)
     identity = Identity(
         ids.new(), user.id, session.platform, session.appid, session.openid, session.unionid
     )
@@ -90,7 +104,11 @@ async def attach(
 
 
 async def _user_for_new_identity(
-    conn: Connection, clock: Clock, ids: IdGenerator, session: LoginSession
+    conn: Connection,
+    clock: Clock,
+    ids: IdGenerator,
+    session: LoginSession,
+    new_user: User | None,
 ) -> tuple[User, bool]:
     if session.unionid:
         linked = await conn.fetch_value(
@@ -101,6 +119,8 @@ async def _user_for_new_identity(
         )
         if linked is not None:
             return await get_user(conn, linked), False
+    if new_user is not None:
+        return new_user, False
     return await insert_user(conn, clock, ids), True
 
 

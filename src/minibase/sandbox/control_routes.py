@@ -80,9 +80,14 @@ async def list_apps(request: Request, state: SandboxState) -> Response:
 
 
 async def login_code(request: Request, state: SandboxState) -> Response:
+    """{platform, appid, person, guest?}: guest (Douyin) is a person not logged in to the
+    Douyin app, who gets only an anonymous_code."""
     body = await _body(request)
+    guest = body.get("guest", False)
+    if not isinstance(guest, bool):
+        raise _invalid("guest must be true or false")
     answer = SandboxControl(state).login_code(
-        _text(body, "platform"), _text(body, "appid"), _text(body, "person")
+        _text(body, "platform"), _text(body, "appid"), _text(body, "person"), guest=guest
     )
     return json_response(answer)
 

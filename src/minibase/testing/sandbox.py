@@ -73,9 +73,12 @@ class SandboxClient:
         )
         return answer
 
-    async def login_code(self, platform: str, appid: str, person: str) -> dict[str, Any]:
+    async def login_code(
+        self, platform: str, appid: str, person: str, *, guest: bool = False
+    ) -> dict[str, Any]:
+        """What wx.login() and its twins give; `guest` (Douyin): only an anonymous_code."""
         answer: dict[str, Any] = await self._post(
-            "/control/login-code", platform=platform, appid=appid, person=person
+            "/control/login-code", platform=platform, appid=appid, person=person, guest=guest
         )
         return answer
 

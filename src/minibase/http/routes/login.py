@@ -22,7 +22,9 @@ routes = Routes("login")
 _CODE = {"type": "string", "minLength": 1, "maxLength": MAX_CODE_LENGTH}
 LOGIN_BODY = {
     "type": "object",
-    "required": ["appid", "code"],
+    "description": "code; on Douyin also anonymous_code (tt.login's anonymousCode), beside the"
+    " code or alone for a guest (a person not logged in to the Douyin app)",
+    "required": ["appid"],
     "properties": {
         "appid": {"type": "string", "minLength": 1},
         "code": {
@@ -30,8 +32,9 @@ LOGIN_BODY = {
             "description": "from wx.login / my.getAuthCode / tt.login / "
             "swan.getLoginCode / qq.login",
         },
-        "anonymous_code": {**_CODE, "description": "Douyin only"},
+        "anonymous_code": {**_CODE, "description": "Douyin only: tt.login's anonymousCode"},
     },
+    "anyOf": [{"required": ["code"]}, {"required": ["anonymous_code"]}],
 }
 LOGIN_RESULT = {
     "type": "object",
@@ -43,11 +46,20 @@ LOGIN_RESULT = {
             "properties": {
                 "platform": {"enum": list(PLATFORMS)},
                 "appid": {"type": "string"},
-                "openid": {"type": "string"},
+                "openid": {"type": ["string", "null"], "description": "null for a guest"},
                 "unionid": {"type": ["string", "null"]},
+                "guest": {"type": "boolean", "description": "Douyin: known by anonymous_openid"},
+                "anonymous_openid": {
+                    "type": ["string", "null"],
+                    "description": "Douyin only: when an anonymous_code was sent",
+                },
             },
         },
         "is_new_user": {"type": "boolean"},
+        "merged_guest": {
+            "type": ["string", "null"],
+            "description": "Douyin: the guest account that joined this one (and is gone)",
+        },
     },
 }
 PHONE_BODY = {

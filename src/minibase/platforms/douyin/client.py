@@ -16,7 +16,10 @@ class DouyinClient(SyncSecretClient):
 
     platform = "douyin"
 
-    def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
+    def code2session(
+        self, code: str | None = None, *, anonymous_code: str | None = None
+    ) -> LoginSession:
+        """`code` and/or `anonymous_code` from tt.login; a guest has only the latter."""
         call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
         return self._run(call)
 
@@ -34,7 +37,10 @@ class AsyncDouyinClient(AsyncSecretClient):
 
     platform = "douyin"
 
-    async def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
+    async def code2session(
+        self, code: str | None = None, *, anonymous_code: str | None = None
+    ) -> LoginSession:
+        """`code` and/or `anonymous_code` from tt.login; a guest has only the latter."""
         call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
         return await self._run(call)
 
