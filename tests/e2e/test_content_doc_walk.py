@@ -31,3 +31,18 @@ def test_the_content_walk_and_its_function(tmp_path: Path) -> None:
     expected = [json.loads(line[2:]) for line in script.splitlines() if line.startswith("# {")]
     assert printed[: len(expected)] == expected
     assert printed[len(expected) :] == [{"posted": False, "label": "other"}]
+
+
+def test_the_douyin_walk_checks_a_douyin_users_text_and_image(tmp_path: Path) -> None:
+    walk = doc_block("content.md", "sh", after="## A walk with curl")
+    douyin = doc_block("content.md", "sh", after="## Platforms")
+    server = start_server(tmp_path, "--dev")
+    try:
+        result = run_walk(walk + douyin, server.port, tmp_path)
+    finally:
+        stop_server(server)
+    assert result.returncode == 0, result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    expected = [json.loads(line[2:]) for line in douyin.splitlines() if line.startswith("# {")]
+    assert len(expected) == 2
+    assert printed[-len(expected) :] == expected

@@ -154,3 +154,13 @@ async def list_identities(conn: Connection, user_id: str) -> list[Identity]:
         user_id,
     )
     return [Identity(*row) for row in rows]
+
+
+async def guest_apps(conn: Connection, user_id: str) -> list[tuple[str, str]]:
+    """(platform, appid) of each app the user is a Douyin guest of (minibase.auth.guests),
+    oldest first."""
+    rows = await conn.fetch_all(
+        "SELECT platform, appid FROM guest_identities WHERE user_id = ? ORDER BY created",
+        user_id,
+    )
+    return [(row[0], row[1]) for row in rows]

@@ -236,12 +236,21 @@ class SandboxClient:
         items: list[dict[str, Any]] = found["items"]
         return items
 
-    # WeChat content security: text with "sandbox-risky" is risky, "sandbox-review" to review.
+    # Content security: text with "sandbox-risky" is risky (WeChat and Douyin), "sandbox-review"
+    # to review (WeChat).
 
-    async def content_word(self, appid: str, word: str, suggest: str, label: int) -> None:
-        """The app's own keyword: text (or a media URL) holding it is `suggest` with `label`."""
+    async def content_word(
+        self, appid: str, word: str, suggest: str, label: int = 21000, platform: str = "wechat"
+    ) -> None:
+        """The app's own keyword: text (or a media URL) holding it is `suggest` with `label`
+        (Douyin: risky, no label)."""
         await self._post(
-            "/control/content/words", appid=appid, word=word, suggest=suggest, label=label
+            "/control/content/words",
+            platform=platform,
+            appid=appid,
+            word=word,
+            suggest=suggest,
+            label=label,
         )
 
     async def media_checks(self) -> list[dict[str, Any]]:
