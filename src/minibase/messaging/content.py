@@ -65,6 +65,11 @@ UNAVAILABLE_ERRCODES = frozenset({-1, 45009, 45011})
 UNCHECKABLE_ERRCODES = frozenset({40003, 43104, 61010})
 
 
+def _detail_json(verdict: ContentVerdict) -> str:
+    """A verdict's detail as the `detail` column stores it."""
+    return orjson.dumps([dict(item) for item in verdict.detail]).decode()
+
+
 @dataclass(frozen=True)
 class Author:
     """Whose content is checked: the app they signed in through, and their openid there
@@ -341,7 +346,7 @@ class ContentChecks:
                 scene,
                 verdict.suggest,
                 verdict.label,
-                orjson.dumps([dict(item) for item in verdict.detail]).decode(),
+                _detail_json(verdict),
                 stamp,
                 stamp,
                 stamp,
@@ -396,7 +401,7 @@ class ContentChecks:
                 f" WHERE trace_id = ? AND state = 'pending' RETURNING {COLUMNS}",
                 verdict.suggest,
                 verdict.label,
-                orjson.dumps([dict(item) for item in verdict.detail]).decode(),
+                _detail_json(verdict),
                 stamp,
                 stamp,
                 trace_id,
