@@ -161,7 +161,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     "content.unchecked": (
         422,
-        "The writer's text cannot be checked: no WeChat sign-in, or WeChat refuses the openid.",
+        "The text or media cannot be checked: the user is not signed in through WeChat or Douyin"
+        " (or Douyin has no check for it), or WeChat refuses the openid.",
     ),
     "content.unavailable": (503, "The platform could not check the content now; retry later."),
     "content.not_found": (404, "No media check with this trace_id."),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import json_values, run_walk, start_server, stop_server
+from tests.e2e.conftest import doc_block, json_values, run_walk, start_server, stop_server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "login.md"
 
@@ -28,3 +29,18 @@ def test_the_login_walk_signs_in_and_binds_a_phone(tmp_path: Path) -> None:
     assert session["is_new_user"] is True
     assert phone["id"] == session["user"]["id"]
     assert phone["phone"] == "138****8000"
+
+
+def test_the_douyin_guest_walk_signs_a_guest_in_then_the_person_keeps_the_account(
+    tmp_path: Path,
+) -> None:
+    guests = doc_block("login.md", "sh", after="## Douyin guests")
+    server = start_server(tmp_path, "--dev")
+    try:
+        result = run_walk(_walk() + guests, server.port, tmp_path)
+    finally:
+        stop_server(server)
+    assert result.returncode == 0, result.stderr
+    expected = [json.loads(line[2:]) for line in guests.splitlines() if line.startswith("# {")]
+    assert len(expected) == 2
+    assert json_values(result.stdout)[-len(expected) :] == expected

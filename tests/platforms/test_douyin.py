@@ -55,16 +55,16 @@ async def test_a_login_code_is_posted_as_json_to_the_v2_endpoint(douyin):
     assert platform.sent_json == {"appid": APPID, "secret": "tt-secret", "code": "tt-code"}
 
 
-async def test_an_anonymous_login_identifies_the_user_by_the_anonymous_openid(douyin):
-    platform = FakePlatform(answer(anonymous_openid="tt-anon"))
-
-    session = await douyin(platform).code2session("", anonymous_code="anon-code")
-
-    assert (session.openid, session.anonymous_openid, session.session_key) == (
-        "tt-anon",
-        "tt-anon",
-        None,
+async def test_a_guest_login_has_only_the_anonymous_openid(douyin):
+    platform = FakePlatform(
+        answer(session_key="", openid="", anonymous_openid="tt-anon", unionid="")
     )
+
+    session = await douyin(platform).code2session(anonymous_code="anon-code")
+
+    assert session.guest is True
+    assert (session.openid, session.anonymous_openid) == ("", "tt-anon")
+    assert (session.session_key, session.unionid) == (None, None)
     assert platform.sent_json == {
         "appid": APPID,
         "secret": "tt-secret",
@@ -72,9 +72,33 @@ async def test_an_anonymous_login_identifies_the_user_by_the_anonymous_openid(do
     }
 
 
+async def test_a_login_with_both_codes_answers_both_openids_and_is_no_guest(douyin):
+    platform = FakePlatform(
+        answer(session_key=SESSION_KEY, openid="tt-o", anonymous_openid="tt-anon", unionid="")
+    )
+
+    session = await douyin(platform).code2session("tt-code", anonymous_code="anon-code")
+
+    assert session.guest is False
+    assert (session.openid, session.anonymous_openid) == ("tt-o", "tt-anon")
+    assert platform.sent_json == {
+        "appid": APPID,
+        "secret": "tt-secret",
+        "code": "tt-code",
+        "anonymous_code": "anon-code",
+    }
+
+
+async def test_a_code_answered_without_an_openid_is_a_bad_response(douyin):
+    platform = FakePlatform(answer(openid="", anonymous_openid="tt-anon"))
+    with pytest.raises(PlatformError) as caught:
+        await douyin(platform).code2session("tt-code", anonymous_code="anon-code")
+    assert caught.value.kind == "bad_response"
+
+
 def test_a_login_needs_a_code_or_an_anonymous_code():
     with httpx.Client() as http, pytest.raises(ValueError, match="anonymous_code"):
-        DouyinClient(APPID, "tt-secret", http=http).code2session("")
+        DouyinClient(APPID, "tt-secret", http=http).code2session()
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,34 @@ async def test_douyin_anonymous_code_alone_gives_no_session_key(
     assert data["openid"] == data["session_key"] == ""
 
 
+async def test_a_douyin_guest_gets_only_an_anonymous_code_from_the_control_api(
+    client: httpx.AsyncClient,
+) -> None:
+    """tt.login for a person not logged in to the Douyin app: anonymousCode, no code."""
+    minted = await client.post(
+        "/control/login-code",
+        json={"platform": "douyin", "appid": "tt-shop", "person": "alice", "guest": True},
+    )
+    issued = minted.json()
+    assert minted.status_code == 200
+    assert issued["code"] is issued["openid"] is issued["unionid"] is None
+    assert issued["anonymous_code"]
+
+    data = (await _douyin(client, anonymous_code=issued["anonymous_code"]))["data"]
+
+    assert data["anonymous_openid"] == issued["anonymous_openid"]
+    assert data["openid"] == data["session_key"] == data["unionid"] == ""
+
+
+async def test_only_douyin_has_guests_and_guest_is_a_boolean(client: httpx.AsyncClient) -> None:
+    baidu = {"platform": "baidu", "appid": "bd-key", "person": "alice", "guest": True}
+    answer = await client.post("/control/login-code", json=baidu)
+    assert (answer.status_code, answer.json()["code"]) == (400, "sandbox.unsupported")
+    douyin = {"platform": "douyin", "appid": "tt-shop", "person": "alice", "guest": "yes"}
+    answer = await client.post("/control/login-code", json=douyin)
+    assert (answer.status_code, answer.json()["code"]) == (400, "sandbox.invalid_request")
+
+
 async def test_douyin_codes_are_single_use_and_expire_40018_40019(
     client: httpx.AsyncClient, sandbox: Sandbox, clock: FrozenClock
 ) -> None:

@@ -120,17 +120,27 @@ async def merge_accounts(services: Services, caller: Caller, token: Any) -> tupl
         )
         if phone_holder != target.id:
             raise ApiError("users.invalid_merge", 400, "the phone changed hands; bind it again")
-        await conn.execute(
-            "UPDATE user_identities SET user_id = ? WHERE user_id = ?", target.id, source.id
-        )
-        await _move_records(services, conn, source.id, target.id)
-        merged = await _merge_profiles(services, conn, source, target)
-        await delete_user(conn, services.clock, source)
+        merged = await absorb(services, conn, source, target)
         tokens = await services.sessions.issue(
             conn, merged, platform=caller.platform, appid=caller.appid
         )
     services.revocations.changed()
     return merged, tokens
+
+
+async def absorb(services: Services, conn: Connection, source: User, target: User) -> User:
+    """Move `source`'s platform identities, records and roles into `target` (its profile fills
+    what `target`'s lacks) and delete `source`; `target` as it is now. A guest identity of
+    `source` goes with it: whoever holds that phone next must not find `target`. In the
+    caller's transaction; call `services.revocations.changed()` after it commits (source's
+    tokens stop)."""
+    await conn.execute(
+        "UPDATE user_identities SET user_id = ? WHERE user_id = ?", target.id, source.id
+    )
+    await _move_records(services, conn, source.id, target.id)
+    merged = await _merge_profiles(services, conn, source, target)
+    await delete_user(conn, services.clock, source)
+    return merged
 
 
 async def _move_records(services: Services, conn: Connection, source: str, target: str) -> None:

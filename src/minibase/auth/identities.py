@@ -25,19 +25,28 @@ class Identity:
     user_id: str
     platform: str
     appid: str
-    openid: str
+    openid: str  # empty for a Douyin guest (see minibase.auth.guests)
     unionid: str | None
     created: str  # its first sign-in
+    anonymous_openid: str | None = None  # Douyin, when the login sent an anonymous_code
+
+    @property
+    def guest(self) -> bool:
+        return not self.openid
 
     def public(self) -> dict[str, Any]:
         """What the user and admins see: never the session key."""
-        return {
+        shown = {
             "platform": self.platform,
             "appid": self.appid,
-            "openid": self.openid,
+            "openid": self.openid or None,
             "unionid": self.unionid,
             "created": self.created,
+            "guest": self.guest,
         }
+        if self.anonymous_openid is not None:
+            shown["anonymous_openid"] = self.anonymous_openid
+        return shown
 
 
 _COLUMNS = "id, user_id, platform, appid, openid, unionid, created"
@@ -48,9 +57,18 @@ def session_key_context(platform: str, appid: str, openid: str) -> str:
 
 
 async def attach(
-    conn: Connection, clock: Clock, ids: IdGenerator, vault: Vault, session: LoginSession
+    conn: Connection,
+    clock: Clock,
+    ids: IdGenerator,
+    vault: Vault,
+    session: LoginSession,
+    *,
+    new_user: User | None = None,
 ) -> tuple[User, Identity, bool]:
     """The user of this platform session (created if new); True when the user is new.
+
+    An identity seen for the first time joins its unionid's user, else `new_user` when given
+    (a guest account becoming the person's), else a new user.
 
     Two concurrent first logins of one openid both try to insert the identity; the unique key
     refuses the second, whose transaction the caller retries and then finds the first's user.
@@ -86,7 +104,7 @@ async def attach(
             row[3],
         )
         return await get_user(conn, row[1]), identity, False
-    user, is_new = await _user_for_new_identity(conn, clock, ids, session)
+    user, is_new = await _user_for_new_identity(conn, clock, ids, session, new_user)
     identity = Identity(
         ids.new(), user.id, session.platform, session.appid, session.openid, session.unionid, now
     )
@@ -107,7 +125,11 @@ async def attach(
 
 
 async def _user_for_new_identity(
-    conn: Connection, clock: Clock, ids: IdGenerator, session: LoginSession
+    conn: Connection,
+    clock: Clock,
+    ids: IdGenerator,
+    session: LoginSession,
+    new_user: User | None,
 ) -> tuple[User, bool]:
     if session.unionid:
         linked = await conn.fetch_value(
@@ -118,6 +140,8 @@ async def _user_for_new_identity(
         )
         if linked is not None:
             return await get_user(conn, linked), False
+    if new_user is not None:
+        return new_user, False
     return await insert_user(conn, clock, ids), True
 
 
@@ -149,15 +173,44 @@ async def list_identities(conn: Connection, user_id: str) -> list[Identity]:
 
 
 async def identities_of(conn: Connection, user_ids: Sequence[str]) -> dict[str, list[Identity]]:
-    """The identities of each of these users, first signed in first (one query)."""
+    """The platform identities of each of these users, first signed in first (one query)."""
+    return await _identities_of(conn, user_ids, guests=False)
+
+
+async def shown_identities_of(
+    conn: Connection, user_ids: Sequence[str]
+) -> dict[str, list[Identity]]:
+    """What a user's page shows: its platform identities and its Douyin guest identities
+    (openid empty, anonymous_openid set), first signed in first."""
+    return await _identities_of(conn, user_ids, guests=True)
+
+
+async def _identities_of(
+    conn: Connection, user_ids: Sequence[str], *, guests: bool
+) -> dict[str, list[Identity]]:
     found: dict[str, list[Identity]] = {user_id: [] for user_id in user_ids}
     if not found:
         return found
     marks = ", ".join("?" for _ in found)
-    rows = await conn.fetch_all(
-        f"SELECT {_COLUMNS} FROM user_identities WHERE user_id IN ({marks}) ORDER BY created, id",
-        *found,
-    )
+    query = f"SELECT {_COLUMNS}, NULL FROM user_identities WHERE user_id IN ({marks})"
+    arguments = list(found)
+    if guests:
+        query += (
+            " UNION ALL SELECT id, user_id, platform, appid, '', NULL, created, anonymous_openid"
+            f" FROM guest_identities WHERE user_id IN ({marks})"
+        )
+        arguments += list(found)
+    rows = await conn.fetch_all(f"{query} ORDER BY created, id", *arguments)
     for row in rows:
         found[row[1]].append(Identity(*row))
     return found
+
+
+async def guest_apps(conn: Connection, user_id: str) -> list[tuple[str, str]]:
+    """(platform, appid) of each app the user is a Douyin guest of (minibase.auth.guests),
+    oldest first."""
+    rows = await conn.fetch_all(
+        "SELECT platform, appid FROM guest_identities WHERE user_id = ? ORDER BY created",
+        user_id,
+    )
+    return [(row[0], row[1]) for row in rows]

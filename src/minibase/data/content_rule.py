@@ -1,15 +1,15 @@
 """The `content_check` field rule: text a user writes into a content-checked string field is
-checked by the platform (WeChat msgSecCheck, with the writer's openid in the app they signed
-in through) before it is stored; risky text is refused with 422 `content.risky` and nothing
-changes. Only text new to the record is checked (an update that leaves a field as it was
-costs no call).
+checked by the platform (WeChat msgSecCheck with the writer's openid, or Douyin antidirt, in
+the app they signed in through) before it is stored; risky text is refused with 422
+`content.risky` and nothing changes. Only text new to the record is checked (an update that
+leaves a field as it was costs no call).
 
 No platform call is made while a write transaction is open: a write first finds the new
 texts (`ContentGate.admit`, inside the transaction, after before-hooks, with the verdicts the
 content service remembers); texts without a verdict roll the transaction back, are checked
 outside it, and the write runs again — a creation's texts are checked before its first try.
-Admins' writes are not checked. A writer who is not signed in through WeChat cannot be
-checked: 422 `content.unchecked`. An outage is 503 `content.unavailable`: nothing is stored
+Admins' writes are not checked. A writer who is not signed in through WeChat or Douyin cannot
+be checked: 422 `content.unchecked`. An outage is 503 `content.unavailable`: nothing is stored
 unchecked.
 """
 
@@ -82,13 +82,14 @@ class ContentGate:
 
     def _writer(self, texts: list[NewText]) -> tuple[str, str]:
         caller = self._caller
-        if caller.is_user and caller.id and caller.platform == "wechat" and caller.appid:
+        checked = self._services.content.covers(caller.platform)
+        if caller.is_user and caller.id and checked and caller.appid:
             return caller.id, caller.appid
         raise ApiError(
             "content.unchecked",
             422,
             f"{texts[0].field} is content-checked and only text of users signed in through"
-            " WeChat can be checked",
+            " WeChat or Douyin can be checked",
             _where(texts[0]),
         )
 

@@ -291,7 +291,8 @@ class ContentAPI:
         caller = self._caller
         if not caller.is_user or caller.id is None:
             raise ApiError("content.invalid", 400, "name the user whose content it is")
-        return caller.id, appid or (caller.appid if caller.platform == "wechat" else None)
+        checked = self._services.content.covers(caller.platform)
+        return caller.id, appid or (caller.appid if checked else None)
 
     async def check_text(
         self,
@@ -320,8 +321,8 @@ class ContentAPI:
         user: str | None = None,
         appid: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a media check; it is pending until its verdict is pushed (a
-        `@job("content.media_checked")` handler gets the verdict)."""
+        """Ask for a media check: on WeChat it is pending until its verdict is pushed, on
+        Douyin decided at once (a `@job("content.media_checked")` handler gets each verdict)."""
         who, app = self._whose(user, appid)
         check = await self._services.content.check_media(
             who, app, media_url, media_type, scene=scene

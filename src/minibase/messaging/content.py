@@ -1,15 +1,22 @@
-"""Content security: is a user's text or media fit to publish? WeChat's version-2 checks
-(msgSecCheck for text, at once; mediaCheckAsync for images and audio, answered later by a
-`wxa_media_check` push), each made with the user's openid in the app they use and one of
-WeChat's scenes (profile, comment, forum, social_log).
+"""Content security: is a user's text or media fit to publish? The platform's own checks, in
+the app the user signed in through:
+
+- WeChat's version-2 checks, made with the user's openid and one of WeChat's scenes (profile,
+  comment, forum, social_log): msgSecCheck for text, at once; mediaCheckAsync for images and
+  audio, answered later by a `wxa_media_check` push;
+- Douyin's, made for the app (they take no user, so a Douyin guest is checked too): antidirt
+  for text, censor/image for images, both at once; Douyin has no audio check and no "review".
+
+Other platforms' users (QQ, Baidu, Alipay, and accounts with no platform sign-in) cannot be
+checked: `content.unchecked` (422).
 
 A text longer than one call takes (2500 characters) is checked in overlapping pieces; the
 worst piece decides. Verdicts of plain texts are remembered for a few minutes per (user, app, scene,
 text), so the records feature can check a write before its transaction and find the verdict
 inside it. Outages, timeouts and quota errors are `content.unavailable` (503), never a pass.
-A media check is a row (`content_media_checks`): pending until `record_media_result` stores
-the pushed verdict, once; a `@job("content.media_checked")` handler, when declared, gets
-each verdict as a durable job.
+A media check is a row (`content_media_checks`): on WeChat pending until `record_media_result`
+stores the pushed verdict, once; on Douyin decided when made. A `@job("content.media_checked")`
+handler, when declared, gets each verdict as a durable job.
 """
 
 from __future__ import annotations
@@ -23,12 +30,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from minibase.auth.identities import list_identities
+from minibase.auth.identities import guest_apps, list_identities
 from minibase.clock import isoformat
 from minibase.errors import ApiError
 from minibase.gateway import platform_failure
-from minibase.platforms import CONTENT_LABELS, CONTENT_SCENES, ContentVerdict, PlatformError
-from minibase.store.database import Row, json_column
+from minibase.messaging.content_verdicts import (
+    COLUMNS,
+    SEVERITY,
+    MediaCheck,
+    TextVerdict,
+    pieces,
+)
+from minibase.platforms import CONTENT_SCENES, ContentVerdict, PlatformError
+from minibase.platforms.douyin.content import IMAGE_NOT_DOWNLOADED, MAX_TASKS
+from minibase.store.database import Connection
 
 if TYPE_CHECKING:
     from minibase.auth.apps import PlatformApp
@@ -39,21 +54,40 @@ log = logging.getLogger("minibase.content")
 MEDIA_RESULT_HANDLER = "minibase.media_check"
 T = TypeVar("T")
 
+CONTENT_PLATFORMS = ("wechat", "douyin")  # the platforms whose checks minibase calls
 MEDIA_CHECKED_JOB = "content.media_checked"
-PIECE = 2500  # characters one msgSecCheck call takes
-OVERLAP = 100
 MAX_TEXT = 25_000  # characters one check takes (ten calls)
 MEDIA_TYPES: Mapping[str, int] = {"audio": 1, "image": 2}
 REMEMBER_SECONDS = 300.0
 REMEMBER_MAX = 10_000
-SEVERITY: Mapping[str, int] = {"pass": 0, "review": 1, "risky": 2}
 UNAVAILABLE_ERRCODES = frozenset({-1, 45009, 45011})
 # 40003 unknown openid, 43104 openid of another app, 61010 not in the app for two hours
 UNCHECKABLE_ERRCODES = frozenset({40003, 43104, 61010})
-COLUMNS = (
-    "trace_id, platform, appid, user_id, media_url, media_type, scene, state, label, detail,"
-    " created, updated, checked_at"
-)
+
+
+def _detail_json(verdict: ContentVerdict) -> str:
+    """A verdict's detail as the `detail` column stores it."""
+    return orjson.dumps([dict(item) for item in verdict.detail]).decode()
+
+
+@dataclass(frozen=True)
+class Author:
+    """Whose content is checked: the app they signed in through, and their openid there
+    (WeChat checks a user's content; Douyin's checks take no user, and a guest has none)."""
+
+    platform: str
+    appid: str
+    openid: str | None
+
+
+def unchecked_platform(platform: str | None) -> ApiError:
+    """The refusal for a user signed in through a platform minibase checks no content on."""
+    where = f"{platform} users" if platform else "users without a WeChat or Douyin sign-in"
+    return ApiError(
+        "content.unchecked",
+        422,
+        f"content of {where} cannot be checked: minibase checks content on WeChat and Douyin",
+    )
 
 
 def _invalid(message: str) -> ApiError:
@@ -64,98 +98,6 @@ def scene_number(scene: Any) -> int:
     if not isinstance(scene, str) or scene not in CONTENT_SCENES:
         raise _invalid(f"scene is one of {', '.join(CONTENT_SCENES)}")
     return CONTENT_SCENES[scene]
-
-
-@dataclass(frozen=True)
-class TextVerdict:
-    suggest: str  # pass, review or risky
-    label: int
-    trace_id: str | None
-    detail: tuple[Mapping[str, Any], ...] = ()
-
-    @property
-    def label_name(self) -> str:
-        return CONTENT_LABELS.get(self.label, "other")
-
-    def rejects(self, strict: bool) -> bool:
-        """Is this verdict a refusal? risky always; review too when strict."""
-        return self.suggest == "risky" or (strict and self.suggest == "review")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "suggest": self.suggest,
-            "label": self.label,
-            "label_name": self.label_name,
-            "trace_id": self.trace_id,
-            "detail": [dict(item) for item in self.detail],
-        }
-
-    @classmethod
-    def of(cls, verdict: ContentVerdict) -> TextVerdict:
-        return cls(verdict.suggest, verdict.label, verdict.trace_id, verdict.detail)
-
-
-@dataclass(frozen=True)
-class MediaCheck:
-    trace_id: str
-    platform: str
-    appid: str
-    user_id: str
-    media_url: str
-    media_type: str
-    scene: str
-    state: str  # pending, then pass, review or risky
-    label: int | None
-    detail: list[Any] | None
-    created: str
-    updated: str
-    checked_at: str | None
-
-    @classmethod
-    def from_row(cls, row: Row) -> MediaCheck:
-        detail = json_column(row[9])
-        return cls(
-            trace_id=row[0],
-            platform=row[1],
-            appid=row[2],
-            user_id=row[3],
-            media_url=row[4],
-            media_type=row[5],
-            scene=row[6],
-            state=row[7],
-            label=row[8],
-            detail=detail,
-            created=row[10],
-            updated=row[11],
-            checked_at=row[12],
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        label = self.label
-        return {
-            "trace_id": self.trace_id,
-            "appid": self.appid,
-            "user": self.user_id,
-            "media_url": self.media_url,
-            "media_type": self.media_type,
-            "scene": self.scene,
-            "state": self.state,
-            "label": label,
-            "label_name": None if label is None else CONTENT_LABELS.get(label, "other"),
-            "detail": self.detail,
-            "created": self.created,
-            "updated": self.updated,
-            "checked_at": self.checked_at,
-        }
-
-
-def pieces(content: str) -> list[str]:
-    """Pieces of at most PIECE characters that overlap by OVERLAP, so that a phrase cut at
-    one piece's end is whole in the next."""
-    if len(content) <= PIECE:
-        return [content]
-    step = PIECE - OVERLAP
-    return [content[start : start + PIECE] for start in range(0, len(content) - OVERLAP, step)]
 
 
 def failure(exc: PlatformError | ApiError) -> ApiError:
@@ -198,22 +140,33 @@ class ContentChecks:
         except ApiError as exc:
             log.warning("push %s: a wxa_media_check event refused: %s", message.id, exc.message)
 
-    async def openid(self, user_id: str, appid: str | None) -> tuple[str, str]:
-        """(appid, openid) of the user's WeChat identity: in `appid`, or their only app."""
+    def covers(self, platform: str | None) -> bool:
+        """Does minibase check the content of users signed in through `platform`?"""
+        return platform in CONTENT_PLATFORMS
+
+    async def author(self, user_id: str, appid: str | None) -> Author:
+        """The user's sign-in whose app checks the content: in `appid`, or their only app on a
+        platform with checks (WeChat, Douyin; a Douyin guest's too)."""
         async with self._services.db.reader() as reader:
-            identities = [
-                i for i in await list_identities(reader, user_id) if i.platform == "wechat"
+            found = [
+                Author(i.platform, i.appid, i.openid)
+                for i in await list_identities(reader, user_id)
+                if self.covers(i.platform)
             ]
+            found += [Author(*app, None) for app in await guest_apps(reader, user_id)]
         if appid is not None:
-            identities = [identity for identity in identities if identity.appid == appid]
-        if not identities:
+            found = [author for author in found if author.appid == appid]
+        if not found:
             where = f" through {appid}" if appid else ""
             raise ApiError(
-                "content.unchecked", 422, f"the user has not signed in with WeChat{where}"
+                "content.unchecked",
+                422,
+                f"the user has not signed in with WeChat or Douyin{where}: minibase checks"
+                " content on those only",
             )
-        if len({identity.appid for identity in identities}) > 1:
-            raise _invalid("appid is required: the user signed in through several WeChat apps")
-        return identities[-1].appid, identities[-1].openid
+        if len({author.appid for author in found}) > 1:
+            raise _invalid("appid is required: the user signed in through several apps")
+        return found[-1]
 
     async def _call(self, app: PlatformApp, call: Callable[[Any, str], Awaitable[T]]) -> T:
         """`call(client, token)` with the app's shared token; its failure as ours."""
@@ -267,22 +220,26 @@ class ContentChecks:
         for name, value in extra.items():
             if value is not None and not isinstance(value, str):
                 raise _invalid(f"{name} must be a string")
-        appid, openid = await self.openid(user_id, appid)
-        app = await self._services.apps.get("wechat", appid)
-        worst: TextVerdict | None = None
-        for index, piece in enumerate(pieces(content)):
-            given = {k: v for k, v in extra.items() if v is not None and index == 0}
-            verdict = await self._check_piece(app, openid, piece, number, given)
-            if worst is None or SEVERITY[verdict.suggest] > SEVERITY[worst.suggest]:
-                worst = verdict
-        assert worst is not None
-        if title is None and nickname is None and signature is None:
-            self._remember(self._key(user_id, appid, str(scene), content), worst)
+        author = await self.author(user_id, appid)
+        app = await self._services.apps.get(author.platform, author.appid)
+        given = {name: value for name, value in extra.items() if value is not None}
+        if author.platform == "douyin":
+            verdicts = await self._douyin_texts(app, [*pieces(content), *given.values()])
+        else:
+            assert author.openid is not None
+            verdicts = [
+                await self._wechat_piece(app, author.openid, piece, number, given if not i else {})
+                for i, piece in enumerate(pieces(content))
+            ]
+        worst = max(verdicts, key=lambda verdict: SEVERITY[verdict.suggest])
+        if not given:
+            self._remember(self._key(user_id, author.appid, str(scene), content), worst)
         return worst
 
-    async def _check_piece(
+    async def _wechat_piece(
         self, app: PlatformApp, openid: str, piece: str, scene: int, given: Mapping[str, str]
     ) -> TextVerdict:
+        """msgSecCheck of one piece (`given`: the title, nickname and signature, if any)."""
         answer: ContentVerdict = await self._call(
             app,
             lambda client, token: client.msg_sec_check(
@@ -290,6 +247,19 @@ class ContentChecks:
             ),
         )
         return TextVerdict.of(answer)
+
+    async def _douyin_texts(self, app: PlatformApp, texts: list[str]) -> list[TextVerdict]:
+        """antidirt of each text (the pieces, a title ...), MAX_TASKS to a call."""
+        verdicts: list[TextVerdict] = []
+        for start in range(0, len(texts), MAX_TASKS):
+            verdicts += await self._antidirt(app, texts[start : start + MAX_TASKS])
+        return verdicts
+
+    async def _antidirt(self, app: PlatformApp, batch: list[str]) -> list[TextVerdict]:
+        answers: list[ContentVerdict] = await self._call(
+            app, lambda client, token: client.antidirt(token, batch)
+        )
+        return [TextVerdict.of(answer) for answer in answers]
 
     # -- media ----------------------------------------------------------------------------
 
@@ -312,8 +282,12 @@ class ContentChecks:
             raise _invalid("media_url must be an http(s) URL the platform can download")
         if media_type not in MEDIA_TYPES:
             raise _invalid("media_type is image or audio")
-        appid, openid = await self.openid(user_id, appid)
-        app = await self._services.apps.get("wechat", appid)
+        author = await self.author(user_id, appid)
+        app = await self._services.apps.get(author.platform, author.appid)
+        if author.platform == "douyin":
+            return await self._douyin_image(user_id, app, media_url, media_type, scene)
+        assert author.openid is not None
+        openid = author.openid
         trace_id: str = await self._call(
             app,
             lambda client, token: client.media_check_async(
@@ -330,7 +304,7 @@ class ContentChecks:
                 f"INSERT INTO content_media_checks ({COLUMNS}) VALUES (?, 'wechat', ?, ?, ?, ?,"
                 f" ?, 'pending', NULL, NULL, ?, ?, NULL) RETURNING {COLUMNS}",
                 trace_id,
-                appid,
+                app.appid,
                 user_id,
                 media_url,
                 media_type,
@@ -340,6 +314,47 @@ class ContentChecks:
             )
         assert row is not None
         return MediaCheck.from_row(row)
+
+    async def _douyin_image(
+        self, user_id: str, app: PlatformApp, media_url: str, media_type: str, scene: str
+    ) -> MediaCheck:
+        """censor/image, answered at once: the check is stored decided (and its job queued,
+        as a pushed WeChat verdict's is)."""
+        if media_type != "image":
+            raise ApiError(
+                "content.unchecked", 422, "Douyin checks images only: audio cannot be checked"
+            )
+        try:
+            verdict: ContentVerdict = await self._call(
+                app, lambda client, token: client.censor_image(token, image=media_url)
+            )
+        except ApiError as exc:
+            if exc.details.get("errcode") == IMAGE_NOT_DOWNLOADED:
+                raise _invalid("Douyin could not download media_url") from None
+            raise
+        services = self._services
+        stamp = isoformat(services.clock.now())
+        async with services.db.transaction() as conn:
+            row = await conn.fetch_one(
+                f"INSERT INTO content_media_checks ({COLUMNS}) VALUES (?, 'douyin', ?, ?, ?, ?,"
+                f" ?, ?, ?, {conn.dialect.json_param()}, ?, ?, ?) RETURNING {COLUMNS}",
+                services.ids.new(),
+                app.appid,
+                user_id,
+                media_url,
+                media_type,
+                scene,
+                verdict.suggest,
+                verdict.label,
+                _detail_json(verdict),
+                stamp,
+                stamp,
+                stamp,
+            )
+            assert row is not None
+            check = MediaCheck.from_row(row)
+            await self._checked(conn, check)
+        return check
 
     async def media_check(self, trace_id: str) -> MediaCheck:
         async with self._services.db.reader() as reader:
@@ -386,23 +401,24 @@ class ContentChecks:
                 f" WHERE trace_id = ? AND state = 'pending' RETURNING {COLUMNS}",
                 verdict.suggest,
                 verdict.label,
-                orjson.dumps([dict(item) for item in verdict.detail]).decode(),
+                _detail_json(verdict),
                 stamp,
                 stamp,
                 trace_id,
             )
             assert row is not None
             check = MediaCheck.from_row(row)
-            if self._reacts():
-                await services.jobs.enqueue(
-                    MEDIA_CHECKED_JOB,
-                    check.to_json(),
-                    key=f"{MEDIA_CHECKED_JOB}:{trace_id}",
-                    conn=conn,
-                )
+            await self._checked(conn, check)
         return check
 
-    def _reacts(self) -> bool:
-        """Did the functions folder declare a `@job("content.media_checked")` handler?"""
+    async def _checked(self, conn: Connection, check: MediaCheck) -> None:
+        """A verdict stored: queue it for a `@job("content.media_checked")` handler, if the
+        functions folder declared one, in the transaction that stores it."""
         registry = getattr(self._services.functions, "registry", None)
-        return registry is not None and MEDIA_CHECKED_JOB in registry.jobs
+        if registry is not None and MEDIA_CHECKED_JOB in registry.jobs:
+            await self._services.jobs.enqueue(
+                MEDIA_CHECKED_JOB,
+                check.to_json(),
+                key=f"{MEDIA_CHECKED_JOB}:{check.trace_id}",
+                conn=conn,
+            )

@@ -30,7 +30,8 @@ KINDS: tuple[str, ...] = get_args(ErrorKind)
 _STALE_TOKEN_CODES = {
     "wechat": frozenset({40001, 40014, 42001}),
     "qq": frozenset({40001, 40014, 42001}),
-    "douyin": frozenset({28001003, 28001008}),  # access_token invalid, expired
+    # access_token invalid, expired; content checks: antidirt's code 401, censor/image's error 2
+    "douyin": frozenset({28001003, 28001008, 401, 2}),
 }
 
 

@@ -37,6 +37,10 @@ class LoginSession:
 
     `raw` is the platform's answer without session keys or tokens, so it can be stored or
     logged; `session_key` (WeChat, QQ, Douyin, Baidu) is kept apart and out of the repr.
+
+    Douyin also answers `anonymous_openid` when its `anonymous_code` was sent. A Douyin user
+    who is not logged in to the Douyin app has only that: `openid` is then empty (and there
+    is no session key nor unionid), and `guest` is True.
     """
 
     platform: str
@@ -46,6 +50,11 @@ class LoginSession:
     session_key: str | None = field(repr=False)
     anonymous_openid: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def guest(self) -> bool:
+        """A Douyin guest: known by the anonymous_openid alone."""
+        return not self.openid and self.anonymous_openid is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""What the sandbox's WeChat knows of content security: the words that make text risky or
-worth a review (built in, and added per app), and the media checks it was asked for."""
+"""What the sandbox's WeChat and Douyin know of content security: the words that make text
+risky or worth a review (built in, and added per app), and WeChat's media checks."""
 
 from __future__ import annotations
 
@@ -47,8 +47,11 @@ class ContentBook:
     words: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     media: dict[str, MediaCheck] = field(default_factory=dict)  # by trace_id, in order made
     texts_checked: int = 0
+    # Douyin appid -> its own words (lower case): hit or not, Douyin has no review nor label
+    douyin_words: dict[str, set[str]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.words.clear()
         self.media.clear()
         self.texts_checked = 0
+        self.douyin_words.clear()

@@ -115,19 +115,25 @@ class SandboxControl:
         with self._state.lock:
             return [app.to_json() for app in self._state.apps.values()]
 
-    def login_code(self, platform: str, appid: str, person: str) -> dict[str, Any]:
-        """A fresh single-use login code for a fake person, and who they will turn out to be."""
+    def login_code(
+        self, platform: str, appid: str, person: str, *, guest: bool = False
+    ) -> dict[str, Any]:
+        """A fresh single-use login code for a fake person, and who they will turn out to be.
+
+        Douyin's tt.login also gives an `anonymous_code` (the person's id without logging in);
+        `guest` is a person not logged in to the Douyin app: only the anonymous code."""
         _check_platform(platform)
+        if guest:
+            _check_platform(platform, ("douyin",))
         with self._state.lock:
             app = self._app(platform, appid)
-            code = self._state.issue_code(platform, appid, person)
-            answer: dict[str, Any] = {
-                "code": code.value,
-                "openid": identities.openid(platform, appid, person),
-                "unionid": (
-                    identities.unionid(platform, app.account, person) if app.account else None
-                ),
-            }
+            answer: dict[str, Any] = {"code": None, "openid": None, "unionid": None}
+            if not guest:
+                code = self._state.issue_code(platform, appid, person)
+                answer["code"] = code.value
+                answer["openid"] = identities.openid(platform, appid, person)
+                if app.account:
+                    answer["unionid"] = identities.unionid(platform, app.account, person)
             if platform == "douyin":
                 anonymous = self._state.issue_code(platform, appid, person, "anonymous_code")
                 answer["anonymous_code"] = anonymous.value

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.sandbox import wechat_content
+from minibase.sandbox import douyin_content, wechat_content
 from minibase.sandbox.alipay_trade_control import AlipayDelivery, AlipayPayControl
 from minibase.sandbox.control import SandboxControl
 from minibase.sandbox.errors import SandboxError
@@ -80,9 +80,14 @@ async def list_apps(request: Request, state: SandboxState) -> Response:
 
 
 async def login_code(request: Request, state: SandboxState) -> Response:
+    """{platform, appid, person, guest?}: guest (Douyin) is a person not logged in to the
+    Douyin app, who gets only an anonymous_code."""
     body = await _body(request)
+    guest = body.get("guest", False)
+    if not isinstance(guest, bool):
+        raise _invalid("guest must be true or false")
     answer = SandboxControl(state).login_code(
-        _text(body, "platform"), _text(body, "appid"), _text(body, "person")
+        _text(body, "platform"), _text(body, "appid"), _text(body, "person"), guest=guest
     )
     return json_response(answer)
 
@@ -151,9 +156,17 @@ async def wechat_links_issued(request: Request, state: SandboxState) -> Response
 
 
 async def content_word(request: Request, state: SandboxState) -> Response:
-    """An app's own keyword for content checks: {appid, word, suggest: risky | review,
-    label (default 21000)}."""
+    """An app's own keyword for content checks: {platform (wechat, the default, or douyin),
+    appid, word, suggest: risky | review (Douyin: risky), label (WeChat; default 21000)}."""
     body = await _body(request)
+    platform = body.get("platform", "wechat")
+    if platform == "douyin":
+        douyin_content.add_word(
+            state, _text(body, "appid"), _text(body, "word"), _text(body, "suggest")
+        )
+        return json_response({"added": True}, status=201)
+    if platform != "wechat":
+        raise SandboxError("sandbox.unsupported", 400, "content words are for wechat and douyin")
     label = _integer(body, "label", 21000)
     wechat_content.add_word(
         state, _text(body, "appid"), _text(body, "word"), _text(body, "suggest"), label or 21000

@@ -74,9 +74,12 @@ class SandboxClient:
         )
         return answer
 
-    async def login_code(self, platform: str, appid: str, person: str) -> dict[str, Any]:
+    async def login_code(
+        self, platform: str, appid: str, person: str, *, guest: bool = False
+    ) -> dict[str, Any]:
+        """What wx.login() and its twins give; `guest` (Douyin): only an anonymous_code."""
         answer: dict[str, Any] = await self._post(
-            "/control/login-code", platform=platform, appid=appid, person=person
+            "/control/login-code", platform=platform, appid=appid, person=person, guest=guest
         )
         return answer
 
@@ -234,12 +237,21 @@ class SandboxClient:
         items: list[dict[str, Any]] = found["items"]
         return items
 
-    # WeChat content security: text with "sandbox-risky" is risky, "sandbox-review" to review.
+    # Content security: text with "sandbox-risky" is risky (WeChat and Douyin), "sandbox-review"
+    # to review (WeChat).
 
-    async def content_word(self, appid: str, word: str, suggest: str, label: int) -> None:
-        """The app's own keyword: text (or a media URL) holding it is `suggest` with `label`."""
+    async def content_word(
+        self, appid: str, word: str, suggest: str, label: int = 21000, platform: str = "wechat"
+    ) -> None:
+        """The app's own keyword: text (or a media URL) holding it is `suggest` with `label`
+        (Douyin: risky, no label)."""
         await self._post(
-            "/control/content/words", appid=appid, word=word, suggest=suggest, label=label
+            "/control/content/words",
+            platform=platform,
+            appid=appid,
+            word=word,
+            suggest=suggest,
+            label=label,
         )
 
     async def media_checks(self) -> list[dict[str, Any]]:

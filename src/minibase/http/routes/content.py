@@ -1,7 +1,8 @@
-"""Content security: check a text now, or an image or audio file (its verdict comes later).
+"""Content security: check a text now, or an image or audio file (WeChat's verdict comes later,
+Douyin's at once).
 
-A user checks their own content, with the openid of the WeChat app they signed in through; an
-admin names the user (`user`, and `appid` when the user has several WeChat apps)."""
+A user checks their own content, in the WeChat or Douyin app they signed in through; an admin
+names the user (`user`, and `appid` when the user has several apps)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from minibase.errors import ApiError
 from minibase.http.auth import caller_of, require_user_or_admin, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.routing import Routes
+from minibase.messaging.content import CONTENT_PLATFORMS, unchecked_platform
 
 routes = Routes("content")
 
@@ -39,11 +41,14 @@ MEDIA_CHECK = {
         "trace_id": {"type": "string"},
         "user": {"type": "string"},
         "appid": {"type": "string"},
+        "platform": {"enum": list(CONTENT_PLATFORMS)},
         "media_url": {"type": "string"},
         "media_type": {"enum": ["image", "audio"]},
         "scene": SCENE,
         "state": {"enum": ["pending", "pass", "review", "risky"]},
         "label": {"type": ["integer", "null"]},
+        "label_name": {"type": ["string", "null"]},
+        "detail": {"type": ["array", "null"], "items": {"type": "object"}},
         "checked_at": {"type": ["string", "null"]},
     },
 }
@@ -67,15 +72,16 @@ def _whose(caller: Caller, body: dict[str, Any], allowed: frozenset[str]) -> tup
         raise ApiError("auth.required", 401, "this route needs a user or an admin token")
     if "user" in body or "appid" in body:
         raise ApiError("content.invalid", 400, "users check their own content: no user or appid")
-    if caller.platform != "wechat" or caller.appid is None:
-        raise ApiError("content.unchecked", 422, "content checks need a WeChat sign-in")
+    if caller.platform not in CONTENT_PLATFORMS or caller.appid is None:
+        raise unchecked_platform(caller.platform)
     return caller.id, caller.appid
 
 
 @routes.add(
     "POST",
     "/api/content/text-checks",
-    "Check a text with WeChat (msgSecCheck): pass, review or risky, and what was found",
+    "Check a text with the user's platform (WeChat msgSecCheck, Douyin antidirt): pass,"
+    " review or risky, and what was found",
     access="user",
     body={
         "type": "object",
@@ -111,8 +117,8 @@ async def check_text(request: Request) -> Response:
 @routes.add(
     "POST",
     "/api/content/media-checks",
-    "Have WeChat check an image or audio file at a URL (mediaCheckAsync); pending until the"
-    " verdict is pushed",
+    "Have the user's platform check an image or audio file at a URL: WeChat (mediaCheckAsync)"
+    " pending until its verdict is pushed, Douyin (censor/image, images only) decided at once",
     access="user",
     body={
         "type": "object",
@@ -124,7 +130,10 @@ async def check_text(request: Request) -> Response:
             **WHO,
         },
     },
-    responses={202: ("Pending", MEDIA_CHECK)},
+    responses={
+        200: ("Decided at once (Douyin)", MEDIA_CHECK),
+        202: ("Pending (WeChat)", MEDIA_CHECK),
+    },
 )
 async def check_media(request: Request) -> Response:
     caller = await caller_of(request)
@@ -138,7 +147,7 @@ async def check_media(request: Request) -> Response:
         body.get("media_type"),
         scene=body.get("scene", "comment"),
     )
-    return json_response(check.to_json(), 202)
+    return json_response(check.to_json(), 202 if check.state == "pending" else 200)
 
 
 @routes.add(

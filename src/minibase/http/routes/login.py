@@ -21,7 +21,9 @@ routes = Routes("login")
 _CODE = {"type": "string", "minLength": 1, "maxLength": MAX_CODE_LENGTH}
 LOGIN_BODY = {
     "type": "object",
-    "required": ["appid", "code"],
+    "description": "code; on Douyin also anonymous_code (tt.login's anonymousCode), beside the"
+    " code or alone for a guest (a person not logged in to the Douyin app)",
+    "required": ["appid"],
     "properties": {
         "appid": {"type": "string", "minLength": 1},
         "code": {
@@ -29,8 +31,9 @@ LOGIN_BODY = {
             "description": "from wx.login / my.getAuthCode / tt.login / "
             "swan.getLoginCode / qq.login",
         },
-        "anonymous_code": {**_CODE, "description": "Douyin only"},
+        "anonymous_code": {**_CODE, "description": "Douyin only: tt.login's anonymousCode"},
     },
+    "anyOf": [{"required": ["code"]}, {"required": ["anonymous_code"]}],
 }
 LOGIN_RESULT = {
     "type": "object",
@@ -39,6 +42,10 @@ LOGIN_RESULT = {
         "user": USER,
         "identity": IDENTITY,
         "is_new_user": {"type": "boolean"},
+        "merged_guest": {
+            "type": ["string", "null"],
+            "description": "Douyin: the guest account that joined this one (and is gone)",
+        },
     },
 }
 PHONE_BODY = {

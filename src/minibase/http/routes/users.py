@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.auth.identities import identities_of
+from minibase.auth.identities import shown_identities_of
 from minibase.auth.users import (
     MAX_PROFILE_BYTES,
     MAX_ROLES,
@@ -51,15 +51,23 @@ IDENTITY: dict[str, Any] = {
     "properties": {
         "platform": {"enum": list(PLATFORMS)},
         "appid": {"type": "string"},
-        "openid": {"type": "string"},
+        "openid": {"type": ["string", "null"], "description": "null for a Douyin guest"},
         "unionid": {"type": ["string", "null"]},
         "created": {
             "type": "string",
             "format": "date-time",
             "description": "its first sign-in",
         },
+        "guest": {
+            "type": "boolean",
+            "description": "a Douyin guest (tt.login's anonymousCode), known by anonymous_openid",
+        },
+        "anonymous_openid": {
+            "type": "string",
+            "description": "Douyin: the guest's, or the one sent beside a login code",
+        },
     },
-    "required": ["platform", "appid", "openid", "unionid", "created"],
+    "required": ["platform", "appid", "openid", "unionid", "created", "guest"],
 }
 LINKED_USER: dict[str, Any] = {
     **USER,
@@ -103,7 +111,7 @@ _USER_CHANGES = {
 
 async def _with_identities(conn: Connection, users: Sequence[User]) -> list[dict[str, Any]]:
     """Users as admins and the user see them: with the identities they sign in with."""
-    linked = await identities_of(conn, [user.id for user in users])
+    linked = await shown_identities_of(conn, [user.id for user in users])
     return [
         {**user.public(), "identities": [i.public() for i in linked[user.id]]} for user in users
     ]

@@ -1,4 +1,5 @@
-"""Douyin (ByteDance) mini programs: login and encrypted user data."""
+"""Douyin (ByteDance) mini programs: login, encrypted user data, subscribe notifications and
+content checks."""
 
 from minibase.platforms.douyin.client import AsyncDouyinClient, DouyinClient
 from minibase.platforms.douyin.crypto import (

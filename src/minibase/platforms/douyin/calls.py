@@ -3,7 +3,10 @@
 code2Session: POST /api/apps/v2/jscode2session with JSON {appid, secret, code, anonymous_code},
 answering {err_no, err_tips, log_id, data: {session_key, openid, anonymous_openid, unionid}}
 (developer.open-douyin.com, mini-app server "code2Session"). `code` and `anonymous_code` are
-single-use; an anonymous login sends only `anonymous_code` and gets only `anonymous_openid`.
+single-use, and at least one is sent. tt.login gives `anonymousCode` always and `code` only to
+a user logged in to the Douyin app: a guest's login sends only `anonymous_code` and gets only
+`anonymous_openid` (openid, session_key and unionid are empty); a logged-in user's sends both,
+and the answer's `anonymous_openid` lets the app carry the guest's data over ("数据同步").
 
 getAccessToken: POST /api/apps/v2/token with JSON {appid, secret, grant_type:
 "client_credential"}, answering {err_no, err_tips, data: {access_token, expires_in}}; a new
@@ -52,7 +55,7 @@ def raise_for_err_no(body: Mapping[str, Any], http_status: int) -> None:
 
 
 def code2session(
-    base_url: str, appid: str, secret: str, code: str, anonymous_code: str | None = None
+    base_url: str, appid: str, secret: str, code: str | None, anonymous_code: str | None = None
 ) -> Call[LoginSession]:
     if not code and not anonymous_code:
         raise ValueError("code2session needs a code or an anonymous_code")
@@ -70,15 +73,12 @@ def code2session(
             raise PlatformError("douyin", "bad_response", "the answer has no data")
         openid = optional_str(data, "openid")
         anonymous_openid = optional_str(data, "anonymous_openid")
-        # An anonymous login has no openid: the anonymous one identifies the user until they
-        # log in, when the platform lets the app move their data over.
-        identity = openid or anonymous_openid
-        if identity is None:
+        if openid is None and (code or anonymous_openid is None):
             raise PlatformError("douyin", "bad_response", "the answer has no openid")
         return LoginSession(
             platform="douyin",
             appid=appid,
-            openid=identity,
+            openid=openid or "",  # empty for a guest: the anonymous_openid is all there is
             unionid=optional_str(data, "unionid"),
             session_key=optional_str(data, "session_key"),
             anonymous_openid=anonymous_openid,

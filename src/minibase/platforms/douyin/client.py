@@ -1,11 +1,13 @@
-"""Douyin (ByteDance) mini program clients, sync and async."""
+"""Douyin (ByteDance) mini program clients, sync and async: login, access tokens, subscribe
+notifications and content checks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from minibase.platforms.douyin import calls
-from minibase.platforms.models import AccessToken, LoginSession
+from minibase.platforms.douyin import calls, content
+from minibase.platforms.models import AccessToken, ContentVerdict, LoginSession
 from minibase.platforms.transport import AsyncSecretClient, SyncSecretClient
 
 BASE_URL = "https://developer.toutiao.com"
@@ -16,7 +18,10 @@ class DouyinClient(SyncSecretClient):
 
     platform = "douyin"
 
-    def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
+    def code2session(
+        self, code: str | None = None, *, anonymous_code: str | None = None
+    ) -> LoginSession:
+        """`code` and/or `anonymous_code` from tt.login; a guest has only the latter."""
         call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
         return self._run(call)
 
@@ -28,13 +33,29 @@ class DouyinClient(SyncSecretClient):
         call = calls.send_subscribe_notification(self.base_url, self.appid, access_token, **message)
         self._run(call)
 
+    def antidirt(self, access_token: str, contents: Sequence[str]) -> list[ContentVerdict]:
+        """Douyin's verdict on each text (1 to 10 a call): risky when it hits, else pass."""
+        return self._run(content.antidirt(self.base_url, access_token, contents))
+
+    def censor_image(
+        self, access_token: str, *, image: str | None = None, image_data: str | None = None
+    ) -> ContentVerdict:
+        """Douyin's verdict on an image at a URL, or sent as base64 `image_data`."""
+        call = content.censor_image(
+            self.base_url, self.appid, access_token, image=image, image_data=image_data
+        )
+        return self._run(call)
+
 
 class AsyncDouyinClient(AsyncSecretClient):
     BASE_URL = BASE_URL
 
     platform = "douyin"
 
-    async def code2session(self, code: str, *, anonymous_code: str | None = None) -> LoginSession:
+    async def code2session(
+        self, code: str | None = None, *, anonymous_code: str | None = None
+    ) -> LoginSession:
+        """`code` and/or `anonymous_code` from tt.login; a guest has only the latter."""
         call = calls.code2session(self.base_url, self.appid, self._secret, code, anonymous_code)
         return await self._run(call)
 
@@ -45,3 +66,16 @@ class AsyncDouyinClient(AsyncSecretClient):
         """open_id, tpl_id, data ({keyword: value}), page."""
         call = calls.send_subscribe_notification(self.base_url, self.appid, access_token, **message)
         await self._run(call)
+
+    async def antidirt(self, access_token: str, contents: Sequence[str]) -> list[ContentVerdict]:
+        """Douyin's verdict on each text (1 to 10 a call): risky when it hits, else pass."""
+        return await self._run(content.antidirt(self.base_url, access_token, contents))
+
+    async def censor_image(
+        self, access_token: str, *, image: str | None = None, image_data: str | None = None
+    ) -> ContentVerdict:
+        """Douyin's verdict on an image at a URL, or sent as base64 `image_data`."""
+        call = content.censor_image(
+            self.base_url, self.appid, access_token, image=image, image_data=image_data
+        )
+        return await self._run(call)

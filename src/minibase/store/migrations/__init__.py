@@ -24,6 +24,7 @@ from minibase.store.migrations import (
     v0010_content_checks,
     v0011_token_revocations_and_throttles,
     v0012_schedule_sightings,
+    v0013_guest_identities,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -51,6 +52,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0010_content_checks,
         v0011_token_revocations_and_throttles,
         v0012_schedule_sightings,
+        v0013_guest_identities,
     )
 )
 
