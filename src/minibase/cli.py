@@ -151,6 +151,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from minibase.services import database_for, open_services
 
     if args.command == "migrate":
+        if settings.uses_sqlite and not settings.sqlite_path.exists():
+            # a new installation: its master key too, so the other commands accept it (a
+            # database that lost its key is not given a new one)
+            load_master_key(settings.master_key, settings.data_dir)
         db = database_for(settings)
         await db.open()
         try:

@@ -164,11 +164,22 @@ def test_create_starts_a_new_data_directory_when_asked(cli: Cli) -> None:
     assert json.loads(exported.stdout) == {"collections": []}
 
 
+def test_migrate_starts_a_new_installation_that_the_other_commands_accept(cli: Cli) -> None:
+    assert cli.run("migrate").returncode == 0
+    assert (cli.workdir / "minibase_data" / "master.key").is_file()
+    created = cli.run("admin", "create", "ops@example.com", env=PASSWORD)
+    assert created.returncode == 0, created.stderr
+    exported = cli.run("collections", "export", "-")
+    assert json.loads(exported.stdout) == {"collections": []}
+
+
 def test_a_database_without_its_master_key_is_refused_rather_than_given_a_new_key(
     cli: Cli,
 ) -> None:
     where = ("--data-dir", str(cli.data_dir))
-    assert cli.run("migrate", *where).returncode == 0  # a database; the key is elsewhere
+    assert cli.run("migrate", *where).returncode == 0
+    (cli.data_dir / "master.key").unlink()  # a database; the key is elsewhere
+    assert cli.run("migrate", *where).returncode == 0  # which migrate does not replace
     refused = cli.run("collections", "export", "-", *where)
     assert refused.returncode == 2
     key = cli.data_dir / "master.key"
