@@ -118,7 +118,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from minibase.sandbox.app import serve_sandbox
 
-            log.info("sandbox on http://%s:%d (point sandbox_url at it)", args.host, args.port)
+            url = f"http://{args.host}:{args.port}"
+            log.info(
+                "sandbox on %s: point sandbox_url at it, or a platform SDK's base URL at"
+                " %s/<platform> (wechat, wechatpay, alipay, douyin, baidu, qq; docs/sandbox.md);"
+                " its control API at %s/control",
+                url,
+                url,
+                url,
+            )
             serve_sandbox(args.host, args.port)
             return 0
         settings = settings_from(args)
@@ -343,7 +351,9 @@ def _log_sandbox(settings: Settings) -> None:
     if here:
         log.info(
             "sandbox of the platforms (fake WeChat, Alipay, Douyin, Baidu, QQ) in this server at"
-            " %s; its control API (the phone's side: login codes, payments) at %s/control",
+            " %s (a platform SDK's base URL: %s/<platform>, see docs/sandbox.md); its control"
+            " API (the phone's side: login codes, payments) at %s/control",
+            here,
             here,
             here,
         )

@@ -181,7 +181,8 @@ def test_serve_dev_says_where_the_sandbox_runs(
     sandbox = f"{server.url}/_sandbox"
     log = server.log.read_text()
     platforms = "sandbox of the platforms (fake WeChat, Alipay, Douyin, Baidu, QQ)"
-    assert f"{platforms} in this server at {sandbox};" in log
+    assert f"{platforms} in this server at {sandbox} (a platform SDK's base URL:" in log
+    assert f"{sandbox}/<platform>, see docs/sandbox.md)" in log
     assert f"its control API (the phone's side: login codes, payments) at {sandbox}/control" in log
     assert httpx.get(f"{sandbox}/control/apps").status_code == 200  # where the log says
     assert httpx.get(f"{server.url}/").json()["sandbox"] == sandbox

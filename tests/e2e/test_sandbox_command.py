@@ -14,12 +14,13 @@ import httpx
 from tests.e2e.conftest import free_port
 
 
-def test_minibase_sandbox_serves_the_platforms_and_the_control_api() -> None:
+def test_minibase_sandbox_serves_the_platforms_and_the_control_api(tmp_path: Path) -> None:
     port = free_port()
+    log = (tmp_path / "sandbox.log").open("wb")
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("minibase")), "sandbox", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -53,3 +54,7 @@ def test_minibase_sandbox_serves_the_platforms_and_the_control_api() -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
+        log.close()
+    said = (tmp_path / "sandbox.log").read_text()
+    assert f"a platform SDK's base URL at {url}/<platform> (wechat, wechatpay, alipay" in said
+    assert f"its control API at {url}/control" in said
