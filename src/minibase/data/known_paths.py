@@ -1,9 +1,9 @@
-"""Filters, sorts and projections name paths a record can hold.
+"""Filters, sorts, projections and rules name paths a record can hold.
 
 A path the collection's schema rules out — a field that a closed object (`additional: false`)
 does not declare, or a step into a string, a number or an array by name — matches no record,
-so a typo would answer like empty data (a filter that never matches, a projection that
-leaves the field out). It is refused instead (400), naming the path and the closest
+so a typo would answer like empty data (a filter or a rule that never matches, a projection
+that leaves the field out). It is refused instead (400), naming the path and the closest
 declared field. System fields (`_id`, `_owner`, ...) are always there; undeclared fields of
 open objects may be there, so they pass.
 """
@@ -18,6 +18,7 @@ from typing import Any
 from minibase.data.listing import SortKey
 from minibase.errors import ApiError
 from minibase.rules.conditions import FieldPath
+from minibase.rules.presets import ACTIONS
 from minibase.store.collections import Collection
 from minibase.store.dialect import SYSTEM_COLUMNS
 
@@ -51,6 +52,25 @@ def check_projected_paths(collection: Collection, fields: Sequence[FieldPath] | 
     projected path that no record holds."""
     for path in fields or ():
         _refuse(stray_path(collection, path), "request.invalid_query")
+
+
+def check_rule_paths(collection: Collection) -> None:
+    """400 `collections.invalid_rule` for the first `doc.*` or `body.*` path a rule reads that
+    no record holds: such a rule would never match (or always, under `!=`)."""
+    for action in ACTIONS:
+        rule = collection.compiled_rules[action]
+        for path in rule.record_paths() if rule is not None else ():
+            stray = stray_path(collection, path.fields)
+            if stray is None:
+                continue
+            message = f"{path} at {path.position}: {stray.message}"
+            shown = {"action": action, "position": path.position, "message": message}
+            raise ApiError(
+                "collections.invalid_rule",
+                400,
+                f"rule {action}: {message}",
+                {"rule": {**shown, **stray.details()}},
+            )
 
 
 def stray_path(collection: Collection, path: FieldPath) -> StrayPath | None:
