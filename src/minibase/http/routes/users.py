@@ -26,7 +26,7 @@ from minibase.auth.users import (
 from minibase.errors import ApiError
 from minibase.http.auth import client_address, require_admin, require_user, services_of
 from minibase.http.json import json_response, read_json, read_object
-from minibase.http.paging import declared_only, limit_param, next_page, page_limit
+from minibase.http.paging import declared_only, limit_param, next_page, page_answer, page_limit
 from minibase.http.routing import Routes
 from minibase.platforms import PLATFORMS
 from minibase.store.database import Connection
@@ -155,21 +155,7 @@ LIST_QUERY = (
     " by phone",
     access="admin",
     query=LIST_QUERY,
-    responses={
-        200: (
-            "Users",
-            {
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": LINKED_USER},
-                    "next_after": {
-                        "type": ["string", "null"],
-                        "description": "pass as `after` for the next page; null on the last",
-                    },
-                },
-            },
-        )
-    },
+    responses={200: ("Users", page_answer(LINKED_USER, "after"))},
 )
 async def list_users_route(request: Request) -> Response:
     await require_admin(request)
