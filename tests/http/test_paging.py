@@ -28,15 +28,23 @@ PLATFORM_CALLS = frozenset({"/api/push/wechat/{appid}"})
 NEXT_PAGE_PARAMETERS = ("after", "before", "cursor")
 
 
-async def test_every_limit_is_documented_as_1_to_100_and_kept(
+async def _every_list(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
-) -> None:
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, str]]]]:
+    """The OpenAPI document, and each list with the headers of someone who may read it."""
     notes = {"name": "notes", "rules": {"preset": "public_read_owner_write"}}
     await client.post("/api/admin/collections", json=notes, headers=admin.headers)
     user = await make_user()
     document = (await client.get("/api/openapi.json")).json()
     lists = [(path, admin.headers) for path in ADMIN_LISTS]
     lists += [("/api/pay/orders", user.headers), ("/api/collections/notes/records", user.headers)]
+    return document, lists
+
+
+async def test_every_limit_is_documented_as_1_to_100_and_kept(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    document, lists = await _every_list(client, admin, make_user)
     for path, headers in lists:
         (limit,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "limit"]
         assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 100), path
@@ -83,12 +91,7 @@ async def test_a_query_parameter_a_route_does_not_declare_is_refused_naming_the_
 async def test_every_paged_list_says_where_its_next_page_starts_as_its_document_does(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
 ) -> None:
-    notes = {"name": "notes", "rules": {"preset": "public_read_owner_write"}}
-    await client.post("/api/admin/collections", json=notes, headers=admin.headers)
-    user = await make_user()
-    document = (await client.get("/api/openapi.json")).json()
-    lists = [(path, admin.headers) for path in ADMIN_LISTS]
-    lists += [("/api/pay/orders", user.headers), ("/api/collections/notes/records", user.headers)]
+    document, lists = await _every_list(client, admin, make_user)
     paged = {
         path
         for path, operations in document["paths"].items()
