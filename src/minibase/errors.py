@@ -44,7 +44,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     "request.invalid_body": (400, "The body is JSON but not of the expected shape."),
     "request.body_too_large": (413, "The body is larger than max_body_bytes."),
-    "request.invalid_query": (400, "A query parameter has a value that cannot be used."),
+    "request.invalid_query": (
+        400,
+        "A query parameter is not one the route declares, or has a value that cannot be used"
+        " (a `fields` path no record holds: details.field and details.did_you_mean).",
+    ),
     "request.not_found": (404, "No route at this path."),
     "request.nul_character": (
         400,
@@ -177,7 +181,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     "collections.invalid_rule": (
         400,
-        "A rule expression does not parse; details give the position.",
+        "A rule expression does not parse, or reads a record field the collection's schema rules"
+        " out; details.rule give the action and position (and the field, and the closest"
+        " declared one).",
     ),
     "collections.incompatible_records": (409, "Existing records do not satisfy the new schema."),
     "collections.referenced": (409, "Another collection references this one."),

@@ -117,6 +117,17 @@ def test_a_file_that_cannot_be_applied_changes_nothing_and_says_why(cli: Cli) ->
     assert result.returncode == 1
     assert "collections.invalid_definition" in result.stderr
     assert '"field": "fields.x"' in result.stderr
+    typo = cli.workdir / "typo.yaml"
+    typo.write_text(
+        "- name: notes\n  additional: false\n  fields: {owner: {type: string}}\n"
+        "  rules: {read: doc.ownr == auth.id}\n"
+    )
+    result = cli.run("collections", "apply", str(typo), *where)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "minibase: collections.invalid_rule: rule read: doc.ownr at 0:"
+        " notes has no field 'ownr' (did you mean 'owner'?)\n"
+    )
     listed = json.loads(cli.run("collections", "export", "-", *where).stdout)
     assert listed == {"collections": []}
     missing = cli.run("collections", "apply", "nope.yaml", *where)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from minibase.rules.conditions import And, Compare, Contains, In, Like, Not, Or, Regex
+from minibase.rules.conditions import FALSE, And, Compare, Contains, In, Like, Not, Or, Regex
 from minibase.rules.filters import FilterError, parse_filter
 
 
 def test_plain_values_are_equality_and_keys_are_anded() -> None:
-    assert parse_filter({"status": "published", "meta.size": 3}) == And(
+    assert parse_filter({"status": "published", "meta.size": 3}).condition == And(
         (Compare("eq", ("status",), "published"), Compare("eq", ("meta", "size"), 3))
     )
 
@@ -22,7 +22,7 @@ def test_operators_become_their_conditions() -> None:
             "title": {"$regex": "^he", "$options": "i"},
             "code": {"$like": "A%"},
         }
-    )
+    ).condition
     assert condition == And(
         (
             Or(
@@ -36,6 +36,14 @@ def test_operators_become_their_conditions() -> None:
             Like(("code",), "A%"),
         )
     )
+
+
+def test_a_filter_names_every_path_even_where_an_empty_list_decides_it() -> None:
+    parsed = parse_filter(
+        {"$or": [{"tags": {"$all": []}}, {"score": 1}], "kind": {"$in": []}, "meta.x": {"$nin": []}}
+    )
+    assert parsed.condition == FALSE  # `$in: []` matches nothing, whatever else holds
+    assert parsed.paths == {("tags",), ("score",), ("kind",), ("meta", "x")}
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ async def test_after_a_bulk_load_the_owner_filtered_list_reads_the_score_index(
     await asyncio.sleep(0.2)  # the statistics refresh runs in the background
     collection = await services.collections.get("priv")
     query = parse_list_query({"filter": '{"score": {"$gt": 500}}', "sort": "-score"}, 20, 100)
-    condition = all_of(query.filter, Compare("eq", ("_owner",), "u1"))
+    condition = all_of(query.filter.condition, Compare("eq", ("_owner",), "u1"))
     compiled = ConditionCompiler(services.db.dialect, collection.kind_of).compile(condition)
     plan = await services.db.fetch_all(
         f"EXPLAIN QUERY PLAN SELECT data FROM {collection.table} WHERE {compiled.sql}"

@@ -185,6 +185,18 @@ async def shown_identities_of(
     return await _identities_of(conn, user_ids, guests=True)
 
 
+def shown_user(user: User, identities: Sequence[Identity]) -> dict[str, Any]:
+    """A user as the user and admins see them, in every answer that returns one: with the
+    identities they sign in with (`shown_identities_of`)."""
+    return {**user.public(), "identities": [identity.public() for identity in identities]}
+
+
+async def shown_users(conn: Connection, users: Sequence[User]) -> list[dict[str, Any]]:
+    """`shown_user` for each of these users (one query)."""
+    linked = await shown_identities_of(conn, [user.id for user in users])
+    return [shown_user(user, linked[user.id]) for user in users]
+
+
 async def _identities_of(
     conn: Connection, user_ids: Sequence[str], *, guests: bool
 ) -> dict[str, list[Identity]]:

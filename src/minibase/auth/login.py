@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minibase.auth import guests
-from minibase.auth.identities import Identity, attach
+from minibase.auth.identities import Identity, attach, shown_identities_of, shown_user
 from minibase.auth.sessions import TokenPair
 from minibase.auth.users import User
 from minibase.errors import ApiError
@@ -36,6 +36,7 @@ class LoginResult:
     tokens: TokenPair
     is_new_user: bool
     merged_guest: str | None = None  # the guest account that joined this one, deleted
+    identities: tuple[Identity, ...] = ()  # every one the user signs in with, this one too
 
     def to_json(self) -> dict[str, Any]:
         identity = self.identity.public()
@@ -43,7 +44,7 @@ class LoginResult:
             identity["anonymous_openid"] = self.identity.anonymous_openid
         return {
             **self.tokens.to_json(),
-            "user": self.user.public(),
+            "user": shown_user(self.user, self.identities),
             "identity": identity,
             "is_new_user": self.is_new_user,
             "merged_guest": self.merged_guest,
@@ -127,4 +128,5 @@ async def _sign_in(services: Services, conn: Connection, session: LoginSession) 
     tokens = await services.sessions.issue(
         conn, user, platform=session.platform, appid=session.appid
     )
-    return LoginResult(user, identity, tokens, is_new, merged)
+    linked = (await shown_identities_of(conn, [user.id]))[user.id]
+    return LoginResult(user, identity, tokens, is_new, merged, tuple(linked))

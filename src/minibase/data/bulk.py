@@ -21,6 +21,7 @@ from minibase.data.updates import parse_update
 from minibase.errors import ApiError
 from minibase.hooks import RecordEvent
 from minibase.rules.conditions import Condition, all_of, evaluate
+from minibase.rules.filters import Filter
 from minibase.services import Services
 from minibase.store.collections import Collection
 from minibase.store.database import Connection
@@ -49,7 +50,7 @@ async def _matching(
     return rows
 
 
-def _filter(body: Any) -> Condition:
+def _filter(body: Any) -> Filter:
     if not isinstance(body, dict) or "filter" not in body:
         raise ApiError("request.invalid_body", 400, 'expected {"filter": {...}, ...}')
     return parse_filter_value(body["filter"])
@@ -59,10 +60,10 @@ async def update_by_filter(
     services: Services, caller: Caller, name: str, body: Any
 ) -> dict[str, int]:
     collection = await services.collections.get(name)
-    condition = _filter(body)
+    where = _filter(body)
     changes = parse_update(body.get("update"))
     visible = rule_condition(caller, collection, "list")
-    check_filter_paths(collection, condition)
+    check_filter_paths(collection, where.paths)
     if collection.compiled_rules["update"] is None and not caller.is_admin:
         rule_condition(caller, collection, "update")  # raises: admins only
     gate = ContentGate(services, caller, collection, can_leave=True)
@@ -70,7 +71,7 @@ async def update_by_filter(
     async def write() -> dict[str, int]:
         updated = skipped = 0
         async with services.db.transaction() as conn:
-            rows = await _matching(services, conn, collection, all_of(condition, visible))
+            rows = await _matching(services, conn, collection, all_of(where.condition, visible))
             for _, raw in rows:
                 stored = orjson.loads(raw)
                 fields = next_fields(collection, stored, {}, changes, services.settings)
@@ -90,12 +91,13 @@ async def delete_by_filter(
     services: Services, caller: Caller, name: str, body: Any
 ) -> dict[str, int]:
     collection = await services.collections.get(name)
-    condition = _filter(body)
+    where = _filter(body)
     visible = rule_condition(caller, collection, "list")
     deletable = rule_condition(caller, collection, "delete")
-    check_filter_paths(collection, condition)
+    check_filter_paths(collection, where.paths)
+    matching = all_of(where.condition, visible, deletable)
     async with services.db.transaction() as conn:
-        rows = await _matching(services, conn, collection, all_of(condition, visible, deletable))
+        rows = await _matching(services, conn, collection, matching)
         ids = [row[0] for row in rows]
         events = [
             RecordEvent(collection.name, "delete", orjson.loads(raw), None, caller)

@@ -14,6 +14,7 @@ import orjson
 import yaml
 
 from minibase.clock import isoformat
+from minibase.data.known_paths import check_rule_paths
 from minibase.data.references import values_at
 from minibase.errors import ApiError
 from minibase.services import Services
@@ -47,12 +48,16 @@ def invalid_definition(exc: InvalidDefinition) -> ApiError:
 def compile_definition(
     definition: Any, collection_id: str, created: str, updated: str
 ) -> Collection:
+    """A definition as it will be saved: parsed, and its rules reading only fields a record
+    can hold (so dropping or closing a field a rule reads is refused too)."""
     try:
-        return parse_definition(
+        collection = parse_definition(
             definition, collection_id=collection_id, created=created, updated=updated
         )
     except InvalidDefinition as exc:
         raise invalid_definition(exc) from None
+    check_rule_paths(collection)
+    return collection
 
 
 @dataclass

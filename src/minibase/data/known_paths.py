@@ -1,42 +1,85 @@
-"""Filters and sorts name paths a record can hold.
+"""Filters, sorts, projections and rules name paths a record can hold.
 
 A path the collection's schema rules out — a field that a closed object (`additional: false`)
 does not declare, or a step into a string, a number or an array by name — matches no record,
-so a typo would answer like empty data. It is refused instead (400), naming the path and the
-closest declared field. System fields (`_id`, `_owner`, ...) are always there; undeclared
-fields of open objects may be there, so they pass.
+so a typo would answer like empty data (a filter or a rule that never matches, a projection
+that leaves the field out). It is refused instead (400), naming the path and the closest
+declared field. System fields (`_id`, `_owner`, ...) are always there; undeclared fields of
+open objects may be there, so they pass.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from minibase.data.listing import SortKey
 from minibase.errors import ApiError
-from minibase.rules.conditions import Condition, FieldPath, paths_of
+from minibase.rules.conditions import FieldPath
+from minibase.rules.presets import ACTIONS
 from minibase.store.collections import Collection
 from minibase.store.dialect import SYSTEM_COLUMNS
 
 
-def check_filter_paths(collection: Collection, condition: Condition) -> None:
-    """400 `records.invalid_filter` for the first path the filter reads that no record holds."""
-    for path in sorted(paths_of(condition)):
-        _check(collection, path, "records.invalid_filter")
+@dataclass(frozen=True, slots=True)
+class StrayPath:
+    """A path no record of the collection holds, and the declared one it may have meant."""
+
+    field: str
+    did_you_mean: str | None
+    message: str  # "scores has no field 'scroe' (did you mean 'score'?)"
+
+    def details(self) -> dict[str, Any]:
+        return {"field": self.field, "did_you_mean": self.did_you_mean}
+
+
+def check_filter_paths(collection: Collection, paths: Iterable[FieldPath]) -> None:
+    """400 `records.invalid_filter` for the first path the filter names that no record holds."""
+    for path in sorted(paths):
+        _refuse(stray_path(collection, path), "records.invalid_filter")
 
 
 def check_sort_paths(collection: Collection, sort: Sequence[SortKey]) -> None:
     """400 `records.invalid_sort` for the first sort key that no record holds."""
     for path, _ in sort:
-        _check(collection, path, "records.invalid_sort")
+        _refuse(stray_path(collection, path), "records.invalid_sort")
 
 
-def _check(collection: Collection, path: FieldPath, code: str) -> None:
+def check_projected_paths(collection: Collection, fields: Sequence[FieldPath] | None) -> None:
+    """400 `request.invalid_query` (the code of every other bad `fields`) for the first
+    projected path that no record holds."""
+    for path in fields or ():
+        _refuse(stray_path(collection, path), "request.invalid_query")
+
+
+def check_rule_paths(collection: Collection) -> None:
+    """400 `collections.invalid_rule` for the first `doc.*` or `body.*` path a rule reads that
+    no record holds: such a rule would never match (or always, under `!=`)."""
+    for action in ACTIONS:
+        rule = collection.compiled_rules[action]
+        for path in rule.record_paths() if rule is not None else ():
+            stray = stray_path(collection, path.fields)
+            if stray is None:
+                continue
+            message = f"{path} at {path.position}: {stray.message}"
+            shown = {"action": action, "position": path.position, "message": message}
+            raise ApiError(
+                "collections.invalid_rule",
+                400,
+                f"rule {action}: {message}",
+                {"rule": {**shown, **stray.details()}},
+            )
+
+
+def stray_path(collection: Collection, path: FieldPath) -> StrayPath | None:
+    """What is wrong with a path no record holds; None when a record may hold it."""
     if path[0] in SYSTEM_COLUMNS:
-        return
+        return None
     stray = collection.schema.stray(path)
     if stray is None:
-        return
+        return None
     index, names = stray
     names = tuple(sorted(names))  # the definition's order is not kept by every engine
     candidates = (*names, *SYSTEM_COLUMNS) if index == 0 else names
@@ -48,7 +91,12 @@ def _check(collection: Collection, path: FieldPath, code: str) -> None:
         message += f" (did you mean {suggestion!r}?)"
     else:
         message += f": {_what_is(collection, path[:index], names)}"
-    raise ApiError(code, 400, message, {"field": field, "did_you_mean": suggestion})
+    return StrayPath(field, suggestion, message)
+
+
+def _refuse(stray: StrayPath | None, code: str) -> None:
+    if stray is not None:
+        raise ApiError(code, 400, stray.message, stray.details())
 
 
 def _what_is(collection: Collection, prefix: FieldPath, names: Sequence[str]) -> str:

@@ -17,11 +17,7 @@ import orjson
 
 from minibase.client_json import parse_client_json
 from minibase.errors import ApiError
-from minibase.rules.conditions import (
-    TRUE,
-    Condition,
-)
-from minibase.rules.filters import FilterError, parse_filter, parse_path
+from minibase.rules.filters import Filter, FilterError, parse_filter, parse_path
 from minibase.store.dialect import SYSTEM_COLUMNS, Dialect
 from minibase.store.tables import order_suffix
 
@@ -34,7 +30,7 @@ SortKey = tuple[tuple[str, ...], bool]  # (path, descending)
 
 @dataclass(frozen=True, slots=True)
 class ListQuery:
-    filter: Condition
+    filter: Filter
     sort: tuple[SortKey, ...]
     fields: tuple[tuple[str, ...], ...] | None
     limit: int
@@ -46,9 +42,9 @@ def _bad_query(code: str, message: str, **details: Any) -> ApiError:
     return ApiError(code, 400, message, details or None)
 
 
-def parse_filter_param(text: str | None) -> Condition:
+def parse_filter_param(text: str | None) -> Filter:
     if not text:
-        return TRUE
+        return parse_filter(None)
     try:
         value = parse_client_json(text)
     except orjson.JSONDecodeError as exc:
@@ -57,12 +53,11 @@ def parse_filter_param(text: str | None) -> Condition:
     return parse_filter_value(value)
 
 
-def parse_filter_value(value: Any) -> Condition:
+def parse_filter_value(value: Any) -> Filter:
     try:
-        condition = parse_filter(value)
+        return parse_filter(value)
     except FilterError as exc:
         raise _bad_query("records.invalid_filter", exc.message, at=exc.at) from None
-    return condition
 
 
 def parse_sort(text: str | None) -> tuple[SortKey, ...]:

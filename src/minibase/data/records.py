@@ -15,7 +15,7 @@ from minibase.auth.caller import Caller
 from minibase.clock import isoformat
 from minibase.data.access import denied, is_locked, rule_condition
 from minibase.data.content_rule import ContentGate, gated, new_texts
-from minibase.data.known_paths import check_filter_paths, check_sort_paths
+from minibase.data.known_paths import check_filter_paths, check_projected_paths, check_sort_paths
 from minibase.data.listing import (
     ListQuery,
     after_cursor,
@@ -277,6 +277,7 @@ async def get_record(
     collection = await services.collections.get(name)
     readable = rule_condition(caller, collection, "read")
     _check_id(collection, record_id)
+    check_projected_paths(collection, fields)
     db: Database | Connection = conn or services.db
     if readable == TRUE:
         row = await db.fetch_one(f"SELECT data FROM {collection.table} WHERE _id = ?", record_id)
@@ -303,10 +304,11 @@ async def list_records(
 ) -> dict[str, Any]:
     collection = await services.collections.get(name)
     visible = rule_condition(caller, collection, "list")
-    check_filter_paths(collection, query.filter)
+    check_filter_paths(collection, query.filter.paths)
     check_sort_paths(collection, query.sort)
+    check_projected_paths(collection, query.fields)
     dialect = services.db.dialect
-    where, params = _where(dialect, collection, all_of(query.filter, visible))
+    where, params = _where(dialect, collection, all_of(query.filter.condition, visible))
     keys = sort_keys(query)
     page_where = where
     page_params = list(params)

@@ -141,14 +141,9 @@ def _collection_paths(collection: Collection, records: dict[str, dict[str, Any]]
     """The generic records operations typed for one collection, so generated clients get its
     record shape: the same parameters and answers, with `name` fixed and the record schema."""
     ref = {"$ref": f"#/components/schemas/{_schema_name(collection)}"}
-    page = {
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": ref},
-            "next_cursor": {"type": ["string", "null"]},
-            "total": {"type": "integer"},
-        },
-    }
+    listed = records[RECORDS]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    items = {"type": "array", "items": ref}
+    page = {**listed, "properties": {**listed["properties"], "items": items}}
     name = collection.name
     body = sent(_record_schema(collection))  # inline: the component also describes answers
     typed = {  # (path suffix, method): (summary, success status, its schema, body schema)

@@ -1,6 +1,7 @@
 """The query parameters of a page of a system list, newest first: `before` and `limit`; and the
-`limit` parameter every list shares, declared once with the bounds the server keeps; and the
-refusal of a parameter a list does not declare."""
+`limit` parameter every list shares, declared once with the bounds the server keeps; the
+refusal of a parameter a list does not declare; and the next-page value of an answer
+(`next_before`, `next_after`: the parameter to pass it as is in its name)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,25 @@ def limit_param(default: int, maximum: int = MAX_LIMIT) -> QueryParam:
 
 
 PAGE = (
-    ("before", "the last id of the page before (newest first)", {"type": "string"}),
+    ("before", "next_before of the page before (newest first)", {"type": "string"}),
     limit_param(20),
 )
+
+
+def page_answer(item: dict[str, Any], key: str, **more: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a page: its `items`, and `next_<key>`, to pass as `key` for the next page
+    (null on the last); `more` are other properties of the answer."""
+    next_key = f"next_{key}"
+    described = f"pass as `{key}` for the next page; null on the last"
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": item},
+            next_key: {"type": ["string", "null"], "description": described},
+            **more,
+        },
+        "required": ["items", next_key],
+    }
 
 
 def state_param(states: Sequence[str], what: str) -> QueryParam:

@@ -26,13 +26,19 @@ async def orders(
 
 
 async def events(
-    conn: Connection, *, order: str | None = None, kind: str | None = None, limit: int = 100
+    conn: Connection,
+    *,
+    order: str | None = None,
+    kind: str | None = None,
+    before: str | None = None,
+    limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Newest first: created, paid, closed, rejected, refund_requested, refund_succeeded ..."""
+    """Newest first: created, paid, closed, rejected, refund_requested, refund_succeeded ...;
+    `before` is the last id of the page before."""
     sql, args = newest_first(
         "pay_events",
         "id, order_id, kind, detail, created",
-        before=None,
+        before=before,
         limit=limit,
         order_id=order,
         kind=kind,

@@ -259,20 +259,3 @@ def like_regex(pattern: str) -> re.Pattern[str]:
     wildcards = {"%": ".*", "_": "."}
     text = "".join(wildcards[c] if wild else re.escape(c) for wild, c in like_parts(pattern))
     return re.compile(text, re.DOTALL)
-
-
-def paths_of(condition: Condition) -> set[FieldPath]:
-    """Every field path the condition reads (used to check paths against a schema)."""
-    match condition:
-        case Compare(path=path) | In(path=path) | Contains(path=path) | Exists(path=path):
-            return {path}
-        case Regex(path=path) | Like(path=path):
-            return {path}
-        case And(items) | Or(items):
-            found: set[FieldPath] = set()
-            for item in items:
-                found |= paths_of(item)
-            return found
-        case Not(item):
-            return paths_of(item)
-    return set()

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from minibase.rules.conditions import FieldPath, Scalar
@@ -58,6 +58,7 @@ class LiteralList:
 class Path:
     root: Root
     fields: FieldPath  # already split, so binding hands it to Compare/In as is
+    position: int = field(default=0, compare=False)  # where the rule names it
 
     def __str__(self) -> str:
         return ".".join((self.root, *self.fields))
@@ -98,6 +99,24 @@ class Rule:
 
     source: str
     expression: Expression
+
+    def record_paths(self) -> Iterator[Path]:
+        """The `doc.*` and `body.*` paths the rule reads, in the order it names them."""
+        return _record_paths(self.expression)
+
+
+def _record_paths(item: Expression | Operand) -> Iterator[Path]:
+    if isinstance(item, Path):
+        if item.root != "auth":
+            yield item
+    elif isinstance(item, Comparison):
+        yield from _record_paths(item.left)
+        yield from _record_paths(item.right)
+    elif isinstance(item, Negation):
+        yield from _record_paths(item.item)
+    elif isinstance(item, Conjunction | Disjunction):
+        for part in item.items:
+            yield from _record_paths(part)
 
 
 def parse_rule(text: str, *, allow_body: bool = True) -> Rule:
@@ -352,7 +371,7 @@ class _Parser:
             raise _error(f"{token.text} is not available", position, detail)
         if root == "auth":
             _check_auth_fields(fields, position)
-        return Path(root, tuple(fields))  # type: ignore[arg-type]
+        return Path(root, tuple(fields), position)  # type: ignore[arg-type]
 
     def _list(self) -> LiteralList:
         values: list[Scalar] = []

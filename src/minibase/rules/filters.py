@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from minibase.rules.conditions import (
@@ -19,6 +20,7 @@ from minibase.rules.conditions import (
     Condition,
     Contains,
     Exists,
+    FieldPath,
     In,
     Like,
     Regex,
@@ -68,9 +70,20 @@ def parse_path(text: str, at: str = "") -> tuple[str, ...]:
     return parts
 
 
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A parsed filter: its condition, and every path it names. An empty list folds its part
+    away (`{"x": {"$in": []}}` is false whatever x holds), so the condition alone may not
+    show every path the filter names, and each must still be one a record can hold."""
+
+    condition: Condition
+    paths: frozenset[FieldPath]
+
+
 class _Parser:
     def __init__(self) -> None:
         self.nodes = 0
+        self.paths: set[FieldPath] = set()
 
     def filter(self, value: Any, at: str, depth: int) -> Condition:
         if depth > MAX_DEPTH:
@@ -90,7 +103,9 @@ class _Parser:
             elif isinstance(key, str) and key.startswith("$"):
                 raise FilterError(f"unknown operator {key!r} here", where)
             else:
-                parts.append(self.field(parse_path(key, where), item, where, depth))
+                path = parse_path(key, where)
+                self.paths.add(path)
+                parts.append(self.field(path, item, where, depth))
         return all_of(*parts)
 
     def combine(self, key: str, items: Any, at: str, depth: int) -> Condition:
@@ -207,8 +222,10 @@ def regex(path: tuple[str, ...], pattern: Any, options: Any, at: str) -> Conditi
     return Regex(path, pattern, ignore_case=options == "i")
 
 
-def parse_filter(value: Any) -> Condition:
+def parse_filter(value: Any) -> Filter:
     """Parse a decoded JSON filter; raises FilterError naming where the problem is."""
     if value is None:
-        return TRUE
-    return _Parser().filter(value, "", 0)
+        return Filter(TRUE, frozenset())
+    parser = _Parser()
+    condition = parser.filter(value, "", 0)
+    return Filter(condition, frozenset(parser.paths))

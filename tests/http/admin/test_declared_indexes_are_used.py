@@ -23,7 +23,7 @@ def list_statement(
     """The page query of `data.records.list_records`, built from the same public pieces."""
     dialect = services.db.dialect
     query = parse_list_query(params, 20, 100)
-    condition = all_of(query.filter, rule_condition(ANONYMOUS, collection, "list"))
+    condition = all_of(query.filter.condition, rule_condition(ANONYMOUS, collection, "list"))
     compiled = ConditionCompiler(dialect, collection.kind_of).compile(condition)
     keys = sort_keys(query)
     columns = ", ".join(dialect.field(path) for path, _ in keys)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from openapi_schema_validator import OAS31Validator
 from tests.http.login.conftest import bearer, sign_in
 
 from minibase.services import Services
@@ -300,3 +302,49 @@ async def test_a_merged_account_shows_the_identities_of_both_platforms(
         assert shown["identities"] == expected
     for answer in (me, one, listed):
         assert "session_key" not in answer.text
+
+
+async def test_every_answer_with_the_signed_in_user_lists_its_identities_as_me_does(
+    client: httpx.AsyncClient, sandbox: SandboxClient, register_app: RegisterApp
+) -> None:
+    on_wechat, on_alipay = await ann_with_a_phone_on_wechat_then_on_alipay(
+        client, sandbox, register_app
+    )
+    raw = orjson.dumps({"nickName": "Ann"}).decode()
+    signed = {
+        "raw_data": raw,
+        "signature": await sandbox.raw_data_signature("wechat", "wx1111", "ann", raw),
+    }
+    profile = await client.post("/api/auth/profile", headers=bearer(on_wechat), json=signed)
+    phone = await client.post(
+        "/api/auth/phone",
+        headers=bearer(on_wechat),
+        json=await _phone_body(sandbox, "wechat", "ann"),  # her own number again
+    )
+    me = (await client.get("/api/auth/me", headers=bearer(on_wechat))).json()
+    assert me["identities"] == [on_wechat["identity"]]
+    for shown in (on_wechat["user"], profile.json(), phone.json()):
+        assert shown["identities"] == me["identities"], shown
+    assert on_alipay["user"]["identities"] == [on_alipay["identity"]]
+    merged = await _merge_with_her_phone(client, sandbox, on_alipay)
+    survivor = (await client.get("/api/auth/me", headers=bearer(merged.json()))).json()
+    both = [on_wechat["identity"], on_alipay["identity"]]
+    assert merged.json()["user"]["identities"] == survivor["identities"] == both
+
+    document = (await client.get("/api/openapi.json")).json()["paths"]
+    answers = {
+        "/api/auth/{platform}/login": on_alipay,
+        "/api/auth/profile": profile.json(),
+        "/api/auth/phone": phone.json(),
+        "/api/auth/merge": merged.json(),
+    }
+    for path, answer in answers.items():
+        described = document[path]["post"]["responses"]["200"]["content"]["application/json"]
+        schema = described["schema"]
+        assert list(OAS31Validator(schema).iter_errors(answer)) == [], path
+        user = (
+            schema
+            if path in ("/api/auth/profile", "/api/auth/phone")
+            else (schema["properties"]["user"])
+        )
+        assert "identities" in user["required"], path

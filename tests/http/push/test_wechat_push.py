@@ -65,6 +65,23 @@ async def test_a_pushed_message_is_recorded_in_every_mode_and_format(
     assert message["fields"]["Content"] == "hello"
 
 
+async def test_recorded_pushes_are_listed_newest_first_in_pages(
+    http: httpx.AsyncClient, sandbox: SandboxClient, admin: Actor, safe_app: PushingApp
+) -> None:
+    for word in ("one", "two", "three"):
+        await safe_app.push(sandbox, {"MsgType": "text", "Content": word})
+    url = f"/api/admin/push/wechat/{APPID}/messages"
+    pages: list[list[str]] = []
+    params = {"limit": "2"}
+    while True:
+        page = (await http.get(url, params=params, headers=admin.headers)).json()
+        pages.append([message["fields"]["Content"] for message in page["items"]])
+        if page["next_before"] is None:
+            break
+        params["before"] = page["next_before"]
+    assert pages == [["three", "two"], ["one"]]  # and no empty page after
+
+
 async def test_the_url_verification_answers_echostr_only_when_signed(
     http: httpx.AsyncClient, safe_app: PushingApp
 ) -> None:

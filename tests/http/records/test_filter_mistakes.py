@@ -1,6 +1,6 @@
-"""Mistakes that would look like empty data are refused, saying what was meant: a filter or sort
-on a path no record can hold (a field a closed collection does not declare), and an operator
-written without its `$`."""
+"""Mistakes that would look like empty data are refused, saying what was meant: a filter, sort
+or projection (`fields`) on a path no record can hold (a field a closed collection does not
+declare), and an operator written without its `$`."""
 
 from __future__ import annotations
 
@@ -85,6 +85,70 @@ async def test_a_filter_on_an_undeclared_field_of_a_closed_collection_names_the_
     assert nothing_close.json()["message"] == (
         "scores has no field 'colour': its fields are extra, lines, name, place, score, size, tags"
     )
+
+
+async def test_a_typo_under_an_empty_list_is_refused_though_the_list_decides_the_answer(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    user = await _scores(client, admin, make_user)
+    for where in (
+        {"scroe": {"$in": []}},  # matches nothing, whatever the field
+        {"scroe": {"$all": []}},  # matches everything, whatever the field
+        {"scroe": {"$nin": []}},
+        {"$or": [{"name": {"$all": []}}, {"scroe": 7}]},  # the $or is decided by its first part
+    ):
+        response = await _listed(client, user, "scores", filter=where)
+        body = assert_error(response, 400, "records.invalid_filter")
+        assert body["details"] == {"field": "scroe", "did_you_mean": "score"}, where
+    bulk = records_url("scores", "/bulk-delete")
+    deleted = await client.post(
+        bulk, headers=user.headers, json={"filter": {"scroe": {"$all": []}}}
+    )
+    assert_error(deleted, 400, "records.invalid_filter")
+    assert (await list_page(client, user.headers, "scores"))["items"]  # nothing was deleted
+    assert (await _listed(client, user, "scores", filter={"score": {"$in": []}})).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+
+
+async def test_a_projection_of_an_undeclared_field_is_refused_rather_than_left_out(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser, services: Services
+) -> None:
+    user = await _scores(client, admin, make_user)
+    (record,) = (await list_page(client, user.headers, "scores"))["items"]
+    one = records_url("scores", f"/{record['_id']}")
+    for fields, field, meant in (
+        ("name,scroe", "scroe", "score"),
+        ("size.widht", "size.widht", "size.width"),
+        ("created", "created", "_created"),
+        ("colour", "colour", None),
+    ):
+        for url in (records_url("scores"), one):
+            response = await client.get(url, headers=user.headers, params={"fields": fields})
+            body = assert_error(response, 400, "request.invalid_query")
+            assert body["details"] == {"field": field, "did_you_mean": meant}, (url, fields)
+            assert body["message"].startswith(f"scores has no field {field!r}"), body
+    records = RecordsAPI(services, ADMIN, None)
+    with pytest.raises(ApiError) as refused:
+        await records.list("scores", fields=["name", "scroe"])
+    assert (refused.value.code, refused.value.details["did_you_mean"]) == (
+        "request.invalid_query",
+        "score",
+    )
+    # declared fields, system fields and the open parts still project
+    fields = "name,size.width,extra.colour,_owner,place.type"
+    shown = await client.get(one, headers=user.headers, params={"fields": fields})
+    assert shown.json() == {
+        "_id": record["_id"],
+        "name": "ann",
+        "size": {"width": 3},
+        "extra": {"colour": "red"},
+        "_owner": user.id,
+        "place": {"type": "Point"},
+    }
+    open_page = await list_page(client, user.headers, "notes", fields="scroe")
+    assert [item["scroe"] for item in open_page["items"]] == [7]
 
 
 async def test_a_path_into_a_value_without_fields_is_refused_saying_what_it_is(

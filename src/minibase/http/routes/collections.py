@@ -20,6 +20,7 @@ from minibase.data.definitions import (
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_body, read_object
+from minibase.http.paging import declared_only
 from minibase.http.routing import Media, Routes
 
 routes = Routes("collections")
@@ -82,6 +83,11 @@ _COLLECTION = {
     },
 }
 _NAME = ("name", "The collection name", {"type": "string"})
+EXPORT_QUERY = (("format", "json (default) or yaml", {"enum": ["json", "yaml"]}),)
+APPLY_QUERY = (
+    ("prune", "drop collections not in the file", {"type": "boolean"}),
+    ("dry_run", "check and report without changing anything", {"type": "boolean"}),
+)
 _DEFINITIONS = {
     "type": "object",
     "properties": {"collections": {"type": "array", "items": DEFINITION}},
@@ -198,7 +204,7 @@ async def delete_collection(request: Request) -> Response:
     "/api/admin/definitions",
     "Export every collection definition (JSON or YAML)",
     access="admin",
-    query=(("format", "json (default) or yaml", {"enum": ["json", "yaml"]}),),
+    query=EXPORT_QUERY,
     responses={
         200: (
             "The definitions",
@@ -208,6 +214,7 @@ async def delete_collection(request: Request) -> Response:
 )
 async def export_route(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, EXPORT_QUERY)
     form = request.query_params.get("format", "json")
     if form not in ("json", "yaml"):
         raise ApiError("request.invalid_query", 400, "format is json or yaml")
@@ -223,15 +230,13 @@ async def export_route(request: Request) -> Response:
     "/api/admin/definitions",
     "Apply a file of definitions: create and alter collections (drop with prune=true)",
     access="admin",
-    query=(
-        ("prune", "drop collections not in the file", {"type": "boolean"}),
-        ("dry_run", "check and report without changing anything", {"type": "boolean"}),
-    ),
+    query=APPLY_QUERY,
     body=_DEFINITIONS,
     responses={200: ("What changed (or would)", {"type": "object"})},
 )
 async def apply_route(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, APPLY_QUERY)  # a misspelt dry_run must not apply the file
     services = services_of(request)
     raw = await read_body(request, services.settings.max_body_bytes)
     document = parse_definitions_file(raw)

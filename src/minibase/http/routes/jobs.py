@@ -8,7 +8,15 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response
-from minibase.http.paging import limit_param, page_limit, state_filter, state_param
+from minibase.http.paging import (
+    declared_only,
+    limit_param,
+    next_page,
+    page_answer,
+    page_limit,
+    state_filter,
+    state_param,
+)
 from minibase.http.routing import Routes
 from minibase.jobs import Job, JobNotFound, JobState, JobStateError
 
@@ -35,47 +43,44 @@ def _not_found(job_id: str) -> ApiError:
     return ApiError("jobs.not_found", 404, f"no job {job_id!r}")
 
 
+LIST_QUERY = (
+    state_param(JOB_STATES, "jobs"),
+    ("name", "the job's name", {"type": "string"}),
+    ("after", "next_after of the page before (newest first)", {"type": "string"}),
+    limit_param(50),
+)
+COUNTS = {
+    "type": "object",
+    "description": "jobs in each state, of the name asked for if any",
+    "properties": {state: {"type": "integer"} for state in JOB_STATES},
+}
+
+
 @routes.add(
     "GET",
     "/api/admin/jobs",
-    "List jobs (filter by state and name), and counts by state (of that name)",
+    "List jobs, newest first (filter by state and name), and counts by state (of that name)",
     access="admin",
-    query=(
-        state_param(JOB_STATES, "jobs"),
-        ("name", "the job's name", {"type": "string"}),
-        ("after", "the last id of the previous page", {"type": "string"}),
-        limit_param(50),
-    ),
-    responses={
-        200: (
-            "Jobs",
-            {
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": JOB},
-                    "counts": {
-                        "type": "object",
-                        "description": "jobs in each state, of the name asked for if any",
-                        "properties": {state: {"type": "integer"} for state in JOB_STATES},
-                    },
-                },
-            },
-        )
-    },
+    query=LIST_QUERY,
+    responses={200: ("Jobs", page_answer(JOB, "after", counts=COUNTS))},
 )
 async def list_jobs(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, LIST_QUERY)
     queue = services_of(request).jobs
     params = request.query_params
     name = params.get("name")
-    jobs = await queue.list(
+    limit = page_limit(request, default=50)
+    fetched = await queue.list(
         state=state_filter(request, JOB_STATES),
         name=name,
-        limit=page_limit(request, default=50),
+        limit=limit + 1,
         after=params.get("after"),
     )
+    jobs, next_after = next_page(fetched, limit, lambda job: job.id)
     counts = await queue.counts(name=name)
-    return json_response({"items": [job.to_json() for job in jobs], "counts": counts})
+    items = [job.to_json() for job in jobs]
+    return json_response({"items": items, "next_after": next_after, "counts": counts})
 
 
 @routes.add(

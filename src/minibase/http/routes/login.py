@@ -8,13 +8,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.auth.accounts import bind_phone, merge_accounts
+from minibase.auth.identities import shown_users
 from minibase.auth.login import MAX_CODE_LENGTH, login
 from minibase.auth.phones import verify_phone
 from minibase.auth.profiles import update_platform_profile
+from minibase.auth.users import User
 from minibase.http.auth import client_address, require_user, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.routes.users import IDENTITY, TOKENS, USER
+from minibase.http.routes.users import IDENTITY, LINKED_USER, TOKENS
 from minibase.http.routing import Routes
+from minibase.services import Services
 
 routes = Routes("login")
 
@@ -39,7 +42,7 @@ LOGIN_RESULT = {
     "type": "object",
     "properties": {
         **TOKENS["properties"],
-        "user": USER,
+        "user": LINKED_USER,
         "identity": IDENTITY,
         "is_new_user": {"type": "boolean"},
         "merged_guest": {
@@ -111,7 +114,7 @@ async def platform_login(request: Request) -> Response:
     access="user",
     body=PHONE_BODY,
     responses={
-        200: ("The user (the number shown masked)", USER),
+        200: ("The user (the number shown masked), with their platform identities", LINKED_USER),
         409: ("The number belongs to another account: details.merge_token", None),
     },
 )
@@ -121,7 +124,7 @@ async def phone(request: Request) -> Response:
     body = await read_object(request, services.settings.max_body_bytes)
     verified = await verify_phone(services, caller, body)
     user = await bind_phone(services, caller, verified)
-    return json_response(user.public())
+    return json_response(await _shown(services, user))
 
 
 @routes.add(
@@ -136,8 +139,8 @@ async def phone(request: Request) -> Response:
     },
     responses={
         200: (
-            "Tokens for the surviving account",
-            {"type": "object", "properties": {**TOKENS["properties"], "user": USER}},
+            "Tokens for the surviving account, with all its platform identities",
+            {"type": "object", "properties": {**TOKENS["properties"], "user": LINKED_USER}},
         )
     },
 )
@@ -146,7 +149,7 @@ async def merge(request: Request) -> Response:
     services = services_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     user, tokens = await merge_accounts(services, caller, body.get("merge_token"))
-    result: dict[str, Any] = {**tokens.to_json(), "user": user.public()}
+    result: dict[str, Any] = {**tokens.to_json(), "user": await _shown(services, user)}
     return json_response(result)
 
 
@@ -156,11 +159,17 @@ async def merge(request: Request) -> Response:
     "Update the user's profile from the platform's signed or encrypted user info",
     access="user",
     body=PROFILE_BODY,
-    responses={200: ("The user", USER)},
+    responses={200: ("The user, with their platform identities", LINKED_USER)},
 )
 async def platform_profile(request: Request) -> Response:
     caller = await require_user(request)
     services = services_of(request)
     body = await read_object(request, services.settings.max_body_bytes)
     user = await update_platform_profile(services, caller, body)
-    return json_response(user.public())
+    return json_response(await _shown(services, user))
+
+
+async def _shown(services: Services, user: User) -> dict[str, Any]:
+    async with services.db.reader() as conn:
+        (shown,) = await shown_users(conn, [user])
+    return shown

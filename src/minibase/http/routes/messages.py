@@ -9,7 +9,7 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, require_user, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.paging import PAGE, page_limit
+from minibase.http.paging import PAGE, declared_only, next_page, page_answer, page_limit
 from minibase.http.routing import Routes
 from minibase.messaging.subscribe import PLATFORMS, STATES
 
@@ -71,37 +71,37 @@ async def queue_message(request: Request) -> Response:
     return json_response(message.to_json(), 202)
 
 
+FILTERS = (
+    ("user", "the recipient's user id", {"type": "string"}),
+    ("platform", "wechat, douyin or alipay", {"type": "string"}),
+    ("appid", "the app sent through", {"type": "string"}),
+    ("template_id", "the template", {"type": "string"}),
+    ("state", "the messages in this state", {"enum": list(STATES)}),
+)
+LIST_QUERY = (*FILTERS, *PAGE)
+
+
 @routes.add(
     "GET",
     "/api/admin/messages",
     "Subscribe messages, newest first, filtered by user, platform, app, template or state",
     access="admin",
-    query=(
-        ("user", "the recipient's user id", {"type": "string"}),
-        ("platform", "wechat, douyin or alipay", {"type": "string"}),
-        ("appid", "the app sent through", {"type": "string"}),
-        ("template_id", "the template", {"type": "string"}),
-        ("state", "the messages in this state", {"enum": list(STATES)}),
-        *PAGE,
-    ),
-    responses={
-        200: (
-            "Messages",
-            {"type": "object", "properties": {"items": {"type": "array", "items": MESSAGE}}},
-        )
-    },
+    query=LIST_QUERY,
+    responses={200: ("Messages", page_answer(MESSAGE, "before"))},
 )
 async def list_messages(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, LIST_QUERY)
     params = request.query_params
-    messages = await services_of(request).messages.list(
+    limit = page_limit(request)
+    fetched = await services_of(request).messages.list(
         before=params.get("before"),
-        limit=page_limit(request),
-        **{
-            name: params.get(name) for name in ("user", "platform", "appid", "template_id", "state")
-        },
+        limit=limit + 1,
+        **{name: params.get(name) for name, _, _ in FILTERS},
     )
-    return json_response({"items": [message.to_json() for message in messages]})
+    messages, next_before = next_page(fetched, limit, lambda message: message.id)
+    items = [message.to_json() for message in messages]
+    return json_response({"items": items, "next_before": next_before})
 
 
 @routes.add(

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from minibase.http.auth import require_user, require_user_or_admin, services_of
 from minibase.http.json import json_response, read_body, read_object
-from minibase.http.paging import PAGE, page_limit
+from minibase.http.paging import PAGE, declared_only, next_page, page_answer, page_limit
 from minibase.http.routing import Media, Routes, nullable
 from minibase.pay.order import OrderState
 from minibase.pay.payments import Acknowledgement
@@ -129,20 +129,19 @@ async def place_order(request: Request) -> Response:
     "The signed-in user's orders, newest first",
     access="user",
     query=PAGE,
-    responses={
-        200: (
-            "Orders",
-            {"type": "object", "properties": {"items": {"type": "array", "items": ORDER}}},
-        )
-    },
+    responses={200: ("Orders", page_answer(ORDER, "before"))},
 )
 async def my_orders(request: Request) -> Response:
     services = services_of(request)
     caller = await require_user(request)
-    orders = await services.payments.orders(
-        user=caller.id, before=request.query_params.get("before"), limit=page_limit(request)
+    declared_only(request, PAGE)
+    limit = page_limit(request)
+    fetched = await services.payments.orders(
+        user=caller.id, before=request.query_params.get("before"), limit=limit + 1
     )
-    return json_response({"items": [order.to_json() for order in orders]})
+    orders, next_before = next_page(fetched, limit, lambda order: order.id)
+    items = [order.to_json() for order in orders]
+    return json_response({"items": items, "next_before": next_before})
 
 
 @routes.add(

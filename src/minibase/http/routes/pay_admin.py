@@ -11,7 +11,16 @@ from starlette.responses import Response
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
-from minibase.http.paging import PAGE, page_limit, state_filter, state_param
+from minibase.http.paging import (
+    PAGE,
+    declared_only,
+    limit_param,
+    next_page,
+    page_answer,
+    page_limit,
+    state_filter,
+    state_param,
+)
 from minibase.http.routes.pay import ORDER, ORDER_WITH_REFUNDS, REFUND
 from minibase.http.routing import Routes, nullable
 from minibase.pay.merchants import (
@@ -187,33 +196,35 @@ async def delete_merchant_route(request: Request) -> Response:
     return Response(status_code=204)
 
 
+ORDERS_QUERY = (
+    state_param(ORDER_STATES, "orders"),
+    ("user", "the buyer's user id", {"type": "string"}),
+    *PAGE,
+)
+
+
 @routes.add(
     "GET",
     "/api/admin/pay/orders",
     "Every order, newest first (filter by state or user)",
     access="admin",
-    query=(
-        state_param(ORDER_STATES, "orders"),
-        ("user", "the buyer's user id", {"type": "string"}),
-        *PAGE,
-    ),
-    responses={
-        200: (
-            "Orders",
-            {"type": "object", "properties": {"items": {"type": "array", "items": ORDER}}},
-        )
-    },
+    query=ORDERS_QUERY,
+    responses={200: ("Orders", page_answer(ORDER, "before"))},
 )
 async def list_orders(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, ORDERS_QUERY)
     params = request.query_params
-    orders = await services_of(request).payments.orders(
+    limit = page_limit(request)
+    fetched = await services_of(request).payments.orders(
         user=params.get("user"),
         state=state_filter(request, ORDER_STATES),
         before=params.get("before"),
-        limit=page_limit(request),
+        limit=limit + 1,
     )
-    return json_response({"items": [order.to_json() for order in orders]})
+    orders, next_before = next_page(fetched, limit, lambda order: order.id)
+    items = [order.to_json() for order in orders]
+    return json_response({"items": items, "next_before": next_before})
 
 
 @routes.add(
@@ -289,21 +300,42 @@ async def sync_order(request: Request) -> Response:
     return json_response(order.to_json())
 
 
+EVENTS_QUERY = (
+    ("kind", "created, paid, closed, rejected, refund_requested, ...", {"type": "string"}),
+    ("order", "an order id", {"type": "string"}),
+    PAGE[0],  # before
+    limit_param(100),
+)
+EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "order": {"type": ["string", "null"], "description": "null for a refused report"},
+        "kind": {"type": "string"},
+        "detail": {},
+        "created": {"type": "string", "format": "date-time"},
+    },
+}
+
+
 @routes.add(
     "GET",
     "/api/admin/pay/events",
     "What happened to orders, newest first; kind=rejected lists refused reports",
     access="admin",
-    query=(
-        ("kind", "created, paid, closed, rejected, refund_requested, ...", {"type": "string"}),
-        ("order", "an order id", {"type": "string"}),
-    ),
-    responses={200: ("Events", {"type": "object"})},
+    query=EVENTS_QUERY,
+    responses={200: ("Events", page_answer(EVENT, "before"))},
 )
 async def list_events(request: Request) -> Response:
     await require_admin(request)
+    declared_only(request, EVENTS_QUERY)
     params = request.query_params
-    items: list[dict[str, Any]] = await services_of(request).payments.events(
-        order=params.get("order"), kind=params.get("kind")
+    limit = page_limit(request, default=100)
+    fetched: list[dict[str, Any]] = await services_of(request).payments.events(
+        order=params.get("order"),
+        kind=params.get("kind"),
+        before=params.get("before"),
+        limit=limit + 1,
     )
-    return json_response({"items": items})
+    events, next_before = next_page(fetched, limit, lambda event: str(event["id"]))
+    return json_response({"items": list(events), "next_before": next_before})

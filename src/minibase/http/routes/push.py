@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_body
-from minibase.http.paging import PAGE, page_limit
+from minibase.http.paging import PAGE, declared_only, next_page, page_answer, page_limit
 from minibase.http.routing import Media, Routes
 
 routes = Routes("push")
@@ -92,18 +92,17 @@ async def receive_push(request: Request) -> Response:
     "The messages and events an app's push delivered, newest first",
     access="admin",
     query=PAGE,
-    responses={
-        200: (
-            "Messages",
-            {"type": "object", "properties": {"items": {"type": "array", "items": MESSAGE}}},
-        )
-    },
+    responses={200: ("Messages", page_answer(MESSAGE, "before"))},
 )
 async def list_push_messages(request: Request) -> Response:
     await require_admin(request)
-    messages = await services_of(request).push.messages(
+    declared_only(request, PAGE)
+    limit = page_limit(request)
+    fetched = await services_of(request).push.messages(
         request.path_params["appid"],
         before=request.query_params.get("before"),
-        limit=page_limit(request),
+        limit=limit + 1,
     )
-    return json_response({"items": [message.to_json() for message in messages]})
+    messages, next_before = next_page(fetched, limit, lambda message: message.id)
+    items = [message.to_json() for message in messages]
+    return json_response({"items": items, "next_before": next_before})

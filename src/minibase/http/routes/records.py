@@ -20,7 +20,7 @@ from minibase.data.records import (
 from minibase.errors import ApiError
 from minibase.http.auth import caller_of, services_of
 from minibase.http.json import json_response, raw_json_response, read_json, read_object
-from minibase.http.paging import declared_only, limit_param
+from minibase.http.paging import declared_only, limit_param, page_answer
 from minibase.http.routing import Routes
 
 routes = Routes("records")
@@ -37,14 +37,8 @@ RECORD: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
-PAGE = {
-    "type": "object",
-    "properties": {
-        "items": {"type": "array", "items": RECORD},
-        "next_cursor": {"type": ["string", "null"]},
-        "total": {"type": "integer"},
-    },
-}
+TOTAL = {"type": "integer", "description": "with count=true: how many records match"}
+PAGE = page_answer(RECORD, "cursor", total=TOTAL)
 UPDATE = {
     "type": "object",
     "description": "Fields to merge, or operators: $set $unset $inc $push $pull (not both)",

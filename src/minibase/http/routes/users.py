@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.auth.identities import shown_identities_of
+from minibase.auth.identities import shown_users
 from minibase.auth.users import (
     MAX_PROFILE_BYTES,
     MAX_ROLES,
@@ -26,10 +26,9 @@ from minibase.auth.users import (
 from minibase.errors import ApiError
 from minibase.http.auth import client_address, require_admin, require_user, services_of
 from minibase.http.json import json_response, read_json, read_object
-from minibase.http.paging import declared_only, limit_param, next_page, page_limit
+from minibase.http.paging import declared_only, limit_param, next_page, page_answer, page_limit
 from minibase.http.routing import Routes
 from minibase.platforms import PLATFORMS
-from minibase.store.database import Connection
 
 routes = Routes("users")
 
@@ -109,14 +108,6 @@ _USER_CHANGES = {
 }
 
 
-async def _with_identities(conn: Connection, users: Sequence[User]) -> list[dict[str, Any]]:
-    """Users as admins and the user see them: with the identities they sign in with."""
-    linked = await shown_identities_of(conn, [user.id for user in users])
-    return [
-        {**user.public(), "identities": [i.public() for i in linked[user.id]]} for user in users
-    ]
-
-
 @routes.add(
     "POST",
     "/api/admin/users",
@@ -137,7 +128,7 @@ async def create_user(request: Request) -> Response:
     profile = check_profile(body.get("profile", {}))
     async with services.db.transaction() as conn:
         user = await insert_user(conn, services.clock, services.ids, roles, profile)
-        (shown,) = await _with_identities(conn, [user])
+        (shown,) = await shown_users(conn, [user])
     return json_response(shown, 201)
 
 
@@ -155,21 +146,7 @@ LIST_QUERY = (
     " by phone",
     access="admin",
     query=LIST_QUERY,
-    responses={
-        200: (
-            "Users",
-            {
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": LINKED_USER},
-                    "next_after": {
-                        "type": ["string", "null"],
-                        "description": "pass as `after` for the next page; null on the last",
-                    },
-                },
-            },
-        )
-    },
+    responses={200: ("Users", page_answer(LINKED_USER, "after"))},
 )
 async def list_users_route(request: Request) -> Response:
     await require_admin(request)
@@ -186,7 +163,7 @@ async def list_users_route(request: Request) -> Response:
         else:
             fetched = await list_users(conn, after=after, limit=limit + 1)
             users, next_after = next_page(fetched, limit, lambda user: user.id)
-        items = await _with_identities(conn, users)
+        items = await shown_users(conn, users)
     return json_response({"items": items, "next_after": next_after})
 
 
@@ -201,7 +178,7 @@ async def get_user_route(request: Request) -> Response:
     await require_admin(request)
     async with services_of(request).db.reader() as conn:
         user = await get_user(conn, request.path_params["id"])
-        (shown,) = await _with_identities(conn, [user])
+        (shown,) = await shown_users(conn, [user])
     return json_response(shown)
 
 
@@ -233,7 +210,7 @@ async def patch_user(request: Request) -> Response:
         user = await update_user(conn, services.clock, user, **changes)
         if changes.get("disabled"):
             await services.sessions.revoke_user(conn, user.id)
-        (shown,) = await _with_identities(conn, [user])
+        (shown,) = await shown_users(conn, [user])
     services.revocations.changed()
     return json_response(shown)
 
@@ -273,7 +250,7 @@ async def issue_tokens(request: Request) -> Response:
     async with services.db.transaction() as conn:
         user = await get_user(conn, request.path_params["id"])
         pair = await services.sessions.issue(conn, user)
-        (shown,) = await _with_identities(conn, [user])
+        (shown,) = await shown_users(conn, [user])
     return json_response({**pair.to_json(), "user": shown})
 
 
@@ -341,7 +318,7 @@ async def me(request: Request) -> Response:
     assert caller.id is not None
     async with services_of(request).db.reader() as conn:
         user = await get_user(conn, caller.id)
-        (shown,) = await _with_identities(conn, [user])
+        (shown,) = await shown_users(conn, [user])
     return json_response(shown)
 
 
