@@ -1,0 +1,78 @@
+/** What the SDK needs from a mini program runtime, one adapter per platform. */
+export type PlatformName = "wechat" | "alipay" | "douyin" | "baidu" | "qq";
+
+export interface HttpRequest {
+  url: string;
+  method: string;
+  /** a JSON text, sent with content-type application/json */
+  body?: string;
+  headers: Record<string, string>;
+  /** milliseconds */
+  timeout: number;
+}
+
+export interface HttpAnswer {
+  status: number;
+  /** the parsed JSON body; undefined when empty */
+  data: unknown;
+  /** lower-cased names */
+  headers: Record<string, string>;
+}
+
+/** What the platform's login gives, as POST /api/auth/{platform}/login takes it. */
+export interface LoginCodes {
+  code?: string;
+  /** Douyin: tt.login's anonymousCode (alone for a guest) */
+  anonymous_code?: string;
+}
+
+export interface Storage {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  remove(key: string): void;
+}
+
+export interface Platform {
+  readonly name: PlatformName;
+  /** the app's id, when the runtime tells it (wx.getAccountInfoSync and the like) */
+  appid(): string | undefined;
+  login(): Promise<LoginCodes>;
+  /** resolves with any HTTP status; rejects with MinibaseError network.* when no answer came */
+  request(request: HttpRequest): Promise<HttpAnswer>;
+  readonly storage: Storage;
+  /** the platform's payment sheet with what the server's order answered in `payment`;
+   * rejects with pay.cancelled or pay.failed, resolves "paid" or "unknown" (still processing) */
+  requestPayment(payment: Record<string, unknown>): Promise<"paid" | "unknown">;
+  /** the platform's subscribe-message prompt; what it answered, as the platform gives it */
+  requestSubscribe(templateIds: string[]): Promise<Record<string, unknown>>;
+}
+
+/** A runtime API in callback style: { ...args, success, fail }. */
+export type CallbackApi = (options: Record<string, unknown>) => unknown;
+
+export function promised<T>(api: CallbackApi, options: Record<string, unknown>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    api({ ...options, success: (value: T) => resolve(value), fail: (error: unknown) => reject(error) });
+  });
+}
+
+export function lowerCased(headers: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers && typeof headers === "object") {
+    for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+      out[name.toLowerCase()] = String(value);
+    }
+  }
+  return out;
+}
+
+/** JSON bodies come parsed, as text, or empty, depending on the runtime. */
+export function parsedBody(data: unknown): unknown {
+  if (typeof data !== "string") return data === null ? undefined : data;
+  if (data === "") return undefined;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
+  }
+}

@@ -1,0 +1,132 @@
+/** WeChat, QQ, Douyin and Baidu: one runtime shape (`header`, `statusCode`, storage by key),
+ * with their own login, app id and payment. */
+import { MinibaseError, unsupported } from "../errors";
+import {
+  type CallbackApi,
+  type HttpAnswer,
+  type HttpRequest,
+  type LoginCodes,
+  type Platform,
+  type PlatformName,
+  type Storage,
+  lowerCased,
+  parsedBody,
+  promised,
+} from "./types";
+
+/** The parts of wx / qq / tt / swan the SDK uses. */
+export interface WechatLikeRuntime {
+  request: CallbackApi;
+  getStorageSync(key: string): unknown;
+  setStorageSync(key: string, value: unknown): void;
+  removeStorageSync(key: string): void;
+  login?: CallbackApi;
+  getLoginCode?: CallbackApi;
+  requestPayment?: CallbackApi;
+  requestSubscribeMessage?: CallbackApi;
+  getAccountInfoSync?: () => { miniProgram?: { appId?: string } };
+  getEnvInfoSync?: () => { microapp?: { appId?: string }; appKey?: string };
+}
+
+interface Answer {
+  statusCode: number;
+  data: unknown;
+  header?: unknown;
+}
+
+export class WechatLike implements Platform {
+  readonly storage: Storage;
+
+  constructor(
+    readonly name: Exclude<PlatformName, "alipay">,
+    private readonly runtime: WechatLikeRuntime,
+  ) {
+    this.storage = {
+      get: (key) => {
+        const value = runtime.getStorageSync(key);
+        return value === "" ? undefined : value; // "" is how a missing key reads
+      },
+      set: (key, value) => runtime.setStorageSync(key, value),
+      remove: (key) => runtime.removeStorageSync(key),
+    };
+  }
+
+  appid(): string | undefined {
+    const runtime = this.runtime;
+    if (this.name === "douyin") return runtime.getEnvInfoSync?.().microapp?.appId;
+    if (this.name === "baidu") return runtime.getEnvInfoSync?.().appKey;
+    return runtime.getAccountInfoSync?.().miniProgram?.appId;
+  }
+
+  async login(): Promise<LoginCodes> {
+    const runtime = this.runtime;
+    if (this.name === "baidu") {
+      const got = await promised<{ code: string }>(needed(runtime.getLoginCode, "getLoginCode"), {});
+      return { code: got.code };
+    }
+    if (this.name === "douyin") {
+      // force: false lets a person who is not logged in to Douyin use the app as a guest
+      const got = await promised<{ code?: string; anonymousCode?: string }>(
+        needed(runtime.login, "login"),
+        { force: false },
+      );
+      return { code: got.code || undefined, anonymous_code: got.anonymousCode || undefined };
+    }
+    const got = await promised<{ code: string }>(needed(runtime.login, "login"), {});
+    return { code: got.code };
+  }
+
+  request(request: HttpRequest): Promise<HttpAnswer> {
+    return new Promise((resolve, reject) => {
+      this.runtime.request({
+        url: request.url,
+        method: request.method,
+        data: request.body,
+        header: request.headers,
+        timeout: request.timeout,
+        dataType: "json",
+        success: (answer: Answer) =>
+          resolve({
+            status: answer.statusCode,
+            data: parsedBody(answer.data),
+            headers: lowerCased(answer.header),
+          }),
+        fail: (error: { errMsg?: string }) => reject(networkError(error.errMsg)),
+      });
+    });
+  }
+
+  async requestPayment(payment: Record<string, unknown>): Promise<"paid" | "unknown"> {
+    if (this.name !== "wechat" || !this.runtime.requestPayment) {
+      throw unsupported(`payments are taken on WeChat and Alipay, not on ${this.name}`);
+    }
+    try {
+      await promised(this.runtime.requestPayment, { ...payment });
+      return "paid";
+    } catch (error) {
+      const said = String((error as { errMsg?: string })?.errMsg ?? error);
+      if (said.includes("cancel")) throw new MinibaseError("pay.cancelled", "the person cancelled the payment");
+      throw new MinibaseError("pay.failed", `the payment failed: ${said}`);
+    }
+  }
+
+  async requestSubscribe(templateIds: string[]): Promise<Record<string, unknown>> {
+    const prompt = this.runtime.requestSubscribeMessage;
+    if (!prompt) throw unsupported(`${this.name} has no subscribe-message prompt`);
+    const answer = await promised<Record<string, unknown>>(prompt, { tmplIds: templateIds });
+    const choices: Record<string, unknown> = {};
+    for (const id of templateIds) if (id in answer) choices[id] = answer[id];
+    return choices;
+  }
+}
+
+function needed(api: CallbackApi | undefined, name: string): CallbackApi {
+  if (!api) throw unsupported(`this runtime has no ${name}`);
+  return api;
+}
+
+export function networkError(said: string | undefined): MinibaseError {
+  const text = said || "the request failed";
+  const code = /time ?out/i.test(text) ? "network.timeout" : "network.failed";
+  return new MinibaseError(code, text);
+}
