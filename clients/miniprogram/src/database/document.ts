@@ -1,0 +1,92 @@
+/** `db.collection(name).doc(id)`: one record, read, replaced, updated or removed. */
+import type { Caller } from "../caller";
+import { fieldList, isNotFound, optionsOf, recordsPath } from "./paths";
+import type {
+  AnyFields,
+  GetResult,
+  Projection,
+  RemoveResult,
+  SetResult,
+  Stored,
+  UpdateResult,
+  WriteOptions,
+} from "./types";
+import { guard, toRecord, toUpdate } from "./update";
+
+export class DocumentReference<T = AnyFields> {
+  constructor(
+    private readonly caller: Caller,
+    private readonly collection: string,
+    readonly id: string,
+    private readonly projection?: Projection,
+  ) {}
+
+  /** Answer only these fields (and `_id`): `.field({ title: true }).get()`. */
+  field(projection: Projection): DocumentReference<T> {
+    return new DocumentReference<T>(this.caller, this.collection, this.id, projection);
+  }
+
+  /** `{ data: record }`; MinibaseError `records.not_found` when no record has this id or the
+   * read rule hides it. */
+  async get(): Promise<GetResult<T>> {
+    const path = recordsPath(this.collection, this.id);
+    const fields = fieldList(this.projection);
+    const data = await this.caller.call<Stored<T>>("GET", path, { query: { fields } });
+    return { data };
+  }
+
+  /** Replace the record's fields with `data` (fields left out are removed), or create it with
+   * this id when there is none, as CloudBase's set does. With `data._version`, only that
+   * version is replaced (else `records.version_conflict`) and nothing is created. */
+  async set(options: WriteOptions): Promise<SetResult<T>> {
+    const path = recordsPath(this.collection, this.id);
+    const { data: fields } = optionsOf(options, "set()", ["data"]);
+    const body = toRecord(fields, { at: "set().data", allow: ["_version"] });
+    if (body._version !== undefined) guard(body._version, "set().data._version");
+    try {
+      const data = await this.caller.call<Stored<T>>("PUT", path, { body });
+      return { _id: this.id, stats: { created: 0, updated: 1 }, data };
+    } catch (error) {
+      // no record with this id: create it (one the user may not see answers records.exists)
+      if (!isNotFound(error) || body._version !== undefined) throw error;
+    }
+    const data = await this.caller.call<Stored<T>>("POST", recordsPath(this.collection), {
+      body: { ...body, _id: this.id },
+    });
+    return { _id: this.id, stats: { created: 1, updated: 0 }, data };
+  }
+
+  /** Change the fields `data` names, with `_.inc`, `_.push`, `_.remove` ... (see
+   * `db.command`); nested objects change only the fields they name. `data._version` refuses
+   * the update if the record changed since (`records.version_conflict`). A record that is not
+   * there (or hidden from the user) answers `stats.updated` 0, as in CloudBase. */
+  async update(options: WriteOptions): Promise<UpdateResult<T>> {
+    const path = recordsPath(this.collection, this.id);
+    const { data: fields } = optionsOf(options, "update()", ["data"]);
+    const { update, version } = toUpdate(fields, { at: "update()", guard: true });
+    const body = version === undefined ? update : { ...update, _version: version };
+    try {
+      const data = await this.caller.call<Stored<T>>("PATCH", path, { body });
+      return { stats: { updated: 1 }, data };
+    } catch (error) {
+      if (isNotFound(error)) return { stats: { updated: 0 } };
+      throw error;
+    }
+  }
+
+  /** Delete the record: `stats.removed` 1, or 0 when it is not there (as in CloudBase). With
+   * `{ _version }`, only that version is deleted (else `records.version_conflict`). */
+  async remove(options?: { _version?: number }): Promise<RemoveResult> {
+    const path = recordsPath(this.collection, this.id);
+    const { _version: version } = optionsOf(options ?? {}, "remove()", ["_version"]);
+    const guarded = version === undefined ? undefined : guard(version, "remove()._version");
+    try {
+      const sent = guarded === undefined ? {} : { headers: { "if-match": `"${guarded}"` } };
+      await this.caller.call("DELETE", path, sent);
+      return { stats: { removed: 1 } };
+    } catch (error) {
+      if (isNotFound(error)) return { stats: { removed: 0 } };
+      throw error;
+    }
+  }
+}
