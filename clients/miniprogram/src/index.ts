@@ -8,6 +8,7 @@
 import { Auth } from "./auth";
 import type { Caller } from "./caller";
 import { SignedInCaller } from "./client";
+import { type Database, database } from "./database";
 import { invalidArgument } from "./errors";
 import { type CallFunctionOptions, callFunction } from "./functions";
 import { Http } from "./http";
@@ -22,6 +23,7 @@ export type { Caller, CallOptions, Method } from "./caller";
 export type { Order, PayOptions } from "./pay";
 export type { CallFunctionOptions } from "./functions";
 export type { PlatformName } from "./platform/types";
+export type * from "./database";
 
 export const version = "0.1.0";
 
@@ -41,6 +43,8 @@ export interface App {
   readonly appid: string;
   /** the signed-in user: silent login, refresh, phone, profile, sign-out, onChange */
   readonly auth: Auth;
+  /** the data API in CloudBase's shape: `db.collection("posts").where({ ... }).get()` */
+  database(): Database;
   /** a cloud function: `{ result }`, as wx.cloud.callFunction answers */
   callFunction<T = unknown>(options: CallFunctionOptions): Promise<{ result: T }>;
   /** create the order, open the platform's payment sheet, answer the order's state after */
@@ -62,10 +66,12 @@ export function init(options: InitOptions): App {
   const http = new Http({ url: options.url, platform, timeout: options.timeout ?? 15_000 });
   const auth = new Auth(http, platform, appid);
   const caller = new SignedInCaller(http, auth);
+  const db = database(caller);
   return {
     platform: platform.name,
     appid,
     auth,
+    database: () => db,
     callFunction: (call) => callFunction(caller, call),
     pay: (purchase) => pay(caller, platform, purchase),
     requestSubscribe: (ids) => requestSubscribe(caller, platform, ids),

@@ -12,7 +12,7 @@ Page({
     try {
       // the first call logs in silently; the collection's rules decide what this user sees
       const page = await db.collection("notes").orderBy("_created", "desc").limit(20).get();
-      this.setData({ notes: page.data, next: page.next ? "more" : null, error: "" });
+      this.setData({ notes: page.data, next: page.nextCursor, error: "" });
     } catch (error) {
       this.setData({ error: `${error.code}: ${error.message}` });
     }
