@@ -101,7 +101,13 @@ class MinibaseApp:
                 app,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=["authorization", "content-type", "if-match", "x-request-id"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "if-match",
+                    "x-http-method-override",
+                    "x-request-id",
+                ],
                 expose_headers=["x-request-id"],
             )
         self._app = app

@@ -50,6 +50,10 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         " (a `fields` path no record holds: details.field and details.did_you_mean).",
     ),
     "request.not_found": (404, "No route at this path."),
+    "request.invalid_method_override": (
+        400,
+        "X-HTTP-Method-Override names a method other than PATCH, PUT or DELETE.",
+    ),
     "request.nul_character": (
         400,
         "A string holds the NUL character (\\u0000), which no engine stores; details.path names"

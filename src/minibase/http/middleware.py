@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware (no per-request task or copy): request ids, error bodies, CORS."""
+"""Pure-ASGI middleware (no per-request task or copy): request ids, method overrides, error
+bodies, CORS."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from minibase.store.database import DatabaseUnavailable
 
 log = logging.getLogger("minibase.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# mini programs' request APIs send no PATCH (wx.request, my.request, tt.request ...): a POST
+# with X-HTTP-Method-Override names the method it stands for
+_OVERRIDES = frozenset({"PATCH", "PUT", "DELETE"})
 
 
 class RequestContext:
-    """Gives every request an id (or keeps a sane incoming X-Request-Id), echoes it back, and
-    turns any escaped exception into a JSON error: the client sees a code and the request id,
-    the log gets the trace."""
+    """Gives every request an id (or keeps a sane incoming X-Request-Id), echoes it back, lets
+    a POST stand for PATCH, PUT or DELETE (X-HTTP-Method-Override), and turns any escaped
+    exception into a JSON error: the client sees a code and the request id, the log gets the
+    trace."""
 
     def __init__(self, app: ASGIApp, owner: object) -> None:
         self.app = app
@@ -43,6 +48,8 @@ class RequestContext:
             await send(message)
 
         try:
+            if scope["method"] == "POST":
+                _override_method(scope)
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
             if started:
@@ -59,6 +66,20 @@ class RequestContext:
                 )
             response = error_response(error, request_id)
             await response(scope, receive, send_with_id)
+
+
+def _override_method(scope: Scope) -> None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-http-method-override":
+            method = value.decode("latin-1").strip().upper()
+            if method not in _OVERRIDES:
+                raise ApiError(
+                    "request.invalid_method_override",
+                    400,
+                    f"X-HTTP-Method-Override {method!r}: a POST may stand for PATCH, PUT or DELETE",
+                )
+            scope["method"] = method
+            return
 
 
 def _incoming_id(scope: Scope) -> str | None:
