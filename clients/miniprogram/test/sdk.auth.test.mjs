@@ -217,3 +217,28 @@ describe("errors", () => {
     await assert.rejects(mp.app.call("GET", "/api/auth/me"), { code: "network.timeout" });
   });
 });
+
+describe("profile", () => {
+  it("stores what the platform signed, and tells onChange", async () => {
+    const mp = miniProgram("pat");
+    await mp.app.auth.getUser();
+    const told = [];
+    mp.app.auth.onChange((user) => told.push(user));
+    const rawData = JSON.stringify({ nickName: "Pat", avatarUrl: "https://example.com/p.png" });
+    const { signature } = await server.control("/raw-data-signature", {
+      platform: "wechat",
+      appid: mp.app.appid,
+      person: "pat",
+      raw_data: rawData,
+    });
+
+    const user = await mp.app.auth.updateProfile({ rawData, signature });
+    assert.equal(user.profile.nickName ?? user.profile.nickname, "Pat");
+    assert.equal(told.length, 1);
+    assert.equal(mp.app.auth.currentUser.id, user.id);
+    await assert.rejects(
+      mp.app.auth.updateProfile({ rawData, signature: "0".repeat(40) }),
+      { code: "auth.invalid_encrypted_data" },
+    );
+  });
+});
