@@ -4,17 +4,8 @@
 // have them, and a clear client.unsupported before any request on those that do not.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { appOn, failure } from "./support/sdk.mjs";
+import { SHOP, appOn, failure } from "./support/sdk.mjs";
 import { startServer } from "./support/server.mjs";
-
-const SHOP = `
-from minibase.functions import price
-
-
-@price()
-async def catalogue(ctx, product, input):
-    return {"amount": 1800, "description": f"minibase coffee: {product}"}
-`;
 
 let server;
 before(async () => {

@@ -13,6 +13,17 @@ import { fakePlatform, useGlobal } from "./fakes.mjs";
 /** dist/minibase.js: `npm test` builds it first. */
 export const minibase = createRequire(import.meta.url)("../../dist/minibase.js");
 
+/** A functions file whose @price hook sells every product for 18 yuan (startServer's
+ * `functions: { "shop.py": SHOP }`), so that app.pay needs no amount. */
+export const SHOP = `
+from minibase.functions import price
+
+
+@price()
+async def catalogue(ctx, product, input):
+    return {"amount": 1800, "description": f"minibase coffee: {product}"}
+`;
+
 /** The login API each platform's SDK must use, and the other login APIs its runtime has. */
 export const LOGIN_API = Object.freeze({
   wechat: "login",
