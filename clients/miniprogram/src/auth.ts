@@ -3,7 +3,7 @@
  * a silent login again when the refresh token is dead. */
 import { MinibaseError, invalidArgument } from "./errors";
 import { type Http, unwrap } from "./http";
-import type { Platform } from "./platform/types";
+import { type Platform, parsedBody } from "./platform/types";
 
 /** A user as the server shows it (GET /api/auth/me). */
 export interface User {
@@ -39,7 +39,8 @@ const DEAD_REFRESH = new Set(["auth.invalid_refresh_token", "auth.refresh_token_
 
 export type ChangeListener = (user: User | null) => void;
 
-/** What getPhoneNumber's event detail holds on each platform (or WeChat's code alone). */
+/** What getPhoneNumber's event detail holds on each platform (or WeChat's code alone), or
+ * what my.getPhoneNumber answers on Alipay: `{ response }`, the whole signed message as text. */
 export type PhoneProof =
   | string
   | { code: string }
@@ -259,6 +260,18 @@ function phoneBody(proof: PhoneProof): Record<string, unknown> {
   if (typeof proof === "string") return { code: proof };
   if ("code" in proof && typeof proof.code === "string") return { code: proof.code };
   if ("encryptedData" in proof) return { encrypted_data: proof.encryptedData, iv: proof.iv };
-  if ("response" in proof) return { response: proof.response, sign: proof.sign };
+  if ("response" in proof) return alipayPhoneBody(proof);
   throw invalidArgument("bindPhone takes getPhoneNumber's code or its event detail");
+}
+
+/** my.getPhoneNumber answers `{ response: '{"response":"...","sign":"..."}' }`: the server
+ * verifies the parts of that message, so they are sent as they are inside it. */
+function alipayPhoneBody(proof: { response: string; sign?: string }): Record<string, unknown> {
+  if (proof.sign === undefined) {
+    const message = parsedBody(proof.response) as { response?: unknown; sign?: unknown };
+    if (message && typeof message === "object" && typeof message.response === "string") {
+      return { response: message.response, sign: message.sign };
+    }
+  }
+  return { response: proof.response, sign: proof.sign };
 }

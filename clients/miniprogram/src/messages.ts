@@ -4,7 +4,11 @@ import type { Caller } from "./caller";
 import { invalidArgument } from "./errors";
 import type { Platform } from "./platform/types";
 
-/** The messages of each template the user can still receive, after recording the answer. */
+/** The answers the server records; the platforms' others (Douyin's "fail") grant nothing. */
+const RECORDED = new Set(["accept", "reject", "ban", "filter"]);
+
+/** The messages of each template the user can still receive, after recording the answer: a
+ * count for every template asked (0 when none) and for those granted before. */
 export async function requestSubscribe(
   caller: Caller,
   platform: Platform,
@@ -14,5 +18,14 @@ export async function requestSubscribe(
     throw invalidArgument("requestSubscribe takes a list of template ids");
   }
   const choices = await platform.requestSubscribe(templateIds);
-  return caller.call<Record<string, number>>("POST", "/api/messages/grants", { body: choices });
+  const answers: Record<string, string> = {};
+  for (const [id, choice] of Object.entries(choices)) {
+    answers[id] = typeof choice === "string" && RECORDED.has(choice) ? choice : "reject";
+  }
+  const counts = await caller.call<Record<string, number>>("POST", "/api/messages/grants", {
+    body: answers,
+  });
+  const none: Record<string, number> = {};
+  for (const id of templateIds) none[id] = 0;
+  return { ...none, ...counts };
 }
