@@ -19,7 +19,9 @@ export async function requestSubscribe(
   }
   const choices = await platform.requestSubscribe(templateIds);
   const answers: Record<string, string> = {};
-  for (const [id, choice] of Object.entries(choices)) {
+  for (const id of templateIds) {
+    const choice = choices[id];
+    // a template the prompt did not answer for (or answered "fail") was not granted
     answers[id] = typeof choice === "string" && RECORDED.has(choice) ? choice : "reject";
   }
   const counts = await caller.call<Record<string, number>>("POST", "/api/messages/grants", {

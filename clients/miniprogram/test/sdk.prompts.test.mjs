@@ -100,6 +100,16 @@ describe("subscribe messages", () => {
     assert.deepEqual(grants, { "tmpl-shipped": 1, "tmpl-failed": 0, "tmpl-banned": 0 });
   });
 
+  it("a prompt that answers for none of the templates grants none", async (t) => {
+    const { app, runtime } = appOn(t, "wechat", server, { person: "silent" });
+    runtime.requestSubscribeMessage = (options) => {
+      const answer = { errMsg: "requestSubscribeMessage:ok" };
+      setTimeout(() => (options.success?.(answer), options.complete?.(answer)));
+    };
+    const grants = await app.requestSubscribe(["tmpl-shipped"]);
+    assert.deepEqual(grants, { "tmpl-shipped": 0 });
+  });
+
   for (const platform of ["baidu", "qq"]) {
     it(`on ${platform}, requestSubscribe() rejects with client.unsupported before any request`, async (t) => {
       const { app, runtime } = appOn(t, platform, server, { person: "subscriber" });

@@ -37,7 +37,7 @@ export { Command, DbRegExp, GeoPoint } from "./commands";
 export type { DatabaseCommand } from "./commands";
 export { DocumentReference } from "./document";
 export { Query } from "./query";
-export type { Order } from "./query";
+export type { SortOrder } from "./query";
 export type * from "./types";
 
 export interface Database {

@@ -27,7 +27,7 @@ import type {
 } from "./types";
 import { toUpdate } from "./update";
 
-export type Order = "asc" | "desc";
+export type SortOrder = "asc" | "desc";
 
 interface QueryState {
   readonly where?: { readonly condition: unknown };
@@ -65,7 +65,7 @@ export class Query<T = AnyFields> {
 
   /** Sort by a field (dotted paths reach into objects), then by the next orderBy; `_id` breaks
    * ties. The server takes up to four. */
-  orderBy(field: string, order: Order): Query<T> {
+  orderBy(field: string, order: SortOrder): Query<T> {
     return this.with({ orders: [...this.state.orders, [field, order]] });
   }
 
