@@ -10,13 +10,20 @@ from minibase.testing.plugin import Actor, MakeUser
 from .conftest import assert_error, create, make_collection, records_url
 
 
-async def test_a_post_standing_for_patch_updates_the_record(
+async def _a_note(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
-) -> None:
+) -> tuple[Actor, str]:
+    """A user and the URL of their note, whose score is 1."""
     await make_collection(client, admin, "notes", {"score": {"type": "integer"}})
     user = await make_user()
     note = await create(client, user.headers, "notes", {"score": 1})
-    url = f"{records_url('notes')}/{note['_id']}"
+    return user, f"{records_url('notes')}/{note['_id']}"
+
+
+async def test_a_post_standing_for_patch_updates_the_record(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    user, url = await _a_note(client, admin, make_user)
 
     updated = await client.post(
         url,
@@ -32,10 +39,7 @@ async def test_a_post_standing_for_patch_updates_the_record(
 async def test_an_override_to_another_method_is_refused_and_changes_nothing(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
 ) -> None:
-    await make_collection(client, admin, "notes", {"score": {"type": "integer"}})
-    user = await make_user()
-    note = await create(client, user.headers, "notes", {"score": 1})
-    url = f"{records_url('notes')}/{note['_id']}"
+    user, url = await _a_note(client, admin, make_user)
 
     refused = await client.post(
         url, json={"score": 9}, headers={**user.headers, "X-HTTP-Method-Override": "GET"}
