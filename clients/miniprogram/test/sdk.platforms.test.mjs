@@ -184,6 +184,11 @@ for (const platform of PLATFORMS) {
         [5, 4, 3],
         [2],
       ]);
+      const handedBack = [];
+      for (let at = await query.get(); at; at = await at.next()) {
+        handedBack.push(at.data.map((note) => note.score));
+      }
+      assert.deepEqual(handedBack, pages, "each page hands back the next");
       assert.deepEqual(await notes.where({ score: _.gte(2) }).count(), { total: 7 });
       assert.deepEqual(await notes.count(), { total: 8 });
     });

@@ -10,6 +10,7 @@
  *     const posts = db.collection('posts').where({ status: 'published' }).orderBy('score', 'desc')
  *     let page = await posts.get()                                // { data, nextCursor }
  *     while (page.nextCursor) page = await posts.after(page.nextCursor).get()
+ *     // or: for (let p = await posts.get(); p; p = await p.next()) ...
  */
 import type { Caller, QueryValue } from "../caller";
 import { invalidArgument, unsupported } from "../errors";
@@ -106,7 +107,12 @@ export class Query<T = AnyFields> {
     const page = await this.caller.call<ListAnswer<T>>("GET", recordsPath(this.collection), {
       query,
     });
-    return { data: page.items, nextCursor: page.next_cursor };
+    const nextCursor = page.next_cursor;
+    const answer = { data: page.items, nextCursor } as Page<T>;
+    Object.defineProperty(answer, "next", {
+      value: () => (nextCursor ? this.after(nextCursor).get() : Promise.resolve(null)),
+    });
+    return answer;
   }
 
   /** How many records match: `{ total }`. */

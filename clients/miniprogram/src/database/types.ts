@@ -25,6 +25,9 @@ export interface Page<T> {
   data: Stored<T>[];
   /** where the next page starts: `query.after(page.nextCursor).get()`; null on the last page */
   nextCursor: string | null;
+  /** the next page, with the same where, orderBy, limit and field; null after the last
+   * (not enumerable: the page stays plain data) */
+  next(): Promise<Page<T> | null>;
 }
 
 export interface CountResult {
