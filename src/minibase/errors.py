@@ -219,6 +219,22 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "The record passes a shape limit: a field name too long, too many fields in one object"
         " or in all; details name the limit (a setting), its max and the path.",
     ),
+    # files
+    "files.invalid_upload": (
+        400,
+        "The upload is not multipart/form-data as mini programs send it (no boundary, cut off,"
+        " no file part or two of them, a header or text field past its limit); the message"
+        " says which.",
+    ),
+    "files.too_large": (
+        413,
+        "The file passes the field's max size; it was refused while streaming (details.max).",
+    ),
+    "files.type_not_allowed": (
+        415,
+        "The file's content (its magic bytes, not the name or the client's content type) is not"
+        " a type the field allows; details give found and allowed.",
+    ),
 }
 
 
