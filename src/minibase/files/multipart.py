@@ -149,16 +149,14 @@ class _Parser:
 
     async def _fill(self) -> bool:
         """One more chunk into the buffer; False at the end of the body."""
-        while not self._ended:
-            try:
-                chunk = await anext(self._chunks)
-            except StopAsyncIteration:
-                self._ended = True
-                break
-            if chunk:
-                self._buffer += chunk
-                return True
-        return False
+        if self._ended:
+            return False
+        try:
+            self._buffer += await anext(self._chunks)
+        except StopAsyncIteration:
+            self._ended = True
+            return False
+        return True
 
     async def _need(self, size: int, where: str) -> None:
         while len(self._buffer) < size:
