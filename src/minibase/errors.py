@@ -235,6 +235,12 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "The file's content (its magic bytes, not the name or the client's content type) is not"
         " a type the field allows; details give found and allowed.",
     ),
+    "files.invalid_expiry": (400, "A temporary link must last 1 second to the configured max."),
+    "files.invalid_link": (
+        403,
+        "The download link is not one this server signed for this file (changed or unsigned).",
+    ),
+    "files.link_expired": (403, "The temporary download link has expired; ask for a new one."),
 }
 
 
