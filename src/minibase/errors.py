@@ -241,6 +241,14 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "The download link is not one this server signed for this file (changed or unsigned).",
     ),
     "files.link_expired": (403, "The temporary download link has expired; ask for a new one."),
+    "files.invalid_thumb": (
+        400,
+        "The thumb size is not one the field lists (WxH), or fit is not cover or contain.",
+    ),
+    "files.invalid_image": (
+        422,
+        "The file cannot be made into a thumbnail: not a readable image, or too many pixels.",
+    ),
 }
 
 
