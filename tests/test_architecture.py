@@ -69,8 +69,9 @@ ALLOWED = {
         "store",
     },
     "jobs": {"store", "clock", "errors", "ids"},
-    # the file features see the standard library, httpx and these two, nothing of the server
-    "files": {"errors", "clock"},
+    # the file features see the standard library, httpx and these leaf modules, nothing of the
+    # server (private_files: the data directory's modes, for the local storage backend)
+    "files": {"errors", "clock", "private_files"},
     "pay": {
         "auth",
         "clock",

@@ -249,6 +249,21 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         422,
         "The file cannot be made into a thumbnail: not a readable image, or too many pixels.",
     ),
+    "files.not_found": (404, "No file with this key."),
+    "files.invalid_key": (
+        400,
+        "A file key is not one the server makes: segments of letters, digits, '-', '_' and '.'"
+        " (not starting with a dot) joined by '/', at most 1024 bytes.",
+    ),
+    "files.range_not_satisfiable": (
+        416,
+        "The requested range starts past the end of the file; details.size gives its size.",
+    ),
+    "files.unavailable": (
+        503,
+        "The file storage (the data directory's disk or the S3 service) failed or cannot be"
+        " reached; retry later.",
+    ),
 }
 
 
