@@ -1,9 +1,17 @@
-"""What only the S3 backend does: presigned URLs, multipart uploads that are aborted when they
-fail, and S3's refusals (a wrong key, a missing bucket) answered as files.unavailable. Against
-moto's server on loopback, which checks every header signature."""
+"""What only the S3 backend does: presigned URLs and form uploads, multipart uploads that are
+aborted when they fail, and S3's refusals (a wrong key, a missing bucket) answered as
+files.unavailable. Against moto's server on loopback, which checks every header signature.
+
+Moto checks nothing of a form upload's POST policy (not its signature, key, size range or
+expiry: it stores what the form says), so the tests here check that the policy says what S3
+enforces, and test_sigv4.py checks its signature against AWS's published example."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +23,7 @@ from streams import MB, cancelled_upload, chunks_of, keys, put, read
 
 from minibase.clock import FrozenClock
 from minibase.errors import ApiError
+from minibase.files import sigv4
 from minibase.files.s3 import MIN_PART_SIZE, S3Storage
 
 
@@ -47,14 +56,7 @@ async def test_a_presigned_upload_stores_the_object_with_its_signed_content_type
 
 
 def test_presigned_urls_are_path_style_and_carry_their_expiry() -> None:
-    storage = S3Storage(
-        "https://cos.ap-shanghai.myqcloud.com",
-        "photos-1250000000",
-        "AKID",
-        "secret",
-        "ap-shanghai",
-        clock=FrozenClock(datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
-    )
+    storage = _cos_storage()
     url = urlsplit(storage.presigned_put("posts/r1/a", 900, "image/png", size=2048))
     assert (url.scheme, url.netloc) == ("https", "cos.ap-shanghai.myqcloud.com")
     assert url.path == "/photos-1250000000/posts/r1/a"
@@ -66,6 +68,60 @@ def test_presigned_urls_are_path_style_and_carry_their_expiry() -> None:
     assert query["X-Amz-SignedHeaders"] == "content-length;content-type;host"
     with pytest.raises(ValueError, match="expires"):
         storage.presigned_get("posts/r1/a", 8 * 24 * 3600)
+
+
+async def test_a_form_upload_as_wx_upload_file_sends_it_stores_the_object(
+    moto_s3: MotoS3, s3_storage: S3Storage
+) -> None:
+    post = s3_storage.presigned_post("posts/r1/photo", 600, 1024, content_type="image/jpeg")
+    with moto_s3.without_auth():  # the form carries its signature, not a header
+        async with httpx.AsyncClient() as phone:
+            # wx.uploadFile: multipart/form-data, formData's fields first, then the file
+            sent = await phone.post(
+                post.url,
+                data=post.fields,
+                files={"file": ("tmp_3f2a.jpg", b"\xff\xd8\xff\xe0photo", "image/jpeg")},
+            )
+    assert sent.status_code == 204
+    stored = await s3_storage.stat("posts/r1/photo")
+    assert (stored.size, stored.content_type) == (9, "image/jpeg")
+    assert await read(s3_storage, "posts/r1/photo") == b"\xff\xd8\xff\xe0photo"
+
+
+def test_a_form_uploads_policy_pins_the_key_the_size_the_type_and_the_expiry() -> None:
+    post = _cos_storage().presigned_post("posts/r1/a", 900, 10 << 20, content_type="image/png")
+    assert post.url == "https://cos.ap-shanghai.myqcloud.com/photos-1250000000"
+    assert post.fields["key"] == "posts/r1/a"
+    assert post.fields["Content-Type"] == "image/png"
+    assert post.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert post.fields["x-amz-credential"] == "AKID/20260301/ap-shanghai/s3/aws4_request"
+    assert post.fields["x-amz-date"] == "20260301T083000Z"
+    policy = json.loads(base64.b64decode(post.fields["policy"]))
+    assert policy["expiration"] == "2026-03-01T08:45:00.000Z"
+    # S3 refuses a form whose fields stray from these: another key or type, a bigger file
+    assert policy["conditions"] == [
+        {"bucket": "photos-1250000000"},
+        ["content-length-range", 0, 10 << 20],
+        ["eq", "$key", "posts/r1/a"],
+        ["eq", "$Content-Type", "image/png"],
+        ["eq", "$x-amz-algorithm", "AWS4-HMAC-SHA256"],
+        ["eq", "$x-amz-credential", "AKID/20260301/ap-shanghai/s3/aws4_request"],
+        ["eq", "$x-amz-date", "20260301T083000Z"],
+    ]
+
+
+def test_a_form_upload_is_signed_with_the_days_key_over_its_policy() -> None:
+    post = _cos_storage().presigned_post("posts/r1/a", 60, 1)
+    assert "Content-Type" not in post.fields  # S3 stores its default type
+    day_key = sigv4.signing_key("secret", "20260301", "ap-shanghai", "s3")
+    policy = post.fields["policy"].encode()
+    assert post.fields["x-amz-signature"] == hmac.new(day_key, policy, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("expires", [0, 7 * 24 * 3600 + 1])
+def test_a_form_upload_lasts_between_a_second_and_seven_days(expires: int) -> None:
+    with pytest.raises(ValueError, match="expires"):
+        _cos_storage().presigned_post("posts/r1/a", expires, 1)
 
 
 async def test_a_multipart_upload_past_max_size_is_aborted(
@@ -172,3 +228,15 @@ async def test_a_borrowed_http_client_stays_open(moto_s3: MotoS3, s3_storage: S3
         await put(storage, "a/b", b"x")
         await storage.aclose()
         assert not http.is_closed
+
+
+def _cos_storage() -> S3Storage:
+    """A Tencent COS bucket, signing at a fixed time (nothing is sent to it)."""
+    return S3Storage(
+        "https://cos.ap-shanghai.myqcloud.com",
+        "photos-1250000000",
+        "AKID",
+        "secret",
+        "ap-shanghai",
+        clock=FrozenClock(datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
+    )

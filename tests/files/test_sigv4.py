@@ -4,6 +4,7 @@ API reference (examplebucket, 2013-05-24), header-signed and presigned."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -21,6 +22,30 @@ SUITE_HEADERS = {"Host": "example.amazonaws.com", "X-Amz-Date": "20150830T123600
 S3_DOCS = Credentials(
     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1"
 )
+# the POST policy of the S3 example "Browser-Based Upload using HTTP POST", base64 as signed
+POST_EXAMPLE_POLICY = base64.b64encode(
+    "\r\n".join(
+        [
+            '{ "expiration": "2015-12-30T12:00:00.000Z",',
+            '  "conditions": [',
+            '    {"bucket": "sigv4examplebucket"},',
+            '    ["starts-with", "$key", "user/user1/"],',
+            '    {"acl": "public-read"},',
+            '    {"success_action_redirect":'
+            ' "http://sigv4examplebucket.s3.amazonaws.com/successful_upload.html"},',
+            '    ["starts-with", "$Content-Type", "image/"],',
+            '    {"x-amz-meta-uuid": "14365123651274"},',
+            '    {"x-amz-server-side-encryption": "AES256"},',
+            '    ["starts-with", "$x-amz-meta-tag", ""],',
+            "",
+            '    {"x-amz-credential": "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"},',
+            '    {"x-amz-algorithm": "AWS4-HMAC-SHA256"},',
+            '    {"x-amz-date": "20151229T000000Z" }',
+            "  ]",
+            "}",
+        ]
+    ).encode()
+).decode()
 S3_HOST = "examplebucket.s3.amazonaws.com"
 S3_DATE = "20130524T000000Z"
 EMPTY = sigv4.EMPTY_PAYLOAD
@@ -262,3 +287,11 @@ def test_amz_date_is_utc() -> None:
     with pytest.raises(ValueError, match="timezone"):
         sigv4.amz_date(datetime(2013, 5, 24))
     assert sigv4.amz_date(datetime(2013, 5, 24, tzinfo=UTC)) == S3_DATE
+
+
+def test_a_post_policy_signature_matches_the_s3_browser_upload_example() -> None:
+    """The base64 policy of AWS's "Browser-Based Upload using HTTP POST" example (CRLF line
+    ends), signed on 2015-12-29: the policy is its own string to sign."""
+    assert sigv4.sign(S3_DOCS, "20151229T000000Z", POST_EXAMPLE_POLICY) == (
+        "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
+    )

@@ -8,15 +8,28 @@ memory stays under about one part whatever the file's size. Payloads are sent as
 UNSIGNED-PAYLOAD (the signature covers the headers; TLS covers the bytes).
 
 `presigned_get` and `presigned_put` give URLs a client uses directly, so large files need not
-pass through the app servers.
+pass through the app servers. A mini program can only upload with `wx.uploadFile` (and my./tt./
+swan./qq.uploadFile), a multipart/form-data POST: `presigned_post` gives the URL and the form
+fields for that (S3's browser-based upload), the file going in the part named `file`:
+
+    post = storage.presigned_post(key, expires=600, max_size=field.max_size, content_type=kind)
+    # client: wx.uploadFile({url: post.url, formData: post.fields, name: "file", filePath})
+
+S3 then stores the file only under that key, only up to max_size bytes and only before the
+policy expires; it answers 204 when it has stored it. (Not every S3-compatible service takes
+form uploads, and moto's test server checks none of the policy: see the tests.)
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 from xml.etree import ElementTree
 
 import httpx
@@ -44,6 +57,15 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _CONTENT_RANGE = re.compile(r"bytes \d+-\d+/(\d+)")
 
 
+@dataclass(frozen=True)
+class PresignedPost:
+    """Where and what a form upload posts: `fields` first (wx.uploadFile's `formData`), then the
+    file in a part named `file`."""
+
+    url: str
+    fields: dict[str, str]
+
+
 class S3Storage:
     def __init__(
         self,
@@ -61,6 +83,7 @@ class S3Storage:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum)")
         self._base = httpx.URL(endpoint)
+        self._bucket = bucket
         self._prefix = self._base.path.rstrip("/") + "/" + bucket
         self._host = self._base.netloc.decode("ascii")
         self._credentials = sigv4.Credentials(access_key, secret_key, region)
@@ -174,6 +197,40 @@ class S3Storage:
         if size is not None:
             headers["content-length"] = str(size)
         return self._presign("PUT", key, expires, headers)
+
+    def presigned_post(
+        self, key: str, expires: int, max_size: int, content_type: str | None = None
+    ) -> PresignedPost:
+        """A form upload of one object for `expires` seconds (1 to 7 days): only to this key,
+        of at most `max_size` bytes, stored with `content_type` when given (else S3's default,
+        binary/octet-stream). The policy the fields carry is signed, so a client that changes a
+        field is refused."""
+        check_key(key)
+        sigv4.check_expires(expires)
+        if max_size < 0:
+            raise ValueError(f"max_size must not be negative, not {max_size}")
+        now = self._clock.now()
+        date = sigv4.amz_date(now)
+        scope = sigv4.credential_scope(date, self._credentials)
+        fields = {"key": key}
+        if content_type is not None:
+            fields["Content-Type"] = content_type
+        fields["x-amz-algorithm"] = sigv4.ALGORITHM
+        fields["x-amz-credential"] = f"{self._credentials.access_key}/{scope}"
+        fields["x-amz-date"] = date
+        deadline = now + timedelta(seconds=expires)
+        policy = {
+            "expiration": deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "conditions": [
+                {"bucket": self._bucket},
+                ["content-length-range", 0, max_size],
+                *(["eq", f"${name}", value] for name, value in fields.items()),
+            ],
+        }
+        encoded = base64.b64encode(json.dumps(policy).encode()).decode("ascii")
+        fields["policy"] = encoded
+        fields["x-amz-signature"] = sigv4.sign(self._credentials, date, encoded)
+        return PresignedPost(str(self._url(self._prefix, ())), fields)
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -1,10 +1,11 @@
 """AWS Signature Version 4: how S3-compatible storage knows a request is ours.
 
-Two forms, both built from one canonical request:
+Two forms built from one canonical request, and a third that signs a document:
 
 - `authorization(...)` gives the `Authorization` header of a request the server sends itself;
 - `presign(...)` gives the query parameters of a URL anyone holding it may use until it expires
-  (downloads and direct uploads that bypass the app servers).
+  (downloads and direct uploads that bypass the app servers);
+- `sign(...)` signs the base64 POST policy of a form upload (`S3Storage.presigned_post`).
 
 The caller chooses the headers to sign and passes the path unencoded; the canonical request
 encodes each path segment once, as S3 wants (no double encoding, no dot-segment folding), so the
@@ -99,8 +100,14 @@ def signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
 
 
 def signature(credentials: Credentials, date: str, request: str) -> str:
-    key = signing_key(credentials.secret_key, date[:8], credentials.region, credentials.service)
     text = string_to_sign(date, credential_scope(date, credentials), request)
+    return sign(credentials, date, text)
+
+
+def sign(credentials: Credentials, date: str, text: str) -> str:
+    """The hex HMAC of `text` under the day's signing key: a canonical request's string to sign,
+    or a browser upload's base64 POST policy (which is its own string to sign)."""
+    key = signing_key(credentials.secret_key, date[:8], credentials.region, credentials.service)
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -138,8 +145,7 @@ def presign(
 
     `headers` besides host are signed too, so the URL's user must send them unchanged
     (a presigned upload's content-type)."""
-    if not 1 <= expires <= MAX_PRESIGN_SECONDS:
-        raise ValueError(f"expires must be 1..{MAX_PRESIGN_SECONDS} seconds, not {expires}")
+    check_expires(expires)
     signed_headers = {"host": host, **{k.lower(): v for k, v in (headers or {}).items()}}
     params = [
         *query,
@@ -151,6 +157,12 @@ def presign(
     ]
     request, _ = canonical_request(method, path, params, signed_headers, UNSIGNED_PAYLOAD)
     return [*params, ("X-Amz-Signature", signature(credentials, date, request))]
+
+
+def check_expires(expires: int) -> None:
+    """A presigned URL or form lasts 1 second to 7 days (S3 refuses longer)."""
+    if not 1 <= expires <= MAX_PRESIGN_SECONDS:
+        raise ValueError(f"expires must be 1..{MAX_PRESIGN_SECONDS} seconds, not {expires}")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
