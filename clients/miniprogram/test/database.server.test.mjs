@@ -1,66 +1,11 @@
 // The data API against a real `minibase serve --dev`: what each CloudBase-shaped call does to
 // the records, as a signed-in user of a mini program sees it.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { loadDatabase } from "./support/database.mjs";
+import { startServer } from "./support/server.mjs";
 
-// -- a server of our own, until the shared harness (test/support/server.mjs) takes this over --
-
-const MINIBASE = fileURLToPath(new URL("../../../.venv/bin/minibase", import.meta.url));
-const ADMIN = { email: "admin@example.com", password: "a long password" };
-
-async function startServer() {
-  const dir = await mkdtemp(join(tmpdir(), "minibase-database-"));
-  const env = { ...process.env, MINIBASE_ADMIN_PASSWORD: ADMIN.password };
-  await promisify(execFile)(MINIBASE, ["admin", "create", "--create", ADMIN.email], {
-    cwd: dir,
-    env,
-  });
-  const port = await freePort();
-  const child = spawn(MINIBASE, ["serve", "--dev", "--port", String(port)], {
-    cwd: dir,
-    env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (chunk) => (log += chunk));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/api/health`)).ok) break;
-    } catch {}
-    if (i > 150 || child.exitCode !== null) throw new Error(`the server did not start:\n${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const { token } = await send(url, "POST", "/api/admin/login", { body: ADMIN });
-  return {
-    url,
-    /** an admin's call, for setting up */
-    admin: (method, path, body) => send(url, method, path, { body, token }),
-    async stop() {
-      child.kill();
-      await new Promise((resolve) => child.once("exit", resolve));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
+// -- the user's calls, over fetch, as the Caller contract makes them --------------------------
 
 async function send(url, method, path, { query, body, headers, token } = {}) {
   const params = new URLSearchParams();
