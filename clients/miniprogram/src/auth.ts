@@ -2,7 +2,9 @@
  * refresh before expiry with exactly one refresh in flight however many calls wait on it, and
  * a silent login again when the refresh token is dead. */
 import { MinibaseError, invalidArgument } from "./errors";
-import { type Http, unwrap } from "./http";
+import type { Method } from "./caller";
+import { type Http, type Sent, unwrap } from "./http";
+import type { HttpAnswer } from "./platform/types";
 import { type Platform, parsedBody } from "./platform/types";
 
 /** A user as the server shows it (GET /api/auth/me). */
@@ -140,8 +142,21 @@ export class Auth {
     return session.access_token;
   }
 
+  /** A request with the user's access token (logging in or refreshing first as needed), sent
+   * once more with a fresh token when the server refuses a stale one: the answer, whatever its
+   * status. */
+  async send(method: Method, path: string, sent: Omit<Sent, "token"> = {}): Promise<HttpAnswer> {
+    let token = await this.accessToken();
+    let answer = await this.http.send(method, path, { ...sent, token });
+    if (answer.status === 401 && this.refused(token, errorCode(answer.data))) {
+      token = await this.accessToken();
+      answer = await this.http.send(method, path, { ...sent, token });
+    }
+    return answer;
+  }
+
   /** The server refused this token with `code`: true when a fresh one is worth a retry. */
-  refused(token: string, code: string): boolean {
+  private refused(token: string, code: string): boolean {
     const session = this.session();
     if (code === "auth.user_revoked") {
       if (session?.access_token === token) this.forget();
@@ -153,13 +168,7 @@ export class Auth {
   }
 
   private async authorized<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    let token = await this.accessToken();
-    let answer = await this.http.send(method, path, { body, token });
-    if (answer.status === 401 && this.refused(token, errorCode(answer.data))) {
-      token = await this.accessToken();
-      answer = await this.http.send(method, path, { body, token });
-    }
-    return unwrap<T>(answer);
+    return unwrap<T>(await this.send(method, path, { body }));
   }
 
   /** One login or refresh at a time: later callers wait on the one in flight. */

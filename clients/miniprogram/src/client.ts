@@ -2,7 +2,6 @@
  * in or refreshes first when needed and tries once more with a fresh token when the server
  * refuses a stale one. */
 import type { Auth } from "./auth";
-import { errorCode } from "./auth";
 import type { CallOptions, Caller, Method } from "./caller";
 import { type Http, unwrap } from "./http";
 
@@ -15,12 +14,6 @@ export class SignedInCaller implements Caller {
   async call<T = unknown>(method: Method, path: string, options: CallOptions = {}): Promise<T> {
     const { auth, ...sent } = options;
     if (auth === "none") return unwrap<T>(await this.http.send(method, path, sent));
-    let token = await this.auth.accessToken();
-    let answer = await this.http.send(method, path, { ...sent, token });
-    if (answer.status === 401 && this.auth.refused(token, errorCode(answer.data))) {
-      token = await this.auth.accessToken();
-      answer = await this.http.send(method, path, { ...sent, token });
-    }
-    return unwrap<T>(answer);
+    return unwrap<T>(await this.auth.send(method, path, sent));
   }
 }
