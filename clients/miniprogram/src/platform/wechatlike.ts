@@ -97,9 +97,8 @@ export class WechatLike implements Platform {
   }
 
   async requestPayment(payment: Record<string, unknown>): Promise<"paid" | "unknown"> {
-    if (this.name !== "wechat" || !this.runtime.requestPayment) {
-      throw unsupported(`payments are taken on WeChat and Alipay, not on ${this.name}`);
-    }
+    // which platforms minibase takes payments on is pay.ts's to say, before any request
+    if (!this.runtime.requestPayment) throw unsupported("this runtime has no requestPayment");
     try {
       await promised(this.runtime.requestPayment, { ...payment });
       return "paid";
