@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from wechatpayv3 import WeChatPay, WeChatPayType
@@ -82,6 +83,14 @@ def request_payment(shop: Shop, prepay_id: str) -> dict[str, str]:
     }
 
 
+async def paid(shop: Shop, sandbox: SandboxClient, out_trade_no: str) -> dict[str, Any]:
+    """A prepaid order the person pays with wx.requestPayment: the sandbox's answer."""
+    prepay_id = prepay(shop, out_trade_no)
+    return await sandbox.wechatpay_pay(
+        shop.mchid, out_trade_no, payment=request_payment(shop, prepay_id)
+    )
+
+
 def answer(result: tuple[int, str]) -> tuple[int, dict[str, object]]:
     code, message = result
     return code, json.loads(message) if message else {}
@@ -120,8 +129,7 @@ async def test_a_purchase_paid_and_notified_through_wechatpayv3(
 async def test_wechatpayv3_refuses_a_notification_that_was_not_signed_by_the_platform(
     shop: Shop, sandbox: SandboxClient, receiver: Receiver
 ) -> None:
-    prepay_id = prepay(shop, "order-0002")
-    await sandbox.wechatpay_pay(shop.mchid, "order-0002", payment=request_payment(shop, prepay_id))
+    await paid(shop, sandbox, "order-0002")
     await sandbox.wechatpay_notify(shop.mchid, "order-0002", forge=True)
     genuine, forged = receiver.received
     assert shop.wxpay.callback(genuine.headers, genuine.body)
@@ -136,8 +144,7 @@ async def test_an_unpaid_order_closes_and_a_paid_one_does_not(
     assert (code, message) == (204, b"")
     assert answer(shop.wxpay.query(out_trade_no="order-0003"))[1]["trade_state"] == "CLOSED"
 
-    prepay_id = prepay(shop, "order-0004")
-    await sandbox.wechatpay_pay(shop.mchid, "order-0004", payment=request_payment(shop, prepay_id))
+    await paid(shop, sandbox, "order-0004")
     code, error = answer(shop.wxpay.close(out_trade_no="order-0004"))
     assert (code, error["code"]) == (400, "ORDERPAID")
 
@@ -145,8 +152,7 @@ async def test_an_unpaid_order_closes_and_a_paid_one_does_not(
 async def test_a_refund_is_processing_then_settled_and_notified(
     shop: Shop, sandbox: SandboxClient, receiver: Receiver
 ) -> None:
-    prepay_id = prepay(shop, "order-0005")
-    await sandbox.wechatpay_pay(shop.mchid, "order-0005", payment=request_payment(shop, prepay_id))
+    await paid(shop, sandbox, "order-0005")
 
     code, refund = answer(
         shop.wxpay.refund(

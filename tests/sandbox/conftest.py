@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from minibase.clock import FrozenClock
 from minibase.sandbox import Sandbox, create_sandbox
-from tests.sandbox.notify_receiver import Receiver
 
 
 @pytest.fixture
@@ -27,11 +26,3 @@ async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=sandbox)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
         yield http
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A merchant's notify_url on 127.0.0.1, recording what the sandbox delivers."""
-    server = Receiver()
-    yield server
-    server.close()
