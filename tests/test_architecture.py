@@ -50,9 +50,12 @@ ALLOWED = {
         "auth",
         "client_json",
         "clock",
+        "config",
         "errors",
+        "files",
         "hooks",
         "ids",
+        "jobs",
         "services",
     },
     "functions": {
@@ -87,6 +90,7 @@ ALLOWED = {
     },
     "http": {
         "data",
+        "files",
         "jobs",
         "pay",
         "messaging",

@@ -19,6 +19,7 @@ from minibase.http.routes import (
     apps,
     collections,
     content,
+    files,
     functions,
     health,
     home,
@@ -39,6 +40,7 @@ from minibase.services import Services, background_for, open_services
 
 ROUTE_MODULES = (
     records,
+    files,
     functions,
     health,
     login,

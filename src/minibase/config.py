@@ -105,6 +105,24 @@ class Settings:
     # Reverse proxies (addresses or networks, e.g. 10.0.0.0/8) whose X-Forwarded-For names the
     # client. Without them the client address is the connection's peer address.
     trusted_proxies: tuple[str, ...] = ()
+    # Files. Stored under <data_dir>/files, or in an S3-compatible bucket when s3_bucket is set
+    # (s3_endpoint like https://s3.ap-shanghai.amazonaws.com or http://127.0.0.1:9000).
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    # The largest file a file field takes when it sets no max_size (bytes).
+    files_max_size: int = 20 * 1024 * 1024
+    # The multipart part an upload's file comes under (wx.uploadFile's `name`).
+    files_part_name: str = "file"
+    # Seconds a temporary file URL lasts when the caller asks for no other, and at most.
+    files_link_seconds: int = 3600
+    files_link_max_seconds: int = 7 * 24 * 3600
+    # Cache-Control max-age of files anyone may read (served without a signed link).
+    files_public_max_age: int = 3600
+    # Hours an uploaded file waits to be written into a record before `files gc` removes it.
+    files_pending_hours: int = 24
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -316,6 +334,11 @@ def _check(settings: Settings) -> None:
         "pay_reconcile_after",
         "push_window",
         "throttle_window",
+        "files_max_size",
+        "files_link_seconds",
+        "files_link_max_seconds",
+        "files_public_max_age",
+        "files_pending_hours",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
@@ -341,5 +364,16 @@ def _check(settings: Settings) -> None:
         raise ConfigError("setting cache_url (MINIBASE_CACHE_URL) must start with redis://")
     if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
         raise ConfigError("setting public_url (MINIBASE_PUBLIC_URL) must start with https://")
+    if settings.s3_bucket and not (
+        settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
+    ):
+        raise ConfigError(
+            "setting s3_bucket (MINIBASE_S3_BUCKET) needs s3_endpoint, s3_access_key and"
+            " s3_secret_key"
+        )
+    if settings.s3_endpoint and not settings.s3_endpoint.startswith(("https://", "http://")):
+        raise ConfigError("setting s3_endpoint (MINIBASE_S3_ENDPOINT) must start with https://")
+    if settings.files_link_seconds > settings.files_link_max_seconds:
+        raise ConfigError("files_link_seconds cannot exceed files_link_max_seconds")
     if settings.list_default_limit > settings.list_max_limit:
         raise ConfigError("list_default_limit cannot exceed list_max_limit")

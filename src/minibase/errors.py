@@ -213,6 +213,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         400,
         "A reference field points at a record that does not exist.",
     ),
+    "records.file_not_found": (
+        400,
+        "A file field names a file id that is not an upload of this collection's field by the"
+        " caller (or one the record holds already).",
+    ),
     "records.bulk_too_large": (400, "A bulk operation would touch more records than allowed."),
     "records.limit_exceeded": (
         400,
@@ -249,7 +254,25 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         422,
         "The file cannot be made into a thumbnail: not a readable image, or too many pixels.",
     ),
-    "files.not_found": (404, "No file with this key."),
+    "files.not_found": (
+        404,
+        "No such file, or the caller may not see it (the read rule of the record holding it).",
+    ),
+    "files.unknown_field": (404, "The collection has no file field of this name."),
+    "files.reviewing": (
+        403,
+        "The platform's media check of this image has not answered yet: it is hidden until then.",
+    ),
+    "files.flagged": (403, "The platform's media check flagged this image: it is hidden."),
+    "files.direct_unavailable": (
+        400,
+        "Direct uploads need S3 storage (s3_bucket); upload through the server instead.",
+    ),
+    "files.not_uploaded": (
+        409,
+        "A direct upload was completed before its object arrived in the bucket, or it does not"
+        " match what was announced.",
+    ),
     "files.invalid_key": (
         400,
         "A file key is not one the server makes: segments of letters, digits, '-', '_' and '.'"

@@ -19,6 +19,7 @@ from minibase.auth.throttle import (
 from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
 from minibase.config import Settings
+from minibase.data.file_store import Files
 from minibase.gateway import PlatformGateway
 from minibase.hooks import NoHooks, RecordHooks
 from minibase.ids import IdGenerator
@@ -65,6 +66,7 @@ class Services:
     links: Links = field(init=False)
     push: PushMessages = field(init=False)
     content: ContentChecks = field(init=False)
+    files: Files = field(init=False)
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
@@ -76,12 +78,14 @@ class Services:
         self.links = Links(self)
         self.push = PushMessages(self, nonce_store_for(self.settings, self.db, self.clock))
         self.content = ContentChecks(self)
+        self.files = Files(self)
 
     async def close(self) -> None:
         await self.throttle.store.close()
         await self.access_tokens.close()
         await self.push.nonces.close()
         await self.platforms.close()
+        await self.files.aclose()
         await self.db.close()
 
 

@@ -14,6 +14,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.data.access import rule_condition
 from minibase.data.content_rule import ContentGate, gated
+from minibase.data.file_refs import release_files
 from minibase.data.known_paths import check_filter_paths
 from minibase.data.listing import parse_filter_value
 from minibase.data.records import after_write, before_write, next_fields, write_update
@@ -109,6 +110,7 @@ async def delete_by_filter(
             chunk = ids[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
             await conn.execute(f"DELETE FROM {collection.table} WHERE _id IN ({marks})", *chunk)
+        await release_files(services, conn, collection, [orjson.loads(raw) for _, raw in rows])
         for event in events:
             await after_write(services, conn, collection, event)
     services.db.note_writes(collection.table, len(ids))

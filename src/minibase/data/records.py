@@ -15,6 +15,7 @@ from minibase.auth.caller import Caller
 from minibase.clock import isoformat
 from minibase.data.access import denied, is_locked, rule_condition
 from minibase.data.content_rule import ContentGate, gated, new_texts
+from minibase.data.file_refs import release_files, settle_files
 from minibase.data.known_paths import check_filter_paths, check_projected_paths, check_sort_paths
 from minibase.data.listing import (
     ListQuery,
@@ -207,6 +208,7 @@ async def create_record(
             written = await before_write(services, tx, collection, event)
             gate.admit(None, written)
             await check_references(tx, services.collections, collection, [written], caller)
+            await settle_files(services, tx, collection, [written], caller)
             await _insert(tx, collection, written)
             await after_write(services, tx, collection, event)
         return written
@@ -250,6 +252,7 @@ async def create_records(
             for i, record in enumerate(written):
                 gate.admit(None, record, i)
             await check_references(tx, services.collections, collection, written, caller)
+            await settle_files(services, tx, collection, written, caller)
             for record in written:
                 await _insert(tx, collection, record)
             for event in events:
@@ -470,6 +473,7 @@ async def write_update(
     if gate is not None:
         gate.admit(stored, record)
     await check_references(conn, services.collections, collection, [record], caller, stored)
+    await settle_files(services, conn, collection, [record], caller, stored)
     try:
         changed = await conn.execute(
             f"UPDATE {collection.table} SET data = {conn.dialect.json_param()}, _updated = ?,"
@@ -511,5 +515,6 @@ async def delete_record(
         event = RecordEvent(collection.name, "delete", stored, None, caller)
         await before_write(services, tx, collection, event)
         await tx.execute(f"DELETE FROM {collection.table} WHERE _id = ?", record_id)
+        await release_files(services, tx, collection, [stored])
         await after_write(services, tx, collection, event)
     services.db.note_writes(collection.table, 1)

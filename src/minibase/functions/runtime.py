@@ -20,6 +20,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.auth.identities import find_identity
 from minibase.clock import isoformat, parse_iso
+from minibase.data.file_refs import FILES_DELETE_JOB
 from minibase.errors import ApiError
 from minibase.functions.context import CallerInfo, FunctionContext
 from minibase.functions.registry import FunctionRegistry, Hook
@@ -197,6 +198,8 @@ class Extensions:
             return self._services.messages.send
         if name == PUSH_JOB:
             return self._run_push
+        if name == FILES_DELETE_JOB:
+            return self._services.files.delete_job
         found = self.registry.jobs.get(name)
         if found is None:
             return None

@@ -413,7 +413,9 @@ class ContentChecks:
 
     async def _checked(self, conn: Connection, check: MediaCheck) -> None:
         """A verdict stored: queue it for a `@job("content.media_checked")` handler, if the
-        functions folder declared one, in the transaction that stores it."""
+        functions folder declared one, in the transaction that stores it; a file field's image
+        it was about shows or stays hidden by it from that commit on."""
+        await self._services.files.checked(conn, check.trace_id, check.state)
         registry = getattr(self._services.functions, "registry", None)
         if registry is not None and MEDIA_CHECKED_JOB in registry.jobs:
             await self._services.jobs.enqueue(

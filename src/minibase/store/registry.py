@@ -55,6 +55,13 @@ class CollectionRegistry:
     def find(self, name: str) -> Collection | None:
         return self._by_key.get(name.lower())
 
+    def by_id(self, collection_id: str) -> Collection | None:
+        """The loaded collection with this id (None: dropped, or not loaded yet)."""
+        for collection in self._by_key.values():
+            if collection.id == collection_id:
+                return collection
+        return None
+
     async def all(self) -> list[Collection]:
         await self._watch.refresh_if_stale()
         return list(self._by_key.values())

@@ -19,6 +19,7 @@ from typing import Any
 
 from minibase.store.schema_containers import ObjectField, parse_fields
 from minibase.store.schema_content import ContentRule
+from minibase.store.schema_files import FileField
 from minibase.store.schema_problems import (
     MAX_PROBLEMS,
     DefinitionError,
@@ -34,11 +35,14 @@ __all__ = ["DefinitionError", "Schema", "ValidationError"]
 class Schema:
     """The compiled `fields` (and `additional`) part of a collection definition."""
 
-    __slots__ = ("_content_checks", "_root")
+    __slots__ = ("_content_checks", "_files", "_root")
 
     def __init__(self, root: ObjectField) -> None:
         self._root = root
         self._content_checks = tuple(root.content_checks(()))
+        self._files = {
+            name: field for name, field in root.fields.items() if isinstance(field, FileField)
+        }
 
     @classmethod
     def parse(cls, fields: Mapping[str, Any] | None, *, additional: bool = True) -> Schema:
@@ -94,6 +98,10 @@ class Schema:
     def references(self) -> list[tuple[Path, str]]:
         """(path, target collection) of every reference field: (("items", "*", "sku"), "skus")."""
         return list(self._root.references(()))
+
+    def file_fields(self) -> Mapping[str, FileField]:
+        """The file fields, by name (always top-level)."""
+        return self._files
 
     def content_checks(self) -> tuple[tuple[Path, ContentRule], ...]:
         """(path, rule) of every string field whose text the platform checks on user writes."""

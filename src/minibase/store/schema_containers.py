@@ -22,6 +22,7 @@ from minibase.store.schema_fields import (
     Stray,
     StringField,
 )
+from minibase.store.schema_files import FileField
 from minibase.store.schema_json import check_json, json_identity
 from minibase.store.schema_problems import (
     FIELD_NAME,
@@ -357,6 +358,7 @@ FIELD_TYPES: dict[str, type[Field]] = {
         ArrayField,
         GeopointField,
         ReferenceField,
+        FileField,
     )
 }
 

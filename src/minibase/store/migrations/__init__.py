@@ -25,6 +25,7 @@ from minibase.store.migrations import (
     v0011_token_revocations_and_throttles,
     v0012_schedule_sightings,
     v0013_guest_identities,
+    v0014_files,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -53,6 +54,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0011_token_revocations_and_throttles,
         v0012_schedule_sightings,
         v0013_guest_identities,
+        v0014_files,
     )
 )
 

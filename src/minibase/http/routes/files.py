@@ -1,0 +1,245 @@
+"""Files: uploads as mini programs send them, temporary URLs, downloads, deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minibase.data.downloads import delete_files, open_download, temp_urls
+from minibase.data.uploads import upload_file, upload_into_record
+from minibase.files.storage import Stored
+from minibase.http.auth import caller_of, require_user_or_admin, services_of
+from minibase.http.file_responses import serve_object
+from minibase.http.json import json_response, read_json
+from minibase.http.paging import declared_only
+from minibase.http.routes.records import RECORD
+from minibase.http.routing import Media, Routes
+
+routes = Routes("files")
+
+FILE: dict[str, Any] = {
+    "type": "object",
+    "description": "A stored file, as a record's file field holds it",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "size": {"type": "integer"},
+        "type": {"type": "string", "description": "the MIME type its content shows"},
+        "etag": {"type": "string"},
+        "created": {"type": "string", "format": "date-time"},
+    },
+    "required": ["id", "name", "size", "type", "etag", "created"],
+}
+UPLOAD = {
+    "type": "object",
+    "description": "multipart/form-data: the file under the part files_part_name (file), and"
+    " optionally a text field `name`, the name to show",
+}
+ERROR_ITEM = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+}
+IDS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50}
+DOWNLOAD_QUERY = (
+    ("expires", "from a temporary URL", {"type": "string"}),
+    ("sig", "from a temporary URL", {"type": "string"}),
+    ("thumb", "a thumbnail size the field lists, e.g. 200x200", {"type": "string"}),
+    ("fit", "cover (the default: fill, cropped) or contain", {"enum": ["cover", "contain"]}),
+)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@routes.add(
+    "POST",
+    "/api/files/{collection}/{field}",
+    "Upload a file for a file field (wx.uploadFile); write its id into a record next",
+    access="user",
+    body=UPLOAD,
+    responses={
+        201: ("Stored", {"type": "object", "properties": {"file": FILE}}),
+        413: ("Too large", None),
+        415: ("A type the field does not take", None),
+    },
+)
+async def upload_route(request: Request) -> Response:
+    caller = await require_user_or_admin(request)
+    row = await upload_file(
+        services_of(request),
+        caller,
+        request.path_params["collection"],
+        request.path_params["field"],
+        request.stream(),
+        request.headers.get("content-type"),
+    )
+    return json_response({"file": row.ref()}, 201)
+
+
+@routes.add(
+    "POST",
+    "/api/collections/{name}/records/{id}/files/{field}",
+    "Upload a file into a record's file field (replacing a single file, adding to many)",
+    access="user",
+    body=UPLOAD,
+    responses={
+        201: ("Stored", {"type": "object", "properties": {"file": FILE, "record": RECORD}}),
+        413: ("Too large", None),
+        415: ("A type the field does not take", None),
+    },
+)
+async def upload_into_record_route(request: Request) -> Response:
+    caller = await require_user_or_admin(request)
+    row, record = await upload_into_record(
+        services_of(request),
+        caller,
+        request.path_params["name"],
+        request.path_params["id"],
+        request.path_params["field"],
+        request.stream(),
+        request.headers.get("content-type"),
+    )
+    return json_response({"file": row.ref(), "record": record}, 201)
+
+
+@routes.add(
+    "POST",
+    "/api/files/temp-urls",
+    "Temporary download URLs of files the caller may see (getTempFileURL)",
+    access="optional",
+    body={
+        "type": "object",
+        "properties": {
+            "files": IDS,
+            "expires": {"type": "integer", "minimum": 1, "description": "seconds"},
+        },
+        "required": ["files"],
+    },
+    responses={
+        200: (
+            "A URL or an error per file, in the order asked",
+            {
+                "type": "object",
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "url": {"type": "string"},
+                                "expires_at": {"type": "integer"},
+                                "error": ERROR_ITEM,
+                            },
+                        },
+                    }
+                },
+            },
+        )
+    },
+)
+async def temp_urls_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = await caller_of(request)
+    body = await read_json(request, services.settings.max_body_bytes)
+    answers = await temp_urls(services, caller, body, _base(request))
+    return json_response({"files": answers})
+
+
+@routes.add(
+    "POST",
+    "/api/files/delete",
+    "Delete files: pending uploads of the caller, or files out of records it may update",
+    access="user",
+    body={"type": "object", "properties": {"files": IDS}, "required": ["files"]},
+    responses={
+        200: (
+            "Deleted, or an error, per file",
+            {
+                "type": "object",
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "deleted": {"type": "boolean"},
+                                "error": ERROR_ITEM,
+                            },
+                        },
+                    }
+                },
+            },
+        )
+    },
+)
+async def delete_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = await require_user_or_admin(request)
+    body = await read_json(request, services.settings.max_body_bytes)
+    return json_response({"files": await delete_files(services, caller, body)})
+
+
+@routes.add(
+    "GET",
+    "/api/files/{id}/{name}",
+    "Download a file (a temporary URL, or any file of a collection anyone may read)",
+    access="public",
+    query=DOWNLOAD_QUERY,
+    responses={
+        200: ("The bytes", Media({"application/octet-stream": {"type": "string"}})),
+        206: ("A range of the bytes", None),
+        304: ("Not modified", None),
+        403: ("Unsigned, expired, or hidden by the media check", None),
+        416: ("Range outside the file", None),
+    },
+)
+async def download_route(request: Request) -> Response:
+    services = services_of(request)
+    declared_only(request, DOWNLOAD_QUERY)
+    params = request.query_params
+    found = await open_download(
+        services,
+        request.path_params["id"],
+        params.get("expires"),
+        params.get("sig"),
+        params.get("thumb"),
+        params.get("fit"),
+    )
+    row = found.row
+    if found.key == row.object_key:
+        stat = Stored(row.object_key, row.size, row.etag, row.type)
+    else:
+        stat = await services.files.storage.stat(found.key)
+    settings = services.settings
+    cache = (
+        f"public, max-age={settings.files_public_max_age}"
+        if found.public
+        else f"private, max-age={_remaining(params.get('expires'), services)}, immutable"
+    )
+
+    async def open_range(start: int, end: int) -> Any:
+        return await services.files.open(found.key, start, end)
+
+    return await serve_object(request, stat, open_range, name=row.name, cache_control=cache)
+
+
+@routes.add(
+    "HEAD",
+    "/api/files/{id}/{name}",
+    "A download's headers (size, type, ETag) without its bytes",
+    access="public",
+    query=DOWNLOAD_QUERY,
+    responses={200: ("The headers", None)},
+)
+async def download_head_route(request: Request) -> Response:
+    return await download_route(request)
+
+
+def _remaining(expires: str | None, services: Any) -> int:
+    now = int(services.clock.now().timestamp())
+    return max(int(expires or now) - now, 0)

@@ -1,0 +1,67 @@
+"""A mini program uploads a photo, writes it into a post, and shows it through a temporary URL."""
+
+from __future__ import annotations
+
+import httpx
+from tests.http.files.conftest import jpeg, make_collection, run_jobs, upload
+
+from minibase.services import Services
+from minibase.testing.plugin import Actor, MakeUser
+
+PHOTO = {"type": "file", "types": ["image/*"], "max_size": 100_000, "thumbs": ["32x32"]}
+
+
+async def test_upload_write_into_a_record_and_download(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser, services: Services
+) -> None:
+    await make_collection(client, admin, "posts", {"title": {"type": "string"}, "photo": PHOTO})
+    ann = await make_user()
+    image = jpeg()
+
+    stored = (await upload(client, ann, "/api/files/posts/photo", image))["file"]
+    assert stored["type"] == "image/jpeg"
+    assert stored["size"] == len(image)
+    assert stored["name"] == "tmp_5f2a9c.jpg"
+
+    created = await client.post(
+        "/api/collections/posts/records",
+        headers=ann.headers,
+        json={"title": "cat", "photo": stored["id"]},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["photo"] == stored
+
+    links = await client.post(
+        "/api/files/temp-urls", headers=ann.headers, json={"files": [stored["id"]]}
+    )
+    assert links.status_code == 200, links.text
+    url = links.json()["files"][0]["url"]
+    download = await client.get(url)
+    assert download.status_code == 200, download.text
+    assert download.content == image
+    assert download.headers["content-type"] == "image/jpeg"
+    assert download.headers["etag"] == f'"{stored["etag"]}"'
+
+    part = await client.get(url, headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206
+    assert part.content == image[:10]
+    again = await client.get(url, headers={"If-None-Match": download.headers["etag"]})
+    assert again.status_code == 304
+
+    thumb = await client.get(url + "&thumb=32x32")
+    assert thumb.status_code == 200, thumb.text
+    assert thumb.headers["content-type"] == "image/jpeg"
+
+    deleted = await client.post(
+        "/api/files/delete", headers=ann.headers, json={"files": [stored["id"]]}
+    )
+    assert deleted.json() == {"files": [{"id": stored["id"], "deleted": True}]}
+    record = await client.get(
+        f"/api/collections/posts/records/{created.json()['_id']}", headers=ann.headers
+    )
+    assert "photo" not in record.json()
+    assert await run_jobs(services) >= 1
+    gone = await client.get(url)
+    assert gone.status_code == 404, gone.text
+    left = (services.settings.data_dir / "files").rglob("*")
+    assert [path.name for path in left if path.is_file()] == []
