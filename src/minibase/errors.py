@@ -265,7 +265,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     "files.flagged": (403, "The platform's media check flagged this image: it is hidden."),
     "files.direct_unavailable": (
-        400,
+        404,
         "Direct uploads need S3 storage (s3_bucket); upload through the server instead.",
     ),
     "files.not_uploaded": (

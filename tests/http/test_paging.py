@@ -22,6 +22,7 @@ ADMIN_LISTS = (
     "/api/admin/pay/orders",
     "/api/admin/push/wechat/{appid}/messages",
     "/api/admin/pay/events",
+    "/api/admin/collections/{name}/files",
 )
 # Called by WeChat, which may add parameters of its own: those are not a caller's mistakes.
 PLATFORM_CALLS = frozenset({"/api/push/wechat/{appid}"})
@@ -48,7 +49,7 @@ async def test_every_limit_is_documented_as_1_to_100_and_kept(
     for path, headers in lists:
         (limit,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "limit"]
         assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 100), path
-        url = path.replace("{appid}", "wx1")
+        url = path.replace("{appid}", "wx1").replace("{name}", "notes")
         for value, status in (("1", 200), ("100", 200), ("0", 400), ("101", 400)):
             answer = await client.get(url, params={"limit": value}, headers=headers)
             assert answer.status_code == status, (url, value, answer.text)
@@ -72,7 +73,11 @@ async def test_a_query_parameter_a_route_does_not_declare_is_refused_naming_the_
     client: httpx.AsyncClient, app: MinibaseApp, admin: Actor, make_user: MakeUser
 ) -> None:
     user = await make_user()
-    routes = [e for e in app.state.endpoints if e.query and e.path not in PLATFORM_CALLS]
+    routes = [  # (a HEAD answer has no body to read the error from)
+        e
+        for e in app.state.endpoints
+        if e.query and e.path not in PLATFORM_CALLS and e.method != "HEAD"
+    ]
     assert {"/api/admin/jobs", "/api/pay/orders", "/api/admin/definitions"} <= {
         endpoint.path for endpoint in routes
     }
@@ -104,7 +109,9 @@ async def test_every_paged_list_says_where_its_next_page_starts_as_its_document_
         page = operation["responses"]["200"]["content"]["application/json"]["schema"]
         assert f"next_{key}" in page["required"], path
         assert page["properties"][f"next_{key}"]["type"] == ["string", "null"], path
-        answer = await client.get(path.replace("{appid}", "wx1"), headers=headers)
+        answer = await client.get(
+            path.replace("{appid}", "wx1").replace("{name}", "notes"), headers=headers
+        )
         assert answer.json()[f"next_{key}"] is None, (path, answer.text)  # nothing more
 
 

@@ -104,6 +104,8 @@ async def temp_urls(
         raise ApiError("request.invalid_body", 400, "the body is a JSON object")
     settings = services.settings
     seconds = body.get("expires", settings.files_link_seconds)
+    if isinstance(seconds, float) and seconds.is_integer():
+        seconds = int(seconds)  # 600.0 is 600 to JSON
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise ApiError("request.invalid_body", 400, "expires is a number of seconds")
     if not 1 <= seconds <= settings.files_link_max_seconds:

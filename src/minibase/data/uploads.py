@@ -298,31 +298,33 @@ async def start_direct_upload(
 ) -> tuple[FileRow, dict[str, Any], int]:
     """A presigned form the client posts the file to (wx.uploadFile with `formData`), for an
     upload completed by `complete_direct_upload`. The bucket enforces the size."""
+    if not isinstance(body, dict) or set(body) - {"name", "size"}:
+        raise ApiError("request.invalid_body", 400, 'the body is {"name": ..., "size": bytes}')
+    size = body.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ApiError("request.invalid_body", 400, "size is the file's size in bytes")
+    given = body.get("name")
+    if "name" in body and not isinstance(given, str):
+        raise ApiError("request.invalid_body", 400, "name is the file's name, a string")
     if not services.files.direct_uploads:
         raise ApiError(
             "files.direct_unavailable",
-            400,
+            404,
             "direct uploads need S3 storage (s3_bucket); upload through the server instead",
         )
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
     owner = _uploader(caller)
     await _check_may_write(caller, collection)
-    if not isinstance(body, dict) or set(body) - {"name", "size"}:
-        raise ApiError("request.invalid_body", 400, 'the body is {"name": ..., "size": bytes}')
-    size = body.get("size")
     limit = field.max_size or services.settings.files_max_size
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ApiError("request.invalid_body", 400, "size is the file's size in bytes")
     if size > limit:
         raise ApiError(
             "files.too_large", 413, f"the file is larger than {limit} bytes", {"max": limit}
         )
-    given = body.get("name")
     file_id = services.ids.new()
     key = services.files.object_key(collection.id, file_id)
     now = isoformat(services.clock.now())
-    name = display_name(given if isinstance(given, str) else None, "", file_id)
+    name = display_name(given, "", file_id)
     async with services.db.transaction() as conn:
         await conn.execute(
             f"INSERT INTO files ({FILE_COLUMNS}) VALUES"

@@ -36,7 +36,8 @@ _JSON_VALUE = {
 }
 DESCRIPTION = (
     "A self-hosted backend for mini programs (WeChat, Alipay, Douyin, Baidu, QQ): collections"
-    " and their records under access rules, platform login, users and tokens, cloud functions"
+    " and their records under access rules, files (uploads, temporary URLs, thumbnails),"
+    " platform login, users and tokens, cloud functions"
     " and jobs, payments (WeChat Pay, Alipay), subscribe messages, QR codes and links, message"
     " push and content checks. Each has a guide in the docs folder; every error answers"
     " {code, message}, the codes listed in docs/errors.md. Every JSON input keeps two bounds:"
@@ -83,9 +84,12 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "responses": responses,
     }
     if endpoint.body is not None:
+        body = dict(endpoint.body)
+        media = body.pop("contentMediaType", "application/json")  # a form upload says so
+        schema = sent(body) if media == "application/json" else body
         operation["requestBody"] = {
             "required": endpoint.body_required,
-            "content": {"application/json": {"schema": sent(endpoint.body)}},
+            "content": {media: {"schema": schema}},
         }
     if endpoint.access in ("user", "admin"):
         operation["security"] = [{"bearer": []}]

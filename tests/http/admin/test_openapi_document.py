@@ -245,6 +245,7 @@ _DESCRIBED_AS = {
     "apps": "platform login",
     "collections": "collections",
     "content": "content checks",
+    "files": "files",
     "functions": "cloud functions",
     "health": None,
     "jobs": "jobs",

@@ -24,8 +24,8 @@ async def test_admins_list_a_collections_files_newest_first(
 ) -> None:
     await make_collection(client, admin, "posts", {"photo": PHOTO})
     ann = await make_user()
-    first = (await upload(client, ann, "/api/files/posts/photo", jpeg()))["file"]
-    second = (await upload(client, ann, "/api/files/posts/photo", jpeg()))["file"]
+    first = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
+    second = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
     record = await client.post(
         "/api/collections/posts/records", headers=ann.headers, json={"photo": first["id"]}
     )
@@ -56,12 +56,12 @@ async def test_gc_removes_what_no_record_holds_and_keeps_the_rest(
 ) -> None:
     created = await make_collection(client, admin, "posts", {"photo": PHOTO})
     ann = await make_user()
-    held = (await upload(client, ann, "/api/files/posts/photo", jpeg()))["file"]
+    held = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
     await client.post(
         "/api/collections/posts/records", headers=ann.headers, json={"photo": held["id"]}
     )
-    fresh = (await upload(client, ann, "/api/files/posts/photo", jpeg()))["file"]
-    stale = (await upload(client, ann, "/api/files/posts/photo", jpeg()))["file"]
+    fresh = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
+    stale = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
     async with services.db.transaction() as conn:  # uploaded two days ago, never written
         await conn.execute(
             "UPDATE files SET created = '2020-01-01T00:00:00.000000Z' WHERE id = ?", stale["id"]

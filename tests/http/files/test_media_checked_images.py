@@ -34,8 +34,8 @@ async def test_a_wechat_image_is_hidden_until_its_verdict_and_then_by_it(
     session = await sign_in(client, sandbox, "wechat", "wx-files", "ivy")
     ann = Actor(session["user"]["id"], session["access_token"])
     await make_collection(client, admin, "profiles", {"avatar": AVATAR})
-    good = (await upload(client, ann, "/api/files/profiles/avatar", jpeg()))["file"]
-    bad = (await upload(client, ann, "/api/files/profiles/avatar", jpeg()))["file"]
+    good = (await upload(client, ann, "/api/collections/profiles/files/avatar", jpeg()))["file"]
+    bad = (await upload(client, ann, "/api/collections/profiles/files/avatar", jpeg()))["file"]
 
     assert (await _link(client, ann.headers, good["id"]))["error"]["code"] == "files.reviewing"
     assert "url" in await _link(client, admin.headers, good["id"])  # admins see it meanwhile
@@ -69,11 +69,15 @@ async def test_a_douyin_image_is_judged_at_once(
     session = await sign_in(client, sandbox, "douyin", "tt-files", "jay")
     jay = Actor(session["user"]["id"], session["access_token"])
     await make_collection(client, admin, "profiles", {"avatar": AVATAR})
-    fine = (await upload(client, jay, "/api/files/profiles/avatar", jpeg()))["file"]
+    fine = (await upload(client, jay, "/api/collections/profiles/files/avatar", jpeg()))["file"]
     # the sandbox flags an image whose URL holds one of its marked words
     flagged = (
         await upload(
-            client, jay, "/api/files/profiles/avatar", jpeg(), filename="sandbox-risky.jpg"
+            client,
+            jay,
+            "/api/collections/profiles/files/avatar",
+            jpeg(),
+            filename="sandbox-risky.jpg",
         )
     )["file"]
 
@@ -86,6 +90,8 @@ async def test_a_user_the_platforms_cannot_check_cannot_upload_there(
 ) -> None:
     await make_collection(client, admin, "profiles", {"avatar": AVATAR})
     nobody = await make_user()  # no WeChat or Douyin sign-in
-    refused = await upload(client, nobody, "/api/files/profiles/avatar", jpeg(), expect=422)
+    refused = await upload(
+        client, nobody, "/api/collections/profiles/files/avatar", jpeg(), expect=422
+    )
     assert refused["code"] == "content.unchecked"
     assert await services.db.fetch_value("SELECT COUNT(*) FROM files WHERE state = 'ready'") == 0

@@ -30,7 +30,7 @@ async def test_upload_download_thumbnail_and_delete_on_s3(
     await make_collection(client, admin, "posts", {"photo": PHOTO})
     ann = await make_user()
     image = jpeg(80, 60)
-    stored = (await upload(client, ann, "/api/files/posts/photo", image))["file"]
+    stored = (await upload(client, ann, "/api/collections/posts/files/photo", image))["file"]
     record = await client.post(
         "/api/collections/posts/records", headers=ann.headers, json={"photo": stored["id"]}
     )
@@ -64,7 +64,7 @@ async def test_a_direct_upload_goes_to_the_bucket_then_is_checked(
     ann = await make_user()
     image = jpeg(40, 30)
     started = await client.post(
-        "/api/files/posts/photo/direct",
+        "/api/collections/posts/files/photo/direct",
         headers=ann.headers,
         json={"name": "cat.jpg", "size": len(image)},
     )
@@ -108,7 +108,9 @@ async def test_a_direct_upload_of_another_type_is_removed(
     text = b"not an image at all" * 10
     started = (
         await client.post(
-            "/api/files/posts/photo/direct", headers=ann.headers, json={"size": len(text)}
+            "/api/collections/posts/files/photo/direct",
+            headers=ann.headers,
+            json={"size": len(text)},
         )
     ).json()
     form = started["upload"]
@@ -128,6 +130,6 @@ async def test_a_direct_upload_is_refused_past_the_fields_size(
     await make_collection(client, admin, "posts", {"photo": PHOTO})
     ann = await make_user()
     too_big = await client.post(
-        "/api/files/posts/photo/direct", headers=ann.headers, json={"size": 200_001}
+        "/api/collections/posts/files/photo/direct", headers=ann.headers, json={"size": 200_001}
     )
     assert too_big.status_code == 413, too_big.text

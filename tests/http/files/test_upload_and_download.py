@@ -18,7 +18,7 @@ async def test_upload_write_into_a_record_and_download(
     ann = await make_user()
     image = jpeg()
 
-    stored = (await upload(client, ann, "/api/files/posts/photo", image))["file"]
+    stored = (await upload(client, ann, "/api/collections/posts/files/photo", image))["file"]
     assert stored["type"] == "image/jpeg"
     assert stored["size"] == len(image)
     assert stored["name"] == "tmp_5f2a9c.jpg"

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.config import Settings
 from minibase.data.downloads import delete_files, open_download, temp_urls
 from minibase.data.uploads import (
     complete_direct_upload,
@@ -47,9 +48,18 @@ FILE: dict[str, Any] = {
     "required": ["id", "name", "size", "type", "etag", "created"],
 }
 UPLOAD = {
+    "contentMediaType": "multipart/form-data",
     "type": "object",
-    "description": "multipart/form-data: the file under the part files_part_name (file), and"
-    " optionally a text field `name`, the name to show",
+    "description": "As wx.uploadFile sends it: formData entries as text parts, then the file",
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "the file, under the part named by files_part_name",
+        },
+        "name": {"type": "string", "description": "the name to show (else the file's)"},
+    },
+    "required": ["file"],
 }
 ERROR_ITEM = {
     "type": "object",
@@ -70,7 +80,7 @@ def _base(request: Request) -> str:
 
 @routes.add(
     "POST",
-    "/api/files/{collection}/{field}",
+    "/api/collections/{name}/files/{field}",
     "Upload a file for a file field (wx.uploadFile); write its id into a record next",
     access="user",
     body=UPLOAD,
@@ -80,12 +90,12 @@ def _base(request: Request) -> str:
         415: ("A type the field does not take", None),
     },
 )
-async def upload_route(request: Request) -> Response:
+async def upload_file_route(request: Request) -> Response:
     caller = await require_user_or_admin(request)
     row = await upload_file(
         services_of(request),
         caller,
-        request.path_params["collection"],
+        request.path_params["name"],
         request.path_params["field"],
         request.stream(),
         request.headers.get("content-type"),
@@ -128,9 +138,16 @@ async def upload_into_record_route(request: Request) -> Response:
         "type": "object",
         "properties": {
             "files": IDS,
-            "expires": {"type": "integer", "minimum": 1, "description": "seconds"},
+            "expires": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": Settings.files_link_max_seconds,
+                "description": "seconds the URLs last (default files_link_seconds), at most"
+                " files_link_max_seconds",
+            },
         },
         "required": ["files"],
+        "additionalProperties": False,
     },
     responses={
         200: (
@@ -168,7 +185,12 @@ async def temp_urls_route(request: Request) -> Response:
     "/api/files/delete",
     "Delete files: pending uploads of the caller, or files out of records it may update",
     access="user",
-    body={"type": "object", "properties": {"files": IDS}, "required": ["files"]},
+    body={
+        "type": "object",
+        "properties": {"files": IDS},
+        "required": ["files"],
+        "additionalProperties": False,
+    },
     responses={
         200: (
             "Deleted, or an error, per file",
@@ -191,7 +213,7 @@ async def temp_urls_route(request: Request) -> Response:
         )
     },
 )
-async def delete_route(request: Request) -> Response:
+async def delete_files_route(request: Request) -> Response:
     services = services_of(request)
     caller = await require_user_or_admin(request)
     body = await read_json(request, services.settings.max_body_bytes)
@@ -261,13 +283,14 @@ def _remaining(expires: str | None, services: Any) -> int:
 
 @routes.add(
     "POST",
-    "/api/files/{collection}/{field}/direct",
+    "/api/collections/{name}/files/{field}/direct",
     "Start an upload straight to the S3 bucket (a presigned form), bypassing this server",
     access="user",
     body={
         "type": "object",
         "properties": {"name": {"type": "string"}, "size": {"type": "integer", "minimum": 1}},
         "required": ["size"],
+        "additionalProperties": False,
     },
     responses={
         201: (
@@ -288,7 +311,7 @@ def _remaining(expires: str | None, services: Any) -> int:
                 },
             },
         ),
-        400: ("Not on S3 storage", None),
+        404: ("Not on S3 storage, or no such collection or field", None),
         413: ("Too large", None),
     },
 )
@@ -297,7 +320,7 @@ async def direct_upload_route(request: Request) -> Response:
     caller = await require_user_or_admin(request)
     body = await read_json(request, services.settings.max_body_bytes)
     row, upload, expires = await start_direct_upload(
-        services, caller, request.path_params["collection"], request.path_params["field"], body
+        services, caller, request.path_params["name"], request.path_params["field"], body
     )
     return json_response({"file": {"id": row.id}, "upload": upload, "expires_at": expires}, 201)
 
