@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--dry-run", action="store_true", help="report only, change nothing")
     _create_flag(apply)
     _common(apply)
+
+    files = commands.add_parser("files", help="look after stored files")
+    file_commands = files.add_subparsers(dest="files_command", required=True)
+    gc = file_commands.add_parser(
+        "gc",
+        help="remove uploads no record took, files no record holds and objects no file names",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="report only, remove nothing")
+    _common(gc)
     return parser
 
 
@@ -182,6 +191,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "admin":
             return await _create_admin(services, args.email)
+        if args.command == "files":
+            return await _files_gc(services, args.dry_run)
         if args.collections_command == "export":
             return await _export(services, args)
         return await _apply(services, args)
@@ -245,6 +256,20 @@ async def _create_admin(services: Any, email: str) -> int:
             return 1
     admin = await create_admin(services.db, services.clock, services.ids, email, password)
     print(f"admin created: {admin.email} ({admin.id})")
+    return 0
+
+
+async def _files_gc(services: Any, dry_run: bool) -> int:
+    report = (await services.files.gc(dry_run=dry_run)).to_json()
+    verb = "would remove" if dry_run else "removed"
+    print(
+        f"{verb}: {report['pending']} uploads no record took,"
+        f" {report['unfinished']} unfinished uploads, {report['unheld']} files no record holds,"
+        f" {report['orphans']} objects no file names"
+    )
+    for name in ("files", "objects"):
+        for item in report[name]:
+            print(f"  {name[:-1]} {item}")
     return 0
 
 

@@ -122,6 +122,7 @@ def run_walk(script: str, port: int, cwd: Path) -> subprocess.CompletedProcess[s
     """A doc's curl walk, as a user would paste it, against the server on `port`."""
     script = script.replace("localhost:8080", f"127.0.0.1:{port}")
     script = script.replace(".venv/bin/minibase", MINIBASE)
+    script = script.replace(".venv/bin/python", sys.executable)
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=cwd,

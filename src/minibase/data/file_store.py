@@ -142,7 +142,9 @@ class Files:
 
     async def delete_job(self, job: Job) -> None:
         """`minibase.files.delete`: remove a `deleting` file's objects, then its row."""
-        file_id = job.payload["file"]
+        await self.delete_now(job.payload["file"])
+
+    async def delete_now(self, file_id: str) -> None:
         db = self._services.db
         async with db.reader() as reader:
             rows = await rows_by_id(reader, [file_id])
@@ -182,8 +184,11 @@ class Files:
                 report.orphans.append(key)
         if dry_run:
             return report
+        doomed = report.pending + report.unfinished + report.unheld
         async with services.db.transaction() as conn:
-            await discard_files(services, conn, report.pending + report.unfinished + report.unheld)
+            await discard_files(services, conn, doomed)
+        for file_id in doomed:  # now, not when a worker next runs (the queued jobs find none)
+            await self.delete_now(file_id)
         for key in report.orphans:
             await self.storage.delete(key)
         return report

@@ -21,19 +21,22 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from minibase.auth.caller import Caller
 from minibase.clock import isoformat
 from minibase.data.access import denied, rule_condition
-from minibase.data.file_refs import FILE_COLUMNS, FileRow, discard_files, rows_by_id
+from minibase.data.file_refs import FILE_COLUMNS, FileRow, discard_files, may_claim, rows_by_id
 from minibase.data.records import get_record, update_record
 from minibase.errors import ApiError
 from minibase.files.multipart import BodySource, UploadLimits, read_upload
-from minibase.files.sniff import check_allowed, peek, sniff
+from minibase.files.s3 import S3Storage
+from minibase.files.sniff import SNIFF_BYTES, check_allowed, peek, sniff
 from minibase.rules.conditions import evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
 from minibase.store.database import Connection
-from minibase.store.schema_files import FileField
+from minibase.store.schema_files import FILE_ID, FileField
 
 log = logging.getLogger("minibase.files")
 MAX_NAME = 200
@@ -156,8 +159,6 @@ async def _updatable(
     services: Services, caller: Caller, collection: Collection, record_id: str
 ) -> dict[str, Any]:
     """The record, if the caller could update it as it stands (checked again when written)."""
-    import orjson
-
     stored = orjson.loads(await get_record(services, caller, collection.name, record_id))
     if not caller.is_admin:
         allowed = rule_condition(caller, collection, "update", {})
@@ -285,3 +286,136 @@ async def _settled_while_asking(
 async def file_rows(services: Services, ids: list[str]) -> dict[str, FileRow]:
     async with services.db.reader() as reader:
         return {row.id: row for row in await rows_by_id(reader, ids)}
+
+
+# -- direct uploads (S3 storage): the bytes go to the bucket, not through this server --------
+
+DIRECT_SECONDS = 3600
+
+
+async def start_direct_upload(
+    services: Services, caller: Caller, collection_name: str, field_name: str, body: Any
+) -> tuple[FileRow, dict[str, Any], int]:
+    """A presigned form the client posts the file to (wx.uploadFile with `formData`), for an
+    upload completed by `complete_direct_upload`. The bucket enforces the size."""
+    if not services.files.direct_uploads:
+        raise ApiError(
+            "files.direct_unavailable",
+            400,
+            "direct uploads need S3 storage (s3_bucket); upload through the server instead",
+        )
+    collection = await services.collections.get(collection_name)
+    field = file_field(collection, field_name)
+    owner = _uploader(caller)
+    await _check_may_write(caller, collection)
+    if not isinstance(body, dict) or set(body) - {"name", "size"}:
+        raise ApiError("request.invalid_body", 400, 'the body is {"name": ..., "size": bytes}')
+    size = body.get("size")
+    limit = field.max_size or services.settings.files_max_size
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ApiError("request.invalid_body", 400, "size is the file's size in bytes")
+    if size > limit:
+        raise ApiError(
+            "files.too_large", 413, f"the file is larger than {limit} bytes", {"max": limit}
+        )
+    given = body.get("name")
+    file_id = services.ids.new()
+    key = services.files.object_key(collection.id, file_id)
+    now = isoformat(services.clock.now())
+    name = display_name(given if isinstance(given, str) else None, "", file_id)
+    async with services.db.transaction() as conn:
+        await conn.execute(
+            f"INSERT INTO files ({FILE_COLUMNS}) VALUES"
+            " (?, ?, ?, NULL, ?, ?, ?, ?, '', '', 'uploading', NULL, NULL, ?, ?)",
+            file_id,
+            collection.id,
+            field_name,
+            owner,
+            key,
+            name,
+            size,
+            now,
+            now,
+        )
+        row = (await rows_by_id(conn, [file_id]))[0]
+    storage = services.files.storage
+    assert isinstance(storage, S3Storage)
+    form = storage.presigned_post(key, DIRECT_SECONDS, max_size=size)
+    expires = int(services.clock.now().timestamp()) + DIRECT_SECONDS
+    upload = {"url": form.url, "fields": form.fields, "part": "file"}
+    return row, upload, expires
+
+
+async def complete_direct_upload(services: Services, caller: Caller, file_id: str) -> FileRow:
+    """The object is in the bucket: check its size and content like an upload through the
+    server, and make the file ready (or remove what arrived)."""
+    rows = await file_rows(services, [file_id]) if FILE_ID.fullmatch(file_id) else {}
+    row = rows.get(file_id)
+    if row is None or row.state != "uploading" or not may_claim(caller, row):
+        raise ApiError("files.not_found", 404, f"no direct upload {file_id!r}", {"id": file_id})
+    collection = services.collections.by_id(row.collection_id)
+    field = collection.schema.file_fields().get(row.field) if collection else None
+    if field is None:
+        raise ApiError("files.not_found", 404, f"no direct upload {file_id!r}", {"id": file_id})
+    storage = services.files.storage
+    try:
+        stored = await storage.stat(row.object_key)
+    except ApiError as exc:
+        if exc.code != "files.not_found":
+            raise
+        raise ApiError(
+            "files.not_uploaded", 409, "the file has not arrived in the bucket yet"
+        ) from None
+    try:
+        if stored.size != row.size:
+            raise ApiError(
+                "files.not_uploaded",
+                409,
+                f"{stored.size} bytes arrived, not the {row.size} announced",
+                {"size": stored.size},
+            )
+        _, body = await storage.open(row.object_key, 0, SNIFF_BYTES - 1)
+        async with body:
+            head = b"".join([chunk async for chunk in body])
+        mime = check_allowed(sniff(head), field.types)
+    except ApiError:
+        await services.files.remove_objects(row.object_key)
+        await _forget(services, file_id)
+        raise
+    name = row.name if "." in row.name else display_name(None, mime, file_id)
+    async with services.db.transaction() as conn:
+        await conn.execute("UPDATE files SET type = ? WHERE id = ?", mime, file_id)
+        ready = await _ready(conn, file_id, name, stored.size, stored.etag, services)
+    await start_media_check(services, caller, field, ready)
+    return ready
+
+
+async def list_files(
+    services: Services,
+    collection_name: str,
+    *,
+    state: str | None,
+    field: str | None,
+    record: str | None,
+    before: str | None,
+    limit: int,
+) -> list[FileRow]:
+    """A collection's files, newest first (admins)."""
+    collection = await services.collections.get(collection_name)
+    where = ["collection_id = ?"]
+    params: list[Any] = [collection.id]
+    for column, value in (("state", state), ("field", field), ("record_id", record)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if before is not None:
+        where.append("id < ?")
+        params.append(before)
+    async with services.db.reader() as reader:
+        rows = await reader.fetch_all(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE {' AND '.join(where)}"
+            " ORDER BY id DESC LIMIT ?",
+            *params,
+            limit,
+        )
+    return [FileRow.from_row(row) for row in rows]

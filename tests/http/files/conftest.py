@@ -7,17 +7,21 @@ Every test that uses `client` runs twice, on SQLite and on a fresh PostgreSQL da
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
+from tests.files.s3_server import MotoS3
 from tests.http.records.conftest import make_collection
 
+from minibase.config import Settings
 from minibase.jobs import JobWorker
 from minibase.services import Services
 from minibase.testing.plugin import Actor
 
-__all__ = ["jpeg", "make_collection", "png", "run_jobs", "upload"]
+__all__ = ["jpeg", "make_collection", "on_s3", "png", "run_jobs", "upload"]
 
 
 def jpeg(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -63,3 +67,23 @@ async def run_jobs(services: Services) -> int:
         services.jobs, services.functions.handler_for, concurrency=2, poll_interval=0.05
     )
     return await worker.run_until_idle()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    """moto's S3 server on loopback, one per test session and xdist worker."""
+    server = MotoS3()
+    yield server
+    server.stop()
+
+
+def on_s3(settings: Settings, moto: MotoS3) -> Settings:
+    """The settings, with files in a new bucket of the moto server."""
+    key = moto.credentials
+    return settings.replace(
+        s3_endpoint=moto.url,
+        s3_bucket=moto.create_bucket(),
+        s3_access_key=key.access_key,
+        s3_secret_key=key.secret_key,
+        s3_region=key.region,
+    )

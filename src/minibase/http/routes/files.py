@@ -8,12 +8,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.data.downloads import delete_files, open_download, temp_urls
-from minibase.data.uploads import upload_file, upload_into_record
+from minibase.data.uploads import (
+    complete_direct_upload,
+    list_files,
+    start_direct_upload,
+    upload_file,
+    upload_into_record,
+)
 from minibase.files.storage import Stored
-from minibase.http.auth import caller_of, require_user_or_admin, services_of
+from minibase.http.auth import caller_of, require_admin, require_user_or_admin, services_of
 from minibase.http.file_responses import serve_object
 from minibase.http.json import json_response, read_json
-from minibase.http.paging import declared_only
+from minibase.http.paging import (
+    PAGE,
+    declared_only,
+    next_page,
+    page_answer,
+    page_limit,
+    state_filter,
+    state_param,
+)
 from minibase.http.routes.records import RECORD
 from minibase.http.routing import Media, Routes
 
@@ -243,3 +257,111 @@ async def download_head_route(request: Request) -> Response:
 def _remaining(expires: str | None, services: Any) -> int:
     now = int(services.clock.now().timestamp())
     return max(int(expires or now) - now, 0)
+
+
+@routes.add(
+    "POST",
+    "/api/files/{collection}/{field}/direct",
+    "Start an upload straight to the S3 bucket (a presigned form), bypassing this server",
+    access="user",
+    body={
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "size": {"type": "integer", "minimum": 1}},
+        "required": ["size"],
+    },
+    responses={
+        201: (
+            "Where to post the file",
+            {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "object", "properties": {"id": {"type": "string"}}},
+                    "upload": {
+                        "type": "object",
+                        "properties": {
+                            "url": {"type": "string"},
+                            "fields": {"type": "object"},
+                            "part": {"type": "string"},
+                        },
+                    },
+                    "expires_at": {"type": "integer"},
+                },
+            },
+        ),
+        400: ("Not on S3 storage", None),
+        413: ("Too large", None),
+    },
+)
+async def direct_upload_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = await require_user_or_admin(request)
+    body = await read_json(request, services.settings.max_body_bytes)
+    row, upload, expires = await start_direct_upload(
+        services, caller, request.path_params["collection"], request.path_params["field"], body
+    )
+    return json_response({"file": {"id": row.id}, "upload": upload, "expires_at": expires}, 201)
+
+
+@routes.add(
+    "POST",
+    "/api/files/direct/{id}/complete",
+    "Finish a direct upload: the object is checked (size, content type) and the file is ready",
+    access="user",
+    body_required=False,
+    responses={
+        200: ("Stored", {"type": "object", "properties": {"file": FILE}}),
+        409: ("Not arrived", None),
+        415: ("A type the field does not take", None),
+    },
+)
+async def complete_direct_upload_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = await require_user_or_admin(request)
+    row = await complete_direct_upload(services, caller, request.path_params["id"])
+    return json_response({"file": row.ref()})
+
+
+ADMIN_FILE = {
+    **FILE,
+    "properties": {
+        **FILE["properties"],
+        "field": {"type": "string"},
+        "record": {"type": ["string", "null"]},
+        "owner": {"type": ["string", "null"]},
+        "state": {"enum": ["uploading", "ready", "deleting"]},
+        "check": {"type": ["string", "null"]},
+        "updated": {"type": "string", "format": "date-time"},
+    },
+}
+ADMIN_QUERY = (
+    state_param(("uploading", "ready", "deleting"), "files"),
+    ("field", "the files of this field", {"type": "string"}),
+    ("record", "the files of this record", {"type": "string"}),
+    *PAGE,
+)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/collections/{name}/files",
+    "List a collection's files, newest first (pending uploads too: record null)",
+    access="admin",
+    query=ADMIN_QUERY,
+    responses={200: ("Files", page_answer(ADMIN_FILE, "before"))},
+)
+async def admin_list_route(request: Request) -> Response:
+    await require_admin(request)
+    declared_only(request, ADMIN_QUERY)
+    params = request.query_params
+    limit = page_limit(request)
+    fetched = await list_files(
+        services_of(request),
+        request.path_params["name"],
+        state=state_filter(request, ("uploading", "ready", "deleting")),
+        field=params.get("field"),
+        record=params.get("record"),
+        before=params.get("before"),
+        limit=limit + 1,
+    )
+    rows, next_before = next_page(fetched, limit, lambda row: row.id)
+    return json_response({"items": [row.to_json() for row in rows], "next_before": next_before})

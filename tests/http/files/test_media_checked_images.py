@@ -1,0 +1,91 @@
+"""Images of a content-checked file field go through the platform's media check: hidden while
+WeChat reviews them, shown once the pushed verdict passes, hidden for good when it flags them;
+Douyin answers at once. Admins still see every file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from tests.http.files.conftest import jpeg, make_collection, upload
+from tests.http.login.conftest import sign_in
+
+from minibase.services import Services
+from minibase.testing.plugin import Actor, RegisterApp
+from minibase.testing.sandbox import SandboxClient
+
+AVATAR = {"type": "file", "types": ["image/*"], "content_check": {"scene": "profile"}}
+
+
+async def _link(client: httpx.AsyncClient, headers: dict[str, str], file_id: str) -> Any:
+    answer = await client.post("/api/files/temp-urls", headers=headers, json={"files": [file_id]})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["files"][0]
+
+
+async def test_a_wechat_image_is_hidden_until_its_verdict_and_then_by_it(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    services: Services,
+    admin: Actor,
+) -> None:
+    await register_app("wechat", "wx-files")
+    session = await sign_in(client, sandbox, "wechat", "wx-files", "ivy")
+    ann = Actor(session["user"]["id"], session["access_token"])
+    await make_collection(client, admin, "profiles", {"avatar": AVATAR})
+    good = (await upload(client, ann, "/api/files/profiles/avatar", jpeg()))["file"]
+    bad = (await upload(client, ann, "/api/files/profiles/avatar", jpeg()))["file"]
+
+    assert (await _link(client, ann.headers, good["id"]))["error"]["code"] == "files.reviewing"
+    assert "url" in await _link(client, admin.headers, good["id"])  # admins see it meanwhile
+
+    checks = await client.get("/api/admin/collections/profiles/files", headers=admin.headers)
+    traces = {item["id"]: item["check"] for item in checks.json()["items"]}
+    assert traces == {good["id"]: "reviewing", bad["id"]: "reviewing"}
+    pending = {
+        check["media_url"].split("/api/files/", 1)[1].split("/", 1)[0]: check["trace_id"]
+        for check in (await sandbox.media_checks())
+    }
+    for file_id, suggest in ((good["id"], "pass"), (bad["id"], "risky")):
+        event = await sandbox.finish_media_check(pending[file_id], suggest=suggest, label=100)
+        await services.content.record_media_result("wx-files", event)
+
+    shown = await _link(client, ann.headers, good["id"])
+    assert (await client.get(shown["url"])).status_code == 200
+    assert (await _link(client, ann.headers, bad["id"]))["error"]["code"] == "files.flagged"
+    admin_link = (await _link(client, admin.headers, bad["id"]))["url"]
+    hidden = await client.get(admin_link)  # the link is signed, but the file stays hidden
+    assert (hidden.status_code, hidden.json()["code"]) == (403, "files.flagged")
+
+
+async def test_a_douyin_image_is_judged_at_once(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+) -> None:
+    await register_app("douyin", "tt-files")
+    session = await sign_in(client, sandbox, "douyin", "tt-files", "jay")
+    jay = Actor(session["user"]["id"], session["access_token"])
+    await make_collection(client, admin, "profiles", {"avatar": AVATAR})
+    fine = (await upload(client, jay, "/api/files/profiles/avatar", jpeg()))["file"]
+    # the sandbox flags an image whose URL holds one of its marked words
+    flagged = (
+        await upload(
+            client, jay, "/api/files/profiles/avatar", jpeg(), filename="sandbox-risky.jpg"
+        )
+    )["file"]
+
+    assert "url" in await _link(client, jay.headers, fine["id"])
+    assert (await _link(client, jay.headers, flagged["id"]))["error"]["code"] == "files.flagged"
+
+
+async def test_a_user_the_platforms_cannot_check_cannot_upload_there(
+    client: httpx.AsyncClient, admin: Actor, make_user: Any, services: Services
+) -> None:
+    await make_collection(client, admin, "profiles", {"avatar": AVATAR})
+    nobody = await make_user()  # no WeChat or Douyin sign-in
+    refused = await upload(client, nobody, "/api/files/profiles/avatar", jpeg(), expect=422)
+    assert refused["code"] == "content.unchecked"
+    assert await services.db.fetch_value("SELECT COUNT(*) FROM files WHERE state = 'ready'") == 0
