@@ -145,12 +145,18 @@ export class Auth {
   /** A request with the user's access token (logging in or refreshing first as needed), sent
    * once more with a fresh token when the server refuses a stale one: the answer, whatever its
    * status. */
-  async send(method: Method, path: string, sent: Omit<Sent, "token"> = {}): Promise<HttpAnswer> {
+  send(method: Method, path: string, sent: Omit<Sent, "token"> = {}): Promise<HttpAnswer> {
+    return this.sendWith((token) => this.http.send(method, path, { ...sent, token }));
+  }
+
+  /** What `attempt` answers with the user's access token, attempted once more with a fresh
+   * token when the server refuses a stale one (a request, an upload). */
+  async sendWith(attempt: (token: string) => Promise<HttpAnswer>): Promise<HttpAnswer> {
     let token = await this.accessToken();
-    let answer = await this.http.send(method, path, { ...sent, token });
+    let answer = await attempt(token);
     if (answer.status === 401 && this.refused(token, errorCode(answer.data))) {
       token = await this.accessToken();
-      answer = await this.http.send(method, path, { ...sent, token });
+      answer = await attempt(token);
     }
     return answer;
   }

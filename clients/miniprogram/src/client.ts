@@ -1,8 +1,8 @@
-/** The Caller every feature module uses: a request with the user's access token, which logs
- * in or refreshes first when needed and tries once more with a fresh token when the server
- * refuses a stale one. */
+/** The Caller every feature module uses: a request or an upload with the user's access token,
+ * which logs in or refreshes first when needed and tries once more with a fresh token when the
+ * server refuses a stale one. */
 import type { Auth } from "./auth";
-import type { CallOptions, Caller, Method } from "./caller";
+import type { CallOptions, Caller, Method, Upload } from "./caller";
 import { type Http, unwrap } from "./http";
 
 export class SignedInCaller implements Caller {
@@ -15,5 +15,9 @@ export class SignedInCaller implements Caller {
     const { auth, ...sent } = options;
     if (auth === "none") return unwrap<T>(await this.http.send(method, path, sent));
     return unwrap<T>(await this.auth.send(method, path, sent));
+  }
+
+  async upload<T = unknown>(path: string, upload: Upload): Promise<T> {
+    return unwrap<T>(await this.auth.sendWith((token) => this.http.upload(path, upload, token)));
   }
 }

@@ -1,12 +1,16 @@
 /** Requests to the server through the platform's `request`: URLs, JSON, the server's errors as
  * MinibaseError, and retries where they are safe. */
-import type { CallOptions, Method, QueryValue } from "./caller";
+import type { CallOptions, Method, QueryValue, Upload } from "./caller";
 import { MinibaseError } from "./errors";
 import type { HttpAnswer, Platform } from "./platform/types";
 
 /** Statuses that say "try again later" without the request having been acted on. */
 const RETRIABLE = new Set([502, 503, 504]);
 const BACKOFF_MS = [300, 1000];
+/** The multipart part the server takes an upload's file from (its files_part_name). */
+const FILE_PART = "file";
+/** An upload may take this long at least, whatever a request may (the runtimes' default). */
+const UPLOAD_TIMEOUT_MS = 60_000;
 
 export interface HttpOptions {
   url: string;
@@ -64,6 +68,22 @@ export class Http {
       }
       await sleep(this.backoff[attempt]);
     }
+  }
+
+  /** POST a local file as multipart/form-data through the runtime's uploadFile: the server's
+   * answer, whatever its status. Not retried: a repeat could store the file twice. */
+  upload(path: string, upload: Upload, token?: string): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    return this.options.platform.uploadFile({
+      url: this.base + path,
+      filePath: upload.filePath,
+      part: FILE_PART,
+      formData: upload.formData ?? {},
+      headers,
+      timeout: Math.max(this.options.timeout, UPLOAD_TIMEOUT_MS),
+      onProgress: upload.onProgress,
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 /** minibase for mini programs: `minibase.init({ url })` on WeChat, Alipay, Douyin, Baidu or
- * QQ, then login, data, functions, payments and messages, one import away.
+ * QQ, then login, data, files, functions, payments and messages, one import away.
  *
  *     const minibase = require("./minibase.js");
  *     const app = minibase.init({ url: "https://api.example.com" });
@@ -10,6 +10,17 @@ import type { Caller } from "./caller";
 import { SignedInCaller } from "./client";
 import { type Database, database } from "./database";
 import { invalidArgument } from "./errors";
+import {
+  type DeleteFileOptions,
+  type DeletedFile,
+  type TempFileURL,
+  type TempFileURLOptions,
+  type UploadFileOptions,
+  type UploadFileResult,
+  deleteFile,
+  getTempFileURL,
+  uploadFile,
+} from "./files";
 import { type CallFunctionOptions, callFunction } from "./functions";
 import { Http } from "./http";
 import { requestSubscribe } from "./messages";
@@ -19,10 +30,19 @@ import type { PlatformName } from "./platform/types";
 
 export { MinibaseError } from "./errors";
 export type { User, PhoneProof, ChangeListener } from "./auth";
-export type { Caller, CallOptions, Method } from "./caller";
+export type { Caller, CallOptions, Method, Upload } from "./caller";
+export type {
+  DeleteFileOptions,
+  DeletedFile,
+  FileRef,
+  TempFileURL,
+  TempFileURLOptions,
+  UploadFileOptions,
+  UploadFileResult,
+} from "./files";
 export type { Order, PayOptions } from "./pay";
 export type { CallFunctionOptions } from "./functions";
-export type { PlatformName } from "./platform/types";
+export type { PlatformName, UploadProgress } from "./platform/types";
 export type * from "./database";
 
 export const version = "0.1.0";
@@ -45,6 +65,13 @@ export interface App {
   readonly auth: Auth;
   /** the data API in CloudBase's shape: `db.collection("posts").where({ ... }).get()` */
   database(): Database;
+  /** upload a local file for a collection's file field, as wx.cloud.uploadFile does:
+   * `{ fileID }` to write into a record (or, with `record`, uploaded into it) */
+  uploadFile(options: UploadFileOptions): Promise<UploadFileResult>;
+  /** temporary URLs of files, each with its status, as wx.cloud.getTempFileURL answers */
+  getTempFileURL(options: TempFileURLOptions): Promise<{ fileList: TempFileURL[] }>;
+  /** delete files, each with its status, as wx.cloud.deleteFile answers */
+  deleteFile(options: DeleteFileOptions): Promise<{ fileList: DeletedFile[] }>;
   /** a cloud function: `{ result }`, as wx.cloud.callFunction answers */
   callFunction<T = unknown>(options: CallFunctionOptions): Promise<{ result: T }>;
   /** create the order, open the platform's payment sheet, answer the order's state after */
@@ -53,7 +80,7 @@ export interface App {
   requestSubscribe(templateIds: string[]): Promise<Record<string, number>>;
   /** any route of the server, signed in: `app.call("GET", "/api/auth/me")` */
   readonly call: Caller["call"];
-  // files (uploadFile, getTempFileURL) and realtime (watch) join here in their own releases
+  // realtime (watch) joins here in its own release
 }
 
 export function init(options: InitOptions): App {
@@ -72,6 +99,9 @@ export function init(options: InitOptions): App {
     appid,
     auth,
     database: () => db,
+    uploadFile: (upload) => uploadFile(caller, upload),
+    getTempFileURL: (files) => getTempFileURL(caller, files),
+    deleteFile: (files) => deleteFile(caller, files),
     callFunction: (call) => callFunction(caller, call),
     pay: (purchase) => pay(caller, platform, purchase),
     requestSubscribe: (ids) => requestSubscribe(caller, platform, ids),

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fakePlatform, GLOBALS, useGlobal } from "./support/fakes.mjs";
 import { startServer } from "./support/server.mjs";
+import { PNG } from "./support/upload.mjs";
 
 const GREETER = `
 from minibase.functions import function
@@ -21,6 +22,11 @@ before(async () => {
     functions: { "greeter.py": GREETER },
   });
   await server.createCollection({ name: "notes", rules: { preset: "owner_only" } });
+  await server.createCollection({
+    name: "pics",
+    fields: { photo: { type: "file", types: ["image/*"] } },
+    rules: { preset: "owner_only" },
+  });
 });
 after(() => server?.stop());
 
@@ -294,6 +300,83 @@ describe("storage", () => {
     assert.equal((await call(tt.getStorage, { key: "nothing" })).ok, false);
     await call(tt.setStorage, { key: "k", data: 1 });
     assert.deepEqual((await call(tt.getStorage, { key: "k" })).res.data, 1);
+  });
+});
+
+describe("uploads", () => {
+  /** What each runtime's uploadFile takes besides url, filePath, header and formData. */
+  const PART = {
+    wechat: { name: "file" },
+    qq: { name: "file" },
+    douyin: { name: "file" },
+    baidu: { name: "file" },
+    alipay: { fileName: "file", fileType: "image" },
+  };
+  /** The bytes sent so far and in all, as each UploadTask's progress event names them. */
+  const SENT = {
+    alipay: ["totalBytesWritten", "totalBytesExpectedToWrite"],
+    other: ["totalBytesSent", "totalBytesExpectedToSend"],
+  };
+
+  /** The runtime's uploadFile, with the progress events its UploadTask told. */
+  function upload(runtime, options) {
+    const progress = [];
+    return new Promise((done) => {
+      const task = runtime.uploadFile({
+        ...options,
+        success: (res) => done({ ok: true, res, progress }),
+        fail: (res) => done({ ok: false, res, progress }),
+      });
+      task.onProgressUpdate((event) => progress.push(event));
+    });
+  }
+
+  it("each platform's sends the phone's file as multipart, and answers in text", async () => {
+    const paths = [];
+    for (const [platform, part] of Object.entries(PART)) {
+      const runtime = fakePlatform(platform, server);
+      const { access_token: accessToken } = await signIn(runtime);
+      const filePath = runtime.fake.tempFile(PNG, "png");
+      paths.push(filePath);
+      const { ok, res, progress } = await upload(runtime, {
+        url: api("/api/files/pics/photo"),
+        filePath,
+        ...part,
+        formData: { name: `from ${platform}` },
+        header: { Authorization: `Bearer ${accessToken}` },
+      });
+      assert.ok(ok, `${platform}: ${JSON.stringify(res)}`);
+      assert.equal(res.statusCode, 201);
+      assert.equal(typeof res.data, "string");
+      assert.equal(JSON.parse(res.data).file.name, `from ${platform}`);
+      assert.equal(runtime.fake.requests.at(-1).upload.filename, filePath.split("/").pop());
+      const [sent, total] = SENT[platform] ?? SENT.other;
+      assert.equal(progress.at(-1).progress, 100, platform);
+      assert.equal(progress.at(-1)[sent], progress.at(-1)[total], platform);
+      if (platform === "alipay") assert.equal(typeof res.header["x-request-id"], "string");
+    }
+    const [wechat, qq, douyin, baidu, alipay] = paths;
+    assert.match(wechat, /^wxfile:\/\/tmp_\w+\.png$/);
+    assert.match(qq, /^qqfile:\/\/tmp_\w+\.png$/);
+    assert.match(douyin, /^ttfile:\/\/temp\/\w+\.png$/);
+    assert.match(baidu, /^bdfile:\/\/tmp_\w+\.png$/);
+    assert.match(alipay, /^https:\/\/resource\/apml\w+\.image$/);
+  });
+
+  it("Alipay's needs fileType; a path the phone lacks fails in each one's shape", async () => {
+    const url = api("/api/files/pics/photo");
+    const my = fakePlatform("alipay", server);
+    const filePath = my.fake.tempFile(PNG, "png");
+    const untyped = await call(my.uploadFile, { url, filePath, fileName: "file" });
+    assert.equal(untyped.res.error, 2);
+    const gone = { url, filePath: "https://resource/apmlgone.image", fileName: "file" };
+    const missing = await call(my.uploadFile, { ...gone, fileType: "image" });
+    assert.deepEqual(missing.res, { error: 11, errorMessage: "文件不存在" });
+    const wx = fakePlatform("wechat", server);
+    const lost = await call(wx.uploadFile, { url, filePath: "wxfile://tmp_gone.png", name: "f" });
+    assert.equal(lost.ok, false);
+    assert.match(lost.res.errMsg, /^uploadFile:fail file not found/);
+    assert.equal(my.fake.requests.length + wx.fake.requests.length, 0);
   });
 });
 

@@ -4,15 +4,20 @@ import { isPlainObject } from "./values";
 
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
-/** `/api/collections/{name}/records[/{id}]`, the name and id checked first. */
-export function recordsPath(collection: unknown, id?: unknown): string {
+/** The collection's name, checked; `at` says where it was given. */
+export function collectionName(collection: unknown, at = "collection"): string {
   if (typeof collection !== "string" || !COLLECTION.test(collection)) {
     throw invalidArgument(
-      `collection(${JSON.stringify(collection)}): a collection name is letters, digits and _, ` +
+      `${at}(${JSON.stringify(collection)}): a collection name is letters, digits and _, ` +
         "starting with a letter",
     );
   }
-  const base = `/api/collections/${collection}/records`;
+  return collection;
+}
+
+/** `/api/collections/{name}/records[/{id}]`, the name and id checked first. */
+export function recordsPath(collection: unknown, id?: unknown): string {
+  const base = `/api/collections/${collectionName(collection)}/records`;
   if (id === undefined) return base;
   if (typeof id !== "string" || !id) {
     throw invalidArgument(`doc(${JSON.stringify(id)}): a record id is a non-empty string`);

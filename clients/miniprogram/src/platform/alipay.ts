@@ -7,14 +7,17 @@ import {
   type LoginCodes,
   type Platform,
   type Storage,
+  type UploadRequest,
+  followProgress,
   lowerCased,
   parsedBody,
   promised,
 } from "./types";
-import { networkError } from "./wechatlike";
+import { networkError, uploadError } from "./wechatlike";
 
 export interface AlipayRuntime {
   request: CallbackApi;
+  uploadFile?: CallbackApi;
   getStorageSync(options: { key: string }): { data?: unknown } | undefined;
   setStorageSync(options: { key: string; data: unknown }): void;
   removeStorageSync(options: { key: string }): void;
@@ -97,6 +100,42 @@ export class Alipay implements Platform {
     });
   }
 
+  /** my.uploadFile: older versions take the part's name as `fileName`, newer ones document
+   * `name`, so both are sent; `fileType` must be image, video or audio. It answers the body as
+   * text, `statusCode` (read as a number, should it come as text) and `header`. */
+  async uploadFile(upload: UploadRequest): Promise<HttpAnswer> {
+    const api = this.runtime.uploadFile;
+    if (!api) throw unsupported("this runtime has no uploadFile");
+    return new Promise((resolve, reject) => {
+      const answered = (answer: UploadAnswer) =>
+        resolve({
+          status: Number(answer.statusCode),
+          data: parsedBody(answer.data),
+          headers: lowerCased(answer.header),
+        });
+      const task = api({
+        url: upload.url,
+        filePath: upload.filePath,
+        fileName: upload.part,
+        name: upload.part,
+        fileType: alipayFileType(upload.filePath),
+        formData: upload.formData,
+        header: upload.headers,
+        timeout: upload.timeout,
+        success: answered,
+        fail: (failure: Failure & UploadAnswer) => {
+          // should a version fail on an HTTP status, as my.request does, the answer is there
+          if (Number(failure?.statusCode) > 0) return answered(failure);
+          const said = failure?.errorMessage || `my.uploadFile failed (${failure?.error ?? "?"})`;
+          // its error 11: the file does not exist
+          const missing = failure?.error === 11 ? `file not found: ${said}` : said;
+          reject(uploadError(missing, upload.filePath));
+        },
+      });
+      followProgress(task, upload.onProgress);
+    });
+  }
+
   async requestPayment(payment: Record<string, unknown>): Promise<"paid" | "unknown"> {
     if (!this.runtime.tradePay) throw unsupported("this runtime has no tradePay");
     const tradeNO = payment.tradeNO;
@@ -129,6 +168,21 @@ export class Alipay implements Platform {
     }
     return choices;
   }
+}
+
+interface UploadAnswer {
+  statusCode?: number | string;
+  data?: unknown;
+  header?: unknown;
+}
+
+/** my.uploadFile's fileType, from the path's extension (Alipay's own temporary paths end in
+ * .image, .video or .audio); image when it says nothing. */
+function alipayFileType(filePath: string): "image" | "video" | "audio" {
+  const extension = (/\.([A-Za-z0-9]+)$/.exec(filePath)?.[1] ?? "").toLowerCase();
+  if (/^(video|mp4|mov|m4v|3gp|avi|mkv|webm|flv)$/.test(extension)) return "video";
+  if (/^(audio|mp3|aac|m4a|wav|amr|ogg|flac|silk)$/.test(extension)) return "audio";
+  return "image";
 }
 
 interface AlipaySubscribeAnswer {

@@ -19,6 +19,30 @@ export interface HttpAnswer {
   headers: Record<string, string>;
 }
 
+/** A local file (a temporary path the runtime gave, as chooseImage does) sent as
+ * multipart/form-data by the runtime's uploadFile. */
+export interface UploadRequest {
+  url: string;
+  /** the runtime's path of the file: wxfile://tmp_..., https://resource/apml... */
+  filePath: string;
+  /** the multipart part the file goes under */
+  part: string;
+  /** text fields sent with it */
+  formData: Record<string, string>;
+  headers: Record<string, string>;
+  /** milliseconds */
+  timeout: number;
+  onProgress?: (progress: UploadProgress) => void;
+}
+
+/** How far an upload is, as WeChat's UploadTask.onProgressUpdate tells it. */
+export interface UploadProgress {
+  /** percent, 0..100 */
+  progress: number;
+  totalBytesSent: number;
+  totalBytesExpectedToSend: number;
+}
+
 /** What the platform's login gives, as POST /api/auth/{platform}/login takes it. */
 export interface LoginCodes {
   code?: string;
@@ -39,6 +63,10 @@ export interface Platform {
   login(): Promise<LoginCodes>;
   /** resolves with any HTTP status; rejects with MinibaseError network.* when no answer came */
   request(request: HttpRequest): Promise<HttpAnswer>;
+  /** the runtime's uploadFile: resolves with any HTTP status (the body parsed as `request`'s
+   * is); rejects with MinibaseError network.* when no answer came, client.invalid_argument
+   * when the runtime cannot read the file */
+  uploadFile(request: UploadRequest): Promise<HttpAnswer>;
   readonly storage: Storage;
   /** the platform's payment sheet with what the server's order answered in `payment`;
    * rejects with pay.cancelled or pay.failed, resolves "paid" or "unknown" (still processing) */
@@ -64,6 +92,36 @@ export function lowerCased(headers: unknown): Record<string, string> {
     }
   }
   return out;
+}
+
+/** An UploadTask's progress event: WeChat and the like name the bytes Sent, Alipay Written. */
+function uploadProgress(event: unknown): UploadProgress {
+  const said = (event ?? {}) as Record<string, unknown>;
+  const number = (...names: string[]) => {
+    for (const name of names) if (typeof said[name] === "number") return said[name] as number;
+    return 0;
+  };
+  return {
+    progress: number("progress"),
+    totalBytesSent: number("totalBytesSent", "totalBytesWritten"),
+    totalBytesExpectedToSend: number("totalBytesExpectedToSend", "totalBytesExpectedToWrite"),
+  };
+}
+
+/** Listens to the UploadTask a runtime's uploadFile answered, when it has progress events. */
+export function followProgress(
+  task: unknown,
+  listener: ((progress: UploadProgress) => void) | undefined,
+): void {
+  const on = (task as { onProgressUpdate?: unknown } | undefined)?.onProgressUpdate;
+  if (!listener || typeof on !== "function") return;
+  on.call(task, (event: unknown) => {
+    try {
+      listener(uploadProgress(event));
+    } catch {
+      // a listener's mistake is not the upload's failure
+    }
+  });
 }
 
 /** JSON bodies come parsed, as text, or empty, depending on the runtime. */

@@ -1,6 +1,6 @@
 /** WeChat, QQ, Douyin and Baidu: one runtime shape (`header`, `statusCode`, storage by key),
  * with their own login, app id and payment. */
-import { MinibaseError, unsupported } from "../errors";
+import { MinibaseError, invalidArgument, unsupported } from "../errors";
 import {
   type CallbackApi,
   type HttpAnswer,
@@ -9,6 +9,8 @@ import {
   type Platform,
   type PlatformName,
   type Storage,
+  type UploadRequest,
+  followProgress,
   lowerCased,
   parsedBody,
   promised,
@@ -17,6 +19,7 @@ import {
 /** The parts of wx / qq / tt / swan the SDK uses. */
 export interface WechatLikeRuntime {
   request: CallbackApi;
+  uploadFile?: CallbackApi;
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, value: unknown): void;
   removeStorageSync(key: string): void;
@@ -96,6 +99,29 @@ export class WechatLike implements Platform {
     });
   }
 
+  async uploadFile(upload: UploadRequest): Promise<HttpAnswer> {
+    const api = needed(this.runtime.uploadFile, "uploadFile");
+    return new Promise((resolve, reject) => {
+      const task = api({
+        url: upload.url,
+        filePath: upload.filePath,
+        name: upload.part,
+        formData: upload.formData,
+        header: upload.headers,
+        timeout: upload.timeout,
+        // the body is text on every one of these runtimes
+        success: (answer: Answer) =>
+          resolve({
+            status: answer.statusCode,
+            data: parsedBody(answer.data),
+            headers: lowerCased(answer.header),
+          }),
+        fail: (error: { errMsg?: string }) => reject(uploadError(error.errMsg, upload.filePath)),
+      });
+      followProgress(task, upload.onProgress);
+    });
+  }
+
   async requestPayment(payment: Record<string, unknown>): Promise<"paid" | "unknown"> {
     // which platforms minibase takes payments on is pay.ts's to say, before any request
     if (!this.runtime.requestPayment) throw unsupported("this runtime has no requestPayment");
@@ -128,4 +154,13 @@ export function networkError(said: string | undefined): MinibaseError {
   const text = said || "the request failed";
   const code = /time ?out/i.test(text) ? "network.timeout" : "network.failed";
   return new MinibaseError(code, text);
+}
+
+/** Why an upload got no answer: the runtime could not read the file (the caller's mistake), or
+ * the network failed. */
+export function uploadError(said: string | undefined, filePath: string): MinibaseError {
+  if (said && /file not (found|exist)|no such file|文件不存在/i.test(said)) {
+    return invalidArgument(`uploadFile: the runtime cannot read ${filePath} (${said})`);
+  }
+  return networkError(said);
 }

@@ -1,11 +1,13 @@
 // The global object a mini program runtime gives (wx, my, tt, swan, qq), with each platform's
-// own shapes, talking to a real server: `request` does real HTTP, logins hand out real codes
-// from the sandbox's control API, payments and subscribe prompts go through the sandbox as the
-// person's phone would, storage lives in memory.
+// own shapes, talking to a real server: `request` and `uploadFile` do real HTTP (uploadFile
+// sends files the phone holds), logins hand out real codes from the sandbox's control API,
+// payments and subscribe prompts go through the sandbox as the person's phone would, storage
+// lives in memory.
 //
 //   const wx = fakePlatform("wechat", server, { person: "ann" });
 //   const restore = useGlobal(wx);      // globalThis.wx = wx, and no my, tt, swan or qq
 //   wx.fake.storage                     // Map: what the SDK stored (plant values in it too)
+//   wx.fake.tempFile(bytes, "jpg")      // a file on the phone: its wxfile://tmp_….jpg path
 //   wx.fake.failNextRequests(2, { kind: "timeout" })
 //   wx.fake.requestCount("/api/auth/refresh")
 //   wx.fake.answers.payment = "cancel"  // the person closes the payment sheet
@@ -15,6 +17,7 @@
 // so the SDK must not rely on it. The shapes come from each platform's documentation.
 import { Phone } from "./phone.mjs";
 import { requestApi } from "./request.mjs";
+import { uploadApi } from "./upload.mjs";
 
 /** The global variable each platform's runtime defines. */
 export const GLOBALS = Object.freeze({
@@ -71,6 +74,7 @@ const RUNTIMES = {
 
   alipay: (phone) => ({
     request: requestApi(phone),
+    uploadFile: uploadApi(phone),
     getAuthCode: (options) => phone.respond(options, () => alipayAuthCode(phone, options ?? {})),
     getAppIdSync: () => ({ appId: phone.appid }),
     ...alipayStorage(phone),
@@ -82,6 +86,7 @@ const RUNTIMES = {
 
   douyin: (phone) => ({
     request: requestApi(phone),
+    uploadFile: uploadApi(phone),
     login: (options) => phone.respond(options, () => phone.douyinLogin(options ?? {})),
     getEnvInfoSync: () => ({
       microapp: { mpVersion: "1.0.0", envType: "development", appId: phone.appid },
@@ -94,6 +99,7 @@ const RUNTIMES = {
 
   baidu: (phone) => ({
     request: requestApi(phone),
+    uploadFile: uploadApi(phone),
     getLoginCode: (options) => phone.respond(options, () => codeLogin(phone, "getLoginCode")),
     login: (options) => phone.respond(options, () => codeLogin(phone, "login")),
     getEnvInfoSync: () => ({
@@ -108,10 +114,11 @@ const RUNTIMES = {
   }),
 };
 
-/** What WeChat and QQ share: request, login, the app id, storage. */
+/** What WeChat and QQ share: request, uploadFile, login, the app id, storage. */
 function wechatLike(phone) {
   return {
     request: requestApi(phone),
+    uploadFile: uploadApi(phone),
     login: (options) => phone.respond(options, () => codeLogin(phone, "login")),
     getAccountInfoSync: () => ({
       miniProgram: { appId: phone.appid, envVersion: "develop", version: "" },

@@ -2,6 +2,7 @@
 // inspects, and what the platform's client does for the person (mint login codes, pay, accept
 // subscribe messages) through the sandbox's control API.
 import { HttpError } from "./server.mjs";
+import { tempPath } from "./upload.mjs";
 
 export class Phone {
   constructor(platform, server, { person, appid }) {
@@ -13,8 +14,11 @@ export class Phone {
     this.appid = appid;
     /** the runtime's storage, key -> a copy of the data: read it, or plant values in it */
     this.storage = new Map();
-    /** every request made through the runtime's request, oldest first:
-     * { method, url, path, headers, body }, network failures included */
+    /** the files on the phone that uploadFile can send: temporary path -> bytes (tempFile()
+     * adds one as chooseImage would) */
+    this.files = new Map();
+    /** every request made through the runtime's request or uploadFile, oldest first:
+     * { method, url, path, headers, body, upload? }, network failures included */
     this.requests = [];
     /** what the person does when asked:
      * payment: "pay" or "cancel" (close the payment sheet);
@@ -42,6 +46,15 @@ export class Phone {
       throw new Error(`kind is timeout or offline, not ${kind}`);
     }
     this._failures.push({ remaining: count, kind, path, reachServer });
+  }
+
+  /** Puts `bytes` on the phone as the runtime's chooseImage (chooseMedia ...) would: answers
+   * its temporary path in the platform's form (wxfile://tmp_….jpg, https://resource/apml….image
+   * on Alipay). */
+  tempFile(bytes, extension = "jpg") {
+    const path = tempPath(this.platform, extension);
+    this.files.set(path, new Uint8Array(bytes));
+    return path;
   }
 
   /** How many requests went to `path` (the URL's path, without its query). */
