@@ -107,7 +107,7 @@ export async function uploadFile(
   }
   const path =
     record === undefined
-      ? `/api/files/${collection}/${field}`
+      ? `/api/collections/${collection}/files/${field}`
       : `${recordsPath(collection, record)}/files/${field}`;
   const formData: Record<string, string> = name === undefined ? {} : { name };
   const answer = await caller.upload<Uploaded>(path, { filePath, formData, onProgress });

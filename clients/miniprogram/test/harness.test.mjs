@@ -339,7 +339,7 @@ describe("uploads", () => {
       const filePath = runtime.fake.tempFile(PNG, "png");
       paths.push(filePath);
       const { ok, res, progress } = await upload(runtime, {
-        url: api("/api/files/pics/photo"),
+        url: api("/api/collections/pics/files/photo"),
         filePath,
         ...part,
         formData: { name: `from ${platform}` },
@@ -364,7 +364,7 @@ describe("uploads", () => {
   });
 
   it("Alipay's needs fileType; a path the phone lacks fails in each one's shape", async () => {
-    const url = api("/api/files/pics/photo");
+    const url = api("/api/collections/pics/files/photo");
     const my = fakePlatform("alipay", server);
     const filePath = my.fake.tempFile(PNG, "png");
     const untyped = await call(my.uploadFile, { url, filePath, fileName: "file" });

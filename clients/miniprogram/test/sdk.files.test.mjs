@@ -55,7 +55,7 @@ describe("a pending upload, written into a record", () => {
       assert.equal(file.size, PNG.length);
       assert.equal(file.type, "image/png"); // read from the bytes, whatever the path says
       const [sent] = runtime.fake.requests.filter((request) => request.upload);
-      assert.equal(sent.path, "/api/files/posts/photo");
+      assert.equal(sent.path, "/api/collections/posts/files/photo");
       assert.equal(sent.upload.part, "file");
       assert.equal(file.name, sent.upload.filename); // tmp_….png; apml….image on Alipay
       if (platform === "alipay") assert.equal(sent.upload.fileType, "image");
@@ -242,13 +242,13 @@ describe("mistakes and the network", () => {
     const { file } = await upload(phone, PNG);
     assert.equal(file.size, PNG.length);
     assert.equal(runtime.fake.requestCount("/api/auth/refresh"), 1);
-    assert.equal(runtime.fake.requestCount("/api/files/posts/photo"), 2);
+    assert.equal(runtime.fake.requestCount("/api/collections/posts/files/photo"), 2);
   });
 
   it("an upload whose answer was lost is network.timeout, and is not sent again", async (t) => {
     const phone = appOn(t, "baidu", server);
     await phone.app.auth.getUser();
-    const path = "/api/files/posts/photo";
+    const path = "/api/collections/posts/files/photo";
     phone.runtime.fake.failNextRequests(1, { kind: "timeout", path, reachServer: true });
     const error = await failure(upload(phone, PNG));
     assert.equal(error.code, "network.timeout");
