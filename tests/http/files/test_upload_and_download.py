@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import httpx
+import pytest
+from PIL import Image
 from tests.http.files.conftest import jpeg, make_collection, run_jobs, upload
 
+from minibase.data import file_store
+from minibase.files.thumbnails import ThumbSpec
 from minibase.services import Services
 from minibase.testing.plugin import Actor, MakeUser
 
@@ -65,3 +72,52 @@ async def test_upload_write_into_a_record_and_download(
     assert gone.status_code == 404, gone.text
     left = (services.settings.data_dir / "files").rglob("*")
     assert [path.name for path in left if path.is_file()] == []
+
+
+async def test_a_thumbnail_is_made_once_however_many_ask_at_the_same_time(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    make_user: MakeUser,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await make_collection(client, admin, "posts", {"photo": PHOTO})
+    ann = await make_user()
+    stored = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg(300, 200)))[
+        "file"
+    ]
+    made: list[str] = []
+    real = file_store.make_thumbnail
+
+    def counted(data: bytes, spec: ThumbSpec) -> tuple[bytes, str]:
+        made.append(spec.suffix)
+        return real(data, spec)
+
+    monkeypatch.setattr(file_store, "make_thumbnail", counted)
+    links = await client.post(
+        "/api/files/temp-urls", headers=ann.headers, json={"files": [stored["id"]]}
+    )
+    url = links.json()["files"][0]["url"] + "&thumb=32x32&fit=contain"
+    answers = await asyncio.gather(*(client.get(url) for _ in range(6)))
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.content for answer in answers}) == 1
+    assert Image.open(io.BytesIO(answers[0].content)).size == (32, 21)  # fitted, not cropped
+    assert made == ["thumb-32x32-contain"]
+    assert (await client.get(url)).content == answers[0].content  # kept, not made again
+    assert made == ["thumb-32x32-contain"]
+
+
+async def test_the_files_of_a_dropped_collection_are_collected(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser, services: Services
+) -> None:
+    await make_collection(client, admin, "posts", {"photo": PHOTO})
+    ann = await make_user()
+    stored = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
+    await client.post(
+        "/api/collections/posts/records", headers=ann.headers, json={"photo": stored["id"]}
+    )
+    dropped = await client.delete("/api/admin/collections/posts", headers=admin.headers)
+    assert dropped.status_code == 204, dropped.text
+    report = await services.files.gc()
+    assert report.unheld == [stored["id"]]
+    assert [key async for key in services.files.storage.list("")] == []
