@@ -258,6 +258,10 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         404,
         "No such file, or the caller may not see it (the read rule of the record holding it).",
     ),
+    "files.not_configured": (
+        503,
+        "public_url is not set, so the platform cannot download the images it is to check.",
+    ),
     "files.unknown_field": (404, "The collection has no file field of this name."),
     "files.reviewing": (
         403,

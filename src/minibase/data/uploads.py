@@ -108,9 +108,10 @@ async def upload_file(
     field (by its id) within files_pending_hours."""
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
-    owner = _uploader(caller)
+    _uploader(caller)
+    check_media_possible(services, caller, field)
     await _check_may_write(caller, collection)
-    row = await receive(services, collection, field_name, field, owner, body, content_type)
+    row = await receive(services, collection, field_name, field, caller, body, content_type)
     await start_media_check(services, caller, field, row)
     return row
 
@@ -128,9 +129,10 @@ async def upload_into_record(
     field's file replaced, a multiple field's appended) in one transaction."""
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
-    owner = _uploader(caller)
+    _uploader(caller)
+    check_media_possible(services, caller, field)
     stored = await _updatable(services, caller, collection, record_id)
-    row = await receive(services, collection, field_name, field, owner, body, content_type)
+    row = await receive(services, collection, field_name, field, caller, body, content_type)
     if field.multiple:
         held = stored.get(field_name) or []
         if len(held) >= field.max_files:
@@ -172,11 +174,12 @@ async def receive(
     collection: Collection,
     field_name: str,
     field: FileField,
-    owner: str | None,
+    caller: Caller,
     body: BodySource,
     content_type: str | None,
 ) -> FileRow:
-    """Read the upload into storage: the `files` row first, the object, then the row ready."""
+    """Read the upload into storage: the `files` row first, the object, then the row ready
+    (hidden from the start when the platform is to check it)."""
     settings = services.settings
     limit = field.max_size or settings.files_max_size
     limits = UploadLimits(file_part=settings.files_part_name, max_file_bytes=limit)
@@ -189,14 +192,15 @@ async def receive(
     async with services.db.transaction() as conn:
         await conn.execute(
             f"INSERT INTO files ({FILE_COLUMNS}) VALUES"
-            " (?, ?, ?, NULL, ?, ?, ?, 0, ?, '', 'uploading', NULL, NULL, ?, ?)",
+            " (?, ?, ?, NULL, ?, ?, ?, 0, ?, '', 'uploading', ?, NULL, ?, ?)",
             file_id,
             collection.id,
             field_name,
-            owner,
+            caller.id,
             key,
             display_name(upload.filename, mime, file_id),
             mime,
+            "reviewing" if needs_check(caller, field, mime) else None,
             now,
             now,
         )
@@ -245,18 +249,36 @@ async def _discard(services: Services, row: FileRow) -> None:
         await discard_files(services, conn, [row.id])
 
 
+def needs_check(caller: Caller, field: FileField, mime: str) -> bool:
+    """Does the platform check this file before it shows? Users' images of checked fields."""
+    return field.content_rule is not None and not caller.is_admin and mime.startswith("image/")
+
+
+def check_media_possible(services: Services, caller: Caller, field: FileField) -> None:
+    """The platform downloads the images it checks: from public_url (in --dev, this host)."""
+    settings = services.settings
+    if field.content_rule is None or caller.is_admin or settings.public_url or settings.dev:
+        return
+    raise ApiError(
+        "files.not_configured",
+        503,
+        "set public_url: the platform downloads the images it checks from this server",
+    )
+
+
 async def start_media_check(
     services: Services, caller: Caller, field: FileField, row: FileRow
 ) -> None:
     """Send an image of a content-checked field to the platform's media check; until a verdict
     that passes, the file is hidden (files.reviewing). Admins' uploads are not checked."""
-    if field.content_rule is None or caller.is_admin or not row.type.startswith("image/"):
+    rule = field.content_rule
+    if rule is None or not needs_check(caller, field, row.type):
         return
     assert caller.id is not None
     url, _ = services.files.link(row, services.settings.files_link_max_seconds)
     try:
         check = await services.content.check_media(
-            caller.id, caller.appid, url, "image", scene=field.content_rule.scene
+            caller.id, caller.appid, url, "image", scene=rule.scene
         )
     except BaseException:
         await _discard(services, row)
@@ -315,6 +337,7 @@ async def start_direct_upload(
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
     owner = _uploader(caller)
+    check_media_possible(services, caller, field)
     await _check_may_write(caller, collection)
     limit = field.max_size or services.settings.files_max_size
     if size > limit:
@@ -386,7 +409,12 @@ async def complete_direct_upload(services: Services, caller: Caller, file_id: st
         raise
     name = row.name if "." in row.name else display_name(None, mime, file_id)
     async with services.db.transaction() as conn:
-        await conn.execute("UPDATE files SET type = ? WHERE id = ?", mime, file_id)
+        await conn.execute(
+            'UPDATE files SET type = ?, "check" = ? WHERE id = ?',
+            mime,
+            "reviewing" if needs_check(caller, field, mime) else None,
+            file_id,
+        )
         ready = await _ready(conn, file_id, name, stored.size, stored.etag, services)
     await start_media_check(services, caller, field, ready)
     return ready

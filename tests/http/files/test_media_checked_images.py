@@ -7,14 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from tests.http.files.conftest import jpeg, make_collection, upload
 from tests.http.login.conftest import sign_in
 
+from minibase.config import Settings
 from minibase.services import Services
 from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient
 
 AVATAR = {"type": "file", "types": ["image/*"], "content_check": {"scene": "profile"}}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Where the platform downloads the images it checks."""
+    return settings.replace(public_url="https://api.example.com")
 
 
 async def _link(client: httpx.AsyncClient, headers: dict[str, str], file_id: str) -> Any:
@@ -95,3 +103,22 @@ async def test_a_user_the_platforms_cannot_check_cannot_upload_there(
     )
     assert refused["code"] == "content.unchecked"
     assert await services.db.fetch_value("SELECT COUNT(*) FROM files WHERE state = 'ready'") == 0
+
+
+async def test_without_public_url_images_to_check_are_refused_before_upload(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    await register_app("wechat", "wx-files")
+    session = await sign_in(client, sandbox, "wechat", "wx-files", "kim")
+    kim = Actor(session["user"]["id"], session["access_token"])
+    await make_collection(client, admin, "profiles", {"avatar": AVATAR, "cover": {"type": "file"}})
+    services.settings = services.settings.replace(public_url=None, dev=False)
+    refused = await upload(
+        client, kim, "/api/collections/profiles/files/avatar", jpeg(), expect=503
+    )
+    assert refused["code"] == "files.not_configured"
+    await upload(client, kim, "/api/collections/profiles/files/cover", jpeg())  # unchecked field
