@@ -67,6 +67,19 @@ async def refused_within(http: httpx.AsyncClient, url: str, token: str) -> float
         await asyncio.sleep(0.05)
 
 
+async def seen_within(http: httpx.AsyncClient, url: str, token: str) -> httpx.Response:
+    """The answer of `url` once the server knows the collection (a new one made on the other
+    server is seen within a second), failing the test after DEADLINE."""
+    started = time.monotonic()
+    while True:
+        response = await http.get(url, headers=bearer(token))
+        if response.status_code != 404:
+            assert response.status_code == 200, response.text
+            return response
+        assert time.monotonic() - started < DEADLINE, response.text
+        await asyncio.sleep(0.05)
+
+
 async def test_a_revocation_on_one_server_stops_the_token_on_the_other(
     servers: tuple[RunningServer, RunningServer],
 ) -> None:
@@ -86,7 +99,7 @@ async def test_a_revocation_on_one_server_stops_the_token_on_the_other(
         pair = (
             await http.post(f"{a.url}/api/admin/users/{user['id']}/tokens", headers=admin)
         ).json()
-        listed = await http.get(drafts, headers=bearer(pair["access_token"]))
+        listed = await seen_within(http, drafts, pair["access_token"])  # B learns of drafts
         assert len(listed.json()["items"]) == 1
 
         # a role removed on A: B refuses the token that claims it; a refresh has the new roles

@@ -14,6 +14,7 @@ import orjson
 import yaml
 
 from minibase.clock import isoformat
+from minibase.data.file_refs import discard_collection_files
 from minibase.data.known_paths import check_rule_paths
 from minibase.data.references import values_at
 from minibase.errors import ApiError
@@ -107,7 +108,7 @@ async def alter_collection(
 async def drop_collection(services: Services, name: str) -> None:
     collection = await services.collections.get(name)
     async with services.db.transaction() as conn:
-        await _drop(conn, collection, await services.collections.all(), dropping=set())
+        await _drop(services, conn, collection, await services.collections.all(), dropping=set())
     await services.collections.load()
 
 
@@ -144,7 +145,9 @@ async def apply_definitions(
             doomed = [c for key, c in existing.items() if key not in pending]
             for collection in doomed:
                 # What stays is exactly the file: only its references can hold a drop back.
-                await _drop(conn, collection, applied, dropping={c.name.lower() for c in doomed})
+                await _drop(
+                    services, conn, collection, applied, dropping={c.name.lower() for c in doomed}
+                )
                 plan.dropped.append(collection.name)
         if dry_run:
             raise _DryRun(plan)
@@ -250,9 +253,14 @@ async def _alter(
 
 
 async def _drop(
-    conn: Connection, collection: Collection, everything: Sequence[Collection], dropping: set[str]
+    services: Services,
+    conn: Connection,
+    collection: Collection,
+    everything: Sequence[Collection],
+    dropping: set[str],
 ) -> None:
     _check_not_referenced(collection, everything, dropping, "drop")
+    await discard_collection_files(services, conn, collection.id)
     await conn.execute_script(drop_table(collection))
     await conn.execute("DELETE FROM collections WHERE id = ?", collection.id)
     await bump_version(conn)

@@ -45,7 +45,7 @@ def _ids(value: Any) -> list[str]:
             400,
             f"files is a list of 1 to {MAX_FILES_AT_ONCE} file ids",
         )
-    return list(dict.fromkeys(value))
+    return list(value)  # a repeated id is answered again: answers pair with ids by position
 
 
 def hidden_by_check(row: FileRow, field: FileField | None) -> ApiError | None:
@@ -84,16 +84,25 @@ async def _check_may_see(services: Services, caller: Caller, found: Located) -> 
         if not may_claim(caller, row):
             raise file_not_found(row.id)
     elif not caller.is_admin:
-        try:
-            await get_record(services, caller, found.collection.name, row.record_id)
-        except ApiError as exc:
-            if exc.code == "records.not_found":
-                raise file_not_found(row.id) from None
-            raise
+        await _readable_record(services, caller, found)
     if not caller.is_admin:
         reason = hidden_by_check(row, found.field)
         if reason is not None:
             raise reason
+
+
+async def _readable_record(services: Services, caller: Caller, found: Located) -> dict[str, Any]:
+    """The record holding the file, if the caller may read it; else the file is not found
+    (whether the record is missing, hidden by its rule, or its collection admins' only)."""
+    assert found.row.record_id is not None
+    try:
+        raw = await get_record(services, caller, found.collection.name, found.row.record_id)
+    except ApiError as exc:
+        if exc.code in ("records.not_found", "auth.forbidden", "auth.required"):
+            raise file_not_found(found.row.id) from None
+        raise
+    record: dict[str, Any] = orjson.loads(raw)
+    return record
 
 
 async def temp_urls(
@@ -210,17 +219,13 @@ async def _delete_one(services: Services, caller: Caller, found: Located) -> Non
             await discard_files(services, conn, [row.id])
         return
     name = found.collection.name
-    try:
-        stored = orjson.loads(await get_record(services, caller, name, row.record_id))
-    except ApiError as exc:
-        if exc.code == "records.not_found":
-            raise file_not_found(row.id) from None
-        raise
+    stored = await _readable_record(services, caller, found)
     field = found.field
     if field is None:
         raise file_not_found(row.id)
     kept = [ref["id"] for ref in refs_of(field, stored.get(row.field)) if ref["id"] != row.id]
     value: Any = kept if field.multiple else None
+    assert row.record_id is not None
     await update_record(
         services,
         caller,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from minibase.services import Services
 
 FILES_DELETE_JOB = "minibase.files.delete"
+FILES_GC_JOB = "minibase.files.gc"
 FILE_COLUMNS = (
     "id, collection_id, field, record_id, owner, object_key, name, size, type, etag, state,"
     ' "check", check_trace, created, updated'
@@ -202,18 +203,42 @@ async def release_files(
     await discard_files(services, conn, ids)
 
 
-async def discard_files(services: Services, conn: Connection, ids: Sequence[str]) -> None:
-    """Mark the files `deleting` and queue their deletion, in the caller's transaction."""
-    if not ids:
-        return
+async def discard_files(
+    services: Services,
+    conn: Connection,
+    ids: Sequence[str],
+    *,
+    still: str = "state <> 'deleting'",
+    params: Sequence[Any] = (),
+) -> list[str]:
+    """Mark the files `deleting` and queue their deletion, in the caller's transaction; only
+    those that `still` meet its condition as they are marked (the gc's findings may have been
+    written into a record since). The ids marked."""
     now = isoformat(services.clock.now())
+    marked: list[str] = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        await conn.execute(
-            f"UPDATE files SET state = 'deleting', updated = ? WHERE id IN ({marks})", now, *chunk
+        rows = await conn.fetch_all(
+            f"UPDATE files SET state = 'deleting', updated = ? WHERE id IN ({marks})"
+            f" AND {still} RETURNING id",
+            now,
+            *chunk,
+            *params,
         )
-    for file_id in ids:
+        marked.extend(row[0] for row in rows)
+    for file_id in marked:
         await services.jobs.enqueue(
             FILES_DELETE_JOB, {"file": file_id}, key=f"{FILES_DELETE_JOB}:{file_id}", conn=conn
         )
+    return marked
+
+
+async def discard_collection_files(
+    services: Services, conn: Connection, collection_id: str
+) -> None:
+    """The collection is being dropped: every file of it goes."""
+    rows = await conn.fetch_all(
+        "SELECT id FROM files WHERE collection_id = ? AND state <> 'deleting'", collection_id
+    )
+    await discard_files(services, conn, [row[0] for row in rows])

@@ -144,6 +144,13 @@ class Files:
         """`minibase.files.delete`: remove a `deleting` file's objects, then its row."""
         await self.delete_now(job.payload["file"])
 
+    async def gc_job(self, job: Job) -> None:
+        """`minibase.files.gc`, queued hourly by the scheduler: what `minibase files gc` does."""
+        report = await self.gc()
+        found = report.to_json()
+        if any(found[name] for name in ("pending", "unfinished", "unheld", "orphans")):
+            log.info("files gc: %s", {k: v for k, v in found.items() if isinstance(v, int)})
+
     async def delete_now(self, file_id: str) -> None:
         db = self._services.db
         async with db.reader() as reader:
@@ -184,9 +191,24 @@ class Files:
                 report.orphans.append(key)
         if dry_run:
             return report
-        doomed = report.pending + report.unfinished + report.unheld
         async with services.db.transaction() as conn:
-            await discard_files(services, conn, doomed)
+            doomed = await discard_files(
+                services,
+                conn,
+                report.pending,
+                still="state = 'ready' AND record_id IS NULL AND created < ?",
+                params=(stale,),
+            )
+            doomed += await discard_files(
+                services,
+                conn,
+                report.unfinished,
+                still="state = 'uploading' AND created < ?",
+                params=(crashed,),
+            )
+            doomed += await discard_files(
+                services, conn, report.unheld, still="state = 'ready' AND record_id IS NOT NULL"
+            )
         for file_id in doomed:  # now, not when a worker next runs (the queued jobs find none)
             await self.delete_now(file_id)
         for key in report.orphans:

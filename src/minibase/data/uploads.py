@@ -76,6 +76,9 @@ def display_name(given: str | None, mime: str, file_id: str) -> str:
     """The name shown for a file: the client's, without any folder or control characters, or
     the id with the extension of its type."""
     text = unicodedata.normalize("NFC", given or "")
+    # format characters (bidi overrides and isolates, zero-width marks) can make
+    # "photo\u202egpj.exe" show as "photoexe.jpg"
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
     text = _UNSAFE.sub("_", text).strip(" .")[:MAX_NAME]
     return text or f"{file_id}{_EXTENSIONS.get(mime, '')}"

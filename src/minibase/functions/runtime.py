@@ -20,7 +20,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.auth.identities import find_identity
 from minibase.clock import isoformat, parse_iso
-from minibase.data.file_refs import FILES_DELETE_JOB
+from minibase.data.file_refs import FILES_DELETE_JOB, FILES_GC_JOB
 from minibase.errors import ApiError
 from minibase.functions.context import CallerInfo, FunctionContext
 from minibase.functions.registry import FunctionRegistry, Hook
@@ -41,6 +41,7 @@ log = logging.getLogger("minibase.functions")
 AFTER_HOOK_JOB = "minibase.after_hook"
 SCHEDULE_JOB = "minibase.schedule"
 SYSTEM = Caller(kind="admin", id=None)
+FILES_GC_INTERVAL = 3600.0
 SCHEDULE_LOOKBACK = timedelta(minutes=5)
 OPENID_CACHE_SIZE = 10_000
 OPENID_CACHE_SECONDS = 60.0
@@ -200,6 +201,8 @@ class Extensions:
             return self._run_push
         if name == FILES_DELETE_JOB:
             return self._services.files.delete_job
+        if name == FILES_GC_JOB:
+            return self._services.files.gc_job
         found = self.registry.jobs.get(name)
         if found is None:
             return None
@@ -358,6 +361,9 @@ class Extensions:
                     key=f"schedule:{scheduled.name}:{at}",
                 )
                 enqueued += 1
+        # the files no record holds, collected once an hour across every process
+        hour = int(now.timestamp() // FILES_GC_INTERVAL)
+        await self._queue.enqueue(FILES_GC_JOB, {}, key=f"{FILES_GC_JOB}:{hour}")
         if await self._services.payments.reconcile_due():
             # one run per interval across every process, while anything waits to be asked
             bucket = int(now.timestamp() // self._services.settings.scheduler_interval)

@@ -33,7 +33,7 @@ def wanted_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     if not first:  # the last N bytes
         count = int(last)
-        if count == 0:
+        if count == 0 or size == 0:
             raise _unsatisfiable(size, header)
         return max(size - count, 0), size - 1
     start = int(first)

@@ -34,13 +34,15 @@ def error_response(error: ApiError, request_id: str | None = None) -> Response:
 
 def _error_headers(error: ApiError) -> dict[str, str] | None:
     """What HTTP asks of these answers: 401 names the scheme, 405 the methods (RFC 9110),
-    429 when to try again."""
+    416 the size of what the range missed, 429 when to try again."""
     if error.status == 401:
         return {"WWW-Authenticate": "Bearer"}
     if error.status == 405:
         return {"Allow": ", ".join(error.details.get("allowed", ()))}
     if error.status == 429 and "retry_after" in error.details:
         return {"Retry-After": str(error.details["retry_after"])}
+    if error.status == 416 and "size" in error.details:
+        return {"Content-Range": f"bytes */{error.details['size']}"}
     return None
 
 

@@ -50,7 +50,10 @@ async def assert_nothing_kept(services: Services) -> None:
 
 
 async def send_raw(
-    client: httpx.AsyncClient, actor: Actor, body: Any, url: str = "/api/files/posts/photo"
+    client: httpx.AsyncClient,
+    actor: Actor,
+    body: Any,
+    url: str = "/api/collections/posts/files/photo",
 ) -> httpx.Response:
     headers = {**actor.headers, "Content-Type": CONTENT_TYPE}
     return await client.post(url, headers=headers, content=body)
@@ -83,10 +86,12 @@ async def test_a_file_one_byte_over_max_size_is_refused_and_one_at_it_is_taken(
     image = jpeg()
     at_limit = image + b"\0" * (100_000 - len(image))
 
-    over = await upload(client, ann, "/api/files/posts/photo", at_limit + b"\0", expect=413)
+    over = await upload(
+        client, ann, "/api/collections/posts/files/photo", at_limit + b"\0", expect=413
+    )
     assert over["code"] == "files.too_large"
     await assert_nothing_kept(services)
-    taken = await upload(client, ann, "/api/files/posts/photo", at_limit)
+    taken = await upload(client, ann, "/api/collections/posts/files/photo", at_limit)
     assert taken["file"]["size"] == 100_000
 
 
@@ -110,7 +115,7 @@ async def test_a_field_without_max_size_takes_files_max_size_from_the_settings(
     await posts(client, admin)
     ann = await make_user()
     refused = await upload(
-        small_client, ann, "/api/files/posts/doc", jpeg() + b"\0" * 20_000, expect=413
+        small_client, ann, "/api/collections/posts/files/doc", jpeg() + b"\0" * 20_000, expect=413
     )
 
     assert refused["code"] == "files.too_large"
@@ -148,7 +153,7 @@ async def test_the_content_decides_the_type_and_a_type_the_field_refuses_is_415(
     refused = await upload(
         client,
         ann,
-        f"/api/files/posts/{field}",
+        f"/api/collections/posts/files/{field}",
         data,
         filename="tmp.jpg",
         content_type=claimed,
@@ -168,7 +173,12 @@ async def test_a_jpeg_sent_as_text_is_stored_as_the_jpeg_it_is(
     ann = await make_user()
 
     stored = await upload(
-        client, ann, "/api/files/posts/photo", jpeg(), filename="a.txt", content_type="text/plain"
+        client,
+        ann,
+        "/api/collections/posts/files/photo",
+        jpeg(),
+        filename="a.txt",
+        content_type="text/plain",
     )
 
     assert stored["file"]["type"] == "image/jpeg"
@@ -317,7 +327,7 @@ async def test_a_client_gone_half_way_leaves_no_row_and_no_object(
     headers = {**ann.headers, "Content-Type": CONTENT_TYPE}
 
     with contextlib.suppress(Exception):  # what a client that left is answered does not matter
-        await call_asgi(app, "POST", "/api/files/posts/photo", headers, incoming)
+        await call_asgi(app, "POST", "/api/collections/posts/files/photo", headers, incoming)
 
     await assert_nothing_kept(services)
 
@@ -385,7 +395,7 @@ async def test_a_body_that_is_not_one_file_in_multipart_is_400_invalid_upload(
     ann = await make_user()
 
     response = await client.post(
-        "/api/files/posts/photo", headers={**ann.headers, **headers}, content=content
+        "/api/collections/posts/files/photo", headers={**ann.headers, **headers}, content=content
     )
 
     assert_error(response, 400, "files.invalid_upload")
@@ -400,7 +410,9 @@ async def test_an_unknown_field_is_404_naming_the_file_fields(
 
     for field in ("avatar", "title"):
         response = await client.post(
-            f"/api/files/posts/{field}", headers=ann.headers, files={"file": ("a.jpg", jpeg())}
+            f"/api/collections/posts/files/{field}",
+            headers=ann.headers,
+            files={"file": ("a.jpg", jpeg())},
         )
         body = assert_error(response, 404, "files.unknown_field")
         assert body["details"]["file_fields"] == ["photo"]
@@ -412,7 +424,9 @@ async def test_an_anonymous_upload_is_401(
 ) -> None:
     await posts(client, admin)
 
-    response = await client.post("/api/files/posts/photo", files={"file": ("a.jpg", jpeg())})
+    response = await client.post(
+        "/api/collections/posts/files/photo", files={"file": ("a.jpg", jpeg())}
+    )
 
     assert_error(response, 401, "auth.required")
     await assert_nothing_kept(services)

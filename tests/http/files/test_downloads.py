@@ -38,7 +38,12 @@ async def stored(
     await make_collection(client, admin, "notes", FIELDS, rules={"preset": "owner_only"})
     ref = (
         await upload(
-            client, actor, f"/api/files/notes/{field}", data, filename=filename, content_type=None
+            client,
+            actor,
+            f"/api/collections/notes/files/{field}",
+            data,
+            filename=filename,
+            content_type=None,
         )
     )["file"]
     await create(client, actor.headers, "notes", {field: ref["id"]})

@@ -39,9 +39,9 @@ async def posts(
 async def pending(
     client: httpx.AsyncClient, actor: Actor, field: str = "photo", collection: str = "posts"
 ) -> dict[str, Any]:
-    ref: dict[str, Any] = (await upload(client, actor, f"/api/files/{collection}/{field}", jpeg()))[
-        "file"
-    ]
+    ref: dict[str, Any] = (
+        await upload(client, actor, f"/api/collections/{collection}/files/{field}", jpeg())
+    )["file"]
     return ref
 
 

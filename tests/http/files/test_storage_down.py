@@ -39,7 +39,7 @@ async def test_an_upload_while_storage_is_down_is_503_and_writes_no_row(
     ann = await make_user()
 
     response = await client.post(
-        "/api/files/posts/photo", headers=ann.headers, files={"file": ("a.jpg", jpeg())}
+        "/api/collections/posts/files/photo", headers=ann.headers, files={"file": ("a.jpg", jpeg())}
     )
 
     assert_error(response, 503, "files.unavailable")

@@ -107,17 +107,21 @@ async def test_a_thumbnail_is_made_once_however_many_ask_at_the_same_time(
     assert made == ["thumb-32x32-contain"]
 
 
-async def test_the_files_of_a_dropped_collection_are_collected(
+async def test_the_files_of_a_dropped_file_field_are_collected(
     client: httpx.AsyncClient, admin: Actor, make_user: MakeUser, services: Services
 ) -> None:
-    await make_collection(client, admin, "posts", {"photo": PHOTO})
+    created = await make_collection(client, admin, "posts", {"photo": PHOTO})
     ann = await make_user()
     stored = (await upload(client, ann, "/api/collections/posts/files/photo", jpeg()))["file"]
     await client.post(
         "/api/collections/posts/records", headers=ann.headers, json={"photo": stored["id"]}
     )
-    dropped = await client.delete("/api/admin/collections/posts", headers=admin.headers)
-    assert dropped.status_code == 204, dropped.text
+    altered = await client.put(
+        "/api/admin/collections/posts",
+        headers=admin.headers,
+        json={"name": "posts", "fields": {}, "rules": created["rules"]},
+    )
+    assert altered.status_code == 200, altered.text
     report = await services.files.gc()
     assert report.unheld == [stored["id"]]
     assert [key async for key in services.files.storage.list("")] == []

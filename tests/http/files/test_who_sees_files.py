@@ -40,7 +40,9 @@ async def posts(client: httpx.AsyncClient, admin: Actor, **rules: Any) -> None:
 
 
 async def pending(client: httpx.AsyncClient, actor: Actor) -> dict[str, Any]:
-    ref: dict[str, Any] = (await upload(client, actor, "/api/files/posts/photo", jpeg()))["file"]
+    ref: dict[str, Any] = (
+        await upload(client, actor, "/api/collections/posts/files/photo", jpeg())
+    )["file"]
     return ref
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from minibase.config import Settings
@@ -74,6 +75,16 @@ DOWNLOAD_QUERY = (
 )
 
 
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a phone gone half way just ends it (the upload reader
+    then refuses the cut body and keeps nothing), as the everyday event it is."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        return
+
+
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
@@ -97,7 +108,7 @@ async def upload_file_route(request: Request) -> Response:
         caller,
         request.path_params["name"],
         request.path_params["field"],
-        request.stream(),
+        _body(request),
         request.headers.get("content-type"),
     )
     return json_response({"file": row.ref()}, 201)
@@ -123,7 +134,7 @@ async def upload_into_record_route(request: Request) -> Response:
         request.path_params["name"],
         request.path_params["id"],
         request.path_params["field"],
-        request.stream(),
+        _body(request),
         request.headers.get("content-type"),
     )
     return json_response({"file": row.ref(), "record": record}, 201)
