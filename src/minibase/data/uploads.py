@@ -135,28 +135,23 @@ async def upload_into_record(
     _uploader(caller)
     check_media_possible(services, caller, field)
     stored = await _updatable(services, caller, collection, record_id)
+    if field.multiple and len(stored.get(field_name) or []) >= field.max_files:
+        raise ApiError(  # before a byte is read
+            "records.invalid",
+            400,
+            f"{field_name} holds {field.max_files} files already, its most",
+            {"problems": [{"field": field_name, "code": "max", "message": "full"}]},
+        )
     row = await receive(services, collection, field_name, field, caller, body, content_type)
-    if field.multiple:
-        held = stored.get(field_name) or []
-        if len(held) >= field.max_files:
-            await _discard(services, row)
-            raise ApiError(
-                "records.invalid",
-                400,
-                f"{field_name} holds {field.max_files} files already, its most",
-                {"problems": [{"field": field_name, "code": "max", "message": "full"}]},
-            )
-        change: dict[str, Any] = {"$push": {field_name: row.id}}
-    else:
-        change = {"$set": {field_name: row.id}}
+    await start_media_check(services, caller, field, row)  # before any record names the file
+    op = "$push" if field.multiple else "$set"
     try:
         record = await update_record(
-            services, caller, collection.name, record_id, change, replace=False
+            services, caller, collection.name, record_id, {op: {field_name: row.id}}, replace=False
         )
     except BaseException:
         await _discard(services, row)
         raise
-    await start_media_check(services, caller, field, row)
     return row, record
 
 

@@ -122,3 +122,35 @@ async def test_without_public_url_images_to_check_are_refused_before_upload(
     )
     assert refused["code"] == "files.not_configured"
     await upload(client, kim, "/api/collections/profiles/files/cover", jpeg())  # unchecked field
+
+
+async def test_when_the_check_cannot_be_asked_the_record_keeps_its_photo(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    admin: Actor,
+    services: Services,
+) -> None:
+    await register_app("wechat", "wx-files")
+    session = await sign_in(client, sandbox, "wechat", "wx-files", "lee")
+    lee = Actor(session["user"]["id"], session["access_token"])
+    await make_collection(client, admin, "profiles", {"avatar": AVATAR})
+    url = "/api/collections/profiles/files/avatar"
+    first = (await upload(client, lee, url, jpeg()))["file"]
+    record = await client.post(
+        "/api/collections/profiles/records", headers=lee.headers, json={"avatar": first["id"]}
+    )
+    assert record.status_code == 201, record.text
+    await sandbox.outage("wechat", "http_500", count=5)
+    into = f"/api/collections/profiles/records/{record.json()['_id']}/files/avatar"
+    refused = await upload(client, lee, into, jpeg(), expect=503)
+    assert refused["code"] == "content.unavailable"
+    kept = await client.get(
+        f"/api/collections/profiles/records/{record.json()['_id']}", headers=lee.headers
+    )
+    assert (kept.json()["avatar"]["id"], kept.json()["_version"]) == (first["id"], 1)
+    held = await services.db.fetch_value(
+        "SELECT COUNT(*) FROM files WHERE state = 'ready' AND check_trace IS NULL"
+        " AND record_id IS NULL"
+    )
+    assert held == 0  # the refused upload is on its way out, not waiting to be claimed
