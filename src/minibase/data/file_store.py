@@ -145,8 +145,9 @@ class Files:
         await self.delete_now(job.payload["file"])
 
     async def gc_job(self, job: Job) -> None:
-        """`minibase.files.gc`, queued hourly by the scheduler: what `minibase files gc` does."""
-        report = await self.gc()
+        """`minibase.files.gc`, queued by the scheduler (at most hourly) when an upload waits to
+        be collected: the stale and unfinished uploads (`minibase files gc` also sweeps)."""
+        report = await self.gc(sweep=False)
         found = report.to_json()
         if any(found[name] for name in ("pending", "unfinished", "unheld", "orphans")):
             log.info("files gc: %s", {k: v for k, v in found.items() if isinstance(v, int)})
@@ -166,12 +167,31 @@ class Files:
         async for key in self.storage.list(object_key):
             await self.storage.delete(key)
 
-    async def gc(self, *, dry_run: bool = False) -> GcReport:
-        """Find what no record holds and, unless dry_run, remove it."""
+    def _bounds(self) -> tuple[str, str]:
+        """Uploads created before these are stale (no record took them) or crashed."""
         services = self._services
         now = services.clock.now()
         stale = isoformat(now - timedelta(hours=services.settings.files_pending_hours))
-        crashed = isoformat(now - UPLOADING_GRACE)
+        return stale, isoformat(now - UPLOADING_GRACE)
+
+    async def gc_due(self) -> bool:
+        """Is an upload waiting to be collected? (One indexed look, for the scheduler.)"""
+        stale, crashed = self._bounds()
+        async with self._services.db.reader() as reader:
+            found = await reader.fetch_value(
+                "SELECT 1 FROM files WHERE (state = 'ready' AND record_id IS NULL AND created < ?)"
+                " OR (state = 'uploading' AND created < ?) LIMIT 1",
+                stale,
+                crashed,
+            )
+        return found is not None
+
+    async def gc(self, *, dry_run: bool = False, sweep: bool = True) -> GcReport:
+        """Find what no record holds and, unless dry_run, remove it: uploads no record took
+        and uploads that never finished; with `sweep`, also files whose record no longer
+        names them and objects no file row names (every row and every object is read)."""
+        services = self._services
+        stale, crashed = self._bounds()
         report = GcReport()
         async with services.db.reader() as reader:
             pending = await reader.fetch_all(
@@ -183,12 +203,14 @@ class Files:
                 "SELECT id FROM files WHERE state = 'uploading' AND created < ?", crashed
             )
             report.unfinished = [row[0] for row in unfinished]
-            report.unheld = await self._unheld(reader)
-            known = {row[0] for row in await reader.fetch_all("SELECT object_key FROM files")}
-        async for key in self.storage.list(""):
-            base = key.split(".", 1)[0]
-            if base not in known and key not in known:
-                report.orphans.append(key)
+            if sweep:
+                report.unheld = await self._unheld(reader)
+                known = {row[0] for row in await reader.fetch_all("SELECT object_key FROM files")}
+        if sweep:
+            async for key in self.storage.list(""):
+                base = key.split(".", 1)[0]
+                if base not in known and key not in known:
+                    report.orphans.append(key)
         if dry_run:
             return report
         async with services.db.transaction() as conn:

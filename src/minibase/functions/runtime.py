@@ -361,9 +361,10 @@ class Extensions:
                     key=f"schedule:{scheduled.name}:{at}",
                 )
                 enqueued += 1
-        # the files no record holds, collected once an hour across every process
-        hour = int(now.timestamp() // FILES_GC_INTERVAL)
-        await self._queue.enqueue(FILES_GC_JOB, {}, key=f"{FILES_GC_JOB}:{hour}")
+        if await self._services.files.gc_due():
+            # uploads no record took: collected at most hourly, once across every process
+            hour = int(now.timestamp() // FILES_GC_INTERVAL)
+            await self._queue.enqueue(FILES_GC_JOB, {}, key=f"{FILES_GC_JOB}:{hour}")
         if await self._services.payments.reconcile_due():
             # one run per interval across every process, while anything waits to be asked
             bucket = int(now.timestamp() // self._services.settings.scheduler_interval)
