@@ -378,6 +378,23 @@ describe("uploads", () => {
     assert.match(lost.res.errMsg, /^uploadFile:fail file not found/);
     assert.equal(my.fake.requests.length + wx.fake.requests.length, 0);
   });
+
+  it("wx.chooseImage puts the pictures picked on the phone; with no callback, promises", async () => {
+    const wx = fakePlatform("wechat", server);
+    const closed = await call(wx.chooseImage, { count: 1 });
+    assert.deepEqual(closed, { ok: false, res: { errMsg: "chooseImage:fail cancel" } });
+    await assert.rejects(wx.chooseImage({ count: 1 }), { errMsg: "chooseImage:fail cancel" });
+
+    wx.fake.answers.images = [PNG, PNG];
+    const { tempFilePaths, tempFiles, errMsg } = await wx.chooseImage({ count: 1 });
+    assert.equal(errMsg, "chooseImage:ok");
+    assert.equal(tempFilePaths.length, 1);
+    assert.match(tempFilePaths[0], /^wxfile:\/\/tmp_\w+\.png$/);
+    assert.deepEqual(tempFiles, [{ path: tempFilePaths[0], size: PNG.length }]);
+    assert.ok(PNG.equals(wx.fake.files.get(tempFilePaths[0])), "uploadFile can send it");
+    const { res } = await call(wx.chooseImage); // count: 9 unless told
+    assert.equal(res.tempFilePaths.length, 2);
+  });
 });
 
 describe("payments", () => {

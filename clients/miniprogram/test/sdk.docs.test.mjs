@@ -4,21 +4,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { REPO, docBlock } from "./support/docs.mjs";
 import { SHOP, appOn, minibase } from "./support/sdk.mjs";
 import { startServer } from "./support/server.mjs";
-
-const REPO = new URL("../../../", import.meta.url);
-
-/** The first ```language block of docs/`doc` after the text `after` (as tests/e2e do). */
-function docBlock(doc, language, after) {
-  const text = readFileSync(new URL(`docs/${doc}`, REPO), "utf8");
-  const at = text.indexOf(after);
-  assert.ok(at >= 0, `docs/${doc} lost the text "${after}"`);
-  const rest = text.slice(at + after.length);
-  const match = new RegExp("```" + language + "\\n([\\s\\S]*?)```").exec(rest);
-  assert.ok(match, `docs/${doc} lost its ${language} example after "${after}"`);
-  return match[1];
-}
 
 let server;
 before(async () => {

@@ -11,10 +11,13 @@
 //   wx.fake.failNextRequests(2, { kind: "timeout" })
 //   wx.fake.requestCount("/api/auth/refresh")
 //   wx.fake.answers.payment = "cancel"  // the person closes the payment sheet
+//   wx.fake.answers.images = [PNG]      // the picture the person picks in wx.chooseImage
 //
 // Every asynchronous API calls back as the real one does: success or fail, then complete,
-// after the call has returned. None returns a Promise: not every platform and version does,
-// so the SDK must not rely on it. The shapes come from each platform's documentation.
+// after the call has returned. None the SDK calls returns a Promise: not every platform and
+// version does, so the SDK must not rely on it. wx.chooseImage, which only the app calls (as
+// the docs do), also answers a Promise when given no callback, as WeChat's base library does
+// since 2.10.2. The shapes come from each platform's documentation.
 import { Phone } from "./phone.mjs";
 import { requestApi } from "./request.mjs";
 import { uploadApi } from "./upload.mjs";
@@ -66,6 +69,7 @@ const RUNTIMES = {
     requestPayment: (options) => phone.respond(options, () => phone.payWechat(options)),
     requestSubscribeMessage: (options) =>
       phone.respond(options, () => phone.subscribeByTemplate(options, "wechat", WECHAT_SUBSCRIBE)),
+    chooseImage: (options) => promising(phone, options, () => phone.chooseImages(options)),
   }),
 
   // QQ's runtime copies WeChat's. Not here: qq.requestPayment (minibase takes no QQ payments)
@@ -126,6 +130,16 @@ function wechatLike(phone) {
     }),
     ...keyedStorage(phone),
   };
+}
+
+/** An API that calls back when given success, fail or complete, and otherwise answers a
+ * Promise of what success would get (rejected with what fail would), as WeChat's do. */
+function promising(phone, options, work) {
+  const given = options ?? {};
+  if (["success", "fail", "complete"].some((name) => name in given)) {
+    return phone.respond(given, work);
+  }
+  return new Promise((success, fail) => phone.respond({ success, fail }, work));
 }
 
 /** wx.login, qq.login: { code, errMsg }; swan.getLoginCode, swan.login: { code }. */

@@ -24,8 +24,10 @@ export class Phone {
      * payment: "pay" or "cancel" (close the payment sheet);
      * subscribe: { [templateId]: answer } in the platform's words (WeChat: accept, reject,
      * ban, filter; Douyin: accept, reject, ban, fail; Alipay: accept, reject), "accept" when
-     * a template is not named */
-    this.answers = { payment: "pay", subscribe: {} };
+     * a template is not named;
+     * images: the pictures (bytes each) the person picks when wx.chooseImage asks, none: they
+     * close the picker */
+    this.answers = { payment: "pay", subscribe: {}, images: [] };
     /** Douyin only: whether the person is logged in to the Douyin app. Logged out, tt.login
      * with force: false gives only an anonymousCode (a guest); with force (the default) the
      * person logs in at the prompt. */
@@ -132,6 +134,23 @@ export class Phone {
     };
     if (minted.code) res.code = minted.code;
     return { ok: true, res };
+  }
+
+  /** wx.chooseImage({ count }): the pictures the person picks (at most count), put on the
+   * phone as temporary files: { tempFilePaths, tempFiles: [{ path, size }], errMsg }. */
+  async chooseImages(options = {}) {
+    const count = options.count ?? 9;
+    if (!Number.isInteger(count) || count < 1 || count > 9) {
+      return { ok: false, res: { errMsg: `chooseImage:fail parameter error: count ${count}` } };
+    }
+    const picked = this.answers.images.slice(0, count);
+    if (!picked.length) return { ok: false, res: { errMsg: "chooseImage:fail cancel" } };
+    const tempFiles = picked.map((bytes) => ({
+      path: this.tempFile(bytes, imageExtension(bytes)),
+      size: bytes.length,
+    }));
+    const tempFilePaths = tempFiles.map((file) => file.path);
+    return { ok: true, res: { tempFilePaths, tempFiles, errMsg: "chooseImage:ok" } };
   }
 
   /** wx.requestPayment: the sandbox checks paySign over the parameters, as WeChat would. */
@@ -256,6 +275,14 @@ export class Phone {
       return { ok: false, message: refused || error.message };
     }
   }
+}
+
+/** The extension the runtime gives a picture's temporary file: its format's. */
+function imageExtension(bytes) {
+  const head = Buffer.from(bytes.subarray(0, 8));
+  if (head.equals(Buffer.from("89504e470d0a1a0a", "hex"))) return "png";
+  if (head.subarray(0, 4).toString("latin1") === "GIF8") return "gif";
+  return "jpg";
 }
 
 /** A callback's exception is the test's to see: thrown outside the runtime, as uncaught. */
