@@ -25,6 +25,20 @@ def settings(settings: Settings) -> Settings:
     return settings.replace(public_url="https://api.example.com")
 
 
+async def signed_in(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    platform: str,
+    person: str,
+) -> Actor:
+    """A person signed in through the app of `platform` (whose checks minibase calls)."""
+    appid = {"wechat": "wx-files", "douyin": "tt-files"}[platform]
+    await register_app(platform, appid)
+    session = await sign_in(client, sandbox, platform, appid, person)
+    return Actor(session["user"]["id"], session["access_token"])
+
+
 async def _link(client: httpx.AsyncClient, headers: dict[str, str], file_id: str) -> Any:
     answer = await client.post("/api/files/temp-urls", headers=headers, json={"files": [file_id]})
     assert answer.status_code == 200, answer.text
@@ -38,9 +52,7 @@ async def test_a_wechat_image_is_hidden_until_its_verdict_and_then_by_it(
     services: Services,
     admin: Actor,
 ) -> None:
-    await register_app("wechat", "wx-files")
-    session = await sign_in(client, sandbox, "wechat", "wx-files", "ivy")
-    ann = Actor(session["user"]["id"], session["access_token"])
+    ann = await signed_in(client, sandbox, register_app, "wechat", "ivy")
     await make_collection(client, admin, "profiles", {"avatar": AVATAR})
     good = (await upload(client, ann, "/api/collections/profiles/files/avatar", jpeg()))["file"]
     bad = (await upload(client, ann, "/api/collections/profiles/files/avatar", jpeg()))["file"]
@@ -73,9 +85,7 @@ async def test_a_douyin_image_is_judged_at_once(
     register_app: RegisterApp,
     admin: Actor,
 ) -> None:
-    await register_app("douyin", "tt-files")
-    session = await sign_in(client, sandbox, "douyin", "tt-files", "jay")
-    jay = Actor(session["user"]["id"], session["access_token"])
+    jay = await signed_in(client, sandbox, register_app, "douyin", "jay")
     await make_collection(client, admin, "profiles", {"avatar": AVATAR})
     fine = (await upload(client, jay, "/api/collections/profiles/files/avatar", jpeg()))["file"]
     # the sandbox flags an image whose URL holds one of its marked words
@@ -112,9 +122,7 @@ async def test_without_public_url_images_to_check_are_refused_before_upload(
     admin: Actor,
     services: Services,
 ) -> None:
-    await register_app("wechat", "wx-files")
-    session = await sign_in(client, sandbox, "wechat", "wx-files", "kim")
-    kim = Actor(session["user"]["id"], session["access_token"])
+    kim = await signed_in(client, sandbox, register_app, "wechat", "kim")
     await make_collection(client, admin, "profiles", {"avatar": AVATAR, "cover": {"type": "file"}})
     services.settings = services.settings.replace(public_url=None, dev=False)
     refused = await upload(
@@ -131,9 +139,7 @@ async def test_when_the_check_cannot_be_asked_the_record_keeps_its_photo(
     admin: Actor,
     services: Services,
 ) -> None:
-    await register_app("wechat", "wx-files")
-    session = await sign_in(client, sandbox, "wechat", "wx-files", "lee")
-    lee = Actor(session["user"]["id"], session["access_token"])
+    lee = await signed_in(client, sandbox, register_app, "wechat", "lee")
     await make_collection(client, admin, "profiles", {"avatar": AVATAR})
     url = "/api/collections/profiles/files/avatar"
     first = (await upload(client, lee, url, jpeg()))["file"]

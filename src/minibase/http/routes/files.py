@@ -66,6 +66,14 @@ ERROR_ITEM = {
     "type": "object",
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
 }
+
+
+def per_file(done: dict[str, Any]) -> dict[str, Any]:
+    """An answer of one item per file asked, in order: `done`'s properties, or an error."""
+    item = {"type": "object", "properties": {"id": {"type": "string"}, **done, "error": ERROR_ITEM}}
+    return {"type": "object", "properties": {"files": {"type": "array", "items": item}}}
+
+
 IDS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50}
 DOWNLOAD_QUERY = (
     ("expires", "from a temporary URL", {"type": "string"}),
@@ -163,23 +171,7 @@ async def upload_into_record_route(request: Request) -> Response:
     responses={
         200: (
             "A URL or an error per file, in the order asked",
-            {
-                "type": "object",
-                "properties": {
-                    "files": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "id": {"type": "string"},
-                                "url": {"type": "string"},
-                                "expires_at": {"type": "integer"},
-                                "error": ERROR_ITEM,
-                            },
-                        },
-                    }
-                },
-            },
+            per_file({"url": {"type": "string"}, "expires_at": {"type": "integer"}}),
         )
     },
 )
@@ -205,22 +197,7 @@ async def temp_urls_route(request: Request) -> Response:
     responses={
         200: (
             "Deleted, or an error, per file",
-            {
-                "type": "object",
-                "properties": {
-                    "files": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "id": {"type": "string"},
-                                "deleted": {"type": "boolean"},
-                                "error": ERROR_ITEM,
-                            },
-                        },
-                    }
-                },
-            },
+            per_file({"deleted": {"type": "boolean"}}),
         )
     },
 )
