@@ -21,6 +21,7 @@ from minibase.data.file_refs import FileRow, discard_files, may_claim, refs_of
 from minibase.data.records import get_record, update_record
 from minibase.data.uploads import file_rows
 from minibase.errors import ApiError
+from minibase.files.storage import Stored
 from minibase.files.thumbnails import ThumbSpec, parse_thumb
 from minibase.rules.conditions import TRUE
 from minibase.services import Services
@@ -151,7 +152,7 @@ def is_public(collection: Collection) -> bool:
 @dataclass(frozen=True)
 class Download:
     row: FileRow
-    key: str  # the object to serve: the file, or one of its thumbnails
+    stored: Stored  # the object to serve: the file, or one of its thumbnails
     public: bool
 
 
@@ -180,7 +181,7 @@ async def open_download(
     if thumb is None:
         if fit is not None:
             raise ApiError("files.invalid_thumb", 400, "fit goes with thumb")
-        return Download(row, row.object_key, public)
+        return Download(row, Stored(row.object_key, row.size, row.etag, row.type), public)
     spec = _thumb_spec(found, thumb, fit)
     return Download(row, await services.files.thumbnail(row, spec), public)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("minibase.files")
 UPLOADING_GRACE = timedelta(hours=1)  # an upload still `uploading` after this crashed
 MAX_THUMB_SOURCE = 40 * 1024 * 1024  # bytes of an image read whole to make a thumbnail
+THUMB_WORKERS = 4  # thumbnails made at once (at most one a core)
 
 
 def storage_for(settings: Settings) -> FileStorage:
@@ -81,6 +84,9 @@ class Files:
             max_seconds=settings.files_link_max_seconds,
         )
         self._making: dict[str, asyncio.Task[Stored]] = {}
+        workers = min(THUMB_WORKERS, os.cpu_count() or 1)
+        self._thumb_pool = ThreadPoolExecutor(workers, thread_name_prefix="minibase-thumbs")
+        self._thumbs_at_once = asyncio.Semaphore(workers)
 
     @property
     def direct_uploads(self) -> bool:
@@ -104,13 +110,12 @@ class Files:
 
     # -- thumbnails -----------------------------------------------------------------------
 
-    async def thumbnail(self, row: FileRow, spec: ThumbSpec) -> str:
-        """The key of the thumbnail, made now (once, however many ask at the same time) if
-        it was not made before."""
+    async def thumbnail(self, row: FileRow, spec: ThumbSpec) -> Stored:
+        """The thumbnail as stored, made now (once, however many ask at the same time) if it
+        was not made before."""
         key = f"{row.object_key}.{spec.suffix}"
         try:
-            await self.storage.stat(key)
-            return key
+            return await self.storage.stat(key)
         except ApiError as exc:
             if exc.code != "files.not_found":
                 raise
@@ -119,19 +124,26 @@ class Files:
             task = asyncio.ensure_future(self._make_thumbnail(row, spec, key))
             self._making[key] = task
             task.add_done_callback(lambda _: self._making.pop(key, None))
-        await asyncio.shield(task)
-        return key
+        return await asyncio.shield(task)
 
     async def _make_thumbnail(self, row: FileRow, spec: ThumbSpec, key: str) -> Stored:
+        """Made on a pool of its own, a few at a time: decoding a big image takes a core and
+        hundreds of MB, and must neither pile up nor hold back the disk reads of downloads
+        (which use asyncio's default pool)."""
         if row.size > MAX_THUMB_SOURCE:
             raise ApiError(
                 "files.invalid_thumb", 400, f"no thumbnails of images over {MAX_THUMB_SOURCE} bytes"
             )
-        _, body = await self.storage.open(row.object_key)
-        async with body:
-            data = b"".join([chunk async for chunk in body])
-        made, mime = await asyncio.to_thread(make_thumbnail, data, spec)
-        return await self.storage.put(key, _once(made), content_type=mime, max_size=len(made) or 1)
+        async with self._thumbs_at_once:
+            _, body = await self.storage.open(row.object_key)
+            async with body:
+                data = b"".join([chunk async for chunk in body])
+            loop = asyncio.get_running_loop()
+            made, mime = await loop.run_in_executor(self._thumb_pool, make_thumbnail, data, spec)
+            del data
+            return await self.storage.put(
+                key, _once(made), content_type=mime, max_size=len(made) or 1
+            )
 
     async def open(
         self, key: str, start: int | None = None, end: int | None = None
@@ -272,6 +284,7 @@ class Files:
         )
 
     async def aclose(self) -> None:
+        self._thumb_pool.shutdown(wait=False, cancel_futures=True)
         await self.storage.aclose()
 
 

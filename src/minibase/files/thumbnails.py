@@ -62,7 +62,7 @@ def parse_thumb(size: str, fit: str | None, allowed: Sequence[str]) -> ThumbSpec
 
 def make_thumbnail(data: bytes, spec: ThumbSpec) -> tuple[bytes, str]:
     """The thumbnail's bytes and MIME type. Blocking: run it in a thread."""
-    image = _open(data)
+    image = _open(data, max(spec.width, spec.height))
     source_format = image.format
     image = ImageOps.exif_transpose(image)
     box = (spec.width, spec.height)
@@ -78,14 +78,16 @@ def make_thumbnail(data: bytes, spec: ThumbSpec) -> tuple[bytes, str]:
     return out.getvalue(), "image/jpeg"
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, box: int = MAX_SIDE) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
                 raise Image.DecompressionBombError("too many pixels")
-            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale
+            # JPEG: decode at the smallest scale still covering the box (either way round,
+            # before EXIF turns it): a 4000 px photo for a 200 px thumbnail decodes 8x smaller
+            image.draft("RGB", (box, box))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ApiError(

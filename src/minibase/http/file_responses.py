@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from minibase.errors import ApiError
 from minibase.files.storage import ObjectBody, Stored
 
+SMALL = 256 * 1024  # answers up to this many bytes are sent in one piece, not streamed
 _RANGE = re.compile(r"bytes=([0-9]{0,15})-([0-9]{0,15})")
 _INLINE = ("image/", "video/", "audio/", "application/pdf", "text/plain")
 _RISKY = ("image/svg+xml",)
@@ -74,13 +75,14 @@ def disposition(name: str, content_type: str) -> str:
 async def serve_object(
     request: Request,
     stat: Stored,
-    open_range: Callable[[int, int], Awaitable[tuple[Stored, ObjectBody]]],
+    open_range: Callable[[int | None, int | None], Awaitable[tuple[Stored, ObjectBody]]],
     *,
     name: str,
     cache_control: str,
 ) -> Response:
     """The response for `stat` (the object's size, etag and type). `open_range(start, end)`
-    opens its bytes: awaited only when bytes are sent."""
+    opens its bytes (None, None: all of them): awaited only when bytes are sent. A small
+    answer goes in one piece; a big one streams, a chunk at a time."""
     etag = _etag(stat)
     headers = {
         "ETag": etag,
@@ -107,7 +109,14 @@ async def serve_object(
     headers["Content-Length"] = str(length)
     if request.method == "HEAD" or length == 0:
         return Response(status_code=status, headers=headers, media_type=stat.content_type)
-    _, body = await open_range(start, end)
+    if span is None:
+        _, body = await open_range(None, None)  # no Range sent to S3 for a whole object
+    else:
+        _, body = await open_range(start, end)
+    if length <= SMALL:
+        async with body:
+            content = b"".join([chunk async for chunk in body])
+        return Response(content, status, headers, media_type=stat.content_type)
     return StreamingResponse(
         _stream(body), status_code=status, headers=headers, media_type=stat.content_type
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import threading
+import time
 
 import httpx
 import pytest
@@ -125,3 +128,37 @@ async def test_the_files_of_a_dropped_file_field_are_collected(
     report = await services.files.gc()
     assert report.unheld == [stored["id"]]
     assert [key async for key in services.files.storage.list("")] == []
+
+
+async def test_thumbnails_are_made_a_few_at_a_time_however_many_are_asked(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    make_user: MakeUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await make_collection(client, admin, "posts", {"photo": PHOTO})
+    ann = await make_user()
+    url = "/api/collections/posts/files/photo"
+    ids = [(await upload(client, ann, url, jpeg(120 + i, 90)))["file"]["id"] for i in range(8)]
+    running, most = 0, 0
+    lock = threading.Lock()
+    real = file_store.make_thumbnail
+
+    def watched(data: bytes, spec: ThumbSpec) -> tuple[bytes, str]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)  # long enough for the others to pile in, were they let
+        try:
+            return real(data, spec)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(file_store, "make_thumbnail", watched)
+    links = await client.post("/api/files/temp-urls", headers=ann.headers, json={"files": ids})
+    urls = [item["url"] + "&thumb=32x32" for item in links.json()["files"]]
+    answers = await asyncio.gather(*(client.get(link) for link in urls))
+    assert {answer.status_code for answer in answers} == {200}
+    assert 1 <= most <= min(file_store.THUMB_WORKERS, os.cpu_count() or 1)

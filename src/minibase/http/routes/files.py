@@ -17,7 +17,6 @@ from minibase.data.uploads import (
     upload_file,
     upload_into_record,
 )
-from minibase.files.storage import Stored
 from minibase.http.auth import caller_of, require_admin, require_user_or_admin, services_of
 from minibase.http.file_responses import serve_object
 from minibase.http.json import json_response, read_json
@@ -235,10 +234,7 @@ async def download_route(request: Request) -> Response:
         params.get("fit"),
     )
     row = found.row
-    if found.key == row.object_key:
-        stat = Stored(row.object_key, row.size, row.etag, row.type)
-    else:
-        stat = await services.files.storage.stat(found.key)
+    stat = found.stored
     settings = services.settings
     cache = (
         f"public, max-age={settings.files_public_max_age}"
@@ -246,8 +242,8 @@ async def download_route(request: Request) -> Response:
         else f"private, max-age={_remaining(params.get('expires'), services)}, immutable"
     )
 
-    async def open_range(start: int, end: int) -> Any:
-        return await services.files.open(found.key, start, end)
+    async def open_range(start: int | None, end: int | None) -> Any:
+        return await services.files.open(stat.key, start, end)
 
     return await serve_object(request, stat, open_range, name=row.name, cache_control=cache)
 
