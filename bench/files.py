@@ -9,8 +9,8 @@ a fresh moto), measured the same way:
 
 - upload: wrk sends the same file (10 MB, then 1 MB of random bytes) again and again over
   `--connections` connections for `--duration` seconds, after a `--warmup`: minibase
-  `POST /api/files/media/doc` (multipart, the user's token: a pending upload), PocketBase
-  `POST /api/collections/media/records` (multipart, the user's token: a record with the
+  `POST /api/collections/media/files/doc` (multipart, the user's token: a pending upload),
+  PocketBase `POST /api/collections/media/records` (multipart, the user's token: a record with the
   file), nginx a WebDAV `PUT` of the raw bytes. MB/s = uploads answered 2xx x size / seconds.
 - download: wrk GETs one stored file: minibase through a temporary URL, PocketBase at
   `/api/files/media/<record>/<name>`, nginx as a static file (sendfile).

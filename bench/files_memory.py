@@ -3,8 +3,8 @@
     .venv/bin/python bench/files_memory.py [--size-mb 200] [--only local|s3]
 
 For local disk, then S3 (moto's server mode on loopback): `minibase serve` (1 granian worker)
-takes a `--size-mb` upload (`POST /api/files/media/doc`, multipart, Content-Length set) whose
-body this script generates chunk by chunk (1 MiB at a time, never whole in its memory
+takes a `--size-mb` upload (`POST /api/collections/media/files/doc`, multipart, Content-Length
+set) whose body this script generates chunk by chunk (1 MiB at a time, never whole in its memory
 either), then the file is downloaded through a temporary URL and hashed as it streams. The
 resident memory (VmRSS, /proc) of every process of the server's tree is sampled every 50 ms;
 the script prints, per phase, the peak minus the RSS before it. A 1 MB file goes up and down
@@ -101,7 +101,7 @@ def send(server: MinibaseFiles, size: int) -> tuple[str, str, float]:
     auth = server.user_auth()
     headers = {"Authorization": auth, "Content-Type": MULTIPART, "Content-Length": str(length)}
     started = time.perf_counter()
-    answer = server.client.post("/api/files/media/doc", content=body, headers=headers)
+    answer = server.client.post("/api/collections/media/files/doc", content=body, headers=headers)
     seconds = time.perf_counter() - started
     if answer.status_code != 201 or answer.json()["file"]["size"] != size:
         raise SystemExit(f"upload failed: {answer.status_code} {answer.text[:300]}")

@@ -123,6 +123,9 @@ class Settings:
     files_public_max_age: int = 3600
     # Hours an uploaded file waits to be written into a record before `files gc` removes it.
     files_pending_hours: int = 24
+    # On S3 storage, answer a download with a redirect to a presigned URL of the bucket, so the
+    # bytes bypass the app servers (the link and the rules are still checked here first).
+    files_s3_redirect: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("minibase.files")
 UPLOADING_GRACE = timedelta(hours=1)  # an upload still `uploading` after this crashed
 MAX_THUMB_SOURCE = 40 * 1024 * 1024  # bytes of an image read whole to make a thumbnail
+MAX_PRESIGNED_SECONDS = 7 * 24 * 3600  # SigV4's limit
 THUMB_WORKERS = 4  # thumbnails made at once (at most one a core)
 
 
@@ -144,6 +145,13 @@ class Files:
             return await self.storage.put(
                 key, _once(made), content_type=mime, max_size=len(made) or 1
             )
+
+    def redirect(self, key: str, seconds: int) -> str | None:
+        """Where to send a download instead of serving it (files_s3_redirect), if anywhere:
+        a presigned URL of the bucket, lasting `seconds`."""
+        if not (self._services.settings.files_s3_redirect and isinstance(self.storage, S3Storage)):
+            return None
+        return self.storage.presigned_get(key, max(1, min(seconds, MAX_PRESIGNED_SECONDS)))
 
     async def open(
         self, key: str, start: int | None = None, end: int | None = None

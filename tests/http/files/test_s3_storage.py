@@ -133,3 +133,39 @@ async def test_a_direct_upload_is_refused_past_the_fields_size(
         "/api/collections/posts/files/photo/direct", headers=ann.headers, json={"size": 200_001}
     )
     assert too_big.status_code == 413, too_big.text
+
+
+async def test_with_files_s3_redirect_downloads_go_to_the_bucket(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    make_user: MakeUser,
+    services: Services,
+    moto_s3: MotoS3,
+) -> None:
+    services.settings = services.settings.replace(files_s3_redirect=True)
+    await make_collection(client, admin, "posts", {"photo": PHOTO})
+    ann = await make_user()
+    image = jpeg(80, 60)
+    stored = (await upload(client, ann, "/api/collections/posts/files/photo", image))["file"]
+    url = (
+        await client.post(
+            "/api/files/temp-urls",
+            headers=ann.headers,
+            json={"files": [stored["id"]], "expires": 300},
+        )
+    ).json()["files"][0]["url"]
+
+    sent = await client.get(url)
+    assert sent.status_code == 302, sent.text
+    assert sent.headers["location"].startswith(moto_s3.url)
+    assert sent.headers["cache-control"] == "private, max-age=300"
+    thumb = await client.get(url + "&thumb=16x16")
+    # (moto takes presigned URLs only with its header auth off)
+    with moto_s3.without_auth():
+        async with httpx.AsyncClient() as phone:
+            bytes_back = await phone.get(sent.headers["location"])
+            small = await phone.get(thumb.headers["location"])
+    assert bytes_back.content == image
+    assert small.status_code == 200
+    assert small.headers["content-type"] == "image/jpeg"
+    assert (await client.get(url.replace("sig=", "sig=x"))).status_code == 403  # still checked

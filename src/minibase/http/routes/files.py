@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from minibase.config import Settings
 from minibase.data.downloads import delete_files, open_download, temp_urls
@@ -216,6 +216,7 @@ async def delete_files_route(request: Request) -> Response:
     responses={
         200: ("The bytes", Media({"application/octet-stream": {"type": "string"}})),
         206: ("A range of the bytes", None),
+        302: ("On S3 with files_s3_redirect: the bucket's presigned URL", None),
         304: ("Not modified", None),
         403: ("Unsigned, expired, or hidden by the media check", None),
         416: ("Range outside the file", None),
@@ -236,11 +237,17 @@ async def download_route(request: Request) -> Response:
     row = found.row
     stat = found.stored
     settings = services.settings
-    cache = (
-        f"public, max-age={settings.files_public_max_age}"
+    seconds = (
+        settings.files_public_max_age
         if found.public
-        else f"private, max-age={_remaining(params.get('expires'), services)}, immutable"
+        else _remaining(params.get("expires"), services)
     )
+    cache = f"{'public' if found.public else 'private'}, max-age={seconds}"
+    elsewhere = services.files.redirect(stat.key, seconds)
+    if elsewhere is not None:
+        return RedirectResponse(elsewhere, 302, headers={"Cache-Control": cache})
+    if not found.public:
+        cache += ", immutable"
 
     async def open_range(start: int | None, end: int | None) -> Any:
         return await services.files.open(stat.key, start, end)
