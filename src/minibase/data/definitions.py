@@ -14,7 +14,7 @@ import orjson
 import yaml
 
 from minibase.clock import isoformat
-from minibase.data.file_refs import discard_collection_files
+from minibase.data.file_refs import discard_collection_files, rows_by_id
 from minibase.data.known_paths import check_rule_paths
 from minibase.data.references import values_at
 from minibase.errors import ApiError
@@ -225,7 +225,12 @@ async def _alter(
     if altered.schema.to_definition() != current.schema.to_definition() or (
         altered.schema.additional != current.schema.additional
     ):
-        await _recheck_records(conn, altered, _new_references(services, current, altered))
+        await _recheck_records(
+            conn,
+            altered,
+            _new_references(services, current, altered),
+            _new_file_fields(current, altered),
+        )
     old = {index.fingerprint: index for index in current.indexes}
     new = {index.fingerprint: index for index in altered.indexes}
     for key in old.keys() - new.keys():
@@ -327,8 +332,39 @@ def _new_references(
     return added
 
 
+def _new_file_fields(current: Collection, altered: Collection) -> list[str]:
+    """File fields the alter makes of fields that were not file fields (their values must be
+    files uploaded to them, not ids that look like some)."""
+    before = current.schema.file_fields()
+    return [name for name in altered.schema.file_fields() if name not in before]
+
+
+async def _foreign_files(
+    conn: Connection, collection: Collection, fields: Sequence[str], records: Mapping[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(record id, problem) for each value of a new file field that is no file of that record."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    specs = collection.schema.file_fields()
+    for name in fields:
+        for record_id, record in records.items():
+            ids = specs[name].file_ids(record.get(name))
+            held = {
+                row.id
+                for row in await rows_by_id(conn, ids)
+                if (row.collection_id, row.field, row.record_id, row.state)
+                == (collection.id, name, record_id, "ready")
+            }
+            if set(ids) - held:
+                message = "holds values that are not files uploaded to this field"
+                found.append((record_id, {"field": name, "code": "file", "message": message}))
+    return found
+
+
 async def _recheck_records(
-    conn: Connection, collection: Collection, references: Sequence[NewReference]
+    conn: Connection,
+    collection: Collection,
+    references: Sequence[NewReference],
+    file_fields: Sequence[str] = (),
 ) -> None:
     """Validate every record under the new schema; fill new defaults; refuse if any fails."""
     failures: dict[str, list[dict[str, Any]]] = {}
@@ -358,6 +394,8 @@ async def _recheck_records(
                     record_id,
                 )
         for record_id, problem in await _dangling(conn, references, valid):
+            failures.setdefault(record_id, []).append(problem)
+        for record_id, problem in await _foreign_files(conn, collection, file_fields, valid):
             failures.setdefault(record_id, []).append(problem)
         if len(rows) < _BATCH or len(failures) >= MAX_REPORTED:
             break

@@ -162,3 +162,22 @@ async def test_thumbnails_are_made_a_few_at_a_time_however_many_are_asked(
     answers = await asyncio.gather(*(client.get(link) for link in urls))
     assert {answer.status_code for answer in answers} == {200}
     assert 1 <= most <= min(file_store.THUMB_WORKERS, os.cpu_count() or 1)
+
+
+async def test_a_field_becomes_a_file_field_only_if_its_values_are_no_files_yet(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    created = await make_collection(client, admin, "posts", {"photo": {"type": "string"}})
+    ann = await make_user()
+    looks_like_an_id = "01kaaaaaaaaaaaaaaaaaaaaaaa"
+    await client.post(
+        "/api/collections/posts/records", headers=ann.headers, json={"photo": looks_like_an_id}
+    )
+    definition = {"name": "posts", "fields": {"photo": PHOTO}, "rules": created["rules"]}
+    refused = await client.put(
+        "/api/admin/collections/posts", headers=admin.headers, json=definition
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "collections.incompatible_records"
+    problem = refused.json()["details"]["records"][0]["problems"][0]
+    assert (problem["field"], problem["code"]) == ("photo", "file")
