@@ -133,25 +133,21 @@ async def settle_files(
     if not fields:
         return
     now = isoformat(services.clock.now())
+    held_before = previous or {}
     dropped: list[str] = []
     for record in records:
         for name, field in fields.items():
-            kept = {ref["id"]: ref for ref in refs_of(field, (previous or {}).get(name))}
+            known = {ref["id"]: ref for ref in refs_of(field, held_before.get(name))}
             wanted = field.file_ids(record.get(name))
-            brought = [file_id for file_id in wanted if file_id not in kept]
+            brought = [file_id for file_id in wanted if file_id not in known]
             if brought:
-                kept.update(await _claim(conn, collection, record, name, brought, caller, now))
-            if name in record and record[name] is not None:
-                refs = [kept[file_id] for file_id in wanted]
+                known.update(await _claim(conn, collection, record, name, brought, caller, now))
+            if record.get(name) is not None:
+                refs = [known[file_id] for file_id in wanted]
                 record[name] = refs if field.multiple else refs[0]
-            dropped.extend(file_id for file_id in kept if file_id not in set(wanted))
-            kept.clear()
-    previous_ids = {
-        ref["id"]
-        for name, field in fields.items()
-        for ref in refs_of(field, (previous or {}).get(name))
-    }
-    await discard_files(services, conn, [i for i in dropped if i in previous_ids])
+            keeping = set(wanted)
+            dropped.extend(file_id for file_id in known if file_id not in keeping)  # held before
+    await discard_files(services, conn, dropped)
 
 
 async def _claim(
