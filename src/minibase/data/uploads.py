@@ -84,13 +84,12 @@ def display_name(given: str | None, mime: str, file_id: str) -> str:
     return text or f"{file_id}{_EXTENSIONS.get(mime, '')}"
 
 
-def _uploader(caller: Caller) -> str | None:
+def _check_uploader(caller: Caller) -> None:
     if not (caller.is_user or caller.is_admin):
         raise ApiError("auth.required", 401, "sign in to upload files")
-    return caller.id
 
 
-async def _check_may_write(caller: Caller, collection: Collection) -> None:
+def _check_may_write(caller: Caller, collection: Collection) -> None:
     """An upload whose file no write could ever take is refused before its bytes are read."""
     if caller.is_admin:
         return
@@ -111,9 +110,9 @@ async def upload_file(
     field (by its id) within files_pending_hours."""
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
-    _uploader(caller)
+    _check_uploader(caller)
     check_media_possible(services, caller, field)
-    await _check_may_write(caller, collection)
+    _check_may_write(caller, collection)
     row = await receive(services, collection, field_name, field, caller, body, content_type)
     await start_media_check(services, caller, field, row)
     return row
@@ -132,7 +131,7 @@ async def upload_into_record(
     field's file replaced, a multiple field's appended) in one transaction."""
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
-    _uploader(caller)
+    _check_uploader(caller)
     check_media_possible(services, caller, field)
     stored = await _updatable(services, caller, collection, record_id)
     if field.multiple and len(stored.get(field_name) or []) >= field.max_files:
@@ -334,9 +333,10 @@ async def start_direct_upload(
         )
     collection = await services.collections.get(collection_name)
     field = file_field(collection, field_name)
-    owner = _uploader(caller)
+    _check_uploader(caller)
+    owner = caller.id
     check_media_possible(services, caller, field)
-    await _check_may_write(caller, collection)
+    _check_may_write(caller, collection)
     limit = field.max_size or services.settings.files_max_size
     if size > limit:
         raise ApiError(
