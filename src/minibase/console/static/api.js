@@ -1,0 +1,56 @@
+// The admin API, with the signed-in admin's token. The token lives in sessionStorage: gone
+// when the tab closes, never sent anywhere but this origin's API, and dropped when it
+// expires or the server refuses it.
+const KEY = "minibase.console.session";
+
+export class SessionEnded extends Error {}
+
+export function session() {
+  const raw = sessionStorage.getItem(KEY);
+  if (!raw) return null;
+  const saved = JSON.parse(raw);
+  if (Date.now() / 1000 >= saved.expires) {
+    sessionStorage.removeItem(KEY);
+    return null;
+  }
+  return saved;
+}
+
+export function signOut() {
+  sessionStorage.removeItem(KEY);
+}
+
+export async function signIn(email, password) {
+  const answer = await fetch("/api/admin/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = await answer.json();
+  if (!answer.ok) throw Object.assign(new Error(body.message), body);
+  const claims = JSON.parse(atob(body.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  sessionStorage.setItem(KEY, JSON.stringify({ token: body.token, expires: claims.exp, email }));
+}
+
+/** The API's JSON answer; throws the server's {code, message} on a refusal. */
+export async function api(method, path, { body, headers = {} } = {}) {
+  const current = session();
+  if (!current) throw new SessionEnded();
+  const answer = await fetch(path, {
+    method,
+    headers: {
+      authorization: `Bearer ${current.token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (answer.status === 401) {
+    signOut();
+    throw new SessionEnded();
+  }
+  const text = await answer.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (!answer.ok) throw Object.assign(new Error(data?.message ?? answer.statusText), data ?? {});
+  return data;
+}

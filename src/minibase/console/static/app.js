@@ -1,0 +1,184 @@
+// The console: a hash router over a few views, each a function that fetches through the
+// admin API and builds its part of the page with h() (text only, see dom.js).
+import { SessionEnded, api, session, signIn, signOut } from "/_/api.js";
+import { h, show } from "/_/dom.js";
+import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
+
+const root = document.getElementById("app");
+
+function header() {
+  const who = session();
+  return h("header", { class: "bar" },
+    h("a", { href: "#/collections", class: "brand" }, t("title")),
+    h("nav", {},
+      who && h("a", { href: "#/collections" }, t("collections")),
+    ),
+    h("span", { class: "spacer" }),
+    h("button", { type: "button", class: "plain", onclick: () => { switchLanguage(); route(); } },
+      t("language")),
+    who && h("span", { class: "who" }, who.email),
+    who && h("button", { type: "button", id: "sign-out", onclick: () => { signOut(); location.hash = "#/"; route(); } },
+      t("signOut")),
+  );
+}
+
+function notice(text, kind = "error") {
+  return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+function loginView(message) {
+  const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
+  const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
+  const problem = h("div");
+  const form = h("form", { class: "card login", onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      await signIn(email.value, password.value);
+      location.hash = "#/collections";
+      route();
+    } catch (error) {
+      show(problem, notice(error.message));
+    }
+  } },
+    h("h1", {}, t("title")),
+    message && notice(message),
+    h("label", { for: "email" }, t("email")), email,
+    h("label", { for: "password" }, t("password")), password,
+    problem,
+    h("button", { type: "submit" }, t("signIn")),
+  );
+  return form;
+}
+
+async function collectionsView() {
+  const collections = await api("GET", "/api/admin/collections");
+  const items = collections.items ?? collections;
+  return h("section", {},
+    h("h1", {}, t("collections")),
+    h("ul", { class: "list", id: "collections" },
+      items.map((c) => h("li", {},
+        h("a", { href: `#/collections/${encodeURIComponent(c.name)}` }, c.name),
+        h("span", { class: "muted" }, ` ${Object.keys(c.fields ?? {}).length} ${t("fields")}`),
+        c.preset && h("span", { class: "tag" }, c.preset),
+      )),
+    ),
+  );
+}
+
+function cell(value) {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+async function recordsView(name, params) {
+  const query = new URLSearchParams({ limit: params.get("limit") ?? "20" });
+  for (const key of ["filter", "sort", "cursor"]) {
+    if (params.get(key)) query.set(key, params.get(key));
+  }
+  const filter = h("input", { id: "filter", value: params.get("filter") ?? "", placeholder: '{"score": {"$gt": 10}}' });
+  const sort = h("input", { id: "sort", value: params.get("sort") ?? "", placeholder: "-_created" });
+  const problem = h("div");
+  const asJson = params.get("view") === "json";
+  let page;
+  try {
+    page = await api("GET", `/api/collections/${encodeURIComponent(name)}/records?${query}`);
+  } catch (error) {
+    if (error instanceof SessionEnded) throw error;
+    show(problem, notice(error.message));
+    page = { items: [], next_cursor: null };
+  }
+  const go = (changes) => {
+    const next = new URLSearchParams(params);
+    for (const [key, value] of Object.entries(changes)) {
+      if (value) next.set(key, value); else next.delete(key);
+    }
+    location.hash = `#/collections/${encodeURIComponent(name)}?${next}`;
+  };
+  const columns = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
+  return h("section", {},
+    h("h1", {}, h("a", { href: "#/collections" }, t("collections")), " / ", name),
+    h("form", { class: "filters", onsubmit: (event) => {
+      event.preventDefault();
+      go({ filter: filter.value.trim(), sort: sort.value.trim(), cursor: "" });
+    } },
+      h("label", { for: "filter" }, t("filter")), filter,
+      h("label", { for: "sort" }, t("sort")), sort,
+      h("button", { type: "submit" }, t("apply")),
+      h("button", { type: "button", class: "plain", onclick: () => go({ view: asJson ? "" : "json" }) },
+        asJson ? t("table") : t("json")),
+    ),
+    problem,
+    page.items.length === 0 ? h("p", { class: "muted" }, t("noRecords"))
+      : asJson ? h("pre", { class: "json", id: "records" }, JSON.stringify(page.items, null, 2))
+      : h("div", { class: "scroll" }, h("table", { id: "records" },
+        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, page.items.map((record) => h("tr", {},
+          columns.map((c) => h("td", {}, c === "_id"
+            ? h("a", { href: `#/collections/${encodeURIComponent(name)}/${encodeURIComponent(record._id)}` }, record._id)
+            : cell(record[c]))),
+        ))),
+      )),
+    h("p", { class: "pager" },
+      params.get("cursor") && h("button", { type: "button", class: "plain", onclick: () => go({ cursor: "" }) }, t("first")),
+      page.next_cursor && h("button", { type: "button", id: "next", onclick: () => go({ cursor: page.next_cursor }) }, t("next")),
+    ),
+  );
+}
+
+async function recordView(name, id) {
+  const path = `/api/collections/${encodeURIComponent(name)}/records/${encodeURIComponent(id)}`;
+  const record = await api("GET", path);
+  const editor = h("textarea", { id: "record", rows: 16, spellcheck: "false" });
+  const user = Object.fromEntries(Object.entries(record).filter(([k]) => !k.startsWith("_")));
+  editor.value = JSON.stringify(user, null, 2);
+  const problem = h("div");
+  return h("section", {},
+    h("h1", {}, h("a", { href: `#/collections/${encodeURIComponent(name)}` }, name), " / ", id),
+    h("p", { class: "muted" }, `_version ${record._version} · _owner ${record._owner ?? "—"} · _updated ${record._updated}`),
+    editor,
+    problem,
+    h("button", { type: "button", id: "save", onclick: async () => {
+      let body;
+      try { body = JSON.parse(editor.value); } catch { show(problem, notice(t("invalidJson"))); return; }
+      try {
+        await api("PUT", path, { body, headers: { "if-match": `"${record._version}"` } });
+        show(problem, notice(t("saved"), "ok"));
+      } catch (error) {
+        if (error instanceof SessionEnded) throw error;
+        const text = error.code === "records.version_conflict"
+          ? t("conflict", { v: error.details?.current_version })
+          : error.message;
+        show(problem, notice(text));
+      }
+    } }, t("save")),
+  );
+}
+
+async function route() {
+  document.title = t("title");
+  document.documentElement.lang = currentLanguage() === "zh" ? "zh-CN" : "en";
+  const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query);
+  const main = h("div", { class: "content" });
+  if (!session()) {
+    show(root, header(), h("div", { class: "content" }, loginView(parts.length ? t("expired") : undefined)));
+    return;
+  }
+  show(root, header(), main);
+  try {
+    if (parts[0] === "collections" && parts.length === 3) show(main, await recordView(parts[1], parts[2]));
+    else if (parts[0] === "collections" && parts.length === 2) show(main, await recordsView(parts[1], params));
+    else show(main, await collectionsView());
+  } catch (error) {
+    if (error instanceof SessionEnded) {
+      show(root, header(), h("div", { class: "content" }, loginView(t("expired"))));
+      return;
+    }
+    show(main, notice(error.message));
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,40 @@
+// The console's words in English and Chinese; the browser's language chooses, the switch
+// in the header changes it (remembered in localStorage: it is no secret).
+const WORDS = {
+  en: {
+    title: "minibase console", email: "Email", password: "Password", signIn: "Sign in",
+    signOut: "Sign out", collections: "Collections", records: "Records", fields: "fields",
+    rules: "Rules", filter: "Filter (JSON)", sort: "Sort", apply: "Apply", next: "Next page",
+    first: "First page", table: "Table", json: "JSON", save: "Save", back: "Back",
+    noRecords: "No records match.", expired: "Your session has ended: sign in again.",
+    conflict: "Someone changed this record since you opened it (now version {v}). Reload it.",
+    saved: "Saved.", language: "中文", invalidJson: "This is not valid JSON.",
+  },
+  zh: {
+    title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
+    signOut: "退出登录", collections: "集合", records: "记录", fields: "个字段",
+    rules: "规则", filter: "筛选（JSON）", sort: "排序", apply: "应用", next: "下一页",
+    first: "第一页", table: "表格", json: "JSON", save: "保存", back: "返回",
+    noRecords: "没有符合条件的记录。", expired: "会话已结束，请重新登录。",
+    conflict: "打开后该记录已被他人修改（当前版本 {v}），请重新加载。",
+    saved: "已保存。", language: "English", invalidJson: "不是有效的 JSON。",
+  },
+};
+
+let language = localStorage.getItem("minibase.console.language")
+  ?? (navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en");
+
+export function t(key, values = {}) {
+  const text = WORDS[language][key] ?? WORDS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+export function switchLanguage() {
+  language = language === "zh" ? "en" : "zh";
+  localStorage.setItem("minibase.console.language", language);
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+}
+
+export function currentLanguage() {
+  return language;
+}
