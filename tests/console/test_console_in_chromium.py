@@ -141,3 +141,67 @@ def test_the_console_speaks_chinese_and_fits_a_phone(
     expect(page.locator("#collections")).to_contain_text("notes")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     shot(page, "phone-zh")
+
+
+def signed_in_page(browser: Browser, running: RunningServer) -> Page:
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page.goto(f"{running.url}/_/")
+    page.fill("#email", "me@example.com")
+    page.fill("#password", ADMIN_PW)
+    page.click("button[type=submit]")
+    expect(page.locator("#collections")).to_be_visible()
+    return page
+
+
+def test_an_operator_makes_a_collection_and_looks_after_a_user(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, headers = server
+    page = signed_in_page(browser, running)
+
+    page.click("#new-collection")
+    page.fill("#definition", '{"name": "shops", "fields": {"name": {"type": "text"}}}')
+    page.click("#save-definition")
+    expect(page.get_by_role("alert")).to_contain_text("fields.name")  # the server's problem
+    page.fill(
+        "#definition",
+        '{"name": "shops", "fields": {"name": {"type": "string", "required": true}},'
+        ' "rules": {"preset": "public_read_admin_write"}}',
+    )
+    page.click("#save-definition")
+    page.click("#new-record")
+    page.fill("#record", '{"name": "<b>Tea</b> house"}')
+    page.click("#create-record")
+    page.wait_for_url(re.compile(r"#/collections/shops/[0-9a-z]{26}$"))
+    expect(page.locator("#record")).to_have_value(re.compile("<b>Tea</b> house"))
+    shop_id = page.url.rsplit("/", 1)[1]
+    listed = httpx.get(f"{running.url}/api/collections/shops/records").json()["items"]
+    assert [shop["_id"] for shop in listed] == [shop_id]
+    page.click("#delete-record")
+    expect(page.get_by_text("No records match.")).to_be_visible()
+
+    user = httpx.post(f"{running.url}/api/admin/users", headers=headers, json={}).json()
+    pair = httpx.post(f"{running.url}/api/admin/users/{user['id']}/tokens", headers=headers)
+    token = pair.json()["access_token"]
+    page.click("text=Users")
+    page.fill("#user-query", user["id"])
+    page.click("button[type=submit]")
+    card = page.locator(f"article[data-id='{user['id']}']")
+    card.locator("input.roles").fill("editor, support")
+    card.locator(".save-roles").click()
+    expect(page.locator(f"article[data-id='{user['id']}'] input.roles")).to_have_value(
+        "editor, support"
+    )
+    page.locator(f"article[data-id='{user['id']}'] .revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed out everywhere")
+    me = httpx.get(f"{running.url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401  # the console went through the admin API, which revoked it
+    page.locator(f"article[data-id='{user['id']}'] .toggle-disabled").click()
+    expect(page.locator(f"article[data-id='{user['id']}']")).to_contain_text("disabled")
+    stored = httpx.get(f"{running.url}/api/admin/users/{user['id']}", headers=headers).json()
+    assert (stored["roles"], stored["disabled"]) == (["editor", "support"], True)
+    shot(page, "user")
+
+    page.click("text=Jobs")
+    expect(page.locator("#jobs")).to_be_visible()
+    shot(page, "jobs")

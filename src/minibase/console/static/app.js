@@ -3,6 +3,7 @@
 import { SessionEnded, api, session, signIn, signOut } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
+import { attempt, jobsView, notice, usersView } from "/_/views_ops.js";
 
 const root = document.getElementById("app");
 
@@ -12,6 +13,8 @@ function header() {
     h("a", { href: "#/collections", class: "brand" }, t("title")),
     h("nav", {},
       who && h("a", { href: "#/collections" }, t("collections")),
+      who && h("a", { href: "#/users" }, t("users")),
+      who && h("a", { href: "#/jobs" }, t("jobs")),
     ),
     h("span", { class: "spacer" }),
     h("button", { type: "button", class: "plain", onclick: () => { switchLanguage(); route(); } },
@@ -20,10 +23,6 @@ function header() {
     who && h("button", { type: "button", id: "sign-out", onclick: () => { signOut(); location.hash = "#/"; route(); } },
       t("signOut")),
   );
-}
-
-function notice(text, kind = "error") {
-  return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
 
 function loginView(message) {
@@ -55,13 +54,42 @@ async function collectionsView() {
   const items = collections.items ?? collections;
   return h("section", {},
     h("h1", {}, t("collections")),
+    h("p", {}, h("a", { href: "#/new-collection", id: "new-collection" }, t("newCollection"))),
     h("ul", { class: "list", id: "collections" },
       items.map((c) => h("li", {},
         h("a", { href: `#/collections/${encodeURIComponent(c.name)}` }, c.name),
         h("span", { class: "muted" }, ` ${Object.keys(c.fields ?? {}).length} ${t("fields")}`),
         c.preset && h("span", { class: "tag" }, c.preset),
+        " ",
+        h("a", { href: `#/collections/${encodeURIComponent(c.name)}/~definition`, class: "muted" }, t("definition")),
       )),
     ),
+  );
+}
+
+/** A collection's definition as JSON: created or replaced through the admin API, whose
+ * problems (field by field) are shown as it gives them. */
+async function definitionView(name) {
+  const current = name
+    ? await api("GET", `/api/admin/collections/${encodeURIComponent(name)}`)
+    : { name: "", fields: {}, rules: { preset: "owner_only" } };
+  const { name: n, fields, additional, indexes, rules } = current;
+  const editor = h("textarea", { id: "definition", rows: 20, spellcheck: "false" });
+  editor.value = JSON.stringify({ name: n, fields, additional, indexes, rules }, null, 2);
+  const problem = h("div");
+  return h("section", {},
+    h("h1", {}, h("a", { href: "#/collections" }, t("collections")), " / ", name ?? t("newCollection")),
+    h("label", { for: "definition" }, t("definition")),
+    editor,
+    problem,
+    h("button", { type: "button", id: "save-definition", onclick: () => attempt(problem, async () => {
+      let body;
+      try { body = JSON.parse(editor.value); } catch { show(problem, notice(t("invalidJson"))); return; }
+      const saved = name
+        ? await api("PUT", `/api/admin/collections/${encodeURIComponent(name)}`, { body })
+        : await api("POST", "/api/admin/collections", { body });
+      location.hash = `#/collections/${encodeURIComponent(saved.name)}`;
+    }) }, name ? t("save") : t("create")),
   );
 }
 
@@ -98,6 +126,7 @@ async function recordsView(name, params) {
   const columns = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
   return h("section", {},
     h("h1", {}, h("a", { href: "#/collections" }, t("collections")), " / ", name),
+    h("p", {}, h("a", { href: `#/collections/${encodeURIComponent(name)}/~new`, id: "new-record" }, t("newRecord"))),
     h("form", { class: "filters", onsubmit: (event) => {
       event.preventDefault();
       go({ filter: filter.value.trim(), sort: sort.value.trim(), cursor: "" });
@@ -123,6 +152,22 @@ async function recordsView(name, params) {
       params.get("cursor") && h("button", { type: "button", class: "plain", onclick: () => go({ cursor: "" }) }, t("first")),
       page.next_cursor && h("button", { type: "button", id: "next", onclick: () => go({ cursor: page.next_cursor }) }, t("next")),
     ),
+  );
+}
+
+async function newRecordView(name) {
+  const editor = h("textarea", { id: "record", rows: 16, spellcheck: "false" }, "{}");
+  const problem = h("div");
+  return h("section", {},
+    h("h1", {}, h("a", { href: `#/collections/${encodeURIComponent(name)}` }, name), " / ", t("newRecord")),
+    editor,
+    problem,
+    h("button", { type: "button", id: "create-record", onclick: () => attempt(problem, async () => {
+      let body;
+      try { body = JSON.parse(editor.value); } catch { show(problem, notice(t("invalidJson"))); return; }
+      const made = await api("POST", `/api/collections/${encodeURIComponent(name)}/records`, { body });
+      location.hash = `#/collections/${encodeURIComponent(name)}/${encodeURIComponent(made._id)}`;
+    }) }, t("create")),
   );
 }
 
@@ -152,6 +197,11 @@ async function recordView(name, id) {
         show(problem, notice(text));
       }
     } }, t("save")),
+    " ",
+    h("button", { type: "button", id: "delete-record", class: "plain", onclick: () => attempt(problem, async () => {
+      await api("DELETE", path, { headers: { "if-match": `"${record._version}"` } });
+      location.hash = `#/collections/${encodeURIComponent(name)}`;
+    }) }, t("delete")),
   );
 }
 
@@ -168,7 +218,12 @@ async function route() {
   }
   show(root, header(), main);
   try {
-    if (parts[0] === "collections" && parts.length === 3) show(main, await recordView(parts[1], parts[2]));
+    if (parts[0] === "users") show(main, await usersView(params));
+    else if (parts[0] === "jobs") show(main, await jobsView(params));
+    else if (parts[0] === "new-collection") show(main, await definitionView(undefined));
+    else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1]));
+    else if (parts[0] === "collections" && parts[2] === "~new") show(main, await newRecordView(parts[1]));
+    else if (parts[0] === "collections" && parts.length === 3) show(main, await recordView(parts[1], parts[2]));
     else if (parts[0] === "collections" && parts.length === 2) show(main, await recordsView(parts[1], params));
     else show(main, await collectionsView());
   } catch (error) {

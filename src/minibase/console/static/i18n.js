@@ -9,6 +9,12 @@ const WORDS = {
     noRecords: "No records match.", expired: "Your session has ended: sign in again.",
     conflict: "Someone changed this record since you opened it (now version {v}). Reload it.",
     saved: "Saved.", language: "中文", invalidJson: "This is not valid JSON.",
+    users: "Users", jobs: "Jobs", search: "Search", userQuery: "user id or phone number",
+    noUsers: "No such user.", roles: "Roles", saveRoles: "Save roles", disabled: "disabled",
+    enable: "Enable", disable: "Disable", signOutEverywhere: "Sign out everywhere",
+    revoked: "Signed out everywhere ({n} sessions ended).", all: "all", retry: "Retry",
+    cancel: "Cancel", newCollection: "New collection", definition: "Definition (JSON)",
+    create: "Create", newRecord: "New record", delete: "Delete", deleted: "Deleted.",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -18,6 +24,12 @@ const WORDS = {
     noRecords: "没有符合条件的记录。", expired: "会话已结束，请重新登录。",
     conflict: "打开后该记录已被他人修改（当前版本 {v}），请重新加载。",
     saved: "已保存。", language: "English", invalidJson: "不是有效的 JSON。",
+    users: "用户", jobs: "任务", search: "搜索", userQuery: "用户 ID 或手机号",
+    noUsers: "没有这个用户。", roles: "角色", saveRoles: "保存角色", disabled: "已停用",
+    enable: "启用", disable: "停用", signOutEverywhere: "在所有设备上退出",
+    revoked: "已在所有设备上退出（结束 {n} 个会话）。", all: "全部", retry: "重试",
+    cancel: "取消", newCollection: "新建集合", definition: "定义（JSON）",
+    create: "创建", newRecord: "新建记录", delete: "删除", deleted: "已删除。",
   },
 };
 

@@ -1,0 +1,111 @@
+// Users and jobs: find a user, see their identities, change roles, disable, sign them out
+// everywhere; list jobs by state, retry a dead one, cancel a queued one.
+import { SessionEnded, api } from "/_/api.js";
+import { h, show } from "/_/dom.js";
+import { t } from "/_/i18n.js";
+
+export function notice(text, kind = "error") {
+  return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+/** Runs an action, showing its refusal in `where`; a session that ended goes up. */
+export async function attempt(where, action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof SessionEnded) throw error;
+    const problems = error.details?.problems?.map((p) => `${p.field}: ${p.message}`) ?? [];
+    show(where, notice([error.message, ...problems].join(" · ")));
+    return undefined;
+  }
+}
+
+export async function usersView(params) {
+  const query = h("input", { id: "user-query", value: params.get("q") ?? "", placeholder: t("userQuery") });
+  const found = h("div", { id: "users" });
+  const search = async () => {
+    const q = query.value.trim();
+    if (!q) return;
+    show(found);
+    const isPhone = /^\+?\d{6,15}$/.test(q);
+    const answer = await attempt(found, () => isPhone
+      ? api("GET", `/api/admin/users?phone=${encodeURIComponent(q)}`)
+      : api("GET", `/api/admin/users/${encodeURIComponent(q)}`).then((user) => ({ items: [user] })));
+    if (!answer) return;
+    show(found, answer.items.length ? answer.items.map(userCard) : h("p", { class: "muted" }, t("noUsers")));
+  };
+  if (params.get("q")) queueMicrotask(search);
+  return h("section", {},
+    h("h1", {}, t("users")),
+    h("form", { class: "filters", onsubmit: (event) => { event.preventDefault(); search(); } },
+      query, h("button", { type: "submit" }, t("search"))),
+    found,
+  );
+}
+
+function userCard(user) {
+  const problem = h("div");
+  const roles = h("input", { class: "roles", value: (user.roles ?? []).join(", "), "aria-label": t("roles") });
+  const card = h("article", { class: "card user", dataset: { id: user.id } });
+  const refresh = async () => {
+    const again = await attempt(problem, () => api("GET", `/api/admin/users/${user.id}`));
+    if (again) card.replaceWith(userCard(again));
+  };
+  show(card,
+    h("h2", {}, user.id, user.disabled && h("span", { class: "tag bad" }, t("disabled"))),
+    h("p", { class: "muted" }, [user.phone, user.profile?.nickname].filter(Boolean).join(" · ")),
+    h("ul", { class: "identities" }, (user.identities ?? []).map((i) =>
+      h("li", {}, `${i.platform} · ${i.appid} · ${i.openid ?? i.anonymous_openid ?? ""}`))),
+    h("label", {}, t("roles"), " ", roles),
+    h("p", { class: "actions" },
+      h("button", { type: "button", class: "save-roles", onclick: () => attempt(problem, async () => {
+        const list = roles.value.split(",").map((r) => r.trim()).filter(Boolean);
+        await api("PATCH", `/api/admin/users/${user.id}`, { body: { roles: list } });
+        await refresh();
+      }) }, t("saveRoles")),
+      h("button", { type: "button", class: "plain toggle-disabled", onclick: () => attempt(problem, async () => {
+        await api("PATCH", `/api/admin/users/${user.id}`, { body: { disabled: !user.disabled } });
+        await refresh();
+      }) }, user.disabled ? t("enable") : t("disable")),
+      h("button", { type: "button", class: "plain revoke", onclick: () => attempt(problem, async () => {
+        const answer = await api("POST", `/api/admin/users/${user.id}/revoke`);
+        show(problem, notice(t("revoked", { n: answer.revoked ?? 0 }), "ok"));
+      }) }, t("signOutEverywhere")),
+    ),
+    problem,
+  );
+  return card;
+}
+
+const JOB_STATES = ["queued", "running", "succeeded", "dead", "cancelled"];
+
+export async function jobsView(params) {
+  const state = params.get("state") ?? "";
+  const query = new URLSearchParams({ limit: "50" });
+  if (state) query.set("state", state);
+  const page = await api("GET", `/api/admin/jobs?${query}`);
+  const problem = h("div");
+  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  return h("section", {},
+    h("h1", {}, t("jobs")),
+    h("p", { class: "filters" },
+      h("a", { href: "#/jobs", class: state ? "" : "current" }, t("all")),
+      JOB_STATES.map((s) => h("a", { href: `#/jobs?state=${s}`, class: s === state ? "current" : "" },
+        `${s} (${page.counts?.[s] ?? 0})`)),
+    ),
+    problem,
+    h("div", { class: "scroll" }, h("table", { id: "jobs" },
+      h("thead", {}, h("tr", {}, ["id", "name", "state", "attempts", "last_error", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, page.items.map((job) => h("tr", { dataset: { id: job.id } },
+        h("td", {}, job.id), h("td", {}, job.name), h("td", {}, job.state),
+        h("td", {}, String(job.attempts)), h("td", { class: "error-text" }, job.last_error ?? ""),
+        h("td", {},
+          ["dead", "cancelled"].includes(job.state) && h("button", { type: "button", class: "retry",
+            onclick: () => attempt(problem, async () => { await api("POST", `/api/admin/jobs/${job.id}/retry`); reload(); }) }, t("retry")),
+          job.state === "queued" && h("button", { type: "button", class: "plain cancel",
+            onclick: () => attempt(problem, async () => { await api("POST", `/api/admin/jobs/${job.id}/cancel`); reload(); }) }, t("cancel")),
+        ),
+      ))),
+    )),
+  );
+}
