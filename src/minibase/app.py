@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minibase.clock import Clock
 from minibase.config import Settings
-from minibase.console.app import CONSOLE_PATH, console_app
+from minibase.console.app import CONSOLE_PATH, DOCS_PATH, console_app, docs_app
 from minibase.http.middleware import RequestContext
 from minibase.http.router import Dispatcher
 from minibase.http.routes import (
@@ -83,7 +83,10 @@ class MinibaseApp:
     def __init__(
         self, settings: Settings, *, clock: Clock | None = None, services: Services | None = None
     ) -> None:
-        mounts: list[tuple[str, ASGIApp]] = [(CONSOLE_PATH, console_app())]
+        mounts: list[tuple[str, ASGIApp]] = [
+            (CONSOLE_PATH, console_app()),
+            (DOCS_PATH, docs_app()),
+        ]
         self.sandbox: Any = None
         sandbox_url = in_process_sandbox_url(settings)
         if sandbox_url:

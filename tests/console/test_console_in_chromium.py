@@ -205,3 +205,22 @@ def test_an_operator_makes_a_collection_and_looks_after_a_user(
     page.click("text=Jobs")
     expect(page.locator("#jobs")).to_be_visible()
     shot(page, "jobs")
+
+
+def test_the_api_documentation_is_a_page_to_read_and_try(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, _ = server
+    page = signed_in_page(browser, running)  # the page then tries calls with the admin token
+    answer = page.goto(f"{running.url}/api/docs")
+    assert answer is not None
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    listing = page.locator("details[data-operation='list_route']")
+    expect(listing).to_contain_text("/api/collections/{name}/records")
+    listing.locator("summary").click()
+    listing.locator("input[aria-label=name]").fill("notes")
+    listing.locator("input.query").fill("limit=2")
+    listing.locator("button.send").click()
+    expect(listing.locator("pre.answer")).to_contain_text("200")
+    expect(listing.locator("pre.answer")).to_contain_text('"next_cursor"')
+    shot(page, "api-docs")

@@ -1,14 +1,17 @@
-"""The console's ASGI app: the files of `static/`, with headers that keep it to itself."""
+"""The console's ASGI apps: the files of `static/` at /_/, and the API's documentation page at
+/api/docs, with headers that keep them to themselves."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC = Path(__file__).with_name("static")
 CONSOLE_PATH = "/_"
+DOCS_PATH = "/api/docs"
 # Only its own scripts and styles, only its own API; never framed; no inline script at all,
 # so a record value that holds HTML cannot run even if it were ever put into the page as HTML.
 POLICY = (
@@ -25,18 +28,34 @@ HEADERS = (
 )
 
 
+def _guarded(send: Send) -> Send:
+    async def with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *HEADERS]
+        await send(message)
+
+    return with_headers
+
+
 def console_app() -> ASGIApp:
     files = StaticFiles(directory=STATIC, html=True)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await files(scope, receive, _guarded(send))
+
+    return app
+
+
+def docs_app() -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
-            await send(message)
-
-        await files(scope, receive, with_headers)
+        response: Response = (
+            FileResponse(STATIC / "docs.html", media_type="text/html")
+            if scope["path"] == "/"
+            else PlainTextResponse("not found", 404)
+        )
+        await response(scope, receive, _guarded(send))
 
     return app

@@ -155,7 +155,12 @@ async def test_the_root_names_the_server_and_links_to_its_api_description_and_he
     assert response.json() == {
         "name": "minibase",
         "version": __version__,
-        "links": {"openapi": "/api/openapi.json", "health": "/api/health"},
+        "links": {
+            "openapi": "/api/openapi.json",
+            "docs": "/api/docs",
+            "console": "/_/",
+            "health": "/api/health",
+        },
     }
     for link in response.json()["links"].values():
         assert (await client.get(link)).status_code == 200

@@ -14,7 +14,12 @@ from minibase.http.routing import Routes
 
 routes = Routes("meta")
 
-LINKS = {"openapi": "/api/openapi.json", "health": "/api/health"}
+LINKS = {
+    "openapi": "/api/openapi.json",
+    "docs": "/api/docs",
+    "console": "/_/",
+    "health": "/api/health",
+}
 
 _HOME = {
     "type": "object",
