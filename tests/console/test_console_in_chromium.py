@@ -181,6 +181,16 @@ def test_an_operator_makes_a_collection_and_looks_after_a_user(
     expect(page.get_by_text("No records match.")).to_be_visible()
 
     user = httpx.post(f"{running.url}/api/admin/users", headers=headers, json={}).json()
+    page.goto(f"{running.url}/_/#/collections/shops/~definition")
+    page.fill("#tester-user", user["id"])
+    page.fill("#tester-record", '{"name": "Tea house"}')
+    page.click("#tester-run")
+    verdicts = page.locator("#tester-verdicts")
+    expect(verdicts.locator("tr[data-action=read]")).to_have_attribute("data-allowed", "true")
+    expect(verdicts.locator("tr[data-action=update]")).to_have_attribute("data-allowed", "false")
+    expect(verdicts.locator("tr[data-action=update]")).to_contain_text("only admins may")
+    shot(page, "rule-tester")
+
     pair = httpx.post(f"{running.url}/api/admin/users/{user['id']}/tokens", headers=headers)
     token = pair.json()["access_token"]
     page.click("text=Users")

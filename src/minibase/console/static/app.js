@@ -90,6 +90,38 @@ async function definitionView(name) {
         : await api("POST", "/api/admin/collections", { body });
       location.hash = `#/collections/${encodeURIComponent(saved.name)}`;
     }) }, name ? t("save") : t("create")),
+    name && ruleTester(name),
+  );
+}
+
+/** "As this user, on this record, which actions pass, and why not" (the server decides). */
+function ruleTester(name) {
+  const user = h("input", { id: "tester-user", placeholder: t("testerUser") });
+  const record = h("textarea", { id: "tester-record", rows: 3, spellcheck: "false", placeholder: t("testerRecord") });
+  const out = h("div", { id: "tester-verdicts" });
+  return h("section", { class: "card tester" },
+    h("h2", {}, t("ruleTester")),
+    h("label", { for: "tester-user" }, t("testerUserLabel")), user,
+    h("label", { for: "tester-record" }, t("testerRecordLabel")), record,
+    h("button", { type: "button", id: "tester-run", onclick: () => attempt(out, async () => {
+      const text = record.value.trim();
+      let given = text;
+      if (text.startsWith("{")) {
+        try { given = JSON.parse(text); } catch { show(out, notice(t("invalidJson"))); return; }
+      }
+      const answer = await api("POST", `/api/admin/collections/${encodeURIComponent(name)}/rules/test`,
+        { body: { user: user.value.trim() || null, record: given } });
+      show(out, h("table", {},
+        h("tbody", {}, Object.entries(answer.actions).map(([action, verdict]) =>
+          h("tr", { dataset: { action, allowed: String(verdict.allowed) } },
+            h("th", { scope: "row" }, action),
+            h("td", {}, verdict.allowed ? "✓" : "✗"),
+            h("td", {}, h("code", {}, verdict.rule ?? "—")),
+            h("td", { class: "why" }, verdict.why.join("; ")),
+          ))),
+      ));
+    }) }, t("testRules")),
+    out,
   );
 }
 

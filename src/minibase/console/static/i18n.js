@@ -15,6 +15,9 @@ const WORDS = {
     revoked: "Signed out everywhere ({n} sessions ended).", all: "all", retry: "Retry",
     cancel: "Cancel", newCollection: "New collection", definition: "Definition (JSON)",
     create: "Create", newRecord: "New record", delete: "Delete", deleted: "Deleted.",
+    ruleTester: "Rule tester", testerUserLabel: "As user (empty: not signed in)",
+    testerUser: "user id", testerRecordLabel: "On record (an id, or JSON)",
+    testerRecord: 'record id, or {"published": true}', testRules: "Test",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -30,6 +33,9 @@ const WORDS = {
     revoked: "已在所有设备上退出（结束 {n} 个会话）。", all: "全部", retry: "重试",
     cancel: "取消", newCollection: "新建集合", definition: "定义（JSON）",
     create: "创建", newRecord: "新建记录", delete: "删除", deleted: "已删除。",
+    ruleTester: "规则测试", testerUserLabel: "以用户身份（留空：未登录）",
+    testerUser: "用户 ID", testerRecordLabel: "针对记录（ID 或 JSON）",
+    testerRecord: '记录 ID，或 {"published": true}', testRules: "测试",
   },
 };
 

@@ -17,6 +17,7 @@ from minibase.data.definitions import (
     parse_definitions_file,
     plan_definitions,
 )
+from minibase.data.rule_tester import try_rules
 from minibase.errors import ApiError
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_body, read_object
@@ -246,3 +247,52 @@ async def apply_route(request: Request) -> Response:
     else:
         plan = await apply_definitions(services, document, prune=prune)
     return json_response({"dry_run": dry_run, **plan.to_json()})
+
+
+_VERDICT = {
+    "type": "object",
+    "properties": {
+        "allowed": {"type": "boolean"},
+        "rule": {"type": ["string", "null"]},
+        "why": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+@routes.add(
+    "POST",
+    "/api/admin/collections/{name}/rules/test",
+    "Test the rules: as a user (or anyone), on a record, which actions pass, and why not",
+    access="admin",
+    body={
+        "type": "object",
+        "properties": {
+            "user": {"type": ["string", "null"], "description": "a user id; null: not signed in"},
+            "record": {
+                "description": "a record id, or a record as JSON",
+                "anyOf": [{"type": "string"}, {"type": "object"}],
+            },
+            "write": {"type": "object", "description": "the body of a create or update"},
+        },
+        "required": ["record"],
+        "additionalProperties": False,
+    },
+    responses={
+        200: (
+            "Each action's verdict",
+            {
+                "type": "object",
+                "properties": {
+                    "user": {"type": ["string", "null"]},
+                    "record": {"type": "object"},
+                    "actions": {"type": "object", "additionalProperties": _VERDICT},
+                },
+            },
+        )
+    },
+)
+async def try_collection_rules(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    return json_response(await try_rules(services, request.path_params["name"], body))
