@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,8 +37,37 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+# A job that always fails (dead after one attempt), one queued for tomorrow, and a function
+# (admins only) that enqueues both: what an operator meets on the jobs page.
+JOBS = """
+from datetime import datetime, timedelta, timezone
+
+from minibase.functions import function, job
+
+
+@job("print_receipt", max_attempts=1)
+async def print_receipt(ctx, payload):
+    raise RuntimeError("the printer is on fire")
+
+
+@job("send_digest")
+async def send_digest(ctx, payload):
+    pass
+
+
+@function(auth="admin")
+async def start_jobs(ctx, input):
+    await ctx.jobs.enqueue("print_receipt", {"order": 1})
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    await ctx.jobs.enqueue("send_digest", {}, run_at=tomorrow)
+    return {"ok": True}
+"""
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[RunningServer, dict[str, str]]]:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "jobs.py").write_text(JOBS)
     running = start_server(tmp_path)
     try:
         headers = admin_headers(running)
@@ -212,9 +242,34 @@ def test_an_operator_makes_a_collection_and_looks_after_a_user(
     assert (stored["roles"], stored["disabled"]) == (["editor", "support"], True)
     shot(page, "user")
 
+    started = httpx.post(f"{running.url}/api/functions/start_jobs", headers=headers, json={})
+    assert started.status_code == 200, started.text
     page.click("text=Jobs")
-    expect(page.locator("#jobs")).to_be_visible()
+    page.click("a[href='#/jobs?state=dead']")
+    expect(page.locator("a.current")).to_contain_text("dead")
+    dead = page.locator("#jobs tbody tr", has_text="print_receipt")
+    expect(dead).to_contain_text("the printer is on fire")  # waits for the worker to fail it
     shot(page, "jobs")
+    job_id = dead.get_attribute("data-id")
+    jobs_url = f"{running.url}/api/admin/jobs/{job_id}"
+    before = httpx.get(jobs_url, headers=headers).json()
+    dead.locator(".retry").click()
+    deadline = time.monotonic() + 10
+    while httpx.get(jobs_url, headers=headers).json()["updated"] == before["updated"]:
+        assert time.monotonic() < deadline, "the retry never reached the job"
+        time.sleep(0.05)
+    page.click("a[href='#/jobs?state=queued']")
+    expect(page.locator("a.current")).to_contain_text("queued")
+    queued = page.locator("#jobs tbody tr", has_text="send_digest")
+    queued.locator(".cancel").click()
+    page.click("a[href='#/jobs?state=cancelled']")
+    expect(page.locator("#jobs tbody tr", has_text="send_digest")).to_be_visible()
+    states = {
+        job["name"]: job["state"]
+        for job in httpx.get(f"{running.url}/api/admin/jobs", headers=headers).json()["items"]
+    }
+    assert states["send_digest"] == "cancelled"
+    assert states["print_receipt"] in ("queued", "running", "dead")  # retried, and failing again
 
 
 def test_the_api_documentation_is_a_page_to_read_and_try(
