@@ -289,3 +289,24 @@ def test_the_api_documentation_is_a_page_to_read_and_try(
     expect(listing.locator("pre.answer")).to_contain_text("200")
     expect(listing.locator("pre.answer")).to_contain_text('"next_cursor"')
     shot(page, "api-docs")
+
+
+def test_an_app_is_registered_and_its_secret_is_never_shown(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, headers = server
+    page = signed_in_page(browser, running)
+    secret = "s3cr3t-value-that-must-not-show"
+    page.click("text=Apps")
+    page.select_option("#app-platform", "wechat")
+    page.fill("#app-appid", "wx0123456789abcdef")
+    page.fill("#app-secret", secret)
+    page.click("#register-app button[type=submit]")
+    row = page.locator("#apps tr[data-appid='wx0123456789abcdef']")
+    expect(row.locator("td.has-secret")).to_have_text("set")
+    assert secret not in page.content()
+    listed = httpx.get(f"{running.url}/api/admin/apps", headers=headers).json()
+    apps = listed["items"] if isinstance(listed, dict) else listed
+    assert [(a["appid"], a["has_secret"]) for a in apps] == [("wx0123456789abcdef", True)]
+    assert secret not in str(listed)
+    shot(page, "apps")

@@ -3,7 +3,7 @@
 import { SessionEnded, api, session, signIn, signOut } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
-import { attempt, jobsView, notice, usersView } from "/_/views_ops.js";
+import { appsView, attempt, jobsView, notice, usersView } from "/_/views_ops.js";
 
 const root = document.getElementById("app");
 
@@ -15,6 +15,7 @@ function header() {
       who && h("a", { href: "#/collections" }, t("collections")),
       who && h("a", { href: "#/users" }, t("users")),
       who && h("a", { href: "#/jobs" }, t("jobs")),
+      who && h("a", { href: "#/apps" }, t("apps")),
     ),
     h("span", { class: "spacer" }),
     h("button", { type: "button", class: "plain", onclick: () => { switchLanguage(); route(); } },
@@ -252,6 +253,7 @@ async function route() {
   try {
     if (parts[0] === "users") show(main, await usersView(params));
     else if (parts[0] === "jobs") show(main, await jobsView(params));
+    else if (parts[0] === "apps") show(main, await appsView());
     else if (parts[0] === "new-collection") show(main, await definitionView(undefined));
     else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1]));
     else if (parts[0] === "collections" && parts[2] === "~new") show(main, await newRecordView(parts[1]));

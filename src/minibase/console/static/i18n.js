@@ -18,6 +18,8 @@ const WORDS = {
     ruleTester: "Rule tester", testerUserLabel: "As user (empty: not signed in)",
     testerUser: "user id", testerRecordLabel: "On record (an id, or JSON)",
     testerRecord: 'record id, or {"published": true}', testRules: "Test",
+    apps: "Apps", platform: "Platform", isSet: "set", registerApp: "Register or update",
+    secretsWriteOnly: "Secrets are write-only: set or replace them here; they are never shown.",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -36,6 +38,8 @@ const WORDS = {
     ruleTester: "规则测试", testerUserLabel: "以用户身份（留空：未登录）",
     testerUser: "用户 ID", testerRecordLabel: "针对记录（ID 或 JSON）",
     testerRecord: '记录 ID，或 {"published": true}', testRules: "测试",
+    apps: "应用", platform: "平台", isSet: "已设置", registerApp: "注册或更新",
+    secretsWriteOnly: "密钥只写不读：可在此设置或替换，永不显示。",
   },
 };
 

@@ -109,3 +109,45 @@ export async function jobsView(params) {
     )),
   );
 }
+
+const PLATFORMS = ["wechat", "alipay", "douyin", "baidu", "qq"];
+const SECRETS = ["secret", "private_key", "alipay_public_key", "aes_key", "push_token", "push_aes_key"];
+
+/** Registered apps; secrets can be set or replaced, never read back (the API says only
+ * whether one is set). */
+export async function appsView() {
+  const answer = await api("GET", "/api/admin/apps");
+  const apps = answer.items ?? answer;
+  const problem = h("div");
+  const platform = h("select", { id: "app-platform", "aria-label": t("platform") },
+    PLATFORMS.map((p) => h("option", { value: p }, p)));
+  const appid = h("input", { id: "app-appid", placeholder: "appid", "aria-label": "appid" });
+  const secret = h("input", { id: "app-secret", type: "password", autocomplete: "off", placeholder: "secret", "aria-label": "secret" });
+  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  return h("section", {},
+    h("h1", {}, t("apps")),
+    h("div", { class: "scroll" }, h("table", { id: "apps" },
+      h("thead", {}, h("tr", {}, ["platform", "appid", "name", ...SECRETS].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, apps.map((app) => h("tr", { dataset: { appid: app.appid } },
+        h("td", {}, app.platform), h("td", {}, app.appid), h("td", {}, app.name ?? ""),
+        SECRETS.map((name) => h("td", { class: `has-${name}` }, app[`has_${name}`] ? t("isSet") : "—")),
+      ))),
+    )),
+    h("form", { class: "filters", id: "register-app", onsubmit: (event) => {
+      event.preventDefault();
+      attempt(problem, async () => {
+        const body = { platform: platform.value, appid: appid.value.trim() };
+        if (secret.value) body.secret = secret.value;
+        const known = apps.some((a) => a.platform === body.platform && a.appid === body.appid);
+        if (known) await api("PATCH", `/api/admin/apps/${body.platform}/${encodeURIComponent(body.appid)}`, { body });
+        else await api("POST", "/api/admin/apps", { body });
+        reload();
+      });
+    } },
+      platform, appid, secret,
+      h("button", { type: "submit" }, t("registerApp")),
+    ),
+    h("p", { class: "muted" }, t("secretsWriteOnly")),
+    problem,
+  );
+}
