@@ -5,6 +5,7 @@ show as text and run nothing. Screenshots go to test-artifacts/console/."""
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.conftest import (
@@ -310,3 +312,35 @@ def test_an_app_is_registered_and_its_secret_is_never_shown(
     assert [(a["appid"], a["has_secret"]) for a in apps] == [("wx0123456789abcdef", True)]
     assert secret not in str(listed)
     shot(page, "apps")
+
+
+def test_images_of_file_fields_show_as_thumbnails(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, headers = server
+    photo = {"type": "file", "types": ["image/*"]}
+    made = httpx.post(
+        f"{running.url}/api/admin/collections",
+        headers=headers,
+        json={"name": "posts", "fields": {"photo": photo}, "rules": {"preset": "owner_only"}},
+    )
+    assert made.status_code == 201, made.text
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(image, "PNG")
+    stored = httpx.post(
+        f"{running.url}/api/collections/posts/files/photo",
+        headers=headers,
+        files={"file": ("red & white.png", image.getvalue())},
+    ).json()["file"]
+    created = httpx.post(
+        f"{running.url}/api/collections/posts/records",
+        headers=headers,
+        json={"photo": stored["id"]},
+    )
+    assert created.status_code == 201, created.text
+    page = signed_in_page(browser, running)
+    page.click("text=posts")
+    thumb = page.locator("#records img.thumb")
+    expect(thumb).to_have_attribute("alt", "red & white.png")  # the name, as given
+    page.wait_for_function("document.querySelector('#records img.thumb').naturalWidth === 64")
+    shot(page, "thumbnails")

@@ -126,6 +126,28 @@ function ruleTester(name) {
   );
 }
 
+/** The images among the page's files: their temporary URLs, in one call. */
+async function imageLinks(records) {
+  const ids = records.flatMap((record) => Object.values(record).flatMap((value) =>
+    (Array.isArray(value) ? value : [value]).filter(isImage).map((file) => file.id)));
+  if (ids.length === 0) return new Map();
+  const answer = await api("POST", "/api/files/temp-urls", { body: { files: ids.slice(0, 50), expires: 600 } });
+  return new Map(answer.files.filter((f) => f.url).map((f) => [f.id, f.url]));
+}
+
+function isImage(value) {
+  return value && typeof value === "object" && typeof value.id === "string"
+    && typeof value.type === "string" && value.type.startsWith("image/");
+}
+
+function fileCell(value, links) {
+  const files = (Array.isArray(value) ? value : [value]).filter(isImage);
+  if (files.length === 0) return undefined;
+  return files.map((file) => links.has(file.id)
+    ? h("img", { class: "thumb", src: links.get(file.id), alt: file.name, title: file.name, loading: "lazy" })
+    : h("span", { class: "muted" }, file.name));
+}
+
 function cell(value) {
   if (value === undefined || value === null) return "";
   if (typeof value === "object") return JSON.stringify(value);
@@ -157,6 +179,7 @@ async function recordsView(name, params) {
     location.hash = `#/collections/${encodeURIComponent(name)}?${next}`;
   };
   const columns = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
+  const links = await imageLinks(page.items);
   return h("section", {},
     h("h1", {}, h("a", { href: "#/collections" }, t("collections")), " / ", name),
     h("p", {}, h("a", { href: `#/collections/${encodeURIComponent(name)}/~new`, id: "new-record" }, t("newRecord"))),
@@ -178,7 +201,7 @@ async function recordsView(name, params) {
         h("tbody", {}, page.items.map((record) => h("tr", {},
           columns.map((c) => h("td", {}, c === "_id"
             ? h("a", { href: `#/collections/${encodeURIComponent(name)}/${encodeURIComponent(record._id)}` }, record._id)
-            : cell(record[c]))),
+            : fileCell(record[c], links) ?? cell(record[c]))),
         ))),
       )),
     h("p", { class: "pager" },
