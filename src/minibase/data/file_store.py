@@ -27,7 +27,7 @@ from minibase.errors import ApiError
 from minibase.files.local import LocalStorage
 from minibase.files.s3 import S3Storage
 from minibase.files.signed_urls import UrlSigner
-from minibase.files.storage import FileStorage, ObjectBody, Stored
+from minibase.files.storage import FileStorage, Stored
 from minibase.files.thumbnails import ThumbSpec, make_thumbnail
 from minibase.jobs.job import Job
 
@@ -153,11 +153,6 @@ class Files:
             return None
         return self.storage.presigned_get(key, max(1, min(seconds, MAX_PRESIGNED_SECONDS)))
 
-    async def open(
-        self, key: str, start: int | None = None, end: int | None = None
-    ) -> tuple[Stored, ObjectBody]:
-        return await self.storage.open(key, start, end)
-
     # -- deletion -------------------------------------------------------------------------
 
     async def delete_job(self, job: Job) -> None:
@@ -199,8 +194,8 @@ class Files:
         stale, crashed = self._bounds()
         async with self._services.db.reader() as reader:
             found = await reader.fetch_value(
-                "SELECT 1 FROM files WHERE (state = 'ready' AND record_id IS NULL AND created < ?)"
-                " OR (state = 'uploading' AND created < ?) LIMIT 1",
+                "SELECT 1 FROM files WHERE record_id IS NULL AND ((state = 'ready' AND created < ?)"
+                " OR (state = 'uploading' AND created < ?)) LIMIT 1",  # index files_waiting
                 stale,
                 crashed,
             )
@@ -220,7 +215,9 @@ class Files:
             )
             report.pending = [row[0] for row in pending]
             unfinished = await reader.fetch_all(
-                "SELECT id FROM files WHERE state = 'uploading' AND created < ?", crashed
+                "SELECT id FROM files WHERE state = 'uploading' AND record_id IS NULL"
+                " AND created < ?",
+                crashed,
             )
             report.unfinished = [row[0] for row in unfinished]
             if sweep:

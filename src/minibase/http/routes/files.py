@@ -250,7 +250,7 @@ async def download_route(request: Request) -> Response:
         cache += ", immutable"
 
     async def open_range(start: int | None, end: int | None) -> Any:
-        return await services.files.open(stat.key, start, end)
+        return await services.files.storage.open(stat.key, start, end)
 
     return await serve_object(request, stat, open_range, name=row.name, cache_control=cache)
 

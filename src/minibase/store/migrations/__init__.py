@@ -26,6 +26,7 @@ from minibase.store.migrations import (
     v0012_schedule_sightings,
     v0013_guest_identities,
     v0014_files,
+    v0015_files_waiting_index,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -55,6 +56,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0012_schedule_sightings,
         v0013_guest_identities,
         v0014_files,
+        v0015_files_waiting_index,
     )
 )
 
