@@ -374,11 +374,9 @@ async def complete_direct_upload(services: Services, caller: Caller, file_id: st
     server, and make the file ready (or remove what arrived)."""
     rows = await file_rows(services, [file_id]) if FILE_ID.fullmatch(file_id) else {}
     row = rows.get(file_id)
-    if row is None or row.state != "uploading" or not may_claim(caller, row):
-        raise ApiError("files.not_found", 404, f"no direct upload {file_id!r}", {"id": file_id})
-    collection = services.collections.by_id(row.collection_id)
-    field = collection.schema.file_fields().get(row.field) if collection else None
-    if field is None:
+    collection = services.collections.by_id(row.collection_id) if row else None
+    field = collection.schema.file_fields().get(row.field) if row and collection else None
+    if row is None or row.state != "uploading" or not may_claim(caller, row) or field is None:
         raise ApiError("files.not_found", 404, f"no direct upload {file_id!r}", {"id": file_id})
     storage = services.files.storage
     try:
