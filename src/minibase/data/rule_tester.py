@@ -38,11 +38,10 @@ from minibase.rules.conditions import (
     evaluate,
     resolve,
 )
-from minibase.rules.presets import ACTIONS
+from minibase.rules.presets import ACTIONS, ACTIONS_WITH_BODY
 from minibase.services import Services
 
 _OPS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_WRITES = frozenset({"create", "update"})
 
 
 async def try_rules(services: Services, name: str, body: Any) -> dict[str, Any]:
@@ -61,7 +60,9 @@ async def try_rules(services: Services, name: str, body: Any) -> dict[str, Any]:
         if rule is None:
             actions[action] = {"allowed": False, "rule": None, "why": ["only admins may"]}
             continue
-        condition = rule_condition(caller, collection, action, write if action in _WRITES else {})
+        condition = rule_condition(
+            caller, collection, action, write if action in ACTIONS_WITH_BODY else {}
+        )
         allowed = evaluate(condition, record)
         why = [] if allowed else explain(condition, record)
         actions[action] = {"allowed": allowed, "rule": rule, "why": why}

@@ -16,13 +16,12 @@ import orjson
 
 from minibase.rules.expressions import Rule, RuleSyntaxError, parse_rule
 from minibase.rules.filters import SEGMENT
-from minibase.rules.presets import ACTIONS, PRESETS, resolve_rules
+from minibase.rules.presets import ACTIONS, ACTIONS_WITH_BODY, PRESETS, resolve_rules
 from minibase.store.dialect import SYSTEM_COLUMNS, Dialect
 from minibase.store.query import CachedCompiler
 from minibase.store.schema import DefinitionError, Schema
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_BODY_ACTIONS = frozenset({"create", "update"})
 _DEFINITION_KEYS = frozenset({"name", "fields", "additional", "indexes", "rules"})
 MAX_INDEXES = 32
 MAX_INDEX_FIELDS = 8
@@ -211,7 +210,7 @@ def _compile_rules(rules: Mapping[str, str | None]) -> dict[str, Rule | None]:
             compiled[action] = None
             continue
         try:
-            compiled[action] = parse_rule(text, allow_body=action in _BODY_ACTIONS)
+            compiled[action] = parse_rule(text, allow_body=action in ACTIONS_WITH_BODY)
         except RuleSyntaxError as exc:
             raise InvalidDefinition(
                 [{"field": f"rules.{action}", "message": exc.message}],
