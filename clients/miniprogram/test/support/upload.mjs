@@ -23,18 +23,22 @@ export const PNG = Buffer.from(
   "base64",
 );
 
+// WeChat's shapes, which Douyin (and Baidu's progress) copy
+const wechatAnswer = (status, text) => ({
+  ok: true,
+  res: { data: text, statusCode: status, errMsg: "uploadFile:ok" },
+});
+const wechatProgress = (sent, total) => ({
+  progress: percent(sent, total),
+  totalBytesSent: sent,
+  totalBytesExpectedToSend: total,
+});
+
 const SPECS = {
   wechat: {
     partKey: "name",
-    answer: (status, text) => ({
-      ok: true,
-      res: { data: text, statusCode: status, errMsg: "uploadFile:ok" },
-    }),
-    progress: (sent, total) => ({
-      progress: percent(sent, total),
-      totalBytesSent: sent,
-      totalBytesExpectedToSend: total,
-    }),
+    answer: wechatAnswer,
+    progress: wechatProgress,
     failure: {
       timeout: () => ({ errMsg: "uploadFile:fail timeout", errno: 5 }),
       offline: () => ({ errMsg: "uploadFile:fail net::ERR_INTERNET_DISCONNECTED", errno: 600001 }),
@@ -45,15 +49,8 @@ const SPECS = {
   },
   douyin: {
     partKey: "name",
-    answer: (status, text) => ({
-      ok: true,
-      res: { data: text, statusCode: status, errMsg: "uploadFile:ok" },
-    }),
-    progress: (sent, total) => ({
-      progress: percent(sent, total),
-      totalBytesSent: sent,
-      totalBytesExpectedToSend: total,
-    }),
+    answer: wechatAnswer,
+    progress: wechatProgress,
     failure: {
       timeout: () => ({ errMsg: "uploadFile:fail timeout" }),
       offline: () => ({ errMsg: "uploadFile:fail network error" }),
@@ -65,11 +62,7 @@ const SPECS = {
   baidu: {
     partKey: "name",
     answer: (status, text) => ({ ok: true, res: { data: text, statusCode: status } }),
-    progress: (sent, total) => ({
-      progress: percent(sent, total),
-      totalBytesSent: sent,
-      totalBytesExpectedToSend: total,
-    }),
+    progress: wechatProgress,
     failure: {
       timeout: () => ({ errCode: 1001, errMsg: "uploadFile:fail timeout" }),
       offline: () => ({ errCode: 1001, errMsg: "uploadFile:fail network error" }),
