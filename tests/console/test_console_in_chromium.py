@@ -209,7 +209,12 @@ def test_an_operator_makes_a_collection_and_looks_after_a_user(
     shop_id = page.url.rsplit("/", 1)[1]
     listed = httpx.get(f"{running.url}/api/collections/shops/records").json()["items"]
     assert [shop["_id"] for shop in listed] == [shop_id]
-    page.click("#delete-record")
+    page.click("button.delete-record")  # asks first; Keep changes nothing
+    expect(page.get_by_role("alert")).to_contain_text(f"Delete record {shop_id}?")
+    page.click("button.keep")
+    assert httpx.get(f"{running.url}/api/collections/shops/records/{shop_id}").status_code == 200
+    page.click("button.delete-record")
+    page.click("button.confirm")
     expect(page.get_by_text("No records match.")).to_be_visible()
 
     user = httpx.post(f"{running.url}/api/admin/users", headers=headers, json={}).json()

@@ -34,6 +34,7 @@ from minibase.pay.providers import (
     RefundStatus,
     WeChatPay,
 )
+from minibase.pay.rate_cap import RateCap
 from minibase.pay.requests import OrderRequest, invalid_order
 from minibase.platforms.errors import PlatformError
 from minibase.store.database import Connection
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("minibase.pay")
 RECONCILE_JOB = "pay.reconcile"
 RECONCILE_BATCH = 100
+REFUSALS_KEPT_PER_MINUTE = 60
 _TRANSIENT = frozenset({"unavailable", "rate_limited"})
 # A refund call that failed like this may still have reached the provider: it stays in flight.
 _UNCERTAIN = _TRANSIENT | {"bad_response", "invalid_signature"}
@@ -76,6 +78,9 @@ class Payments:
     def __init__(self, services: Services, merchants: MerchantRegistry) -> None:
         self._services = services
         self.merchants = merchants
+        # reports that fail verification come from anyone: admins see them, but a flood of
+        # forgeries writes at most this many rows a minute per process (the log counts all)
+        self._refusals = RateCap(REFUSALS_KEPT_PER_MINUTE, 60.0)
         self.ledger = Ledger(
             services.clock,
             services.ids,
@@ -253,6 +258,15 @@ class Payments:
                 exc.kind,
                 exc.message,
             )
+            if self._refusals.allow():
+                detail = {
+                    "provider": provider_name,
+                    "merchant": merchant,
+                    "reason": exc.kind,
+                    "message": exc.message,
+                }
+                async with self._services.db.transaction() as conn:
+                    await self.ledger.event(conn, None, "rejected", detail)
             return Acknowledgement(False, 401, f"refused: {exc.kind}")
         if await self._recorded_already(notice):
             return Acknowledgement(True, 200, "ok")

@@ -102,7 +102,11 @@ async def test_the_same_notification_twenty_times_at_once_changes_the_order_once
 
 
 async def test_forged_tampered_stale_and_unknown_key_notifications_are_refused(
-    http: httpx.AsyncClient, wechat_shop: Shop, sandbox: SandboxClient, services: Services
+    http: httpx.AsyncClient,
+    wechat_shop: Shop,
+    sandbox: SandboxClient,
+    services: Services,
+    admin: Actor,
 ) -> None:
     placed = (await wechat_shop.order(http)).json()
     order_id, out_trade_no = placed["order"]["id"], placed["order"]["out_trade_no"]
@@ -115,6 +119,14 @@ async def test_forged_tampered_stale_and_unknown_key_notifications_are_refused(
         state = await services.db.fetch_value("SELECT state FROM pay_orders WHERE id = ?", order_id)
         assert state == "created", broken
     assert await _count(services, "SELECT COUNT(*) FROM jobs WHERE name = ?", FULFIL_JOB) == 0
+    # admins see each refused report (no order: nothing in it can be trusted), and why
+    events = (await http.get("/api/admin/pay/events?kind=rejected", headers=admin.headers)).json()
+    refused = [
+        (e["order"], e["detail"]["merchant"], e["detail"]["reason"]) for e in events["items"]
+    ]
+    reasons = ("invalid_signature", "expired_data", "invalid_signature", "invalid_signature")
+    assert refused == [(None, wechat_shop.merchant, reason) for reason in reasons]
+    assert "no platform key with serial" in events["items"][0]["detail"]["message"]
     sent = await sandbox.wechatpay_notify(wechat_shop.merchant, out_trade_no)
     assert [d["status"] for d in sent["deliveries"]] == [204]
 

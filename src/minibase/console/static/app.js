@@ -3,7 +3,8 @@
 import { SessionEnded, api, session, signIn, signOut } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
-import { appsView, attempt, jobsView, notice, usersView } from "/_/views_ops.js";
+import { appsView, attempt, confirmButton, jobsView, notice, usersView } from "/_/views_ops.js";
+import { merchantsView, orderView, ordersView, reconciliationView, rejectedView } from "/_/views_pay.js";
 
 const root = document.getElementById("app");
 
@@ -14,6 +15,7 @@ function header() {
     h("nav", {},
       who && h("a", { href: "#/collections" }, t("collections")),
       who && h("a", { href: "#/users" }, t("users")),
+      who && h("a", { href: "#/payments" }, t("payments")),
       who && h("a", { href: "#/jobs" }, t("jobs")),
       who && h("a", { href: "#/apps" }, t("apps")),
     ),
@@ -254,10 +256,10 @@ async function recordView(name, id) {
       }
     } }, t("save")),
     " ",
-    h("button", { type: "button", id: "delete-record", class: "plain", onclick: () => attempt(problem, async () => {
+    confirmButton(t("delete"), t("confirmDelete", { id }), () => attempt(problem, async () => {
       await api("DELETE", path, { headers: { "if-match": `"${record._version}"` } });
       location.hash = `#/collections/${encodeURIComponent(name)}`;
-    }) }, t("delete")),
+    }), "delete-record"),
   );
 }
 
@@ -277,6 +279,11 @@ async function route() {
     if (parts[0] === "users") show(main, await usersView(params));
     else if (parts[0] === "jobs") show(main, await jobsView(params));
     else if (parts[0] === "apps") show(main, await appsView());
+    else if (parts[0] === "payments" && parts[1] === "orders") show(main, await orderView(parts[2]));
+    else if (parts[0] === "payments" && parts[1] === "rejected") show(main, await rejectedView(params));
+    else if (parts[0] === "payments" && parts[1] === "reconciliation") show(main, await reconciliationView());
+    else if (parts[0] === "payments" && parts[1] === "merchants") show(main, await merchantsView());
+    else if (parts[0] === "payments") show(main, await ordersView(params));
     else if (parts[0] === "new-collection") show(main, await definitionView(undefined));
     else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1]));
     else if (parts[0] === "collections" && parts[2] === "~new") show(main, await newRecordView(parts[1]));

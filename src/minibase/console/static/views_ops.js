@@ -20,6 +20,27 @@ export async function attempt(where, action) {
   }
 }
 
+export function reload() {
+  window.dispatchEvent(new HashChangeEvent("hashchange"));
+}
+
+/** A button whose action runs only after a second, explicit "Confirm" (keyboard: the confirm
+ * button takes the focus; Escape or "Keep" goes back). */
+export function confirmButton(label, question, action, name) {
+  const place = h("span", { class: `confirm-place ${name}` });
+  const ask = () => {
+    const yes = h("button", { type: "button", class: "danger confirm", onclick: async () => { await action(); back(); } }, t("confirm"));
+    const no = h("button", { type: "button", class: "plain keep", onclick: () => back() }, t("keep"));
+    show(place, h("span", { class: "question", role: "alert" }, typeof question === "function" ? question() : question), " ", yes, " ", no);
+    place.onkeydown = (event) => { if (event.key === "Escape") back(); };
+    yes.focus();
+  };
+  const first = h("button", { type: "button", class: `plain ${name}`, onclick: ask }, label);
+  const back = () => show(place, first);
+  show(place, first);
+  return place;
+}
+
 export async function usersView(params) {
   const query = h("input", { id: "user-query", value: params.get("q") ?? "", placeholder: t("userQuery") });
   const found = h("div", { id: "users" });
@@ -85,7 +106,6 @@ export async function jobsView(params) {
   if (state) query.set("state", state);
   const page = await api("GET", `/api/admin/jobs?${query}`);
   const problem = h("div");
-  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   return h("section", {},
     h("h1", {}, t("jobs")),
     h("p", { class: "filters" },
@@ -123,7 +143,6 @@ export async function appsView() {
     PLATFORMS.map((p) => h("option", { value: p }, p)));
   const appid = h("input", { id: "app-appid", placeholder: "appid", "aria-label": "appid" });
   const secret = h("input", { id: "app-secret", type: "password", autocomplete: "off", placeholder: "secret", "aria-label": "secret" });
-  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   return h("section", {},
     h("h1", {}, t("apps")),
     h("div", { class: "scroll" }, h("table", { id: "apps" },

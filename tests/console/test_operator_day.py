@@ -1,0 +1,170 @@
+"""A whole day of an operator in the console, in a real headless Chromium, against a real
+`minibase serve --dev` (its sandbox plays WeChat and WeChat Pay): sign in, make a collection,
+add rules, test a rule, find a user, refund an order, look at a refused payment report, retry a
+dead job, sign out. Every step goes through the admin API the console shows; the test then
+checks what the API says happened. Screenshots go to test-artifacts/console/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.console.test_console_in_chromium import browser, shot
+from tests.e2e.conftest import (
+    ADMIN_PW,
+    RunningServer,
+    admin_headers,
+    doc_block,
+    start_server,
+    stop_server,
+)
+
+__all__ = ["browser"]  # the module's Chromium
+
+# The receipt printer fails while it is on fire (a file beside the server says so): its job
+# dies after one attempt, and succeeds when retried once the operator has put the fire out.
+PRINTER = """
+from pathlib import Path
+
+from minibase.functions import function, job
+
+
+@job("print_receipt", max_attempts=1)
+async def print_receipt(ctx, payload):
+    if Path("printer-on-fire").exists():
+        raise RuntimeError("the printer is on fire")
+
+
+@function(auth="admin")
+async def print_receipts(ctx, input):
+    await ctx.jobs.enqueue("print_receipt", {"order": input["order"]})
+    return {"ok": True}
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningServer, dict[str, str]]]:
+    """A shop with an app, a merchant, a buyer (ann) who paid for a coffee, a forged payment
+    report the server refused, and a receipt printer job that died."""
+    cwd = tmp_path_factory.mktemp("shop")
+    (cwd / "functions").mkdir()
+    (cwd / "functions" / "shop.py").write_text(doc_block("payments.md", "python"))
+    (cwd / "functions" / "printer.py").write_text(PRINTER)
+    (cwd / "printer-on-fire").touch()
+    running = start_server(cwd, "--dev")
+    try:
+        admin = admin_headers(running)
+        url = running.url
+        for path, body in (
+            ("/api/admin/collections", {"name": "purchases", "rules": {"preset": "owner_only"}}),
+            ("/api/admin/apps", {"platform": "wechat", "appid": "wxdemo"}),
+            ("/api/admin/pay/merchants", {"mchid": "1900000109", "appids": ["wxdemo"]}),
+        ):
+            assert httpx.post(url + path, headers=admin, json=body).status_code == 201
+        code = httpx.post(
+            f"{url}/_sandbox/control/login-code",
+            json={"platform": "wechat", "appid": "wxdemo", "person": "ann"},
+        ).json()["code"]
+        ann = httpx.post(f"{url}/api/auth/wechat/login", json={"appid": "wxdemo", "code": code})
+        buyer = {"Authorization": f"Bearer {ann.json()['access_token']}"}
+        placed = httpx.post(
+            f"{url}/api/pay/orders",
+            headers=buyer,
+            json={"product": "coffee", "idempotency_key": "cart-1"},
+        ).json()
+        paid = {
+            "mchid": "1900000109",
+            "out_trade_no": placed["order"]["out_trade_no"],
+            "payment": {**placed["payment"], "appid": "wxdemo"},
+        }
+        assert httpx.post(f"{url}/_sandbox/control/wechatpay/pay", json=paid).status_code == 200
+        forged = httpx.post(
+            f"{url}/_sandbox/control/wechatpay/notify",
+            json={"mchid": "1900000109", "out_trade_no": paid["out_trade_no"], "tamper": True},
+        )
+        assert [d["status"] for d in forged.json()["deliveries"]] == [401]
+        printing = {"order": placed["order"]["id"]}
+        started = httpx.post(f"{url}/api/functions/print_receipts", headers=admin, json=printing)
+        assert started.status_code == 200, started.text
+        yield running, admin
+    finally:
+        stop_server(running)
+
+
+def api(running: RunningServer, admin: dict[str, str], path: str) -> Any:
+    answer = httpx.get(running.url + path, headers=admin)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def sign_in(page: Page, running: RunningServer) -> None:
+    page.goto(f"{running.url}/_/")
+    page.fill("#email", "me@example.com")
+    page.fill("#password", ADMIN_PW)
+    page.click("button[type=submit]")
+    expect(page.locator("#collections")).to_be_visible()
+
+
+def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[str, str]]) -> None:
+    running, admin = shop
+    page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-US")
+    sign_in(page, running)
+
+    # morning: a refund asked for by ann, for her coffee
+    order = api(running, admin, "/api/admin/pay/orders?state=paid")["items"][0]
+    page.click("nav >> text=Payments")
+    row = page.locator(f"#orders tr[data-id='{order['id']}']")
+    expect(row).to_contain_text("¥18.00")
+    shot(page, "payments-orders")
+    row.locator("a").click()
+    expect(page.locator("#order dd[data-fact='amount']")).to_have_text("¥18.00")
+    expect(page.locator("#order dd[data-fact='state']")).to_have_text("paid")
+    expect(page.locator("#order-events")).to_contain_text("paid")
+    page.fill("#refund-amount", "8")
+    page.fill("#refund-reason", "cold coffee")
+    page.click("button.refund")
+    expect(page.get_by_role("alert")).to_contain_text("Refund ¥8.00 to the buyer?")
+    page.click("button.confirm")
+    expect(page.locator("#refunds")).to_contain_text("¥8.00")
+    expect(page.locator("#order dd[data-fact='state']")).to_have_text("refunding")
+    expect(page.locator("#order-events")).to_contain_text("refund_requested")
+    shot(page, "payments-order")
+    detail = api(running, admin, f"/api/admin/pay/orders/{order['id']}")
+    assert [(r["amount"], r["reason"]) for r in detail["refunds"]] == [(800, "cold coffee")]
+    # more than is left is refused by the server, and the page says so
+    page.fill("#refund-amount", "100")
+    page.click("button.refund")
+    page.click("button.confirm")
+    expect(page.locator("#order-problem")).to_contain_text(re.compile("refund", re.I))
+    assert len(api(running, admin, f"/api/admin/pay/orders/{order['id']}")["refunds"]) == 1
+
+    # the forged report the server refused overnight
+    page.click("nav >> text=Payments")
+    page.click("text=Rejected reports")
+    expect(page.locator("#rejected tr[data-kind='rejected']")).to_have_count(1)
+    shot(page, "payments-rejected")
+
+    # a dead job: the printer was on fire; put out, the job is retried from the jobs page
+    page.click("nav >> text=Jobs")
+    page.click("text=dead (1)")
+    dead = page.locator("#jobs tbody tr")
+    expect(dead).to_contain_text("the printer is on fire")
+    shot(page, "jobs-dead")
+    dead_id = dead.get_attribute("data-id")
+    (running.cwd / "printer-on-fire").unlink()
+    dead.locator(".retry").click()
+    page.click("text=succeeded")
+    expect(page.locator(f"#jobs tr[data-id='{dead_id}']")).to_contain_text("succeeded")
+    assert api(running, admin, f"/api/admin/jobs/{dead_id}")["state"] == "succeeded"
+
+    # sign out: the page forgets the token
+    page.click("#sign-out")
+    expect(page.locator("#email")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
