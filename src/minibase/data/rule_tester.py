@@ -22,6 +22,7 @@ from minibase.auth.users import get_user
 from minibase.data.access import rule_condition
 from minibase.data.records import get_record
 from minibase.errors import ApiError
+from minibase.rules.binding import bind
 from minibase.rules.conditions import (
     MISSING,
     And,
@@ -37,6 +38,16 @@ from minibase.rules.conditions import (
     Regex,
     evaluate,
     resolve,
+)
+from minibase.rules.expressions import (
+    Comparison,
+    Conjunction,
+    Disjunction,
+    Expression,
+    LiteralList,
+    Negation,
+    Path,
+    Rule,
 )
 from minibase.rules.presets import ACTIONS, ACTIONS_WITH_BODY
 from minibase.services import Services
@@ -60,11 +71,12 @@ async def try_rules(services: Services, name: str, body: Any) -> dict[str, Any]:
         if rule is None:
             actions[action] = {"allowed": False, "rule": None, "why": ["only admins may"]}
             continue
-        condition = rule_condition(
-            caller, collection, action, write if action in ACTIONS_WITH_BODY else {}
-        )
+        body = write if action in ACTIONS_WITH_BODY else {}
+        condition = rule_condition(caller, collection, action, body)
         allowed = evaluate(condition, record)
-        why = [] if allowed else explain(condition, record)
+        parsed = collection.compiled_rules[action]
+        assert parsed is not None  # the rule exists: rule_condition bound it
+        why = [] if allowed else explain(parsed.expression, caller.rule_view(), body, record)
         actions[action] = {"allowed": allowed, "rule": rule, "why": why}
     return {"user": caller.id, "record": record, "actions": actions}
 
@@ -89,18 +101,64 @@ async def _record(services: Services, name: str, given: Any) -> dict[str, Any]:
     raise ApiError("request.invalid_body", 400, "record is a record id, or a record as JSON")
 
 
-def explain(condition: Condition, record: Mapping[str, Any]) -> list[str]:
-    """The parts of a false condition that make it false, as readable lines."""
-    if isinstance(condition, And):
+def explain(
+    expression: Expression,
+    auth: Mapping[str, Any],
+    body: Mapping[str, Any],
+    record: Mapping[str, Any],
+) -> list[str]:
+    """The parts of a rule that make it false for this caller on this record, as readable
+    lines: a part on the record as the filter paths name it (with what the record has), a
+    part on the caller or the body as the rule writes it."""
+    condition = bind(Rule("", expression), auth, body)
+    if isinstance(expression, Conjunction):
         return [
             line
-            for item in condition.items
-            if not evaluate(item, record)
-            for line in explain(item, record)
+            for item in expression.items
+            if not evaluate(bind(Rule("", item), auth, body), record)
+            for line in explain(item, auth, body, record)
         ]
-    if isinstance(condition, Or):
-        return ["none of: " + " | ".join(describe(item, record) for item in condition.items)]
+    if isinstance(expression, Disjunction):
+        parts = [" ".join(explain(item, auth, body, record)) for item in expression.items]
+        return ["none of: " + " | ".join(parts)]
+    if isinstance(condition, Const):
+        known = {str(path): resolve(auth, path.fields) for path in _caller_paths(expression)}
+        values = ", ".join(
+            f"{name} is {'nothing' if value is MISSING else _shown(value)}"
+            for name, value in known.items()
+        )
+        return [
+            f"{written(expression)} is false for this caller" + (f" ({values})" if values else "")
+        ]
     return [describe(condition, record)]
+
+
+def _caller_paths(expression: Expression) -> list[Path]:
+    if isinstance(expression, Path):
+        return [expression] if expression.root == "auth" else []
+    if isinstance(expression, Comparison):
+        return _caller_paths(expression.left) + _caller_paths(expression.right)
+    if isinstance(expression, Negation):
+        return _caller_paths(expression.item)
+    if isinstance(expression, Conjunction | Disjunction):
+        return [path for item in expression.items for path in _caller_paths(item)]
+    return []
+
+
+def written(expression: Expression) -> str:
+    """A part of a rule as its author would write it."""
+    if isinstance(expression, Comparison):
+        return f"{written(expression.left)} {expression.op} {written(expression.right)}"
+    if isinstance(expression, Negation):
+        return f"!({written(expression.item)})"
+    if isinstance(expression, Conjunction | Disjunction):
+        joiner = " && " if isinstance(expression, Conjunction) else " || "
+        return "(" + joiner.join(written(item) for item in expression.items) + ")"
+    if isinstance(expression, Path):
+        return str(expression)
+    if isinstance(expression, LiteralList):
+        return _shown(list(expression.values))
+    return _shown(expression.value)
 
 
 def describe(condition: Condition, record: Mapping[str, Any]) -> str:

@@ -46,8 +46,10 @@ async def test_the_tester_says_which_actions_pass_and_why_the_others_do_not(
     ).json()["actions"]
     assert as_ann["read"]["allowed"] is True
     assert as_ann["update"]["allowed"] is False  # ann owns it but is no editor
-    # `"editor" in auth.roles` is about the caller alone: decided when the rule is bound
-    assert as_ann["update"]["why"] == ["a part on auth is false for this caller"]
+    # `"editor" in auth.roles` is about the caller alone: named as the rule writes it
+    assert as_ann["update"]["why"] == [
+        '"editor" in auth.roles is false for this caller (auth.roles is [])'
+    ]
 
     anyone = (
         await client.post(
@@ -55,6 +57,19 @@ async def test_the_tester_says_which_actions_pass_and_why_the_others_do_not(
         )
     ).json()["actions"]
     assert (anyone["read"]["allowed"], anyone["create"]["allowed"]) == (True, False)
+    assert anyone["create"]["why"] == ["auth.id != null is false for this caller (auth.id is null)"]
+    # each refusing part of an `&&`, on the caller or on the record
+    locked = (
+        await client.post(
+            url,
+            headers=admin.headers,
+            json={"user": bob.id, "record": {"locked": True, "_owner": bob.id}},
+        )
+    ).json()["actions"]
+    assert locked["update"]["why"] == [
+        "not (locked == true (the record has true))",
+        '"editor" in auth.roles is false for this caller (auth.roles is [])',
+    ]
 
     refused = await client.post(url, headers=ann.headers, json={"record": post["_id"]})
     assert refused.status_code == 403
