@@ -46,6 +46,7 @@ from minibase.rules.expressions import (
     Expression,
     LiteralList,
     Negation,
+    Operand,
     Path,
     Rule,
 )
@@ -133,7 +134,7 @@ def explain(
     return [describe(condition, record)]
 
 
-def _caller_paths(expression: Expression) -> list[Path]:
+def _caller_paths(expression: Expression | Operand) -> list[Path]:
     if isinstance(expression, Path):
         return [expression] if expression.root == "auth" else []
     if isinstance(expression, Comparison):
@@ -145,7 +146,7 @@ def _caller_paths(expression: Expression) -> list[Path]:
     return []
 
 
-def written(expression: Expression) -> str:
+def written(expression: Expression | Operand) -> str:
     """A part of a rule as its author would write it."""
     if isinstance(expression, Comparison):
         return f"{written(expression.left)} {expression.op} {written(expression.right)}"
