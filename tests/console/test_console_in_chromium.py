@@ -192,9 +192,10 @@ def test_an_operator_makes_a_collection_and_looks_after_a_user(
     page = signed_in_page(browser, running)
 
     page.click("#new-collection")
+    page.click("#definition-json-tab")  # the definition as JSON, beside the form
     page.fill("#definition", '{"name": "shops", "fields": {"name": {"type": "text"}}}')
     page.click("#save-definition")
-    expect(page.get_by_role("alert")).to_contain_text("fields.name")  # the server's problem
+    expect(page.locator("#definition-problem")).to_contain_text("fields.name")  # the server's
     page.fill(
         "#definition",
         '{"name": "shops", "fields": {"name": {"type": "string", "required": true}},'

@@ -117,6 +117,58 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-US")
     sign_in(page, running)
 
+    # a collection for reviews, made with the form: two fields, an index, rules
+    page.click("#new-collection")
+    page.fill("#collection-name", "reviews")
+    page.click("#add-field")
+    first = page.locator(".field-row").nth(0)
+    first.locator(".field-name").fill("stars")
+    first.locator(".field-type").select_option("integer")
+    first.locator(".field-required").check()
+    first.locator(".opt-min").fill("1")
+    first.locator(".opt-max").fill("0")  # a mistake the server will name
+    page.click("#add-field")
+    second = page.locator(".field-row").nth(1)
+    second.locator(".field-name").fill("text")
+    second.locator(".opt-max").fill("500")
+    page.click("#add-index")
+    page.locator(".index-row .index-fields").fill("-stars")
+    page.select_option("#rules-preset", "public_read_owner_write")
+    page.fill("#rule-update", "doc._owner == auth.id && doc.locked != true")
+    page.click("#save-definition")
+    expect(first.locator(".problem")).to_contain_text("max")  # beside the field it names
+    refused = httpx.get(f"{running.url}/api/admin/collections/reviews", headers=admin)
+    assert refused.status_code == 404  # nothing was made
+    first.locator(".opt-max").fill("5")
+    page.click("#save-definition")
+    page.wait_for_url(re.compile(r"#/collections/reviews$"))
+    made = api(running, admin, "/api/admin/collections/reviews")
+    assert made["fields"] == {
+        "stars": {"type": "integer", "required": True, "min": 1, "max": 5},
+        "text": {"type": "string", "max": 500},
+    }
+    assert made["rules"]["update"] == "doc._owner == auth.id && doc.locked != true"
+    assert made["rules"]["read"] == "true"  # from the preset
+    assert [index["fields"] for index in made["indexes"]] == [["-stars"]]
+
+    # does the rule do what was meant? as ann, on her locked review
+    ann_id = api(running, admin, "/api/admin/pay/orders")["items"][0]["user"]
+    page.goto(f"{running.url}/_/#/collections/reviews/~definition")
+    # a preset with an override is kept as its five rules, spelled out
+    expect(page.locator("#rules-preset")).to_have_value("")
+    expect(page.locator("#rule-read")).to_have_value("true")
+    expect(page.locator("#rule-update")).to_have_value(made["rules"]["update"])
+    page.fill("#tester-user", ann_id)
+    page.fill("#tester-record", f'{{"_owner": "{ann_id}", "stars": 2, "locked": true}}')
+    page.click("#tester-run")
+    update = page.locator("#tester-verdicts tr[data-action='update']")
+    expect(update).to_have_attribute("data-allowed", "false")
+    expect(update).to_contain_text("locked == true")
+    expect(page.locator("#tester-verdicts tr[data-action='read']")).to_have_attribute(
+        "data-allowed", "true"
+    )
+    shot(page, "collection-form")
+
     # morning: a refund asked for by ann, for her coffee
     order = api(running, admin, "/api/admin/pay/orders?state=paid")["items"][0]
     page.click("nav >> text=Payments")

@@ -4,6 +4,7 @@ import { SessionEnded, api, session, signIn, signOut } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
 import { appsView, attempt, confirmButton, jobsView, notice, usersView } from "/_/views_ops.js";
+import { definitionView } from "/_/views_schema.js";
 import { merchantsView, orderView, ordersView, reconciliationView, rejectedView } from "/_/views_pay.js";
 
 const root = document.getElementById("app");
@@ -67,33 +68,6 @@ async function collectionsView() {
         h("a", { href: `#/collections/${encodeURIComponent(c.name)}/~definition`, class: "muted" }, t("definition")),
       )),
     ),
-  );
-}
-
-/** A collection's definition as JSON: created or replaced through the admin API, whose
- * problems (field by field) are shown as it gives them. */
-async function definitionView(name) {
-  const current = name
-    ? await api("GET", `/api/admin/collections/${encodeURIComponent(name)}`)
-    : { name: "", fields: {}, rules: { preset: "owner_only" } };
-  const { name: n, fields, additional, indexes, rules } = current;
-  const editor = h("textarea", { id: "definition", rows: 20, spellcheck: "false" });
-  editor.value = JSON.stringify({ name: n, fields, additional, indexes, rules }, null, 2);
-  const problem = h("div");
-  return h("section", {},
-    h("h1", {}, h("a", { href: "#/collections" }, t("collections")), " / ", name ?? t("newCollection")),
-    h("label", { for: "definition" }, t("definition")),
-    editor,
-    problem,
-    h("button", { type: "button", id: "save-definition", onclick: () => attempt(problem, async () => {
-      let body;
-      try { body = JSON.parse(editor.value); } catch { show(problem, notice(t("invalidJson"))); return; }
-      const saved = name
-        ? await api("PUT", `/api/admin/collections/${encodeURIComponent(name)}`, { body })
-        : await api("POST", "/api/admin/collections", { body });
-      location.hash = `#/collections/${encodeURIComponent(saved.name)}`;
-    }) }, name ? t("save") : t("create")),
-    name && ruleTester(name),
   );
 }
 
@@ -284,8 +258,8 @@ async function route() {
     else if (parts[0] === "payments" && parts[1] === "reconciliation") show(main, await reconciliationView());
     else if (parts[0] === "payments" && parts[1] === "merchants") show(main, await merchantsView());
     else if (parts[0] === "payments") show(main, await ordersView(params));
-    else if (parts[0] === "new-collection") show(main, await definitionView(undefined));
-    else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1]));
+    else if (parts[0] === "new-collection") show(main, await definitionView(undefined, ruleTester));
+    else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1], ruleTester));
     else if (parts[0] === "collections" && parts[2] === "~new") show(main, await newRecordView(parts[1]));
     else if (parts[0] === "collections" && parts.length === 3) show(main, await recordView(parts[1], parts[2]));
     else if (parts[0] === "collections" && parts.length === 2) show(main, await recordsView(parts[1], params));

@@ -29,6 +29,12 @@ const WORDS = {
     noneRejected: "No refused reports.", reconcileHelp: "Orders and refunds that no notification settled are asked about after a while (pay.reconcile); an order's history says which changes came from it (source: reconcile).",
     reconcileRuns: "Recent runs", noRuns: "No runs yet.", awaitingPayment: "Waiting for payment",
     awaitingRefund: "Waiting for the bank's refund answer", registerMerchant: "Register or change a merchant",
+    fieldName: "field name", fieldType: "type", moreJson: 'more: "default": 0, ...', required: "required",
+    removeField: "Remove field", removeIndex: "Remove index", indexFields: "fields (- for descending)",
+    unique: "unique", preset: "Preset", customRules: "custom (no preset)", asPreset: "as the preset says",
+    adminsOnly: "empty: admins only", collectionName: "Name", additional: "allow undeclared fields",
+    fieldsTitle: "Fields", indexesTitle: "Indexes", addField: "Add field", addIndex: "Add index",
+    form: "Form", badMore: "The extra options of {name} are not JSON.",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -58,6 +64,12 @@ const WORDS = {
     noneRejected: "没有被拒绝的通知。", reconcileHelp: "未收到通知的订单和退款会在一段时间后主动查询（pay.reconcile）；订单历史中 source: reconcile 的变更来自对账。",
     reconcileRuns: "最近运行", noRuns: "尚未运行。", awaitingPayment: "等待支付",
     awaitingRefund: "等待银行退款结果", registerMerchant: "注册或修改商户",
+    fieldName: "字段名", fieldType: "类型", moreJson: '更多："default": 0, ...', required: "必填",
+    removeField: "删除字段", removeIndex: "删除索引", indexFields: "字段（- 表示降序）",
+    unique: "唯一", preset: "预设", customRules: "自定义（无预设）", asPreset: "按预设",
+    adminsOnly: "留空：仅管理员", collectionName: "名称", additional: "允许未声明的字段",
+    fieldsTitle: "字段", indexesTitle: "索引", addField: "添加字段", addIndex: "添加索引",
+    form: "表单", badMore: "{name} 的其他选项不是有效的 JSON。",
   },
 };
 
