@@ -110,6 +110,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "apps.invalid": (400, "The app definition is invalid (platform, appid or credentials)."),
     "apps.not_found": (404, "No app with this platform and appid is registered."),
     "apps.exists": (409, "An app with this platform and appid is registered already."),
+    "apps.no_access_token": (409, "This app's platform is called without an access token."),
     # platform
     "platform.rejected_credentials": (502, "The platform refused this app's appid or secret."),
     "platform.rate_limited": (503, "The platform's rate limit was reached; retry later."),

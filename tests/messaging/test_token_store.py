@@ -15,6 +15,7 @@ from minibase.messaging.token_store import (
     DatabaseTokenStore,
     RedisTokenStore,
     StoredToken,
+    TokenStatus,
     TokenStore,
 )
 from minibase.services import Services
@@ -77,3 +78,24 @@ async def test_a_refused_token_is_discarded_only_while_it_is_still_the_stored_on
     assert await store.was_refused("wechat:wx1")
     await store.write("wechat:wx1", StoredToken("NEWER", expires))
     assert not await store.was_refused("wechat:wx1")
+
+
+async def test_a_tokens_status_tells_when_and_by_whom_it_was_fetched_and_who_holds_the_lease(
+    store: TokenStore, clock: OffsetClock
+) -> None:
+    nothing = TokenStatus(None, None, None, None, None, False)
+    assert await store.status("wechat:wx1") == nothing
+    now = clock.now().timestamp()
+    await store.write("wechat:wx1", StoredToken("V", now + 7200), refreshed_by="host:1:ab")
+    assert await store.try_lock("wechat:wx1", "host:2:cd", 10)
+    status = await store.status("wechat:wx1")
+    assert (status.expires_at, status.refreshed_by) == (now + 7200, "host:1:ab")
+    assert 0 <= (status.refreshed_at or 0) - now < 5
+    assert status.lease_owner == "host:2:cd"
+    assert 9 < (status.lease_until or 0) - now <= 10.5
+    await store.unlock("wechat:wx1", "host:2:cd")
+    await store.discard("wechat:wx1", "V")
+    assert await store.status("wechat:wx1") == TokenStatus(None, None, None, None, None, True)
+    await store.write("wechat:wx1", StoredToken("W", clock.now().timestamp() + 60))
+    clock.advance(seconds=61)  # expired: Redis would drop it by now, so neither shows it
+    assert await store.status("wechat:wx1") == nothing

@@ -6,12 +6,13 @@ holder of the app's refresh lease fetches a new one (WeChat `cgi-bin/stable_toke
 `cgi-bin/token` with `wechat_token_api = "token"`; QQ `api/getToken`; Douyin `apps/v2/token`)
 and writes it for all; the others wait for it. An API call answered 40001/42001 invalidates
 the token it used (once: only if it is still the stored one) and retries once.
+
+Alipay and Baidu apps are called without one (signed requests, or no server API used here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -19,12 +20,14 @@ from minibase.auth.apps import PlatformApp
 from minibase.clock import Clock
 from minibase.errors import ApiError
 from minibase.gateway import PlatformGateway, platform_failure
-from minibase.messaging.token_store import StoredToken, TokenStore
+from minibase.jobs.worker import default_worker_id
+from minibase.messaging.token_store import StoredToken, TokenStatus, TokenStore
 from minibase.platforms import PlatformError
 
 T = TypeVar("T")
 REFRESH_AHEAD = 300  # seconds before expiry a token is replaced
 WAIT_STEP = 0.05  # seconds between two looks while another process refreshes
+TOKEN_PLATFORMS = ("wechat", "qq", "douyin")  # the platforms whose apps have an access token
 
 
 class AccessTokens:
@@ -42,7 +45,7 @@ class AccessTokens:
         self._store = store
         self._lease = lease  # how long a refresher holds the app's lock at most
         self._stable = stable
-        self._owner = secrets.token_hex(8)  # this process, as a lock holder
+        self._owner = default_worker_id()  # this process, as lease holder and refresher
         self._cache: dict[tuple[str, str], StoredToken] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.refreshes = 0  # platform calls made by this process (for tests and metrics)
@@ -103,7 +106,7 @@ class AccessTokens:
             raise platform_failure(exc, client_input=False) from None
         self.refreshes += 1
         stored = StoredToken(token.value, self._clock.now().timestamp() + token.expires_in)
-        await self._store.write(name, stored)
+        await self._store.write(name, stored, refreshed_by=self._owner)
         self._cache[(app.platform, app.appid)] = stored
         return str(token.value)
 
@@ -127,6 +130,30 @@ class AccessTokens:
         if cached is not None and cached.value == value:
             del self._cache[key]
         await self._store.discard(f"{app.platform}:{app.appid}", value)
+
+    async def status(self, app: PlatformApp) -> TokenStatus | None:
+        """The app's shared token as admins see it; None for a platform without tokens."""
+        if app.platform not in TOKEN_PLATFORMS:
+            return None
+        return await self._store.status(f"{app.platform}:{app.appid}")
+
+    async def refresh(self, app: PlatformApp) -> None:
+        """Replace the app's token now, for every process. The stored one is discarded as if
+        the platform had refused it, so the fetch that follows is the one the lease allows and
+        it is forced (WeChat's stable_token would answer the same token otherwise); processes
+        that still hold the old one meet 40001 once and adopt the new one."""
+        if app.platform not in TOKEN_PLATFORMS:
+            raise ApiError(
+                "apps.no_access_token",
+                409,
+                f"{app.platform} apps are called without an access token",
+                {"platforms": list(TOKEN_PLATFORMS)},
+            )
+        stored = await self._store.read(f"{app.platform}:{app.appid}")
+        if stored is not None:
+            await self.invalidate(app, stored.value)
+        self._cache.pop((app.platform, app.appid), None)
+        await self.get(app)
 
     async def close(self) -> None:
         await self._store.close()

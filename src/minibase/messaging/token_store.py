@@ -7,17 +7,21 @@ token it writes. `discard` removes a token only while it is still the one a call
 refused (40001/42001), so a token refreshed meanwhile is never thrown away; it leaves a mark,
 so that whichever process refreshes next knows to force a new token (stable_token would
 otherwise answer the refused one again).
+
+`status` is what an admin may see of a key: whether a token is stored, until when, when and by
+which process it was fetched, who holds the lease — never the token nor its fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
 
-from minibase.clock import Clock
+from minibase.clock import Clock, isoformat
 from minibase.store.database import Database
 from minibase.vault import Vault
 
@@ -28,10 +32,45 @@ class StoredToken:
     expires_at: float  # unix seconds
 
 
+@dataclass(frozen=True, slots=True)
+class TokenStatus:
+    """A key's token as admins see it (unix seconds; None where there is nothing)."""
+
+    expires_at: float | None  # None: no token stored, or the stored one has expired
+    refreshed_at: float | None
+    refreshed_by: str | None  # the refreshing process (`host:pid:random`), as lease owner
+    lease_owner: str | None  # None: nobody is refreshing the token now
+    lease_until: float | None
+    refused: bool  # the last token was refused: the next fetch forces a new one
+
+    def public(self) -> dict[str, Any]:
+        """What admins see (ISO times), in the same words on both stores."""
+        return {
+            "cached": self.expires_at is not None,
+            "expires_at": _iso(self.expires_at),
+            "refreshed_at": _iso(self.refreshed_at),
+            "refreshed_by": self.refreshed_by,
+            "lease": {
+                "held": self.lease_owner is not None,
+                "owner": self.lease_owner,
+                "until": _iso(self.lease_until),
+            },
+            "refused": self.refused,
+        }
+
+
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else isoformat(datetime.fromtimestamp(seconds, UTC))
+
+
 class TokenStore(Protocol):
     async def read(self, key: str) -> StoredToken | None: ...
 
-    async def write(self, key: str, token: StoredToken) -> None: ...
+    async def write(
+        self, key: str, token: StoredToken, *, refreshed_by: str | None = None
+    ) -> None: ...
+
+    async def status(self, key: str) -> TokenStatus: ...
 
     async def discard(self, key: str, value: str) -> bool: ...
 
@@ -69,19 +108,45 @@ class DatabaseTokenStore:
         value = self._vault.open(row[0], _context(key)).reveal()
         return StoredToken(value, float(row[1]))
 
-    async def write(self, key: str, token: StoredToken) -> None:
+    async def write(self, key: str, token: StoredToken, *, refreshed_by: str | None = None) -> None:
         sealed = self._vault.seal(token.value, _context(key))
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO platform_tokens (key, sealed, fingerprint, expires_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed,"
-                " fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,"
-                " refused = NULL",
+                "INSERT INTO platform_tokens"
+                " (key, sealed, fingerprint, expires_at, refreshed_at, refreshed_by)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                " sealed = excluded.sealed, fingerprint = excluded.fingerprint,"
+                " expires_at = excluded.expires_at, refreshed_at = excluded.refreshed_at,"
+                " refreshed_by = excluded.refreshed_by, refused = NULL",
                 key,
                 sealed,
                 fingerprint(token.value),
                 token.expires_at,
+                self._clock.now().timestamp(),
+                refreshed_by,
             )
+
+    async def status(self, key: str) -> TokenStatus:
+        row = await self._db.fetch_one(
+            "SELECT sealed IS NOT NULL, expires_at, refreshed_at, refreshed_by, lock_owner,"
+            " lock_until, refused IS NOT NULL FROM platform_tokens WHERE key = ?",
+            key,
+        )
+        if row is None:
+            return TokenStatus(None, None, None, None, None, False)
+        stored, expires_at, refreshed_at, refreshed_by, owner, until, refused = row
+        now = self._clock.now().timestamp()
+        # as in Redis, where a token and a lease vanish when they expire
+        kept = bool(stored) and expires_at is not None and float(expires_at) > now
+        held = owner is not None and until is not None and float(until) > now
+        return TokenStatus(
+            float(expires_at) if kept else None,
+            float(refreshed_at) if kept and refreshed_at is not None else None,
+            refreshed_by if kept else None,
+            owner if held else None,
+            float(until) if held else None,
+            bool(refused),
+        )
 
     async def discard(self, key: str, value: str) -> bool:
         async with self._db.transaction() as conn:
@@ -163,13 +228,16 @@ class RedisTokenStore:
         value = self._vault.open(document["sealed"], _context(key)).reveal()
         return StoredToken(value, float(document["expires_at"]))
 
-    async def write(self, key: str, token: StoredToken) -> None:
+    async def write(self, key: str, token: StoredToken, *, refreshed_by: str | None = None) -> None:
+        now = self._clock.now().timestamp()
         document = {
             "sealed": self._vault.seal(token.value, _context(key)),
             "fingerprint": fingerprint(token.value),
             "expires_at": token.expires_at,
+            "refreshed_at": now,
+            "refreshed_by": refreshed_by,
         }
-        lifetime = max(1, int((token.expires_at - self._clock.now().timestamp()) * 1000))
+        lifetime = max(1, int((token.expires_at - now) * 1000))
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(f"{self._prefix}:token:{key}", orjson.dumps(document), px=lifetime)
             pipe.delete(f"{self._prefix}:token-refused:{key}")
@@ -188,6 +256,27 @@ class RedisTokenStore:
 
     async def was_refused(self, key: str) -> bool:
         return bool(await self._redis.exists(f"{self._prefix}:token-refused:{key}"))
+
+    async def status(self, key: str) -> TokenStatus:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(f"{self._prefix}:token:{key}")
+            pipe.get(f"{self._prefix}:token-lock:{key}")
+            pipe.pttl(f"{self._prefix}:token-lock:{key}")
+            pipe.exists(f"{self._prefix}:token-refused:{key}")
+            held, owner, lease_ms, refused = await pipe.execute()
+        now = self._clock.now().timestamp()
+        token: dict[str, Any] = orjson.loads(held) if held is not None else {}
+        if float(token.get("expires_at", 0)) <= now:  # Redis drops it then, by its own clock
+            token = {}
+        leased = owner is not None and lease_ms > 0
+        return TokenStatus(
+            token.get("expires_at"),
+            token.get("refreshed_at"),  # absent from tokens written before v0017's release
+            token.get("refreshed_by"),
+            owner.decode() if leased else None,
+            now + lease_ms / 1000 if leased else None,
+            bool(refused),
+        )
 
     async def try_lock(self, key: str, owner: str, seconds: float) -> bool:
         taken = await self._redis.set(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.auth.apps import APPID, SECRET_FIELDS, check_app, delete_app, save_app
+from minibase.auth.apps import APPID, SECRET_FIELDS, PlatformApp, check_app, delete_app, save_app
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.routing import Routes, nullable
@@ -46,7 +47,7 @@ _APP_CHANGES = {
         },
     },
 }
-APP = {
+APP: dict[str, Any] = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
@@ -57,7 +58,41 @@ APP = {
         **{f"has_{name}": {"type": "boolean"} for name in SECRET_FIELDS},
     },
 }
+_WHEN = {"type": ["string", "null"], "format": "date-time"}
+ACCESS_TOKEN = {
+    "type": ["object", "null"],
+    "description": "the app's shared platform access token (never its value); null for "
+    "platforms called without one (Alipay, Baidu)",
+    "properties": {
+        "cached": {"type": "boolean", "description": "a token is stored and unexpired"},
+        "expires_at": _WHEN,
+        "refreshed_at": _WHEN,
+        "refreshed_by": {
+            "type": ["string", "null"],
+            "description": "the process that fetched it (host:pid:random)",
+        },
+        "lease": {
+            "type": "object",
+            "description": "who is fetching a new token now, and until when at most",
+            "properties": {
+                "held": {"type": "boolean"},
+                "owner": {"type": ["string", "null"]},
+                "until": _WHEN,
+            },
+        },
+        "refused": {
+            "type": "boolean",
+            "description": "the last token was refused or discarded: the next fetch forces one",
+        },
+    },
+}
+APP_WITH_TOKEN = {**APP, "properties": {**APP["properties"], "access_token": ACCESS_TOKEN}}
 ONE = "/api/admin/apps/{platform}/{appid}"
+
+
+async def _with_token(services: Services, app: PlatformApp) -> dict[str, Any]:
+    status = await services.access_tokens.status(app)
+    return {**app.public(), "access_token": status.public() if status is not None else None}
 
 
 async def _registered_in_sandbox(services: Services, platform: str, appid: str) -> None:
@@ -74,13 +109,18 @@ async def _registered_in_sandbox(services: Services, platform: str, appid: str) 
     "List registered apps",
     access="admin",
     responses={
-        200: ("Apps", {"type": "object", "properties": {"items": {"type": "array", "items": APP}}})
+        200: (
+            "Apps",
+            {"type": "object", "properties": {"items": {"type": "array", "items": APP_WITH_TOKEN}}},
+        )
     },
 )
 async def list_apps(request: Request) -> Response:
     await require_admin(request)
-    apps = await services_of(request).apps.all()
-    return json_response({"items": [app.public() for app in apps]})
+    services = services_of(request)
+    apps = await services.apps.all()
+    items = await asyncio.gather(*(_with_token(services, app) for app in apps))
+    return json_response({"items": list(items)})
 
 
 @routes.add(
@@ -109,14 +149,35 @@ async def create_app_route(request: Request) -> Response:
 @routes.add(
     "GET",
     ONE,
-    "Read an app (without its secrets)",
+    "Read an app (without its secrets) and the state of its access token",
     access="admin",
-    responses={200: ("The app", APP)},
+    responses={200: ("The app", APP_WITH_TOKEN)},
 )
 async def get_app_route(request: Request) -> Response:
     await require_admin(request)
-    app = await services_of(request).apps.get(**request.path_params)
-    return json_response(app.public())
+    services = services_of(request)
+    app = await services.apps.get(**request.path_params)
+    return json_response(await _with_token(services, app))
+
+
+@routes.add(
+    "POST",
+    f"{ONE}/token/refresh",
+    "Replace the app's access token now, for every instance (WeChat: a forced stable_token)",
+    access="admin",
+    responses={
+        200: ("The app, with its new token's state", APP_WITH_TOKEN),
+        409: ("The platform has no access tokens (Alipay, Baidu)", None),
+        502: ("The platform refused the app's credentials", None),
+        503: ("The platform is unavailable or rate-limited", None),
+    },
+)
+async def refresh_app_token(request: Request) -> Response:
+    await require_admin(request)
+    services = services_of(request)
+    app = await services.apps.get(**request.path_params)
+    await services.access_tokens.refresh(app)
+    return json_response(await _with_token(services, app))
 
 
 @routes.add(
