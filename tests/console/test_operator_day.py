@@ -203,6 +203,18 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     expect(page.locator("#rejected tr[data-kind='rejected']")).to_have_count(1)
     shot(page, "payments-rejected")
 
+    # the app's shared access token: none yet; fetched for every instance from the page
+    page.click("nav >> text=Apps")
+    app = page.locator("#apps tr[data-appid='wxdemo']")
+    expect(app.locator("td.token")).to_contain_text("not fetched yet")
+    app.locator("button.refresh-token").click()
+    app.locator("button.confirm").click()
+    expect(page.locator("#apps tr[data-appid='wxdemo'] td.token")).to_contain_text("valid until")
+    token = api(running, admin, "/api/admin/apps/wechat/wxdemo")["access_token"]
+    assert token["cached"] is True
+    assert token["refreshed_at"] is not None
+    shot(page, "apps-token")
+
     # a dead job: the printer was on fire; put out, the job is retried from the jobs page
     page.click("nav >> text=Jobs")
     page.click("text=dead (1)")

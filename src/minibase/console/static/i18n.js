@@ -35,6 +35,11 @@ const WORDS = {
     adminsOnly: "empty: admins only", collectionName: "Name", additional: "allow undeclared fields",
     fieldsTitle: "Fields", indexesTitle: "Indexes", addField: "Add field", addIndex: "Add index",
     form: "Form", badMore: "The extra options of {name} are not JSON.",
+    accessToken: "access token", noToken: "none (called without one)", tokenUntil: "valid until {when}",
+    notCached: "not fetched yet", fetchedBy: "fetched {when} by {by}", leaseHeld: "being refreshed by {owner} until {until}",
+    tokenRefused: "refused by the platform: fetched again on next use", refreshToken: "Refresh…",
+    confirmRefresh: "Fetch a new token for every instance? The platform allows only a few forced refreshes a day.",
+    account: "open-platform account (optional)",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -70,6 +75,11 @@ const WORDS = {
     adminsOnly: "留空：仅管理员", collectionName: "名称", additional: "允许未声明的字段",
     fieldsTitle: "字段", indexesTitle: "索引", addField: "添加字段", addIndex: "添加索引",
     form: "表单", badMore: "{name} 的其他选项不是有效的 JSON。",
+    accessToken: "访问令牌", noToken: "无（调用无需令牌）", tokenUntil: "有效期至 {when}",
+    notCached: "尚未获取", fetchedBy: "{when} 由 {by} 获取", leaseHeld: "{owner} 正在刷新，至 {until}",
+    tokenRefused: "被平台拒绝：下次使用时重新获取", refreshToken: "刷新…",
+    confirmRefresh: "为所有实例获取新令牌？平台每天只允许少量强制刷新。",
+    account: "开放平台账号（可选）",
   },
 };
 

@@ -132,41 +132,67 @@ export async function jobsView(params) {
 
 const PLATFORMS = ["wechat", "alipay", "douyin", "baidu", "qq"];
 const SECRETS = ["secret", "private_key", "alipay_public_key", "aes_key", "push_token", "push_aes_key"];
+const PEM = new Set(["private_key", "alipay_public_key"]);
 
-/** Registered apps; secrets can be set or replaced, never read back (the API says only
- * whether one is set). */
+function tokenCell(app, problem) {
+  const token = app.access_token;
+  if (!token) return h("td", { class: "muted" }, t("noToken"));
+  const path = `/api/admin/apps/${app.platform}/${encodeURIComponent(app.appid)}/token/refresh`;
+  return h("td", { class: "token" },
+    token.cached ? h("span", {}, t("tokenUntil", { when: token.expires_at })) : h("span", { class: "muted" }, t("notCached")),
+    token.refreshed_at && h("div", { class: "muted" }, t("fetchedBy", { when: token.refreshed_at, by: token.refreshed_by ?? "?" })),
+    token.lease?.held && h("div", { class: "tag" }, t("leaseHeld", { owner: token.lease.owner, until: token.lease.until })),
+    token.refused && h("div", { class: "tag bad" }, t("tokenRefused")),
+    confirmButton(t("refreshToken"), t("confirmRefresh"), () => attempt(problem, async () => {
+      await api("POST", path);
+      reload();
+    }), "refresh-token"),
+  );
+}
+
+/** Registered apps, their shared access token (when it expires, who fetched it, the lease);
+ * secrets can be set or replaced, never read back (the API says only whether one is set). */
 export async function appsView() {
   const answer = await api("GET", "/api/admin/apps");
   const apps = answer.items ?? answer;
   const problem = h("div");
   const platform = h("select", { id: "app-platform", "aria-label": t("platform") },
     PLATFORMS.map((p) => h("option", { value: p }, p)));
-  const appid = h("input", { id: "app-appid", placeholder: "appid", "aria-label": "appid" });
-  const secret = h("input", { id: "app-secret", type: "password", autocomplete: "off", placeholder: "secret", "aria-label": "secret" });
+  const input = (name, props = {}) => h("input", { id: `app-${name}`, placeholder: name, "aria-label": name, ...props });
+  const appid = input("appid", { required: true });
+  const name = input("name");
+  const account = input("account", { placeholder: t("account") });
+  const secrets = SECRETS.map((key) => PEM.has(key)
+    ? h("textarea", { id: `app-${key}`, rows: 2, placeholder: `${key} (PEM)`, "aria-label": key, autocomplete: "off", spellcheck: "false" })
+    : input(key, { type: "password", autocomplete: "off" }));
   return h("section", {},
     h("h1", {}, t("apps")),
     h("div", { class: "scroll" }, h("table", { id: "apps" },
-      h("thead", {}, h("tr", {}, ["platform", "appid", "name", ...SECRETS].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["platform", "appid", "name", t("accessToken"), ...SECRETS].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, apps.map((app) => h("tr", { dataset: { appid: app.appid } },
         h("td", {}, app.platform), h("td", {}, app.appid), h("td", {}, app.name ?? ""),
-        SECRETS.map((name) => h("td", { class: `has-${name}` }, app[`has_${name}`] ? t("isSet") : "—")),
+        tokenCell(app, problem),
+        SECRETS.map((key) => h("td", { class: `has-${key}` }, app[`has_${key}`] ? t("isSet") : "—")),
       ))),
     )),
-    h("form", { class: "filters", id: "register-app", onsubmit: (event) => {
+    problem,
+    h("form", { class: "stack", id: "register-app", onsubmit: (event) => {
       event.preventDefault();
       attempt(problem, async () => {
         const body = { platform: platform.value, appid: appid.value.trim() };
-        if (secret.value) body.secret = secret.value;
+        if (name.value.trim()) body.name = name.value.trim();
+        if (account.value.trim()) body.account = account.value.trim();
+        SECRETS.forEach((key, i) => { if (secrets[i].value) body[key] = secrets[i].value; });
         const known = apps.some((a) => a.platform === body.platform && a.appid === body.appid);
         if (known) await api("PATCH", `/api/admin/apps/${body.platform}/${encodeURIComponent(body.appid)}`, { body });
         else await api("POST", "/api/admin/apps", { body });
         reload();
       });
     } },
-      platform, appid, secret,
+      h("h2", {}, t("registerApp")),
+      platform, appid, name, account, ...secrets,
       h("button", { type: "submit" }, t("registerApp")),
+      h("p", { class: "muted" }, t("secretsWriteOnly")),
     ),
-    h("p", { class: "muted" }, t("secretsWriteOnly")),
-    problem,
   );
 }
