@@ -90,6 +90,30 @@ def shop(
             json={"mchid": "1900000109", "out_trade_no": paid["out_trade_no"], "tamper": True},
         )
         assert [d["status"] for d in forged.json()["deliveries"]] == [401]
+        # ann said yes to shipping notices, and one was sent; she wrote to the app's inbox
+        post = lambda path, body, headers=None: httpx.post(url + path, json=body, headers=headers)  # noqa: E731
+        post(
+            "/_sandbox/control/subscribe",
+            {"appid": "wxdemo", "person": "ann", "template_id": "tmpl-shipped"},
+        )
+        post("/api/messages/grants", {"tmpl-shipped": "accept"}, buyer)
+        message = {
+            "user": ann.json()["user"]["id"],
+            "template_id": "tmpl-shipped",
+            "data": {"thing1": "a flat white"},
+        }
+        assert post("/api/messages/subscribe", message, admin).status_code == 202
+        httpx.patch(
+            f"{url}/api/admin/apps/wechat/wxdemo", headers=admin, json={"push_token": "tok"}
+        )
+        inbox = {"appid": "wxdemo", "url": f"{url}/api/push/wechat/wxdemo", "token": "tok"}
+        assert post("/_sandbox/control/wechat/push/config", inbox).json()["verification"]["ok"]
+        hello = {
+            "appid": "wxdemo",
+            "person": "ann",
+            "message": {"MsgType": "text", "Content": "hi"},
+        }
+        assert post("/_sandbox/control/wechat/push", hello).json()["deliveries"][0]["status"] == 200
         printing = {"order": placed["order"]["id"]}
         started = httpx.post(f"{url}/api/functions/print_receipts", headers=admin, json=printing)
         assert started.status_code == 200, started.text
@@ -203,16 +227,19 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     expect(page.locator("#rejected tr[data-kind='rejected']")).to_have_count(1)
     shot(page, "payments-rejected")
 
-    # the app's shared access token: none yet; fetched for every instance from the page
+    # the app's shared access token (fetched to send the message): replaced for every instance
+    before = api(running, admin, "/api/admin/apps/wechat/wxdemo")["access_token"]
+    assert before["cached"] is True
     page.click("nav >> text=Apps")
     app = page.locator("#apps tr[data-appid='wxdemo']")
-    expect(app.locator("td.token")).to_contain_text("not fetched yet")
+    expect(app.locator("td.token")).to_contain_text(f"fetched {before['refreshed_at']}")
     app.locator("button.refresh-token").click()
     app.locator("button.confirm").click()
-    expect(page.locator("#apps tr[data-appid='wxdemo'] td.token")).to_contain_text("valid until")
-    token = api(running, admin, "/api/admin/apps/wechat/wxdemo")["access_token"]
-    assert token["cached"] is True
-    assert token["refreshed_at"] is not None
+    fresh = page.locator("#apps tr[data-appid='wxdemo'] td.token")
+    expect(fresh).not_to_contain_text(before["refreshed_at"])
+    expect(fresh).to_contain_text("valid until")
+    after = api(running, admin, "/api/admin/apps/wechat/wxdemo")["access_token"]
+    assert after["refreshed_at"] > before["refreshed_at"]
     shot(page, "apps-token")
 
     # a dead job: the printer was on fire; put out, the job is retried from the jobs page
@@ -227,6 +254,13 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     page.click("text=succeeded")
     expect(page.locator(f"#jobs tr[data-id='{dead_id}']")).to_contain_text("succeeded")
     assert api(running, admin, f"/api/admin/jobs/{dead_id}")["state"] == "succeeded"
+
+    # what went out to the platforms and came in from them
+    page.click("nav >> text=Activity")
+    expect(page.locator("#messages tr[data-state='sent']")).to_contain_text("tmpl-shipped")
+    page.click("text=Message push")
+    expect(page.locator("#pushes")).to_contain_text('"Content":"hi"')
+    shot(page, "activity-push")
 
     # sign out: the page forgets the token
     page.click("#sign-out")

@@ -5,6 +5,7 @@ import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
 import { appsView, attempt, confirmButton, jobsView, notice, usersView } from "/_/views_ops.js";
 import { definitionView } from "/_/views_schema.js";
+import { messagesView, pushView } from "/_/views_activity.js";
 import { merchantsView, orderView, ordersView, reconciliationView, rejectedView } from "/_/views_pay.js";
 
 const root = document.getElementById("app");
@@ -18,6 +19,7 @@ function header() {
       who && h("a", { href: "#/users" }, t("users")),
       who && h("a", { href: "#/payments" }, t("payments")),
       who && h("a", { href: "#/jobs" }, t("jobs")),
+      who && h("a", { href: "#/activity" }, t("activity")),
       who && h("a", { href: "#/apps" }, t("apps")),
     ),
     h("span", { class: "spacer" }),
@@ -258,6 +260,8 @@ async function route() {
     else if (parts[0] === "payments" && parts[1] === "reconciliation") show(main, await reconciliationView());
     else if (parts[0] === "payments" && parts[1] === "merchants") show(main, await merchantsView());
     else if (parts[0] === "payments") show(main, await ordersView(params));
+    else if (parts[0] === "activity" && parts[1] === "push") show(main, await pushView(params));
+    else if (parts[0] === "activity") show(main, await messagesView(params));
     else if (parts[0] === "new-collection") show(main, await definitionView(undefined, ruleTester));
     else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1], ruleTester));
     else if (parts[0] === "collections" && parts[2] === "~new") show(main, await newRecordView(parts[1]));

@@ -40,6 +40,8 @@ const WORDS = {
     tokenRefused: "refused by the platform: fetched again on next use", refreshToken: "Refresh…",
     confirmRefresh: "Fetch a new token for every instance? The platform allows only a few forced refreshes a day.",
     account: "open-platform account (optional)",
+    activity: "Activity", messages: "Subscribe messages", push: "Message push", contentChecks: "Content checks",
+    qrcodes: "Mini program codes", health: "Health", nothingYet: "Nothing yet.",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -80,6 +82,8 @@ const WORDS = {
     tokenRefused: "被平台拒绝：下次使用时重新获取", refreshToken: "刷新…",
     confirmRefresh: "为所有实例获取新令牌？平台每天只允许少量强制刷新。",
     account: "开放平台账号（可选）",
+    activity: "动态", messages: "订阅消息", push: "消息推送", contentChecks: "内容安全",
+    qrcodes: "小程序码", health: "健康状况", nothingYet: "暂无。",
   },
 };
 
