@@ -320,11 +320,11 @@ def test_an_app_is_registered_and_its_secret_is_never_shown(
     shot(page, "apps")
 
 
-def test_images_of_file_fields_show_as_thumbnails(
-    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+def test_images_of_file_fields_show_as_thumbnails_and_are_uploaded_from_the_page(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]], tmp_path: Path
 ) -> None:
     running, headers = server
-    photo = {"type": "file", "types": ["image/*"]}
+    photo = {"type": "file", "types": ["image/*"], "thumbs": ["32x32"]}
     made = httpx.post(
         f"{running.url}/api/admin/collections",
         headers=headers,
@@ -348,5 +348,30 @@ def test_images_of_file_fields_show_as_thumbnails(
     page.click("text=posts")
     thumb = page.locator("#records img.thumb")
     expect(thumb).to_have_attribute("alt", "red & white.png")  # the name, as given
-    page.wait_for_function("document.querySelector('#records img.thumb').naturalWidth === 64")
+    # the field's thumbnail size, not the whole image
+    expect(thumb).to_have_js_property("naturalWidth", 32)
     shot(page, "thumbnails")
+
+    # a new photo, uploaded into the record from its page, replaces the old one
+    blue = tmp_path / "blue.png"
+    Image.new("RGB", (80, 60), (30, 30, 200)).save(blue, "PNG")
+    page.click("#records td a")
+    page.set_input_files("#upload-photo", str(blue))
+    page.click(".file-field[data-field='photo'] button.upload")
+    expect(page.locator(".file-field[data-field='photo'] img.thumb")).to_have_attribute(
+        "alt", "blue.png"
+    )
+    record_id = created.json()["_id"]
+    now = httpx.get(f"{running.url}/api/collections/posts/records/{record_id}", headers=headers)
+    assert (now.json()["photo"]["name"], now.json()["photo"]["size"]) == (
+        "blue.png",
+        blue.stat().st_size,
+    )
+    # a file of a type the field does not take is refused, and the page says why
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    page.set_input_files("#upload-photo", str(text))
+    page.click(".file-field[data-field='photo'] button.upload")
+    expect(page.get_by_role("alert")).to_be_visible()
+    again = httpx.get(f"{running.url}/api/collections/posts/records/{record_id}", headers=headers)
+    assert again.json()["photo"]["name"] == "blue.png"

@@ -54,3 +54,19 @@ export async function api(method, path, { body, headers = {} } = {}) {
   if (!answer.ok) throw Object.assign(new Error(data?.message ?? answer.statusText), data ?? {});
   return data;
 }
+
+/** Uploads one file as multipart (the part the server reads files from by default: `file`). */
+export async function upload(path, file) {
+  const current = session();
+  if (!current) throw new SessionEnded();
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const answer = await fetch(path, { method: "POST", headers: { authorization: `Bearer ${current.token}` }, body: form });
+  if (answer.status === 401) {
+    signOut();
+    throw new SessionEnded();
+  }
+  const data = await answer.json();
+  if (!answer.ok) throw Object.assign(new Error(data?.message ?? answer.statusText), data ?? {});
+  return data;
+}

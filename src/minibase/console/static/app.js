@@ -1,6 +1,6 @@
 // The console: a hash router over a few views, each a function that fetches through the
 // admin API and builds its part of the page with h() (text only, see dom.js).
-import { SessionEnded, api, session, signIn, signOut } from "/_/api.js";
+import { SessionEnded, api, session, signIn, signOut, upload } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
 import { appsView, attempt, confirmButton, jobsView, notice, usersView } from "/_/views_ops.js";
@@ -104,13 +104,22 @@ function ruleTester(name) {
   );
 }
 
-/** The images among the page's files: their temporary URLs, in one call. */
-async function imageLinks(records) {
-  const ids = records.flatMap((record) => Object.values(record).flatMap((value) =>
-    (Array.isArray(value) ? value : [value]).filter(isImage).map((file) => file.id)));
+/** The images among the records' files: their temporary URLs, in one call, each asking for
+ * the field's first declared thumbnail size when it has one. */
+async function imageLinks(records, fields = {}) {
+  const sizes = new Map();
+  const ids = records.flatMap((record) => Object.entries(record).flatMap(([key, value]) =>
+    (Array.isArray(value) ? value : [value]).filter(isImage).map((file) => {
+      const thumb = fields[key]?.thumbs?.[0];
+      if (thumb) sizes.set(file.id, thumb);
+      return file.id;
+    })));
   if (ids.length === 0) return new Map();
   const answer = await api("POST", "/api/files/temp-urls", { body: { files: ids.slice(0, 50), expires: 600 } });
-  return new Map(answer.files.filter((f) => f.url).map((f) => [f.id, f.url]));
+  return new Map(answer.files.filter((f) => f.url).map((f) => {
+    const thumb = sizes.get(f.id);
+    return [f.id, thumb ? `${f.url}${f.url.includes("?") ? "&" : "?"}thumb=${encodeURIComponent(thumb)}` : f.url];
+  }));
 }
 
 function isImage(value) {
@@ -124,6 +133,29 @@ function fileCell(value, links) {
   return files.map((file) => links.has(file.id)
     ? h("img", { class: "thumb", src: links.get(file.id), alt: file.name, title: file.name, loading: "lazy" })
     : h("span", { class: "muted" }, file.name));
+}
+
+/** A record's file fields: what each holds, and an upload into it (a single file is
+ * replaced, a list grows), checked by the server as any upload is. */
+function fileFields(name, record, fields, links, problem) {
+  const files = Object.entries(fields).filter(([, spec]) => spec.type === "file");
+  if (files.length === 0) return undefined;
+  return h("fieldset", { class: "files" }, h("legend", {}, t("files")),
+    files.map(([field, spec]) => {
+      const picker = h("input", { type: "file", id: `upload-${field}`, accept: (spec.types ?? []).join(",") || undefined, "aria-label": `${t("upload")} ${field}` });
+      const held = (Array.isArray(record[field]) ? record[field] : [record[field]]).filter(Boolean);
+      return h("div", { class: "file-field", dataset: { field } },
+        h("strong", {}, field), " ",
+        held.map((file) => isImage(file) && links.has(file.id)
+          ? h("img", { class: "thumb", src: links.get(file.id), alt: file.name, title: file.name })
+          : h("span", { class: "tag" }, file.name)),
+        picker,
+        h("button", { type: "button", class: "plain upload", onclick: () => attempt(problem, async () => {
+          if (!picker.files.length) return;
+          await upload(`/api/collections/${encodeURIComponent(name)}/records/${encodeURIComponent(record._id)}/files/${encodeURIComponent(field)}`, picker.files[0]);
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        }) }, spec.multiple ? t("addFile") : t("replaceFile")));
+    }));
 }
 
 function cell(value) {
@@ -157,7 +189,8 @@ async function recordsView(name, params) {
     location.hash = `#/collections/${encodeURIComponent(name)}?${next}`;
   };
   const columns = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
-  const links = await imageLinks(page.items);
+  const definition = await api("GET", `/api/admin/collections/${encodeURIComponent(name)}`);
+  const links = await imageLinks(page.items, definition.fields ?? {});
   return h("section", {},
     h("h1", {}, h("a", { href: "#/collections" }, t("collections")), " / ", name),
     h("p", {}, h("a", { href: `#/collections/${encodeURIComponent(name)}/~new`, id: "new-record" }, t("newRecord"))),
@@ -207,7 +240,9 @@ async function newRecordView(name) {
 
 async function recordView(name, id) {
   const path = `/api/collections/${encodeURIComponent(name)}/records/${encodeURIComponent(id)}`;
-  const record = await api("GET", path);
+  const [record, definition] = await Promise.all([
+    api("GET", path), api("GET", `/api/admin/collections/${encodeURIComponent(name)}`)]);
+  const links = await imageLinks([record], definition.fields ?? {});
   const editor = h("textarea", { id: "record", rows: 16, spellcheck: "false" });
   const user = Object.fromEntries(Object.entries(record).filter(([k]) => !k.startsWith("_")));
   editor.value = JSON.stringify(user, null, 2);
@@ -236,6 +271,7 @@ async function recordView(name, id) {
       await api("DELETE", path, { headers: { "if-match": `"${record._version}"` } });
       location.hash = `#/collections/${encodeURIComponent(name)}`;
     }), "delete-record"),
+    fileFields(name, record, definition.fields ?? {}, links, problem),
   );
 }
 

@@ -42,6 +42,7 @@ const WORDS = {
     account: "open-platform account (optional)",
     activity: "Activity", messages: "Subscribe messages", push: "Message push", contentChecks: "Content checks",
     qrcodes: "Mini program codes", health: "Health", nothingYet: "Nothing yet.",
+    files: "Files", upload: "Upload into", addFile: "Add file", replaceFile: "Replace file",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -84,6 +85,7 @@ const WORDS = {
     account: "开放平台账号（可选）",
     activity: "动态", messages: "订阅消息", push: "消息推送", contentChecks: "内容安全",
     qrcodes: "小程序码", health: "健康状况", nothingYet: "暂无。",
+    files: "文件", upload: "上传到", addFile: "添加文件", replaceFile: "替换文件",
   },
 };
 
