@@ -27,6 +27,7 @@ from minibase.store.migrations import (
     v0013_guest_identities,
     v0014_files,
     v0015_files_waiting_index,
+    v0016_user_merges,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -57,6 +58,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0013_guest_identities,
         v0014_files,
         v0015_files_waiting_index,
+        v0016_user_merges,
     )
 )
 
