@@ -97,7 +97,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "auth.invalid_encrypted_data": (400, "Encrypted data or its signature does not check out."),
     "auth.no_session": (400, "No platform session for this user on this app; log in first."),
     # users
-    "users.not_found": (404, "No user with this id."),
+    "users.not_found": (
+        404,
+        "No user with this id. For an account merged into another, details.merged_into names the"
+        " account it lives on in (admin routes).",
+    ),
     "users.phone_taken": (
         409,
         "The phone number belongs to another account; details offer a merge.",

@@ -50,6 +50,7 @@ MEANING = {
     "platform_login": "a login code is one the platform issued",
     "phone": "a phone code or sealed data is the platform's",
     "merge": "a merge token is one a 409 handed out",
+    "list_users_route": "phone, openid and unionid are three searches: one at a time",
     "platform_profile": "signed or sealed user info is the platform's",
     "create_app_route": "secrets are real keys (PEM RSA, base64 AES)",
     "patch_app_route": "secrets are real keys (PEM RSA, base64 AES)",

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 from minibase.auth.caller import Caller
+from minibase.auth.identities import shown_identities_of
+from minibase.auth.merges import record_merge
 from minibase.auth.phones import VerifiedPhone
 from minibase.auth.sessions import TokenPair
 from minibase.auth.users import PHONE_LOOKUP, User, delete_user, get_user, update_user
@@ -130,28 +132,32 @@ async def merge_accounts(services: Services, caller: Caller, token: Any) -> tupl
 
 async def absorb(services: Services, conn: Connection, source: User, target: User) -> User:
     """Move `source`'s platform identities, records and roles into `target` (its profile fills
-    what `target`'s lacks) and delete `source`; `target` as it is now. A guest identity of
-    `source` goes with it: whoever holds that phone next must not find `target`. In the
-    caller's transaction; call `services.revocations.changed()` after it commits (source's
-    tokens stop)."""
+    what `target`'s lacks), delete `source` and note the merge in the history
+    (minibase.auth.merges); `target` as it is now. A guest identity of `source` goes with it:
+    whoever holds that phone next must not find `target`. In the caller's transaction; call
+    `services.revocations.changed()` after it commits (source's tokens stop)."""
+    identities = (await shown_identities_of(conn, [source.id]))[source.id]
     await conn.execute(
         "UPDATE user_identities SET user_id = ? WHERE user_id = ?", target.id, source.id
     )
-    await _move_records(services, conn, source.id, target.id)
+    records = await _move_records(services, conn, source.id, target.id)
     merged = await _merge_profiles(services, conn, source, target)
     await delete_user(conn, services.clock, source)
+    await record_merge(conn, services.clock, source, target, identities, records)
     return merged
 
 
-async def _move_records(services: Services, conn: Connection, source: str, target: str) -> None:
+async def _move_records(services: Services, conn: Connection, source: str, target: str) -> int:
+    moved = 0
     for collection in await services.collections.all():
-        await conn.execute(
+        moved += await conn.execute(
             f"UPDATE {collection.table} SET _owner = ?,"
             f" data = {conn.dialect.set_owner('data')} WHERE _owner = ?",
             target,
             target,
             source,
         )
+    return moved
 
 
 async def _merge_profiles(services: Services, conn: Connection, source: User, target: User) -> User:

@@ -96,8 +96,9 @@ async def joining(conn: Connection, session: LoginSession) -> User | None:
 
 async def join(services: Services, conn: Connection, guest: User, user: User) -> User:
     """The guest's account joins `user` (which may be the guest's own account, now the
-    person's); the person's account as it is now. The guest identity is retired."""
-    await conn.execute("DELETE FROM guest_identities WHERE user_id = ?", guest.id)
+    person's); the person's account as it is now. The guest identity is retired: with the
+    guest's account when it goes into another (the merge history lists it)."""
     if guest.id == user.id:
+        await conn.execute("DELETE FROM guest_identities WHERE user_id = ?", guest.id)
         return user
     return await absorb(services, conn, guest, user)

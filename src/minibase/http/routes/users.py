@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.auth.identities import shown_users
+from minibase.auth.merges import delete_user_and_history, get_user_or_merged, merged_from
 from minibase.auth.users import (
     MAX_PROFILE_BYTES,
     MAX_ROLES,
@@ -16,7 +17,6 @@ from minibase.auth.users import (
     User,
     check_profile,
     check_roles,
-    delete_user,
     find_user_by_phone,
     get_user,
     insert_user,
@@ -72,6 +72,50 @@ LINKED_USER: dict[str, Any] = {
     **USER,
     "properties": {**USER["properties"], "identities": {"type": "array", "items": IDENTITY}},
     "required": ["identities"],
+}
+MERGE: dict[str, Any] = {
+    "type": "object",
+    "description": "an account merged into this one (gone since; its id answers 404 with"
+    " details.merged_into)",
+    "properties": {
+        "user": {"type": "string", "description": "the account merged away"},
+        "into": {
+            "type": "string",
+            "description": "the account it went into: this one, or one merged into it later",
+        },
+        "merged_at": {"type": "string", "format": "date-time"},
+        "identities": {
+            "type": "array",
+            "description": "the platform identities it had, which came with it (a Douyin"
+            " guest's was retired)",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "platform": {"enum": list(PLATFORMS)},
+                    "appid": {"type": "string"},
+                    "openid": {"type": ["string", "null"], "description": "null for a guest"},
+                    "guest": {"type": "boolean"},
+                    "anonymous_openid": {"type": "string"},
+                },
+                "required": ["platform", "appid", "openid", "guest"],
+            },
+        },
+        "records": {"type": "integer", "description": "the records it owned, which moved"},
+    },
+    "required": ["user", "into", "merged_at", "identities", "records"],
+}
+USER_WITH_HISTORY: dict[str, Any] = {
+    **LINKED_USER,
+    "properties": {
+        **LINKED_USER["properties"],
+        "merged_from": {
+            "type": "array",
+            "description": "accounts merged into this one, directly or through another, newest"
+            " first",
+            "items": MERGE,
+        },
+    },
+    "required": [*LINKED_USER["required"], "merged_from"],
 }
 TOKENS: dict[str, Any] = {
     "type": "object",
@@ -136,14 +180,26 @@ LIST_QUERY = (
     ("after", "next_after of the page before (users are in id order)", {"type": "string"}),
     limit_param(50),
     ("phone", "the user with this phone number: +8613800138000 or 13800138000", {"type": "string"}),
+    (
+        "openid",
+        "the users with a platform identity of this openid, in any app (one, but the list"
+        " shape: two apps may give the same openid by chance)",
+        {"type": "string", "minLength": 1},
+    ),
+    (
+        "unionid",
+        "the users with a platform identity of this unionid",
+        {"type": "string", "minLength": 1},
+    ),
 )
+SEARCHES = ("phone", "openid", "unionid")
 
 
 @routes.add(
     "GET",
     "/api/admin/users",
-    "List users with their platform identities (in id order, paged by `after`), or find one"
-    " by phone",
+    "List users with their platform identities (in id order, paged by `after`), or find them"
+    " by phone, openid or unionid (one of the three)",
     access="admin",
     query=LIST_QUERY,
     responses={200: ("Users", page_answer(LINKED_USER, "after"))},
@@ -153,33 +209,46 @@ async def list_users_route(request: Request) -> Response:
     declared_only(request, LIST_QUERY)
     services = services_of(request)
     limit = page_limit(request, default=50)
-    phone = request.query_params.get("phone")
     after = request.query_params.get("after")
+    search = _search(request)
     async with services.db.reader() as conn:
-        if phone is not None:  # by the keyed hash: no row is decrypted
-            found = await find_user_by_phone(conn, services.vault, phone)
-            users: Sequence[User] = [found] if found is not None else []
-            next_after = None
+        if "phone" in search:  # by the keyed hash: no row is decrypted
+            found = await find_user_by_phone(conn, services.vault, search["phone"])
+            in_page = after is None or (found is not None and found.id > after)
+            fetched: Sequence[User] = [found] if found is not None and in_page else []
         else:
-            fetched = await list_users(conn, after=after, limit=limit + 1)
-            users, next_after = next_page(fetched, limit, lambda user: user.id)
+            fetched = await list_users(conn, after=after, limit=limit + 1, **search)
+        users, next_after = next_page(fetched, limit, lambda user: user.id)
         items = await shown_users(conn, users)
     return json_response({"items": items, "next_after": next_after})
+
+
+def _search(request: Request) -> dict[str, str]:
+    """The search the list was asked for: one of phone, openid and unionid, or none."""
+    given = {name: request.query_params[name] for name in SEARCHES if name in request.query_params}
+    if len(given) > 1:
+        message = f"search by one of {', '.join(SEARCHES)} at a time, not {' and '.join(given)}"
+        raise ApiError("request.invalid_query", 400, message)
+    empty = [name for name, value in given.items() if name != "phone" and not value]
+    if empty:
+        raise ApiError("request.invalid_query", 400, f"{empty[0]} is empty")
+    return given
 
 
 @routes.add(
     "GET",
     "/api/admin/users/{id}",
-    "Read a user, with their platform identities",
+    "Read a user, with their platform identities and the accounts merged into theirs",
     access="admin",
-    responses={200: ("The user", LINKED_USER)},
+    responses={200: ("The user", USER_WITH_HISTORY)},
 )
 async def get_user_route(request: Request) -> Response:
     await require_admin(request)
     async with services_of(request).db.reader() as conn:
-        user = await get_user(conn, request.path_params["id"])
+        user = await get_user_or_merged(conn, request.path_params["id"])
         (shown,) = await shown_users(conn, [user])
-    return json_response(shown)
+        merges = await merged_from(conn, user.id)
+    return json_response({**shown, "merged_from": [merge.public() for merge in merges]})
 
 
 @routes.add(
@@ -206,7 +275,7 @@ async def patch_user(request: Request) -> Response:
             raise ApiError("request.invalid_body", 400, "disabled is true or false")
         changes["disabled"] = body["disabled"]
     async with services.db.transaction() as conn:
-        user = await get_user(conn, request.path_params["id"])
+        user = await get_user_or_merged(conn, request.path_params["id"])
         user = await update_user(conn, services.clock, user, **changes)
         if changes.get("disabled"):
             await services.sessions.revoke_user(conn, user.id)
@@ -218,7 +287,7 @@ async def patch_user(request: Request) -> Response:
 @routes.add(
     "DELETE",
     "/api/admin/users/{id}",
-    "Delete a user, their identities and sessions; their access tokens stop working",
+    "Delete a user, their identities, sessions and merge history; their access tokens stop",
     access="admin",
     responses={204: ("Deleted", None)},
 )
@@ -226,8 +295,8 @@ async def delete_user_route(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
-        user = await get_user(conn, request.path_params["id"])
-        await delete_user(conn, services.clock, user)
+        user = await get_user_or_merged(conn, request.path_params["id"])
+        await delete_user_and_history(conn, services.clock, user)
     services.revocations.changed()
     return Response(status_code=204)
 
@@ -248,7 +317,7 @@ async def issue_tokens(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
-        user = await get_user(conn, request.path_params["id"])
+        user = await get_user_or_merged(conn, request.path_params["id"])
         pair = await services.sessions.issue(conn, user)
         (shown,) = await shown_users(conn, [user])
     return json_response({**pair.to_json(), "user": shown})
@@ -265,7 +334,7 @@ async def revoke_user_tokens(request: Request) -> Response:
     await require_admin(request)
     services = services_of(request)
     async with services.db.transaction() as conn:
-        user = await get_user(conn, request.path_params["id"])
+        user = await get_user_or_merged(conn, request.path_params["id"])
         revoked = await services.sessions.sign_out_everywhere(conn, user.id)
     services.revocations.changed()
     return json_response({"revoked": revoked})

@@ -27,6 +27,7 @@ from minibase.store.migrations import (
     v0013_guest_identities,
     v0014_files,
     v0015_files_waiting_index,
+    v0016_user_merges,
     v0017_token_refreshes,
 )
 
@@ -58,6 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0013_guest_identities,
         v0014_files,
         v0015_files_waiting_index,
+        v0016_user_merges,
         v0017_token_refreshes,
     )
 )
