@@ -114,6 +114,20 @@ def shop(
             "message": {"MsgType": "text", "Content": "hi"},
         }
         assert post("/_sandbox/control/wechat/push", hello).json()["deliveries"][0]["status"] == 200
+        # ann also uses the shop's second app; binding her phone there merges the two accounts
+        post("/api/admin/apps", {"platform": "wechat", "appid": "wxsecond"}, admin)
+        phone = {"appid": "wxdemo", "person": "ann", "phone": "13800138000"}
+        code = post("/_sandbox/control/phone-code", phone).json()["code"]
+        assert post("/api/auth/phone", {"code": code}, buyer).status_code == 200
+        person = {"platform": "wechat", "appid": "wxsecond", "person": "ann"}
+        code = post("/_sandbox/control/login-code", person).json()["code"]
+        second = post("/api/auth/wechat/login", {"appid": "wxsecond", "code": code}).json()
+        again = {"Authorization": f"Bearer {second['access_token']}"}
+        code = post("/_sandbox/control/phone-code", {**phone, "appid": "wxsecond"}).json()["code"]
+        taken = post("/api/auth/phone", {"code": code}, again)
+        assert taken.json()["code"] == "users.phone_taken"
+        merge = {"merge_token": taken.json()["details"]["merge_token"]}
+        assert post("/api/auth/merge", merge, again).status_code == 200
         printing = {"order": placed["order"]["id"]}
         started = httpx.post(f"{url}/api/functions/print_receipts", headers=admin, json=printing)
         assert started.status_code == 200, started.text
@@ -254,6 +268,25 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     page.click("text=succeeded")
     expect(page.locator(f"#jobs tr[data-id='{dead_id}']")).to_contain_text("succeeded")
     assert api(running, admin, f"/api/admin/jobs/{dead_id}")["state"] == "succeeded"
+
+    # ann writes in from the second app: found by that app's openid, with her merge history
+    ann = api(running, admin, f"/api/admin/users/{ann_id}")
+    (merged,) = ann["merged_from"]
+    openid = next(i["openid"] for i in ann["identities"] if i["appid"] == "wxsecond")
+    page.click("nav >> text=Users")
+    page.fill("#user-query", openid)
+    page.press("#user-query", "Enter")
+    card = page.locator(f"article[data-id='{ann_id}']")
+    expect(card.locator(".identities").first).to_contain_text("wxsecond")
+    expect(card.locator(f".merges li[data-user='{merged['user']}']")).to_contain_text(
+        f"merged into {ann_id}"
+    )
+    shot(page, "user-merges")
+    # the account merged away leads to hers
+    page.fill("#user-query", merged["user"])
+    page.press("#user-query", "Enter")
+    expect(page.locator(".merged-note")).to_contain_text(f"{merged['user']} was merged")
+    expect(page.locator(f"article[data-id='{ann_id}']")).to_be_visible()
 
     # what went out to the platforms and came in from them
     page.click("nav >> text=Activity")

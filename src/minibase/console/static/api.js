@@ -30,6 +30,7 @@ export async function signIn(email, password) {
   if (!answer.ok) throw Object.assign(new Error(body.message), body);
   const claims = JSON.parse(atob(body.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
   sessionStorage.setItem(KEY, JSON.stringify({ token: body.token, expires: claims.exp, email }));
+  window.dispatchEvent(new Event("minibase:session"));
 }
 
 /** The API's JSON answer; throws the server's {code, message} on a refusal. */

@@ -313,5 +313,15 @@ async function route() {
   }
 }
 
+// A session ends on its own when the admin token expires, even on a page left open.
+let expiry;
+function watchExpiry() {
+  clearTimeout(expiry);
+  const current = session();
+  if (current) expiry = setTimeout(route, Math.max(0, current.expires * 1000 - Date.now()) + 50);
+}
+
 window.addEventListener("hashchange", route);
+window.addEventListener("minibase:session", watchExpiry);
 route();
+watchExpiry();

@@ -9,7 +9,7 @@ const WORDS = {
     noRecords: "No records match.", expired: "Your session has ended: sign in again.",
     conflict: "Someone changed this record since you opened it (now version {v}). Reload it.",
     saved: "Saved.", language: "中文", invalidJson: "This is not valid JSON.",
-    users: "Users", jobs: "Jobs", search: "Search", userQuery: "user id or phone number",
+    users: "Users", jobs: "Jobs", search: "Search", userQuery: "user id, phone number, openid or unionid",
     noUsers: "No such user.", roles: "Roles", saveRoles: "Save roles", disabled: "disabled",
     enable: "Enable", disable: "Disable", signOutEverywhere: "Sign out everywhere",
     revoked: "Signed out everywhere ({n} sessions ended).", all: "all", retry: "Retry",
@@ -43,6 +43,8 @@ const WORDS = {
     activity: "Activity", messages: "Subscribe messages", push: "Message push", contentChecks: "Content checks",
     qrcodes: "Mini program codes", health: "Health", nothingYet: "Nothing yet.",
     files: "Files", upload: "Upload into", addFile: "Add file", replaceFile: "Replace file",
+    guest: "guest", since: "since {when}", mergedNote: "{id} was merged into this account.",
+    mergeHistory: "Merge history ({n})", mergedFrom: "{user} merged into {into} on {when} ({records} records moved)",
   },
   zh: {
     title: "minibase 控制台", email: "邮箱", password: "密码", signIn: "登录",
@@ -52,7 +54,7 @@ const WORDS = {
     noRecords: "没有符合条件的记录。", expired: "会话已结束，请重新登录。",
     conflict: "打开后该记录已被他人修改（当前版本 {v}），请重新加载。",
     saved: "已保存。", language: "English", invalidJson: "不是有效的 JSON。",
-    users: "用户", jobs: "任务", search: "搜索", userQuery: "用户 ID 或手机号",
+    users: "用户", jobs: "任务", search: "搜索", userQuery: "用户 ID、手机号、openid 或 unionid",
     noUsers: "没有这个用户。", roles: "角色", saveRoles: "保存角色", disabled: "已停用",
     enable: "启用", disable: "停用", signOutEverywhere: "在所有设备上退出",
     revoked: "已在所有设备上退出（结束 {n} 个会话）。", all: "全部", retry: "重试",
@@ -86,6 +88,8 @@ const WORDS = {
     activity: "动态", messages: "订阅消息", push: "消息推送", contentChecks: "内容安全",
     qrcodes: "小程序码", health: "健康状况", nothingYet: "暂无。",
     files: "文件", upload: "上传到", addFile: "添加文件", replaceFile: "替换文件",
+    guest: "访客", since: "注册于 {when}", mergedNote: "{id} 已合并到此账号。",
+    mergeHistory: "合并历史（{n}）", mergedFrom: "{user} 于 {when} 合并到 {into}（迁移 {records} 条记录）",
   },
 };
 

@@ -41,19 +41,38 @@ export function confirmButton(label, question, action, name) {
   return place;
 }
 
+const USER_ID = /^[0-9a-z]{26}$/;
+
+/** Users by id, phone number, or a platform identity (openid, then unionid). An id that was
+ * merged into another account leads to that account, and says so. */
+async function findUsers(q) {
+  if (/^\+?\d{6,15}$/.test(q)) return (await api("GET", `/api/admin/users?phone=${encodeURIComponent(q)}`)).items;
+  if (USER_ID.test(q)) {
+    try {
+      return [await api("GET", `/api/admin/users/${q}`)];
+    } catch (error) {
+      const into = error.details?.merged_into;
+      if (!into) throw error;
+      return [{ ...(await api("GET", `/api/admin/users/${into}`)), reachedFrom: q }];
+    }
+  }
+  for (const key of ["openid", "unionid"]) {
+    const page = await api("GET", `/api/admin/users?${key}=${encodeURIComponent(q)}&limit=10`);
+    if (page.items.length) return Promise.all(page.items.map((user) => api("GET", `/api/admin/users/${user.id}`)));
+  }
+  return [];
+}
+
 export async function usersView(params) {
-  const query = h("input", { id: "user-query", value: params.get("q") ?? "", placeholder: t("userQuery") });
+  const query = h("input", { id: "user-query", value: params.get("q") ?? "", placeholder: t("userQuery"), "aria-label": t("userQuery") });
   const found = h("div", { id: "users" });
   const search = async () => {
     const q = query.value.trim();
     if (!q) return;
     show(found);
-    const isPhone = /^\+?\d{6,15}$/.test(q);
-    const answer = await attempt(found, () => isPhone
-      ? api("GET", `/api/admin/users?phone=${encodeURIComponent(q)}`)
-      : api("GET", `/api/admin/users/${encodeURIComponent(q)}`).then((user) => ({ items: [user] })));
-    if (!answer) return;
-    show(found, answer.items.length ? answer.items.map(userCard) : h("p", { class: "muted" }, t("noUsers")));
+    const users = await attempt(found, () => findUsers(q));
+    if (!users) return;
+    show(found, users.length ? users.map(userCard) : h("p", { class: "muted" }, t("noUsers")));
   };
   if (params.get("q")) queueMicrotask(search);
   return h("section", {},
@@ -62,6 +81,10 @@ export async function usersView(params) {
       query, h("button", { type: "submit" }, t("search"))),
     found,
   );
+}
+
+function identity(i) {
+  return `${i.platform} · ${i.appid} · ${i.openid ?? i.anonymous_openid ?? ""}${i.unionid ? ` · unionid ${i.unionid}` : ""}${i.guest ? ` · ${t("guest")}` : ""}`;
 }
 
 function userCard(user) {
@@ -74,9 +97,14 @@ function userCard(user) {
   };
   show(card,
     h("h2", {}, user.id, user.disabled && h("span", { class: "tag bad" }, t("disabled"))),
-    h("p", { class: "muted" }, [user.phone, user.profile?.nickname].filter(Boolean).join(" · ")),
-    h("ul", { class: "identities" }, (user.identities ?? []).map((i) =>
-      h("li", {}, `${i.platform} · ${i.appid} · ${i.openid ?? i.anonymous_openid ?? ""}`))),
+    user.reachedFrom && h("p", { class: "notice ok merged-note" }, t("mergedNote", { id: user.reachedFrom })),
+    h("p", { class: "muted" }, [user.phone, user.profile?.nickname, user.created && t("since", { when: user.created })].filter(Boolean).join(" · ")),
+    h("ul", { class: "identities" }, (user.identities ?? []).map((i) => h("li", {}, identity(i)))),
+    user.merged_from?.length > 0 && h("details", { class: "merges", open: true },
+      h("summary", {}, t("mergeHistory", { n: user.merged_from.length })),
+      h("ul", {}, user.merged_from.map((m) => h("li", { dataset: { user: m.user } },
+        t("mergedFrom", { user: m.user, into: m.into, when: m.merged_at, records: m.records }),
+        h("ul", { class: "identities" }, m.identities.map((i) => h("li", {}, identity(i)))))))),
     h("label", {}, t("roles"), " ", roles),
     h("p", { class: "actions" },
       h("button", { type: "button", class: "save-roles", onclick: () => attempt(problem, async () => {
