@@ -155,7 +155,7 @@ async def open_services(
         vault = Vault(load_master_key(settings.master_key, settings.data_dir))
         ids = IdGenerator(clock)
         signer = TokenSigner(vault.derive("minibase/tokens/v1"), vault.key_id, clock)
-        revocations = Revocations(db, clock, settings.access_token_ttl)
+        revocations = Revocations(db, clock, settings.access_token_ttl, settings.admin_token_ttl)
         await revocations.load()
         sessions = Sessions(
             signer,
