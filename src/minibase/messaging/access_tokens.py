@@ -128,5 +128,10 @@ class AccessTokens:
             del self._cache[key]
         await self._store.discard(f"{app.platform}:{app.appid}", value)
 
+    async def ping_store(self) -> None:
+        """Reach the shared store the tokens are kept in (the database or Redis); raises when
+        it cannot be reached."""
+        await self._store.ping()
+
     async def close(self) -> None:
         await self._store.close()
