@@ -103,6 +103,7 @@ ALLOWED = {
         "services",
         "clock",
         "config",
+        "health",
         "sandbox_wiring",
     },
 }

@@ -80,7 +80,13 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "auth.user_revoked": (401, "The user was disabled or deleted; their tokens no longer work."),
     "auth.token_revoked": (
         401,
-        "The access token was revoked (roles changed, session ended); refresh it.",
+        "The access token was revoked (roles changed, session ended); refresh it. An admin"
+        " token after its admin signed out: sign in again.",
+    ),
+    "auth.token_not_revocable": (
+        400,
+        "This admin token was issued before admin sign-out existed: it has no session to end"
+        " and stays valid until it expires.",
     ),
     "auth.admin_required": (403, "The route needs an admin token."),
     "auth.invalid_credentials": (401, "Email or password is wrong."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from minibase.auth.apps import AppRegistry, apply_configured_apps
@@ -70,8 +71,10 @@ class Services:
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
+    started: datetime = field(init=False)  # when this process built its services
 
     def __post_init__(self) -> None:
+        self.started = self.clock.now()
         self.payments = Payments(self, self.merchants)
         self.messages = SubscribeMessages(self)
         self.qrcodes = QrCodes(self)
@@ -155,7 +158,7 @@ async def open_services(
         vault = Vault(load_master_key(settings.master_key, settings.data_dir))
         ids = IdGenerator(clock)
         signer = TokenSigner(vault.derive("minibase/tokens/v1"), vault.key_id, clock)
-        revocations = Revocations(db, clock, settings.access_token_ttl)
+        revocations = Revocations(db, clock, settings.access_token_ttl, settings.admin_token_ttl)
         await revocations.load()
         sessions = Sessions(
             signer,

@@ -1,7 +1,8 @@
 """Two `minibase serve` processes on one database (SQLite or PostgreSQL). A role removed, a
 refresh token reused, or a user signed out everywhere through one of them, and the other refuses
 the access tokens that change voided within about two seconds — although it had verified (and
-cached) them before. Wrong admin passwords sent to both add up to one lockout."""
+cached) them before; so does an admin token signed out on the other. Wrong admin passwords sent
+to both add up to one lockout."""
 
 from __future__ import annotations
 
@@ -126,6 +127,22 @@ async def test_a_revocation_on_one_server_stops_the_token_on_the_other(
         assert (await http.get(drafts, headers=bearer(tablet["access_token"]))).status_code == 200
         await http.post(f"{a.url}/api/admin/users/{user['id']}/revoke", headers=admin)
         await refused_within(http, drafts, tablet["access_token"])
+
+
+async def test_an_admin_signed_out_on_one_server_is_refused_on_the_other(
+    servers: tuple[RunningServer, RunningServer],
+) -> None:
+    a, b = servers
+    admin = admin_headers(a)
+    token = admin["Authorization"].removeprefix("Bearer ")
+    async with httpx.AsyncClient(timeout=10) as http:
+        collections = f"{b.url}/api/admin/collections"
+        assert (await http.get(collections, headers=admin)).status_code == 200  # B caches it
+        signed_out = await http.post(f"{a.url}/api/admin/logout", headers=admin)
+        assert signed_out.status_code == 204
+        await refused_within(http, collections, token)
+        refused = await http.get(f"{a.url}/api/admin/collections", headers=admin)
+        assert refused.json()["code"] == "auth.token_revoked"
 
 
 async def test_wrong_passwords_sent_to_two_servers_add_up_to_one_lockout(

@@ -18,7 +18,13 @@ import pytest
 import schemathesis
 from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
-from tests.e2e.conftest import RunningServer, admin_headers, start_server, stop_server
+from tests.e2e.conftest import (
+    ADMIN_PW,
+    RunningServer,
+    admin_headers,
+    start_server,
+    stop_server,
+)
 
 from minibase.app import endpoints
 from minibase.http.openapi import build_openapi
@@ -110,6 +116,9 @@ CONFIG = {
 }
 # (METHOD, path) -> who may call it, from the routes' own declarations
 ACCESS = {(e.method, e.path): e.access for e in endpoints()}
+# Operations that end the session of the admin token they are sent with: each gets a token of
+# its own, so that the operations after them still have a working admin.
+SIGNS_OUT = {("POST", "/api/admin/logout")}
 
 
 @dataclass(frozen=True)
@@ -122,11 +131,18 @@ class Target:
         if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
             return {}  # its headers are the test (a missing or malformed Authorization): as made
         access = ACCESS.get((case.method.upper(), case.path), "optional")
+        if (case.method.upper(), case.path) in SIGNS_OUT:
+            return self.another_admin_sign_in()
         if access == "admin":
             return self.admin
         if access in ("user", "optional"):
             return self.user
         return {}
+
+    def another_admin_sign_in(self) -> dict[str, str]:
+        body = {"email": "me@example.com", "password": ADMIN_PW}
+        signed_in = httpx.post(f"{self.server.url}/api/admin/login", json=body, timeout=10)
+        return {"Authorization": f"Bearer {signed_in.raise_for_status().json()['token']}"}
 
 
 def _seed(url: str, admin: dict[str, str]) -> dict[str, str]:

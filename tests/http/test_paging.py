@@ -23,6 +23,8 @@ ADMIN_LISTS = (
     "/api/admin/push/wechat/{appid}/messages",
     "/api/admin/pay/events",
     "/api/admin/collections/{name}/files",
+    "/api/admin/content/media-checks",
+    "/api/admin/qrcodes",
 )
 # Called by WeChat, which may add parameters of its own: those are not a caller's mistakes.
 PLATFORM_CALLS = frozenset({"/api/push/wechat/{appid}"})

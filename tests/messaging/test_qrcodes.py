@@ -298,3 +298,59 @@ async def test_the_openapi_document_says_the_answer_is_an_image(client: httpx.As
     assert document["paths"]["/api/admin/qrcodes"]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"]["required"] == ["appid", "scene"]
+
+
+async def test_kept_codes_are_listed_newest_first_with_their_parameters_but_not_their_images(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    services: Services,
+    admin: Actor,
+) -> None:
+    await _app(register_app, sandbox)
+    await register_app("wechat", "wx-other")
+    ids = [
+        (await _code(client, admin, appid=APPID, scene=f"id={n}")).headers["x-qr-code-id"]
+        for n in range(3)
+    ]
+    other = (await _code(client, admin, appid="wx-other", scene="x")).headers["x-qr-code-id"]
+    async with services.db.transaction() as conn:  # a code another process is still making
+        await conn.execute(
+            "INSERT INTO qr_codes (id, platform, appid, params_hash, params, maker, making_until,"
+            f" created) VALUES ('~making', 'wechat', ?, 'h', {conn.dialect.json_param()}, 'p',"
+            " 0, '2026-01-01T00:00:00Z')",
+            APPID,
+            orjson.dumps({"scene": "soon"}).decode(),
+        )
+    codes = "/api/admin/qrcodes"
+
+    page = await client.get(codes, params={"limit": "2"}, headers=admin.headers)
+    assert page.status_code == 200, page.text
+    assert [code["id"] for code in page.json()["items"]] == [other, ids[2]]
+    rest = await client.get(
+        codes, params={"limit": "2", "before": page.json()["next_before"]}, headers=admin.headers
+    )
+    assert [code["id"] for code in rest.json()["items"]] == [ids[1], ids[0]]
+    assert rest.json()["next_before"] is None
+    in_app = await client.get(codes, params={"appid": APPID}, headers=admin.headers)
+    assert [code["id"] for code in in_app.json()["items"]] == ids[::-1]
+
+    listed = in_app.json()["items"][0]
+    image = await client.get(listed["url"], headers=admin.headers)
+    assert listed == {
+        "id": ids[2],
+        "appid": APPID,
+        "scene": "id=2",
+        "page": None,
+        "check_path": True,
+        "env_version": "release",
+        "width": 430,
+        "auto_color": False,
+        "line_color": {"r": 0, "g": 0, "b": 0},
+        "is_hyaline": False,
+        "content_type": "image/png",
+        "etag": image.headers["etag"],
+        "size": len(image.content),
+        "created": listed["created"],
+        "url": f"/api/admin/qrcodes/{ids[2]}",
+    }

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from minibase.auth.caller import Caller
 from minibase.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from minibase.auth.revocations import Revocations, revoke_sessions
+from minibase.auth.tokens import TokenClaims, TokenSigner
 from minibase.clock import Clock, isoformat
 from minibase.errors import ApiError
 from minibase.ids import IdGenerator
@@ -82,3 +84,25 @@ async def authenticate_admin(db: Database, email: str, password: str) -> Admin:
 
 async def admin_exists(db: Database, admin_id: str) -> bool:
     return await db.fetch_value("SELECT 1 FROM admins WHERE id = ?", admin_id) is not None
+
+
+def issue_admin_token(signer: TokenSigner, ids: IdGenerator, admin: Admin, ttl: int) -> str:
+    """An admin token with a session of its own (`sid`, random), which signing out ends."""
+    return signer.issue(admin.caller(), ttl, sid=ids.token(16))
+
+
+async def sign_out_admin(
+    db: Database, clock: Clock, revocations: Revocations, claims: TokenClaims
+) -> None:
+    """End the session of an admin token: it answers `auth.token_revoked` on every process
+    within a second, until it would have expired."""
+    if claims.session is None:
+        raise ApiError(
+            "auth.token_not_revocable",
+            400,
+            "this admin token has no session to end (issued before sign-out existed);"
+            " it stays valid until it expires",
+        )
+    async with db.transaction() as conn:
+        await revoke_sessions(conn, clock, [claims.session], revocations.horizon)
+    revocations.changed()

@@ -10,10 +10,13 @@ revocation list in memory and re-reads it within a second of any change, through
   and tokens carry the version they were issued at (`ver`). Counting, not comparing issue
   times, so a token issued in the same second just after the change works and one issued just
   before does not, whatever the clocks of the instances say;
-- revoked sessions (refresh families, the tokens' `sid`): reuse of a refresh token, logout.
+- revoked sessions (refresh families, the tokens' `sid`): reuse of a refresh token, logout;
+  and the sessions of admins who signed out (an admin token's `sid`).
 
 Both answer `auth.token_revoked`. Entries of the last two matter only while a token issued
-before them can live, so they are read back for `access_token_ttl` (+ a margin) only.
+before them can live, so they are read back for `access_token_ttl` (+ a margin) only — and
+revoked sessions for the longer of `access_token_ttl` and `admin_token_ttl` (+ the margin),
+since an admin token lives `admin_token_ttl`.
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ class Revocations:
         db: Database,
         clock: Clock,
         access_ttl: float,
+        admin_ttl: float = 0.0,
         check_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._horizon = access_ttl + CLOCK_MARGIN
+        self._versions_horizon = access_ttl + CLOCK_MARGIN
+        self._horizon = max(access_ttl, admin_ttl) + CLOCK_MARGIN
         self._users: frozenset[str] = frozenset()
         self._versions: dict[str, int] = {}  # user id -> the lowest token version still good
         self._sessions: frozenset[str] = frozenset()
@@ -51,12 +56,15 @@ class Revocations:
 
     @property
     def horizon(self) -> float:
-        """Seconds after which a voided version or a revoked session stops nothing."""
+        """Seconds after which a revoked session (a user's or an admin's) stops nothing: the
+        longest an access token lives, + CLOCK_MARGIN. A voided version stops nothing after
+        `access_ttl` + CLOCK_MARGIN already."""
         return self._horizon
 
     async def load(self) -> None:
         version = await self._watch.current()
-        oldest = self._clock.now() - timedelta(seconds=self._horizon)
+        now = self._clock.now()
+        oldest = now - timedelta(seconds=self._versions_horizon)
         cutoff = oldest.timestamp()
         # a deleted user cannot refresh: once their last token has expired, they stop nothing
         users = await self._db.fetch_all(
@@ -67,7 +75,8 @@ class Revocations:
             "SELECT id, token_version FROM users WHERE tokens_voided_at > ?", cutoff
         )
         sessions = await self._db.fetch_all(
-            "SELECT family_id FROM revoked_sessions WHERE revoked_at > ?", cutoff
+            "SELECT family_id FROM revoked_sessions WHERE revoked_at > ?",
+            now.timestamp() - self._horizon,
         )
         self._users = frozenset(row[0] for row in users)
         self._versions = {row[0]: int(row[1]) for row in voided}
@@ -86,6 +95,13 @@ class Revocations:
     async def check(self, claims: TokenClaims) -> None:
         """ApiError 401 when the token was revoked; O(1), no query between checks."""
         caller = claims.caller
+        if caller.is_admin and claims.session is not None:
+            await self._watch.refresh_if_stale()
+            if claims.session in self._sessions:
+                raise ApiError(
+                    "auth.token_revoked", 401, "this admin token was signed out; sign in again"
+                )
+            return
         if not caller.is_user or caller.id is None:
             return
         await self._watch.refresh_if_stale()

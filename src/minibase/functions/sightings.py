@@ -52,6 +52,13 @@ async def due_after(
     return {key[0]: max(start, parse_iso(since[key])) for key in wanted}
 
 
+async def last_looked(db: Database) -> datetime | None:
+    """When a scheduler (any instance) last recorded its schedules, about once a REFRESH
+    while one runs (None: never)."""
+    looked = await db.fetch_value("SELECT value FROM meta WHERE key = ?", _LOOKED)
+    return parse_iso(looked) if looked else None
+
+
 async def _record(
     db: Database, wanted: list[Key], now: datetime, window: timedelta
 ) -> dict[Key, str]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from starlette.requests import Request
 
 from minibase.auth.caller import ANONYMOUS, Caller
+from minibase.auth.tokens import TokenClaims
 from minibase.errors import ApiError
 from minibase.services import Services
 
@@ -20,21 +21,32 @@ def services_of(request: Request) -> Services:
 async def caller_of(request: Request) -> Caller:
     """The caller; anonymous without a token; 401 with a bad or expired one, or a revoked one
     (its user disabled or deleted, its roles changed, its session ended)."""
+    claims = await claims_of(request)
+    return ANONYMOUS if claims is None else claims.caller
+
+
+async def claims_of(request: Request) -> TokenClaims | None:
+    """What the request's access token claims (its caller, session, expiry); None without one."""
     header = request.headers.get("authorization")
     if not header:
-        return ANONYMOUS
+        return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
-    return await caller_for_token(services_of(request), token.strip())
+    return await claims_for_token(services_of(request), token.strip())
 
 
 async def caller_for_token(services: Services, token: str) -> Caller:
     """The caller an access token names, if it is valid and not revoked: every path that
     accepts an access token (HTTP routes, and any socket that carries one) checks it here."""
+    return (await claims_for_token(services, token)).caller
+
+
+async def claims_for_token(services: Services, token: str) -> TokenClaims:
+    """What a valid, unrevoked access token claims (its caller, session, expiry)."""
     claims = services.signer.verify(token)
     await services.revocations.check(claims)
-    return claims.caller
+    return claims
 
 
 async def require_user(request: Request) -> Caller:
@@ -55,12 +67,17 @@ async def require_user_or_admin(request: Request) -> Caller:
 
 
 async def require_admin(request: Request) -> Caller:
-    caller = await caller_of(request)
-    if not caller.is_admin:
-        if caller.kind == "anonymous":
-            raise ApiError("auth.required", 401, "this route needs an admin token")
+    return (await require_admin_token(request)).caller
+
+
+async def require_admin_token(request: Request) -> TokenClaims:
+    """What the caller's admin token claims (its caller, its session)."""
+    claims = await claims_of(request)
+    if claims is None:
+        raise ApiError("auth.required", 401, "this route needs an admin token")
+    if not claims.caller.is_admin:
         raise ApiError("auth.admin_required", 403, "this route needs an admin token")
-    return caller
+    return claims
 
 
 def client_address(request: Request) -> str:

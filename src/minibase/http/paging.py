@@ -52,10 +52,15 @@ def state_param(states: Sequence[str], what: str) -> QueryParam:
 
 def state_filter(request: Request, states: Sequence[str]) -> str | None:
     """The `state` query parameter, one of `states` or absent (400 naming them otherwise)."""
-    state = request.query_params.get("state")
-    if state is not None and state not in states:
-        raise ApiError("request.invalid_query", 400, f"state must be one of {', '.join(states)}")
-    return state
+    return choice_filter(request, "state", states)
+
+
+def choice_filter(request: Request, name: str, choices: Sequence[str]) -> str | None:
+    """A query parameter that is one of `choices` or absent (400 naming them otherwise)."""
+    value = request.query_params.get(name)
+    if value is not None and value not in choices:
+        raise ApiError("request.invalid_query", 400, f"{name} must be one of {', '.join(choices)}")
+    return value
 
 
 def page_limit(request: Request, default: int = 20) -> int:

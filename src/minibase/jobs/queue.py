@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from minibase.clock import Clock, isoformat
+from minibase.clock import Clock, isoformat, parse_iso
 from minibase.ids import IdGenerator
 from minibase.jobs.job import (
     COLUMNS,
@@ -303,6 +303,15 @@ class JobQueue:
         )
         found = {str(row[0]): int(row[1]) for row in rows}
         return {state.value: found.get(state.value, 0) for state in JobState}
+
+    async def oldest_due(self) -> datetime | None:
+        """When the queued job that has waited longest to run became due (None: none is due;
+        a retry or a job scheduled for later waits for its time, not for a worker)."""
+        due = await self._db.fetch_value(
+            "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND run_at <= ?",
+            isoformat(self._clock.now()),
+        )
+        return None if due is None else parse_iso(due)
 
     async def purge(
         self,

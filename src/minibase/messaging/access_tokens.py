@@ -155,5 +155,10 @@ class AccessTokens:
         self._cache.pop((app.platform, app.appid), None)
         await self.get(app)
 
+    async def ping_store(self) -> None:
+        """Reach the shared store the tokens are kept in (the database or Redis); raises when
+        it cannot be reached."""
+        await self._store.ping()
+
     async def close(self) -> None:
         await self._store.close()

@@ -39,6 +39,7 @@ from minibase.messaging.content_verdicts import (
     SEVERITY,
     MediaCheck,
     TextVerdict,
+    list_media_checks,
     pieces,
 )
 from minibase.platforms import CONTENT_SCENES, ContentVerdict, PlatformError
@@ -364,6 +365,13 @@ class ContentChecks:
         if row is None:
             raise ApiError("content.not_found", 404, f"no media check {trace_id!r}")
         return MediaCheck.from_row(row)
+
+    async def list_media_checks(
+        self, *, before: str | None = None, limit: int = 20, **filters: str | None
+    ) -> list[MediaCheck]:
+        """For admins: newest first, filtered by user, platform, appid, media_type, state."""
+        async with self._services.db.reader() as reader:
+            return await list_media_checks(reader, before=before, limit=limit, **filters)
 
     async def record_media_result(self, appid: str, event: Mapping[str, Any]) -> MediaCheck | None:
         """Store a `wxa_media_check` push event's verdict on its pending check (once: a

@@ -1,6 +1,6 @@
 """What content checks answer: a text's verdict, and a media check as its row keeps it
 (`content_media_checks`: pending until a WeChat verdict is pushed, or decided at once on
-Douyin), and the pieces a long text is checked in."""
+Douyin), pages of those rows for admins, and the pieces a long text is checked in."""
 
 from __future__ import annotations
 
@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from minibase.platforms import CONTENT_LABELS, ContentVerdict
-from minibase.store.database import Row, json_column
+from minibase.store.database import Connection, Row, json_column
 
 PIECE = 2500  # characters one msgSecCheck call takes (Douyin's antidirt names no limit)
 OVERLAP = 100
 SEVERITY: Mapping[str, int] = {"pass": 0, "review": 1, "risky": 2}
+MEDIA_STATES = ("pending", "pass", "review", "risky")
+# list filter -> column
+MEDIA_FILTERS = {
+    "user": "user_id",
+    "platform": "platform",
+    "appid": "appid",
+    "media_type": "media_type",
+    "state": "state",
+}
 COLUMNS = (
     "trace_id, platform, appid, user_id, media_url, media_type, scene, state, label, detail,"
     " created, updated, checked_at"
@@ -102,6 +111,32 @@ class MediaCheck:
             "updated": self.updated,
             "checked_at": self.checked_at,
         }
+
+
+async def list_media_checks(
+    reader: Connection, *, before: str | None, limit: int, **filters: str | None
+) -> list[MediaCheck]:
+    """Newest first (by `created`, then trace_id), filtered by any of MEDIA_FILTERS; `before`
+    is the trace_id of the last check of the page before (none follow an unknown one)."""
+    given = {MEDIA_FILTERS[name]: value for name, value in filters.items() if value is not None}
+    conditions = [f"{column} = ?" for column in given]
+    args: list[Any] = list(given.values())
+    if before is not None:
+        anchor = await reader.fetch_value(
+            "SELECT created FROM content_media_checks WHERE trace_id = ?", before
+        )
+        if anchor is None:  # as an id below every other: nothing comes after it
+            return []
+        conditions.append("(created < ? OR (created = ? AND trace_id < ?))")
+        args += [anchor, anchor, before]
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    rows = await reader.fetch_all(
+        f"SELECT {COLUMNS} FROM content_media_checks{where}"
+        " ORDER BY created DESC, trace_id DESC LIMIT ?",
+        *args,
+        limit,
+    )
+    return [MediaCheck.from_row(row) for row in rows]
 
 
 def pieces(content: str) -> list[str]:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from minibase.services import Services
 
 COLUMNS = "id, platform, appid, params, content_type, etag, size, image, created"
+LISTED_COLUMNS = "id, platform, appid, params, content_type, etag, size, created"
 WAIT_STEP = 0.05  # seconds between two looks while another process makes the code
 _FIELDS = frozenset(
     {
@@ -70,7 +71,9 @@ def _invalid(message: str) -> ApiError:
 
 
 @dataclass(frozen=True)
-class QrCode:
+class KeptCode:
+    """A kept code as a list shows it: its parameters and the URL of its image (not the image)."""
+
     id: str
     platform: str
     appid: str
@@ -79,6 +82,36 @@ class QrCode:
     etag: str  # quoted, as the ETag header carries it
     size: int
     created: str
+
+    @classmethod
+    def from_listed(cls, row: Row) -> KeptCode:
+        """From a row of LISTED_COLUMNS."""
+        return cls(
+            id=row[0],
+            platform=row[1],
+            appid=row[2],
+            params=json_column(row[3]),
+            content_type=row[4],
+            etag=row[5],
+            size=int(row[6]),
+            created=row[7],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "appid": self.appid,
+            **self.params,
+            "content_type": self.content_type,
+            "etag": self.etag,
+            "size": self.size,
+            "created": self.created,
+            "url": f"/api/admin/qrcodes/{self.id}",
+        }
+
+
+@dataclass(frozen=True)
+class QrCode(KeptCode):
     image: bytes = field(repr=False)
     made: bool = False  # True when this request asked the platform for it
 
@@ -97,18 +130,6 @@ class QrCode:
             created=row[8],
             made=made,
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "appid": self.appid,
-            **self.params,
-            "content_type": self.content_type,
-            "etag": self.etag,
-            "size": self.size,
-            "created": self.created,
-            "url": f"/api/admin/qrcodes/{self.id}",
-        }
 
 
 def _boolean(body: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -300,6 +321,26 @@ class QrCodes:
         if row is None or row[7] is None:  # the claim was taken over and given up meanwhile
             raise ApiError("platform.unavailable", 503, "wechat: the code was not kept; retry")
         return QrCode.from_row(row, made=filled == 1)
+
+    async def list(
+        self, *, before: str | None = None, limit: int = 20, appid: str | None = None
+    ) -> list[KeptCode]:
+        """Kept codes (not claims still being made), newest first, without their images."""
+        conditions, args = ["image IS NOT NULL"], []
+        if appid is not None:
+            conditions.append("appid = ?")
+            args.append(appid)
+        if before is not None:
+            conditions.append("id < ?")
+            args.append(before)
+        async with self._services.db.reader() as reader:
+            rows = await reader.fetch_all(
+                f"SELECT {LISTED_COLUMNS} FROM qr_codes WHERE {' AND '.join(conditions)}"
+                " ORDER BY id DESC LIMIT ?",
+                *args,
+                limit,
+            )
+        return [KeptCode.from_listed(row) for row in rows]
 
     async def get(self, code_id: str) -> QrCode:
         async with self._services.db.reader() as reader:

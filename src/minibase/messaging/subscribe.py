@@ -233,6 +233,14 @@ class SubscribeMessages:
             rows = await reader.fetch_all(sql, *args)
         return [SubscribeMessage.from_row(row) for row in rows]
 
+    async def counts(self) -> dict[str, int]:
+        """How many messages are in each state (every state, zeros included)."""
+        rows = await self._services.db.fetch_all(
+            "SELECT state, COUNT(*) FROM subscribe_messages GROUP BY state"
+        )
+        found = {str(row[0]): int(row[1]) for row in rows}
+        return {state: found.get(state, 0) for state in STATES}
+
     async def send(self, job: Job) -> None:
         """The job: send once; a lasting refusal fails the message, the rest is retried."""
         services = self._services

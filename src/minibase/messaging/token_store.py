@@ -80,6 +80,9 @@ class TokenStore(Protocol):
 
     async def unlock(self, key: str, owner: str) -> None: ...
 
+    async def ping(self) -> None:
+        """Reach the store; raises (OSError, a driver's error) when it cannot be reached."""
+
     async def close(self) -> None: ...
 
 
@@ -188,6 +191,9 @@ class DatabaseTokenStore:
                 owner,
             )
 
+    async def ping(self) -> None:
+        await self._db.ping()
+
     async def close(self) -> None:
         """The database is the services' own."""
 
@@ -286,6 +292,9 @@ class RedisTokenStore:
 
     async def unlock(self, key: str, owner: str) -> None:
         await self._redis.eval(_DELETE_IF, 1, f"{self._prefix}:token-lock:{key}", owner)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from minibase.app import MinibaseApp, create_app
-from minibase.auth.admins import insert_admin
+from minibase.auth.admins import insert_admin, issue_admin_token
 from minibase.auth.apps import check_app, save_app
 from minibase.auth.passwords import hash_password
 from minibase.auth.users import insert_user
@@ -154,7 +154,9 @@ async def admin(services: Services, _admin_password_hash: str) -> Actor:
     found = await insert_admin(
         services.db, services.clock, services.ids, ADMIN_EMAIL, _admin_password_hash
     )
-    token = services.signer.issue(found.caller(), services.settings.admin_token_ttl)
+    token = issue_admin_token(
+        services.signer, services.ids, found, services.settings.admin_token_ttl
+    )
     return Actor(found.id, token)
 
 

@@ -1,13 +1,13 @@
-"""Admin sign-in."""
+"""Admin sign-in and sign-out."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minibase.auth.admins import authenticate_admin
+from minibase.auth.admins import authenticate_admin, issue_admin_token, sign_out_admin
 from minibase.errors import ApiError
-from minibase.http.auth import client_address, services_of
+from minibase.http.auth import client_address, require_admin_token, services_of
 from minibase.http.json import json_response, read_object
 from minibase.http.routing import Routes
 
@@ -58,7 +58,24 @@ async def admin_login(request: Request) -> Response:
         failures={"auth.invalid_credentials"},
     )
     ttl = services.settings.admin_token_ttl
-    token = services.signer.issue(admin.caller(), ttl)
+    token = issue_admin_token(services.signer, services.ids, admin, ttl)
     return json_response(
         {"token": token, "expires_in": ttl, "admin": {"id": admin.id, "email": admin.email}}
     )
+
+
+@routes.add(
+    "POST",
+    "/api/admin/logout",
+    "Sign out: the admin token of this request stops working, on every instance",
+    access="admin",
+    responses={
+        204: ("Signed out", None),
+        400: ("A token issued before sign-out existed: it has no session to end", None),
+    },
+)
+async def admin_logout(request: Request) -> Response:
+    claims = await require_admin_token(request)
+    services = services_of(request)
+    await sign_out_admin(services.db, services.clock, services.revocations, claims)
+    return Response(status_code=204)

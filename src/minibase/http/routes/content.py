@@ -13,10 +13,20 @@ from starlette.responses import Response
 
 from minibase.auth.caller import Caller
 from minibase.errors import ApiError
-from minibase.http.auth import caller_of, require_user_or_admin, services_of
+from minibase.http.auth import caller_of, require_admin, require_user_or_admin, services_of
 from minibase.http.json import json_response, read_object
+from minibase.http.paging import (
+    PAGE,
+    choice_filter,
+    declared_only,
+    next_page,
+    page_answer,
+    page_limit,
+    state_param,
+)
 from minibase.http.routing import Routes
-from minibase.messaging.content import CONTENT_PLATFORMS, unchecked_platform
+from minibase.messaging.content import CONTENT_PLATFORMS, MEDIA_TYPES, unchecked_platform
+from minibase.messaging.content_verdicts import MEDIA_STATES
 
 routes = Routes("content")
 
@@ -49,6 +59,7 @@ MEDIA_CHECK = {
         "label": {"type": ["integer", "null"]},
         "label_name": {"type": ["string", "null"]},
         "detail": {"type": ["array", "null"], "items": {"type": "object"}},
+        "created": {"type": "string", "format": "date-time"},
         "checked_at": {"type": ["string", "null"]},
     },
 }
@@ -164,3 +175,45 @@ async def get_media_check(request: Request) -> Response:
     if not caller.is_admin and check.user_id != caller.id:
         raise ApiError("content.not_found", 404, f"no media check {trace_id!r}")
     return json_response(check.to_json())
+
+
+# filter -> its choices (None: any string)
+MEDIA_CHECK_FILTERS: dict[str, tuple[str, ...] | None] = {
+    "state": MEDIA_STATES,
+    "media_type": tuple(MEDIA_TYPES),
+    "platform": CONTENT_PLATFORMS,
+    "user": None,
+    "appid": None,
+}
+MEDIA_CHECK_QUERY = (
+    state_param(MEDIA_STATES, "checks"),
+    ("media_type", "image or audio", {"enum": list(MEDIA_TYPES)}),
+    ("platform", "the platform that checks", {"enum": list(CONTENT_PLATFORMS)}),
+    ("user", "whose content it is (user id)", {"type": "string"}),
+    ("appid", "the app checked through", {"type": "string"}),
+    *PAGE,
+)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/content/media-checks",
+    "Media checks, newest first, filtered by state, media type, platform, user or app",
+    access="admin",
+    query=MEDIA_CHECK_QUERY,
+    responses={200: ("Media checks", page_answer(MEDIA_CHECK, "before"))},
+)
+async def list_media_checks(request: Request) -> Response:
+    await require_admin(request)
+    declared_only(request, MEDIA_CHECK_QUERY)
+    limit = page_limit(request)
+    filters = {
+        name: choice_filter(request, name, choices) if choices else request.query_params.get(name)
+        for name, choices in MEDIA_CHECK_FILTERS.items()
+    }
+    fetched = await services_of(request).content.list_media_checks(
+        before=request.query_params.get("before"), limit=limit + 1, **filters
+    )
+    checks, next_before = next_page(fetched, limit, lambda check: check.trace_id)
+    items = [check.to_json() for check in checks]
+    return json_response({"items": items, "next_before": next_before})

@@ -1,12 +1,15 @@
-"""Liveness and readiness for load balancers."""
+"""Liveness and readiness for load balancers; an operator's report for admins."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase import __version__
-from minibase.http.auth import services_of
+from minibase.health import health_report
+from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response
 from minibase.http.routing import Routes
 from minibase.store.database import DatabaseUnavailable
@@ -38,3 +41,84 @@ async def health(request: Request) -> Response:
         return json_response(body, 503)
     body = {"status": "ok", "database": services.db.dialect.name, "version": __version__}
     return json_response(body)
+
+
+_MS = {"type": ["number", "null"], "description": "a timed round trip, null if unreachable"}
+_STORE_PROPERTIES: dict[str, Any] = {
+    "location": {"type": ["string", "null"], "description": "with any password masked"},
+    "reachable": {"type": "boolean"},
+    "round_trip_ms": _MS,
+}
+_COUNTS = {"type": ["object", "null"], "additionalProperties": {"type": "integer"}}
+_REPORT = {
+    "type": "object",
+    "required": ["status", "version", "uptime_seconds", "database", "cache", "storage", "jobs"],
+    "properties": {
+        "status": {"enum": ["ok", "degraded"], "description": "degraded: a store is unreachable"},
+        "version": {"type": "string"},
+        "started": {"type": "string", "format": "date-time"},
+        "uptime_seconds": {"type": "number"},
+        "database": {
+            "type": "object",
+            "properties": {
+                "engine": {"enum": ["sqlite", "postgres"]},
+                **_STORE_PROPERTIES,
+                "schema": {
+                    "type": ["object", "null"],
+                    "properties": {
+                        "version": {"type": "integer"},
+                        "name": {"type": ["string", "null"]},
+                        "applied_at": {"type": ["string", "null"]},
+                        "latest_known": {"type": "integer"},
+                    },
+                },
+            },
+        },
+        "cache": {
+            "type": "object",
+            "properties": {"kind": {"enum": ["database", "redis"]}, **_STORE_PROPERTIES},
+        },
+        "storage": {
+            "type": "object",
+            "properties": {
+                "kind": {"enum": ["disk", "s3"]},
+                "location": {"type": "string"},
+                "bucket": {"type": "string"},
+                "region": {"type": "string"},
+            },
+        },
+        "jobs": {
+            "type": "object",
+            "properties": {
+                "runs_here": {"type": "boolean"},
+                "counts": _COUNTS,
+                "oldest_due_seconds": {
+                    "type": ["number", "null"],
+                    "description": "how long the queued job due longest ago has waited",
+                },
+            },
+        },
+        "scheduler": {
+            "type": "object",
+            "properties": {
+                "runs_here": {"type": "boolean"},
+                "interval_seconds": {"type": "number"},
+                "last_looked": {"type": ["string", "null"]},
+            },
+        },
+        "messages": _COUNTS,
+    },
+}
+
+
+@routes.add(
+    "GET",
+    "/api/admin/health",
+    "What an operator needs to know about this instance: version, uptime, the database, the"
+    " cache, file storage, jobs, the scheduler and the message outbox (no secrets)",
+    access="admin",
+    responses={200: ("The report (also when a store is unreachable: see status)", _REPORT)},
+)
+async def admin_health(request: Request) -> Response:
+    await require_admin(request)
+    return json_response(await health_report(services_of(request)))

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minibase.http.auth import require_admin, services_of
-from minibase.http.json import read_object
+from minibase.http.json import json_response, read_object
+from minibase.http.paging import PAGE, declared_only, next_page, page_answer, page_limit
 from minibase.http.routing import Routes, nullable
 from minibase.platforms.wechat.links import SCENE
 
@@ -42,6 +43,27 @@ CODE_BODY = {
     },
     "additionalProperties": False,
 }
+KEPT_CODE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "appid": {"type": "string"},
+        "scene": {"type": "string"},
+        "page": {"type": ["string", "null"], "description": "null: the home page"},
+        "check_path": {"type": "boolean"},
+        "env_version": {"enum": ["release", "trial", "develop"]},
+        "width": {"type": "integer"},
+        "auto_color": {"type": "boolean"},
+        "line_color": {"anyOf": [COLOUR, {"type": "null"}]},
+        "is_hyaline": {"type": "boolean"},
+        "content_type": {"type": "string"},
+        "etag": {"type": "string"},
+        "size": {"type": "integer", "description": "bytes of the image"},
+        "created": {"type": "string", "format": "date-time"},
+        "url": {"type": "string", "description": "where the image is (GET, admin)"},
+    },
+}
+LIST_QUERY = (("appid", "the codes of this app", {"type": "string"}), *PAGE)
 # Codes are permanent on the platform and kept here: the same id is always the same image.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
 
@@ -73,6 +95,27 @@ async def make_qrcode(request: Request) -> Response:
     code = await services.qrcodes.make(body)
     status = 201 if code.made else 200
     return Response(code.image, status, _headers(code.id, code.etag), code.content_type)
+
+
+@routes.add(
+    "GET",
+    "/api/admin/qrcodes",
+    "Kept mini program codes, newest first: their parameters and image URL, not the images",
+    access="admin",
+    query=LIST_QUERY,
+    responses={200: ("Codes", page_answer(KEPT_CODE, "before"))},
+)
+async def list_qrcodes(request: Request) -> Response:
+    await require_admin(request)
+    declared_only(request, LIST_QUERY)
+    limit = page_limit(request)
+    fetched = await services_of(request).qrcodes.list(
+        before=request.query_params.get("before"),
+        limit=limit + 1,
+        appid=request.query_params.get("appid"),
+    )
+    codes, next_before = next_page(fetched, limit, lambda code: code.id)
+    return json_response({"items": [code.to_json() for code in codes], "next_before": next_before})
 
 
 @routes.add(

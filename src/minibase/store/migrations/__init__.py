@@ -105,6 +105,21 @@ async def pending(db: Database) -> list[Migration]:
     return [m for m in MIGRATIONS if m.version not in done]
 
 
+@dataclass(frozen=True)
+class Applied:
+    version: int
+    name: str
+    applied_at: str
+
+
+async def last_applied(db: Database) -> Applied | None:
+    """The newest migration applied to the database (None before the first)."""
+    row = await db.fetch_one(
+        "SELECT version, name, applied_at FROM schema_migrations ORDER BY version DESC LIMIT 1"
+    )
+    return None if row is None else Applied(int(row[0]), str(row[1]), str(row[2]))
+
+
 async def ensure_current(db: Database) -> None:
     missing = await pending(db)
     if missing:
