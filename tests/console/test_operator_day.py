@@ -128,6 +128,8 @@ def shop(
         assert taken.json()["code"] == "users.phone_taken"
         merge = {"merge_token": taken.json()["details"]["merge_token"]}
         assert post("/api/auth/merge", merge, again).status_code == 200
+        cat = {"media_url": "https://cdn.example.com/cat.jpg", "media_type": "image"}
+        assert post("/api/content/media-checks", cat, buyer).status_code == 202
         printing = {"order": placed["order"]["id"]}
         started = httpx.post(f"{url}/api/functions/print_receipts", headers=admin, json=printing)
         assert started.status_code == 200, started.text
@@ -294,8 +296,31 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     page.click("text=Message push")
     expect(page.locator("#pushes")).to_contain_text('"Content":"hi"')
     shot(page, "activity-push")
+    page.click("text=Content checks")
+    expect(page.locator("#media-checks tr[data-state='pending']")).to_contain_text("cat.jpg")
+    # a mini program code for the shop's counter, made and kept
+    page.click("text=Mini program codes")
+    page.fill("#code-scene", "table=7")
+    page.fill("#code-page", "pages/menu/menu")
+    page.uncheck("#code-check-path")  # the menu page is not published yet
+    page.click("#make-code button[type=submit]")
+    code = page.locator("#qrcodes li").first
+    expect(code).to_contain_text("table=7")
+    expect(code.locator("img.code")).not_to_have_js_property("naturalWidth", 0)
+    kept = api(running, admin, "/api/admin/qrcodes")["items"]
+    assert [(c["scene"], c["page"]) for c in kept] == [("table=7", "pages/menu/menu")]
+    shot(page, "activity-qrcodes")
+    page.click("text=Health")
+    expect(page.locator("#health-status")).to_have_text("ok")
+    expect(page.locator("#health-database dd[data-fact='engine']")).to_have_text("sqlite")
+    shot(page, "activity-health")
 
-    # sign out: the page forgets the token
+    # sign out: the server ends the token, and the page forgets it
+    token = page.evaluate("JSON.parse(sessionStorage.getItem('minibase.console.session')).token")
     page.click("#sign-out")
     expect(page.locator("#email")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
+    ended = httpx.get(
+        f"{running.url}/api/admin/collections", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert ended.json()["code"] == "auth.token_revoked"

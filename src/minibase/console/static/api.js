@@ -20,6 +20,17 @@ export function signOut() {
   sessionStorage.removeItem(KEY);
 }
 
+/** Ends the admin token on the server too (every instance refuses it from now on), then
+ * here; the page forgets it even when the server cannot be reached. */
+export async function signOutEverywhere() {
+  const current = session();
+  try {
+    if (current) await fetch("/api/admin/logout", { method: "POST", headers: { authorization: `Bearer ${current.token}` } });
+  } finally {
+    signOut();
+  }
+}
+
 export async function signIn(email, password) {
   const answer = await fetch("/api/admin/login", {
     method: "POST",
@@ -34,7 +45,7 @@ export async function signIn(email, password) {
 }
 
 /** The API's JSON answer; throws the server's {code, message} on a refusal. */
-export async function api(method, path, { body, headers = {} } = {}) {
+export async function api(method, path, { body, headers = {}, blob = false } = {}) {
   const current = session();
   if (!current) throw new SessionEnded();
   const answer = await fetch(path, {
@@ -50,6 +61,7 @@ export async function api(method, path, { body, headers = {} } = {}) {
     signOut();
     throw new SessionEnded();
   }
+  if (blob && answer.ok) return answer.blob();
   const text = await answer.text();
   const data = text ? JSON.parse(text) : undefined;
   if (!answer.ok) throw Object.assign(new Error(data?.message ?? answer.statusText), data ?? {});

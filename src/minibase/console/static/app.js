@@ -1,11 +1,11 @@
 // The console: a hash router over a few views, each a function that fetches through the
 // admin API and builds its part of the page with h() (text only, see dom.js).
-import { SessionEnded, api, session, signIn, signOut, upload } from "/_/api.js";
+import { SessionEnded, api, session, signIn, signOutEverywhere, upload } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { currentLanguage, switchLanguage, t } from "/_/i18n.js";
 import { appsView, attempt, confirmButton, jobsView, notice, usersView } from "/_/views_ops.js";
 import { definitionView } from "/_/views_schema.js";
-import { messagesView, pushView } from "/_/views_activity.js";
+import { contentView, healthView, messagesView, pushView, qrcodesView } from "/_/views_activity.js";
 import { merchantsView, orderView, ordersView, reconciliationView, rejectedView } from "/_/views_pay.js";
 
 const root = document.getElementById("app");
@@ -26,7 +26,7 @@ function header() {
     h("button", { type: "button", class: "plain", onclick: () => { switchLanguage(); route(); } },
       t("language")),
     who && h("span", { class: "who" }, who.email),
-    who && h("button", { type: "button", id: "sign-out", onclick: () => { signOut(); location.hash = "#/"; route(); } },
+    who && h("button", { type: "button", id: "sign-out", onclick: async () => { await signOutEverywhere(); location.hash = "#/"; route(); } },
       t("signOut")),
   );
 }
@@ -297,6 +297,9 @@ async function route() {
     else if (parts[0] === "payments" && parts[1] === "merchants") show(main, await merchantsView());
     else if (parts[0] === "payments") show(main, await ordersView(params));
     else if (parts[0] === "activity" && parts[1] === "push") show(main, await pushView(params));
+    else if (parts[0] === "activity" && parts[1] === "content") show(main, await contentView(params));
+    else if (parts[0] === "activity" && parts[1] === "qrcodes") show(main, await qrcodesView(params));
+    else if (parts[0] === "activity" && parts[1] === "health") show(main, await healthView());
     else if (parts[0] === "activity") show(main, await messagesView(params));
     else if (parts[0] === "new-collection") show(main, await definitionView(undefined, ruleTester));
     else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1], ruleTester));
