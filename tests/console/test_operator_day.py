@@ -324,3 +324,33 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
         f"{running.url}/api/admin/collections", headers={"Authorization": f"Bearer {token}"}
     )
     assert ended.json()["code"] == "auth.token_revoked"
+
+
+def test_every_page_speaks_chinese_and_fits_a_phone(
+    browser: Browser, shop: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, admin = shop
+    order = api(running, admin, "/api/admin/pay/orders")["items"][0]["id"]
+    page = browser.new_page(viewport={"width": 375, "height": 740}, locale="zh-CN")
+    page.goto(f"{running.url}/_/")
+    page.fill("#email", "me@example.com")
+    page.fill("#password", ADMIN_PW)
+    page.keyboard.press("Enter")
+    expect(page.locator("nav")).to_contain_text("支付")
+    pages = {
+        "#/collections/purchases/~definition": "#definition-form",
+        "#/users": "#user-query",
+        "#/payments": "#orders",
+        f"#/payments/orders/{order}": "#order-events",
+        "#/payments/merchants": "#merchants",
+        "#/jobs": "#jobs",
+        "#/activity": "#messages",
+        "#/activity/health": "#health-database",
+        "#/apps": "#apps",
+    }
+    for hash_, shown in pages.items():
+        page.goto(f"{running.url}/_/{hash_}")
+        expect(page.locator(shown)).to_be_visible()
+        # wide tables scroll inside their box; the page itself never scrolls sideways
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, hash_
+        shot(page, "phone-zh-" + hash_.split("/")[1])
