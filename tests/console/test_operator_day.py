@@ -7,6 +7,7 @@ checks what the API says happened. Screenshots go to test-artifacts/console/."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,7 +59,9 @@ def shop(
     (cwd / "functions" / "shop.py").write_text(doc_block("payments.md", "python"))
     (cwd / "functions" / "printer.py").write_text(PRINTER)
     (cwd / "printer-on-fire").touch()
-    running = start_server(cwd, "--dev")
+    # reconciliation asks about unpaid orders after 1 s (not 5 min), looked for every second
+    quick = {"MINIBASE_PAY_RECONCILE_AFTER": "1", "MINIBASE_SCHEDULER_INTERVAL": "1"}
+    running = start_server(cwd, "--dev", env=quick)
     try:
         admin = admin_headers(running)
         url = running.url
@@ -85,6 +88,19 @@ def shop(
             "payment": {**placed["payment"], "appid": "wxdemo"},
         }
         assert httpx.post(f"{url}/_sandbox/control/wechatpay/pay", json=paid).status_code == 200
+        # a second coffee, paid, but WeChat Pay's notification never arrives
+        lost = httpx.post(
+            f"{url}/api/pay/orders",
+            headers=buyer,
+            json={"product": "coffee", "idempotency_key": "cart-2"},
+        ).json()
+        unheard = {
+            "mchid": "1900000109",
+            "out_trade_no": lost["order"]["out_trade_no"],
+            "payment": {**lost["payment"], "appid": "wxdemo"},
+            "notify": {"times": 0},
+        }
+        assert httpx.post(f"{url}/_sandbox/control/wechatpay/pay", json=unheard).status_code == 200
         forged = httpx.post(
             f"{url}/_sandbox/control/wechatpay/notify",
             json={"mchid": "1900000109", "out_trade_no": paid["out_trade_no"], "tamper": True},
@@ -209,8 +225,16 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     )
     shot(page, "collection-form")
 
-    # morning: a refund asked for by ann, for her coffee
-    order = api(running, admin, "/api/admin/pay/orders?state=paid")["items"][0]
+    # overnight, reconciliation asked WeChat Pay about the coffee whose notification was lost
+    deadline = time.monotonic() + 20
+    while not (settled := api(running, admin, "/api/admin/pay/events?source=reconcile")["items"]):
+        assert time.monotonic() < deadline, "reconciliation never ran"
+        time.sleep(0.2)
+    (found,) = settled
+
+    # morning: a refund asked for by ann, for her first coffee
+    paid = api(running, admin, "/api/admin/pay/orders?state=paid")["items"]
+    order = next(order for order in paid if order["id"] != found["order"])
     page.click("nav >> text=Payments")
     row = page.locator(f"#orders tr[data-id='{order['id']}']")
     expect(row).to_contain_text("¥18.00")
@@ -236,6 +260,15 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     page.click("button.confirm")
     expect(page.locator("#order-problem")).to_contain_text(re.compile("refund", re.I))
     assert len(api(running, admin, f"/api/admin/pay/orders/{order['id']}")["refunds"]) == 1
+
+    # the coffee whose notification was lost: reconciliation asked WeChat Pay, and it is paid
+    page.click("nav >> text=Payments")
+    page.click("text=Reconciliation")
+    expect(page.locator("#reconciled tr[data-kind='paid']")).to_contain_text(found["order"])
+    assert (
+        api(running, admin, f"/api/admin/pay/orders/{found['order']}")["order"]["state"] == "paid"
+    )
+    shot(page, "payments-reconciliation")
 
     # the forged report the server refused overnight
     page.click("nav >> text=Payments")

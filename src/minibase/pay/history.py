@@ -30,11 +30,13 @@ async def events(
     *,
     order: str | None = None,
     kind: str | None = None,
+    source: str | None = None,
     before: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Newest first: created, paid, closed, rejected, refund_requested, refund_succeeded ...;
-    `before` is the last id of the page before."""
+    `source` is where a change came from (notification, reconcile, query, admin); `before` is
+    the last id of the page before."""
     sql, args = newest_first(
         "pay_events",
         "id, order_id, kind, detail, created",
@@ -42,6 +44,7 @@ async def events(
         limit=limit,
         order_id=order,
         kind=kind,
+        source=source,
     )
     rows = await conn.fetch_all(sql, *args)
     return [

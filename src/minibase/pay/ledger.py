@@ -344,14 +344,16 @@ class Ledger:
     async def event(
         self, conn: Connection, order_id: str | None, kind: str, detail: dict[str, Any]
     ) -> None:
+        source = detail.get("source")
         await conn.execute(
-            f"INSERT INTO pay_events (id, order_id, kind, detail, created) VALUES"
-            f" (?, ?, ?, {conn.dialect.json_param()}, ?)",
+            f"INSERT INTO pay_events (id, order_id, kind, detail, created, source) VALUES"
+            f" (?, ?, ?, {conn.dialect.json_param()}, ?, ?)",
             self._ids.new(),
             order_id,
             kind,
             orjson.dumps(detail).decode(),
             isoformat(self._clock.now()),
+            source if isinstance(source, str) else None,
         )
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import httpx
 import pytest
 from tests.functions.conftest import run_jobs
+from tests.http.admin.test_declared_indexes_are_used import query_plan
 from tests.http.pay.conftest import OffsetClock, Shop
 
 from minibase.pay import FULFIL_JOB
 from minibase.pay.payments import RECONCILE_JOB
 from minibase.services import Services
+from minibase.store.migrations import v0018_admin_lists
 from minibase.testing.plugin import Actor
 from minibase.testing.sandbox import SandboxClient
 
@@ -40,6 +42,34 @@ async def test_a_payment_whose_notification_was_lost_is_found_by_reconciliation(
     assert await _state(services, order_id) == "paid"
     jobs = await services.db.fetch_value("SELECT COUNT(*) FROM jobs WHERE name = ?", FULFIL_JOB)
     assert jobs == 1
+
+
+async def test_admins_list_what_reconciliation_settled(
+    http: httpx.AsyncClient,
+    wechat_shop: Shop,
+    sandbox: SandboxClient,
+    services: Services,
+    clock: OffsetClock,
+    admin: Actor,
+) -> None:
+    found, notified = [(await wechat_shop.order(http, key)).json()["order"] for key in "ab"]
+    await sandbox.wechatpay_pay(wechat_shop.merchant, found["out_trade_no"], times=0)
+    await sandbox.wechatpay_pay(wechat_shop.merchant, notified["out_trade_no"])
+    clock.advance(seconds=services.settings.pay_reconcile_after + 1)
+    await services.payments.reconcile()
+    url = "/api/admin/pay/events?source="
+    settled = (await http.get(url + "reconcile", headers=admin.headers)).json()["items"]
+    assert [(e["order"], e["kind"], e["detail"]["source"]) for e in settled] == [
+        (found["id"], "paid", "reconcile")
+    ]
+    told = (await http.get(url + "notification", headers=admin.headers)).json()["items"]
+    assert [(e["order"], e["kind"]) for e in told] == [(notified["id"], "paid")]
+
+
+async def test_the_list_by_source_reads_its_index(services: Services) -> None:
+    sql = "SELECT id FROM pay_events WHERE source = ? ORDER BY id DESC LIMIT ?"
+    plan = await query_plan(services, sql, ["reconcile", 101])
+    assert "pay_events_source" in plan, plan
 
 
 async def test_the_scheduler_runs_reconciliation_only_while_something_waits(
@@ -144,3 +174,22 @@ async def test_a_provider_outage_during_reconciliation_changes_nothing_and_is_re
     assert await services.payments.reconcile_due()  # not marked as asked: asked again
     assert (await services.payments.reconcile())["orders"] == 1
     assert await _state(services, placed["order"]["id"]) == "paid"
+
+
+async def test_events_from_before_the_source_column_get_theirs_from_the_detail(
+    services: Services,
+) -> None:
+    json = services.db.dialect.json_param()
+    async with services.db.transaction() as conn:
+        await conn.execute(
+            f"INSERT INTO pay_events (id, order_id, kind, detail, created) VALUES"
+            f" ('e1', 'o1', 'paid', {json}, '2026-01-01T00:00:00Z'),"
+            f" ('e2', NULL, 'rejected', {json}, '2026-01-01T00:00:00Z')",
+            '{"source": "reconcile", "trade_no": "42"}',
+            '{"reason": "invalid_signature"}',
+        )
+    backfill = [s for s in v0018_admin_lists.statements(services.db.dialect) if "UPDATE" in s]
+    async with services.db.transaction() as conn:
+        await conn.execute_script(backfill)
+    rows = await services.db.fetch_all("SELECT id, source FROM pay_events ORDER BY id")
+    assert [tuple(row) for row in rows] == [("e1", "reconcile"), ("e2", None)]

@@ -132,7 +132,8 @@ export async function rejectedView(params) {
 /** Reconciliation asks the providers about orders and refunds no notification settled: its
  * runs (the pay.reconcile job), what it is still waiting on, and what it settled. */
 export async function reconciliationView() {
-  const [runs, waiting, refunding] = await Promise.all([
+  const [settled, runs, waiting, refunding] = await Promise.all([
+    api("GET", "/api/admin/pay/events?source=reconcile&limit=30"),
     api("GET", "/api/admin/jobs?name=pay.reconcile&limit=10"),
     api("GET", "/api/admin/pay/orders?state=created&limit=20"),
     api("GET", "/api/admin/pay/orders?state=refunding&limit=20"),
@@ -141,6 +142,8 @@ export async function reconciliationView() {
     h("h1", {}, t("payments")),
     tabs("reconciliation"),
     h("p", { class: "muted" }, t("reconcileHelp")),
+    h("h2", {}, t("reconcileSettled")),
+    settled.items.length ? eventsTable(settled.items, "reconciled") : h("p", { class: "muted" }, t("nothingYet")),
     h("h2", {}, t("reconcileRuns")),
     runs.items.length === 0 ? h("p", { class: "muted" }, t("noRuns")) : h("div", { class: "scroll" }, h("table", { id: "reconcile-runs" },
       h("thead", {}, h("tr", {}, ["id", "state", "attempts", "finished_at", "last_error"].map((c) => h("th", { scope: "col" }, c)))),

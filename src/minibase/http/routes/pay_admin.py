@@ -303,6 +303,12 @@ async def sync_order(request: Request) -> Response:
 EVENTS_QUERY = (
     ("kind", "created, paid, closed, rejected, refund_requested, ...", {"type": "string"}),
     ("order", "an order id", {"type": "string"}),
+    (
+        "source",
+        "where a change came from: notification, reconcile (asked by reconciliation),"
+        " query (asked by the buyer), function (your code), prepay, admin",
+        {"type": "string"},
+    ),
     PAGE[0],  # before
     limit_param(100),
 )
@@ -321,7 +327,8 @@ EVENT = {
 @routes.add(
     "GET",
     "/api/admin/pay/events",
-    "What happened to orders, newest first; kind=rejected lists refused reports",
+    "What happened to orders, newest first; kind=rejected lists refused reports,"
+    " source=reconcile what reconciliation settled",
     access="admin",
     query=EVENTS_QUERY,
     responses={200: ("Events", page_answer(EVENT, "before"))},
@@ -334,6 +341,7 @@ async def list_events(request: Request) -> Response:
     fetched: list[dict[str, Any]] = await services_of(request).payments.events(
         order=params.get("order"),
         kind=params.get("kind"),
+        source=params.get("source"),
         before=params.get("before"),
         limit=limit + 1,
     )

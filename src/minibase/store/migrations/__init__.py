@@ -29,6 +29,7 @@ from minibase.store.migrations import (
     v0015_files_waiting_index,
     v0016_user_merges,
     v0017_token_refreshes,
+    v0018_admin_lists,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -61,6 +62,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0015_files_waiting_index,
         v0016_user_merges,
         v0017_token_refreshes,
+        v0018_admin_lists,
     )
 )
 
