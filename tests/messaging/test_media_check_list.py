@@ -11,6 +11,10 @@ import httpx
 from minibase.services import Services
 from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient
+from tests.http.admin.test_declared_indexes_are_used import (
+    assert_index_scan_without_sort,
+    query_plan,
+)
 from tests.http.login.conftest import bearer, sign_in
 
 APP = "wx-content"
@@ -99,3 +103,9 @@ async def test_bad_filters_and_callers_are_refused(
         assert next(iter(params)) in refused.json()["message"]
     by_user = await client.get(CHECKS, headers=bearer(ann))
     assert (by_user.status_code, by_user.json()["code"]) == (403, "auth.admin_required")
+
+
+async def test_the_newest_checks_are_read_from_an_index_not_sorted(services: Services) -> None:
+    sql = "SELECT trace_id FROM content_media_checks ORDER BY created DESC, trace_id DESC LIMIT ?"
+    plan = await query_plan(services, sql, [31])
+    assert_index_scan_without_sort(services, plan, "content_media_checks_created")
