@@ -36,6 +36,7 @@ from minibase.rules.conditions import evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
 from minibase.store.database import Connection
+from minibase.store.pages import newest_first
 from minibase.store.schema_files import FILE_ID, FileField
 
 log = logging.getLogger("minibase.files")
@@ -428,20 +429,16 @@ async def list_files(
 ) -> list[FileRow]:
     """A collection's files, newest first (admins)."""
     collection = await services.collections.get(collection_name)
-    where = ["collection_id = ?"]
-    params: list[Any] = [collection.id]
-    for column, value in (("state", state), ("field", field), ("record_id", record)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if before is not None:
-        where.append("id < ?")
-        params.append(before)
+    sql, params = newest_first(
+        "files",
+        FILE_COLUMNS,
+        before=before,
+        limit=limit,
+        collection_id=collection.id,
+        state=state,
+        field=field,
+        record_id=record,
+    )
     async with services.db.reader() as reader:
-        rows = await reader.fetch_all(
-            f"SELECT {FILE_COLUMNS} FROM files WHERE {' AND '.join(where)}"
-            " ORDER BY id DESC LIMIT ?",
-            *params,
-            limit,
-        )
+        rows = await reader.fetch_all(sql, *params)
     return [FileRow.from_row(row) for row in rows]

@@ -38,6 +38,7 @@ from minibase.platforms.wechat.links import (
     CodeImage,
 )
 from minibase.store.database import Row, json_column
+from minibase.store.pages import newest_first
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -326,20 +327,16 @@ class QrCodes:
         self, *, before: str | None = None, limit: int = 20, appid: str | None = None
     ) -> list[KeptCode]:
         """Kept codes (not claims still being made), newest first, without their images."""
-        conditions, args = ["image IS NOT NULL"], []
-        if appid is not None:
-            conditions.append("appid = ?")
-            args.append(appid)
-        if before is not None:
-            conditions.append("id < ?")
-            args.append(before)
+        sql, args = newest_first(
+            "qr_codes",
+            LISTED_COLUMNS,
+            before=before,
+            limit=limit,
+            always="image IS NOT NULL",
+            appid=appid,
+        )
         async with self._services.db.reader() as reader:
-            rows = await reader.fetch_all(
-                f"SELECT {LISTED_COLUMNS} FROM qr_codes WHERE {' AND '.join(conditions)}"
-                " ORDER BY id DESC LIMIT ?",
-                *args,
-                limit,
-            )
+            rows = await reader.fetch_all(sql, *args)
         return [KeptCode.from_listed(row) for row in rows]
 
     async def get(self, code_id: str) -> QrCode:

@@ -6,12 +6,21 @@ from typing import Any
 
 
 def newest_first(
-    table: str, columns: str, *, before: str | None, limit: int, **equal: str | None
+    table: str,
+    columns: str,
+    *,
+    before: str | None,
+    limit: int,
+    always: str | None = None,
+    **equal: str | None,
 ) -> tuple[str, list[Any]]:
     """The SELECT (and its arguments) for one page: rows matching every filter given (None is
-    not filtered), ids below `before`, newest (highest id) first."""
+    not filtered) and the fixed condition `always`, ids below `before`, newest (highest id)
+    first."""
     given = {column: value for column, value in equal.items() if value is not None}
     conditions = [f"{column} = ?" for column in given]
+    if always is not None:
+        conditions.insert(0, always)
     args: list[Any] = list(given.values())
     if before is not None:
         conditions.append("id < ?")
