@@ -279,6 +279,15 @@ def test_an_operator_makes_a_collection_and_looks_after_a_user(
     assert states["send_digest"] == "cancelled"
     assert states["print_receipt"] in ("queued", "running", "dead")  # retried, and failing again
 
+    # the shops collection is not wanted after all: dropped, after saying what that means
+    page.goto(f"{running.url}/_/#/collections/shops/~definition")
+    page.click("button.drop-collection")
+    expect(page.get_by_role("alert").first).to_contain_text("Drop shops and all its records")
+    page.click("button.confirm")
+    expect(page.locator("#collections")).not_to_contain_text("shops")
+    gone = httpx.get(f"{running.url}/api/admin/collections/shops", headers=headers)
+    assert gone.status_code == 404
+
 
 def test_the_api_documentation_is_a_page_to_read_and_try(
     browser: Browser, server: tuple[RunningServer, dict[str, str]]
@@ -318,6 +327,11 @@ def test_an_app_is_registered_and_its_secret_is_never_shown(
     assert [(a["appid"], a["has_secret"]) for a in apps] == [("wx0123456789abcdef", True)]
     assert secret not in str(listed)
     shot(page, "apps")
+    row.locator("button.remove-app").click()
+    row.locator("button.confirm").click()
+    expect(page.locator("#apps tr[data-appid='wx0123456789abcdef']")).to_have_count(0)
+    left = httpx.get(f"{running.url}/api/admin/apps", headers=headers).json()
+    assert (left["items"] if isinstance(left, dict) else left) == []
 
 
 def test_images_of_file_fields_show_as_thumbnails_and_are_uploaded_from_the_page(

@@ -47,3 +47,32 @@ def test_a_session_left_open_ends_when_its_token_expires(
         f"{short_sessions.url}/api/admin/collections", headers={"Authorization": f"Bearer {token}"}
     )
     assert answer.status_code == 401
+
+
+def test_the_admin_token_is_not_readable_from_another_origin(
+    browser: Browser, short_sessions: RunningServer
+) -> None:
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(f"{short_sessions.url}/_/")
+    page.fill("#email", "me@example.com")
+    page.fill("#password", ADMIN_PW)
+    page.click("button[type=submit]")
+    expect(page.locator("#new-collection")).to_be_visible()
+    # the same server under another name is another origin: nothing of the session there
+    other = context.new_page()
+    other.goto(f"http://localhost:{short_sessions.port}/_/")
+    expect(other.locator("#email")).to_be_visible()
+    key = "'minibase.console.session'"
+    assert page.evaluate(f"sessionStorage.getItem({key}) !== null")  # where it was signed in
+    assert other.evaluate(f"sessionStorage.getItem({key}) === null")
+    assert other.evaluate(f"localStorage.getItem({key}) === null")
+    assert other.evaluate("document.cookie") == ""  # no cookie that a request would carry
+    # and a page of that origin cannot read the console's API answers (no CORS for it)
+    answer = httpx.get(
+        f"{short_sessions.url}/api/admin/collections",
+        headers={"Origin": f"http://localhost:{short_sessions.port}"},
+    )
+    assert answer.status_code == 401
+    assert "access-control-allow-origin" not in answer.headers
+    context.close()

@@ -270,6 +270,24 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     )
     shot(page, "payments-reconciliation")
 
+    # a second merchant account: registered from the form (keys write-only), then given up
+    page.click("text=Merchants")
+    page.fill("#merchant-mchid", "1900000222")
+    page.fill("#merchant-name", "Coffee cart")
+    page.fill("#merchant-appids", "wxdemo")
+    page.click("#merchant-form button[type=submit]")
+    cart = page.locator("#merchants tr[data-mchid='1900000222']")
+    expect(cart).to_contain_text("Coffee cart")
+    merchant = api(running, admin, "/api/admin/pay/merchants/1900000222")
+    assert (merchant["appids"], merchant["has_private_key"]) == (["wxdemo"], True)
+    assert "private_key" not in merchant
+    shot(page, "payments-merchants")
+    cart.locator("button.remove-merchant").click()
+    cart.locator("button.confirm").click()
+    expect(page.locator("#merchants tr[data-mchid='1900000222']")).to_have_count(0)
+    gone = httpx.get(f"{running.url}/api/admin/pay/merchants/1900000222", headers=admin)
+    assert gone.status_code == 404
+
     # the forged report the server refused overnight
     page.click("nav >> text=Payments")
     page.click("text=Rejected reports")

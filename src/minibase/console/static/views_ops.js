@@ -196,11 +196,15 @@ export async function appsView() {
   return h("section", {},
     h("h1", {}, t("apps")),
     h("div", { class: "scroll" }, h("table", { id: "apps" },
-      h("thead", {}, h("tr", {}, ["platform", "appid", "name", t("accessToken"), ...SECRETS].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["platform", "appid", "name", t("accessToken"), ...SECRETS, ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, apps.map((app) => h("tr", { dataset: { appid: app.appid } },
         h("td", {}, app.platform), h("td", {}, app.appid), h("td", {}, app.name ?? ""),
         tokenCell(app, problem),
         SECRETS.map((key) => h("td", { class: `has-${key}` }, app[`has_${key}`] ? t("isSet") : "—")),
+        h("td", {}, confirmButton(t("remove"), t("confirmRemoveApp", { appid: app.appid }), () => attempt(problem, async () => {
+          await api("DELETE", `/api/admin/apps/${app.platform}/${encodeURIComponent(app.appid)}`);
+          reload();
+        }), "remove-app")),
       ))),
     )),
     problem,

@@ -177,11 +177,15 @@ export async function merchantsView() {
     h("h1", {}, t("payments")),
     tabs("merchants"),
     h("div", { class: "scroll" }, h("table", { id: "merchants" },
-      h("thead", {}, h("tr", {}, ["mchid", "name", "appids", "serial_no", "platform_serials", "private_key", "api_v3_key"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["mchid", "name", "appids", "serial_no", "platform_serials", "private_key", "api_v3_key", ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, merchants.map((m) => h("tr", { dataset: { mchid: m.mchid } },
         h("td", {}, m.mchid), h("td", {}, m.name ?? ""), h("td", {}, (m.appids ?? []).join(", ")),
         h("td", {}, m.serial_no ?? ""), h("td", {}, (m.platform_serials ?? []).join(", ")),
-        h("td", {}, m.has_private_key ? t("isSet") : "—"), h("td", {}, m.has_api_v3_key ? t("isSet") : "—")))),
+        h("td", {}, m.has_private_key ? t("isSet") : "—"), h("td", {}, m.has_api_v3_key ? t("isSet") : "—"),
+        h("td", {}, confirmButton(t("remove"), t("confirmRemoveMerchant", { mchid: m.mchid }), () => attempt(problem, async () => {
+          await api("DELETE", `/api/admin/pay/merchants/${encodeURIComponent(m.mchid)}`);
+          reload();
+        }), "remove-merchant"))))),
     )),
     h("form", { class: "stack", id: "merchant-form", onsubmit: (event) => {
       event.preventDefault();

@@ -4,7 +4,7 @@
 import { SessionEnded, api } from "/_/api.js";
 import { h, show } from "/_/dom.js";
 import { t } from "/_/i18n.js";
-import { notice } from "/_/views_ops.js";
+import { attempt, confirmButton, notice } from "/_/views_ops.js";
 
 const TYPES = ["string", "integer", "number", "boolean", "datetime", "enum", "object", "array",
   "geopoint", "reference", "file"];
@@ -239,6 +239,11 @@ export async function definitionView(name, ruleTester) {
         show(problem, notice([error.message, ...problems.map((p) => `${p.field}: ${p.message}`)].join(" · ")));
       }
     } }, name ? t("save") : t("create")),
+    name && " ",
+    name && confirmButton(t("dropCollection"), t("confirmDrop", { name }), () => attempt(problem, async () => {
+      await api("DELETE", `/api/admin/collections/${encodeURIComponent(name)}`);
+      location.hash = "#/collections";
+    }), "drop-collection"),
     name && h("p", {}, h("a", { href: `#/collections/${encodeURIComponent(name)}` }, t("records"))),
     name && ruleTester(name),
   );
