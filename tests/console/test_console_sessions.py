@@ -4,7 +4,6 @@ Sign out. Against a real `minibase serve` whose admin tokens last seconds."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,9 +16,10 @@ __all__ = ["browser"]  # the module's Chromium
 TTL = 4
 
 
-@pytest.fixture
-def short_sessions(tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(tmp_path, env={"MINIBASE_ADMIN_TOKEN_TTL": str(TTL)})
+@pytest.fixture(scope="module")
+def short_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    cwd = tmp_path_factory.mktemp("short-sessions")
+    running = start_server(cwd, env={"MINIBASE_ADMIN_TOKEN_TTL": str(TTL)})
     try:
         admin_headers(running)  # makes the admin
         yield running
