@@ -72,6 +72,8 @@ ALLOWED = {
         "store",
     },
     "jobs": {"store", "clock", "errors", "ids"},
+    # watched queries: the data API's lists and rules, over a socket of their own
+    "realtime": {"auth", "data", "errors", "rules", "services", "store"},
     # the file features see the standard library, httpx and these leaf modules, nothing of the
     # server (private_files: the data directory's modes, for the local storage backend)
     "files": {"errors", "clock", "private_files"},

@@ -37,6 +37,7 @@ from minibase.http.routes import (
     users,
 )
 from minibase.http.routing import Endpoint
+from minibase.realtime.socket import REALTIME_PATH, realtime_app
 from minibase.services import Services, background_for, open_services
 
 ROUTE_MODULES = (
@@ -86,6 +87,7 @@ class MinibaseApp:
         mounts: list[tuple[str, ASGIApp]] = [
             (CONSOLE_PATH, console_app()),
             (DOCS_PATH, docs_app()),
+            (REALTIME_PATH, realtime_app(lambda: self.state.services)),
         ]
         self.sandbox: Any = None
         sandbox_url = in_process_sandbox_url(settings)

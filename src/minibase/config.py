@@ -80,6 +80,12 @@ class Settings:
     # stay until an admin retries or purges them).
     job_retention_days: int = 7
     scheduler_interval: float = 10.0
+    # Realtime: how long committed changes are kept for clients that resume (seconds), how
+    # many messages a socket may have waiting before it is closed as too slow, and how often
+    # the change log is read when no wake-up came (changes by other processes on SQLite).
+    realtime_retention: int = 600
+    realtime_queue: int = 1000
+    realtime_poll_interval: float = 0.5
     # Refuse decrypted phone data whose watermark is older than this many seconds (None: off).
     phone_max_age: int | None = None
     # Payments. Where the providers reach this server with notifications, e.g.
@@ -306,7 +312,7 @@ def _check(settings: Settings) -> None:
         ("sqlite", "postgres://", "postgresql://")
     ):
         raise ConfigError("setting database_url must start with postgresql:// or sqlite:")
-    for name in ("scheduler_interval", "job_lease"):
+    for name in ("scheduler_interval", "job_lease", "realtime_poll_interval"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
     if settings.platform_timeout <= 0:
@@ -342,6 +348,8 @@ def _check(settings: Settings) -> None:
         "files_link_max_seconds",
         "files_public_max_age",
         "files_pending_hours",
+        "realtime_retention",
+        "realtime_queue",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")

@@ -236,6 +236,22 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         " or in all; details name the limit (a setting), its max and the path.",
     ),
     # files
+    "realtime.bad_frame": (
+        400,
+        "A realtime frame is not JSON, not an object, of an unknown type, or has fields its"
+        " type does not take (sent as an error frame; the socket stays open).",
+    ),
+    "realtime.duplicate_id": (409, "A subscription of that id is already on this socket."),
+    "realtime.unknown_id": (404, "No subscription of that id is on this socket."),
+    "realtime.too_many": (429, "A socket carries at most 50 subscriptions."),
+    "realtime.other_user": (
+        409,
+        "An auth frame named another account than the socket's: open another socket for it.",
+    ),
+    "realtime.upgrade_required": (
+        426,
+        "/api/realtime is a WebSocket: connect with wx.connectSocket (or new WebSocket).",
+    ),
     "files.invalid_upload": (
         400,
         "The upload is not multipart/form-data as mini programs send it (no boundary, cut off,"

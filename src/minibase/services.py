@@ -36,6 +36,7 @@ from minibase.messaging.token_store import DatabaseTokenStore, RedisTokenStore, 
 from minibase.pay.merchants import MerchantRegistry, apply_configured_merchants
 from minibase.pay.payments import Payments
 from minibase.private_files import secure_data_dir
+from minibase.realtime.hub import Hub
 from minibase.store.database import Database
 from minibase.store.migrations import ensure_current, migrate
 from minibase.store.postgres import PostgresDatabase
@@ -68,6 +69,7 @@ class Services:
     push: PushMessages = field(init=False)
     content: ContentChecks = field(init=False)
     files: Files = field(init=False)
+    realtime: Hub = field(init=False)
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
@@ -82,8 +84,10 @@ class Services:
         self.push = PushMessages(self, nonce_store_for(self.settings, self.db, self.clock))
         self.content = ContentChecks(self)
         self.files = Files(self)
+        self.realtime = Hub(self)
 
     async def close(self) -> None:
+        await self.realtime.close()
         await self.throttle.store.close()
         await self.access_tokens.close()
         await self.push.nonces.close()

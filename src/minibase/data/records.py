@@ -14,6 +14,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.clock import isoformat
 from minibase.data.access import denied, is_locked, rule_condition
+from minibase.data.changes import log_change
 from minibase.data.content_rule import ContentGate, gated, new_texts
 from minibase.data.file_refs import release_files, settle_files
 from minibase.data.known_paths import check_filter_paths, check_projected_paths, check_sort_paths
@@ -189,8 +190,10 @@ async def before_write(
 async def after_write(
     services: Services, conn: Connection, collection: Collection, event: RecordEvent
 ) -> None:
+    """In the write's transaction: the after hooks, and the change for realtime subscribers."""
     if services.hooks.watches(collection.name, event.action):
         await services.hooks.after(event, conn)
+    await log_change(conn, services.clock, event, services.realtime.wake)
 
 
 async def create_record(

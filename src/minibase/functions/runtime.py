@@ -20,6 +20,7 @@ import orjson
 from minibase.auth.caller import Caller
 from minibase.auth.identities import find_identity
 from minibase.clock import isoformat, parse_iso
+from minibase.data.changes import prune as prune_changes
 from minibase.data.file_refs import FILES_DELETE_JOB, FILES_GC_JOB
 from minibase.errors import ApiError
 from minibase.functions.context import CallerInfo, FunctionContext
@@ -361,6 +362,9 @@ class Extensions:
                     key=f"schedule:{scheduled.name}:{at}",
                 )
                 enqueued += 1
+        # record changes older than the realtime retention: gone (an indexed delete, cheap)
+        settings = self._services.settings
+        await prune_changes(self._services.db, now.timestamp() - settings.realtime_retention)
         if await self._services.files.gc_due():
             # uploads no record took: collected at most hourly, once across every process
             hour = int(now.timestamp() // FILES_GC_INTERVAL)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from minibase.auth.caller import ANONYMOUS, Caller
 from minibase.auth.tokens import TokenClaims
+from minibase.auth.verification import claims_for_token
 from minibase.errors import ApiError
 from minibase.services import Services
 
@@ -34,19 +35,6 @@ async def claims_of(request: Request) -> TokenClaims | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
     return await claims_for_token(services_of(request), token.strip())
-
-
-async def caller_for_token(services: Services, token: str) -> Caller:
-    """The caller an access token names, if it is valid and not revoked: every path that
-    accepts an access token (HTTP routes, and any socket that carries one) checks it here."""
-    return (await claims_for_token(services, token)).caller
-
-
-async def claims_for_token(services: Services, token: str) -> TokenClaims:
-    """What a valid, unrevoked access token claims (its caller, session, expiry)."""
-    claims = services.signer.verify(token)
-    await services.revocations.check(claims)
-    return claims
 
 
 async def require_user(request: Request) -> Caller:

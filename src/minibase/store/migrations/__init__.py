@@ -30,6 +30,7 @@ from minibase.store.migrations import (
     v0016_user_merges,
     v0017_token_refreshes,
     v0018_admin_lists,
+    v0019_record_changes,
 )
 
 _LOCK_ID = 7_246_190_331  # pg_advisory_xact_lock key: several instances may start at once
@@ -63,6 +64,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0016_user_merges,
         v0017_token_refreshes,
         v0018_admin_lists,
+        v0019_record_changes,
     )
 )
 

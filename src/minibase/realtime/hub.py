@@ -1,0 +1,180 @@
+"""The hub of one process: its subscriptions, and one reader of the change log that hands
+each committed change to the subscriptions it concerns.
+
+A subscription is a collection and a condition (the subscriber's filter and the collection's
+list rule, bound to the subscriber). For each change the hub asks whether the record matched
+before and matches after: add, update or remove — so a record that stops matching, or stops
+being visible, is removed from the subscriber's view. Nothing here waits on a subscriber: a
+message that does not fit in its connection's queue closes that connection as too slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from minibase.data.changes import CHANGES_CHANNEL, Change, changes_after, last_seq
+from minibase.rules.conditions import Condition, all_of, evaluate
+
+if TYPE_CHECKING:
+    from minibase.services import Services
+
+log = logging.getLogger("minibase.realtime")
+BATCH = 500
+RECONNECT_AFTER = 5.0
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One query a client watches, on one of its connections."""
+
+    id: str
+    collection: str
+    filter: Condition  # the client's
+    visible: Condition  # the collection's list rule, bound to the client
+    deliver: Callable[[dict[str, Any]], None]  # queues a message for the client, never waits
+    after: int = 0  # changes up to this number are in what the client already has
+    condition: Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.condition = all_of(self.filter, self.visible)
+
+    def rebind(self, visible: Condition) -> None:
+        """The client's token changed (its roles may have): the rule, bound again."""
+        self.visible = visible
+        self.condition = all_of(self.filter, visible)
+
+    def message(self, change: Change) -> dict[str, Any] | None:
+        """What this change means to the subscriber, if anything."""
+        if change.seq <= self.after:
+            return None
+        now = change.action != "delete" and evaluate(self.condition, change.doc)
+        before_doc = change.doc if change.action == "delete" else change.previous
+        before = before_doc is not None and evaluate(self.condition, before_doc)
+        if now:
+            kind, doc = ("update" if before else "add"), change.doc
+        elif before and before_doc is not None:
+            kind, doc = "remove", before_doc  # as the subscriber could last see it
+        else:
+            return None
+        return {"type": "change", "id": self.id, "event": change.seq, "change": kind, "doc": doc}
+
+
+@dataclass
+class Hub:
+    services: Services
+    _subscriptions: dict[str, set[Subscription]] = field(default_factory=dict)
+    _cursor: int = 0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    connections: int = 0
+
+    def wake(self) -> None:
+        """A change committed in this process (or a NOTIFY from another): read the log now."""
+        self._wakeup.set()
+
+    @property
+    def subscriptions(self) -> int:
+        return sum(len(subs) for subs in self._subscriptions.values())
+
+    async def subscribe(self, subscription: Subscription) -> None:
+        """Start delivering to `subscription` every change after `subscription.after`: those
+        the hub has read already are replayed to it first, in order."""
+        await self._start()
+        async with self._lock:
+            if subscription.after < self._cursor:
+                async with self.services.db.reader() as reader:
+                    seq = subscription.after
+                    while seq < self._cursor:
+                        batch = await changes_after(reader, seq, BATCH)
+                        for change in batch:
+                            if change.seq > self._cursor:
+                                break
+                            if change.collection == subscription.collection:
+                                message = subscription.message(change)
+                                if message is not None:
+                                    subscription.deliver(message)
+                        if not batch:
+                            break
+                        seq = batch[-1].seq
+                subscription.after = self._cursor
+            self._subscriptions.setdefault(subscription.collection, set()).add(subscription)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subs = self._subscriptions.get(subscription.collection)
+        if subs is not None:
+            subs.discard(subscription)
+            if not subs:
+                del self._subscriptions[subscription.collection]
+
+    async def _start(self) -> None:
+        if self._tasks:
+            return
+        async with self.services.db.reader() as reader:
+            self._cursor = await last_seq(reader)
+        self._tasks.append(asyncio.create_task(self._read_forever()))
+        if getattr(self.services.db, "listening", None) is not None:
+            self._tasks.append(asyncio.create_task(self._listen_forever()))
+
+    async def close(self) -> None:
+        self._stop.set()
+        self._wakeup.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    async def _read_forever(self) -> None:
+        interval = self.services.settings.realtime_poll_interval
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), interval)
+            self._wakeup.clear()
+            try:
+                await self.read()
+            except Exception:
+                log.exception("reading the change log failed; trying again")
+
+    async def read(self) -> None:
+        """Hand every change committed since the last read to the subscriptions."""
+        async with self._lock:
+            while True:
+                async with self.services.db.reader() as reader:
+                    batch = await changes_after(reader, self._cursor, BATCH)
+                for change in batch:
+                    for subscription in tuple(self._subscriptions.get(change.collection, ())):
+                        message = subscription.message(change)
+                        if message is not None:
+                            subscription.deliver(message)
+                    self._cursor = change.seq
+                if len(batch) < BATCH:
+                    return
+
+    async def _listen_forever(self) -> None:
+        listening = self.services.db.listening  # type: ignore[attr-defined]
+        while not self._stop.is_set():
+            try:
+                async with listening(CHANGES_CHANNEL, self.wake) as lost:
+                    self.wake()
+                    await _first(self._stop, lost)
+            except Exception:
+                log.exception("listening for changes failed; reading the log by interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), RECONNECT_AFTER)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
