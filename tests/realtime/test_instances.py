@@ -1,0 +1,93 @@
+"""Several instances on one database: a change committed through any of them, or by a job,
+reaches subscribers on every instance (PostgreSQL: NOTIFY at commit; SQLite: each process
+reads the log by interval)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+import websockets
+from tests.functions.conftest import run_jobs
+from tests.http.records.conftest import create, make_collection
+from tests.realtime.conftest import Connect
+
+from minibase.app import create_app
+from minibase.clock import OffsetClock
+from minibase.config import Settings
+from minibase.services import Services, attach_functions, open_services
+from minibase.testing.plugin import Actor, MakeUser
+from minibase.testing.sandbox import free_port
+
+
+@pytest.fixture
+async def other_instance(settings: Settings, clock: OffsetClock) -> AsyncIterator[str]:
+    """A second server on the same database, with services of its own: its socket URL."""
+    port = free_port()
+    services = await open_services(settings.replace(port=port), clock=clock)
+    app = create_app(services.settings, services=services)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    running = uvicorn.Server(config)
+    running.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(running.serve())
+    while not running.started:  # noqa: ASYNC110 - uvicorn offers no event
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/api/realtime"
+    running.should_exit = True
+    await task
+    await services.close()
+
+
+async def test_a_change_through_one_instance_reaches_a_watcher_on_another(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    make_user: MakeUser,
+    other_instance: str,
+    services: Services,
+) -> None:
+    await make_collection(client, admin, "posts", {"title": {"type": "string"}})
+    ann = await make_user()
+    async with websockets.connect(other_instance) as elsewhere:
+        # the other instance learns of the new collection within a second, as of any schema change
+        for attempt in range(30):
+            frame = {"type": "subscribe", "id": f"f{attempt}", "collection": "posts"}
+            await elsewhere.send(orjson.dumps(frame))
+            answer = orjson.loads(await elsewhere.recv())
+            if answer["type"] == "snapshot":
+                break
+            assert answer["code"] == "collections.not_found"
+            await asyncio.sleep(0.1)
+        assert answer["type"] == "snapshot"
+        post = await create(client, ann.headers, "posts", {"title": "from instance one"})
+        change = orjson.loads(await asyncio.wait_for(elsewhere.recv(), 5))
+    assert (change["change"], change["doc"]["_id"]) == ("add", post["_id"])
+
+
+async def test_a_write_by_a_job_reaches_watchers(
+    client: httpx.AsyncClient, admin: Actor, connect: Connect, services: Services
+) -> None:
+    await make_collection(client, admin, "posts", {"title": {"type": "string"}})
+    folder = services.settings.functions_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "jobs.py").write_text(JOB)
+    attach_functions(services)
+    watcher = await connect()
+    await watcher.subscribe("f", "posts")
+    await services.jobs.enqueue("write_post", {"title": "by a job"})
+    assert await run_jobs(services) == 1
+    change = await watcher.receive()
+    assert (change["change"], change["doc"]["title"]) == ("add", "by a job")
+
+
+JOB = """
+from minibase.functions import job
+
+
+@job("write_post")
+async def write_post(ctx, payload):
+    await ctx.records_as_admin.create("posts", {"title": payload["title"]})
+"""
