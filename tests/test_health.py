@@ -89,6 +89,7 @@ async def test_the_report_of_a_healthy_instance(
     assert report["scheduler"]["last_looked"] is None
     assert report["scheduler"]["interval_seconds"] == services.settings.scheduler_interval
     assert report["messages"] == {"queued": 0, "sent": 0, "failed": 0}
+    assert report["realtime"] == {"connections": 0, "subscriptions": 0}
 
 
 async def test_an_empty_queue_has_no_oldest_job(client: httpx.AsyncClient, admin: Actor) -> None:

@@ -135,4 +135,8 @@ async def health_report(services: Services) -> dict[str, Any]:
             "last_looked": held.get("scheduler_last_looked"),
         },
         "messages": held.get("messages"),
+        "realtime": {  # this instance's sockets
+            "connections": services.realtime.connections,
+            "subscriptions": services.realtime.subscriptions,
+        },
     }

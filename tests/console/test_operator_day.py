@@ -364,6 +364,7 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
     page.click("text=Health")
     expect(page.locator("#health-status")).to_have_text("ok")
     expect(page.locator("#health-database dd[data-fact='engine']")).to_have_text("sqlite")
+    expect(page.locator("#health-realtime dd[data-fact='connections']")).to_have_text("0")
     shot(page, "activity-health")
 
     # sign out: the server ends the token, and the page forgets it

@@ -238,3 +238,61 @@ async def test_the_realtime_path_is_a_websocket(client: httpx.AsyncClient) -> No
     answer = await client.get("/api/realtime")
     assert answer.status_code == 426
     assert answer.json()["code"] == "realtime.upgrade_required"
+
+
+async def test_a_refreshed_token_sent_on_the_socket_keeps_the_watch_going(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    make_user: MakeUser,
+    connect: Connect,
+    clock: OffsetClock,
+    services: Services,
+) -> None:
+    await make_collection(client, admin, "posts", POSTS)
+    ann = await make_user()
+    socket = await connect(ann.token)
+    first = await socket.receive()
+    await socket.subscribe("feed", "posts")
+    clock.advance(seconds=services.settings.access_token_ttl - 30)  # nearly expired: refresh
+    pair = await client.post("/api/auth/refresh", json={"refresh_token": ann.refresh_token})
+    assert pair.status_code == 200, pair.text
+    await socket.send({"type": "auth", "token": pair.json()["access_token"]})
+    renewed = await socket.receive()
+    assert (renewed["type"], renewed["user"]) == ("authenticated", ann.id)
+    assert renewed["expires"] > first["expires"]
+    clock.advance(seconds=60)  # past the first token's expiry, not the second's
+    post = await create(
+        client,
+        ann.headers | {"Authorization": f"Bearer {pair.json()['access_token']}"},
+        "posts",
+        {"title": "still here"},
+    )
+    change = await socket.receive()
+    assert (change["change"], change["doc"]["_id"]) == ("add", post["_id"])
+    # a token of another account is refused: a socket is one account's
+    bob = await make_user()
+    await socket.send({"type": "auth", "token": bob.token})
+    assert (await socket.receive())["code"] == "realtime.other_user"
+
+
+async def test_admins_see_this_instances_sockets_and_subscriptions(
+    client: httpx.AsyncClient, admin: Actor, connect: Connect
+) -> None:
+    await make_collection(client, admin, "posts", POSTS)
+    one, two = await connect(), await connect()
+    await one.subscribe("a", "posts")
+    await one.subscribe("b", "posts", filter={"published": True})
+    await two.subscribe("a", "posts")
+
+    async def counts() -> dict[str, int]:
+        report = (await client.get("/api/admin/health", headers=admin.headers)).json()
+        live: dict[str, int] = report["realtime"]
+        return live
+
+    assert await counts() == {"connections": 2, "subscriptions": 3}
+    await one.connection.close()
+    for _ in range(50):  # the server notices the close
+        if await counts() == {"connections": 1, "subscriptions": 1}:
+            break
+        await asyncio.sleep(0.02)
+    assert await counts() == {"connections": 1, "subscriptions": 1}

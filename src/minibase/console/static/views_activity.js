@@ -158,7 +158,7 @@ function facts(id, pairs) {
 
 export async function healthView() {
   const report = await api("GET", "/api/admin/health");
-  const { database, cache, storage, jobs, scheduler, messages } = report;
+  const { database, cache, storage, jobs, scheduler, messages } = report;  // realtime: this instance's
   return h("section", {},
     h("h1", {}, t("activity")),
     activityTabs("health"),
@@ -176,5 +176,7 @@ export async function healthView() {
       ["oldest due (s)", jobs.oldest_due_seconds], ["scheduler last looked", scheduler.last_looked]]),
     messages && h("h2", {}, t("messages")),
     messages && facts("health-messages", Object.entries(messages)),
+    report.realtime && h("h2", {}, t("realtime")),
+    report.realtime && facts("health-realtime", Object.entries(report.realtime)),
   );
 }
