@@ -296,3 +296,32 @@ async def test_admins_see_this_instances_sockets_and_subscriptions(
             break
         await asyncio.sleep(0.02)
     assert await counts() == {"connections": 1, "subscriptions": 1}
+
+
+async def test_a_changed_rule_applies_to_watches_already_open(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser, connect: Connect
+) -> None:
+    await make_collection(client, admin, "posts", POSTS)
+    ann = await make_user()
+    anyone = await connect()
+    await anyone.subscribe("feed", "posts")
+    mine = await connect(ann.token)
+    await mine.receive()  # authenticated
+    await mine.subscribe("feed", "posts")
+
+    async def rules(preset: str) -> None:
+        url = "/api/admin/collections/posts"
+        answer = await client.patch(url, headers=admin.headers, json={"rules": {"preset": preset}})
+        assert answer.status_code == 200, answer.text
+
+    await rules("owner_only")  # anyone no longer sees ann's posts; ann still does
+    post = await create(client, ann.headers, "posts", {"title": "private now"})
+    assert (await mine.receive())["doc"]["_id"] == post["_id"]
+    await anyone.nothing_more()
+
+    await rules("admin_only")  # neither may list it any more: their watches end, and say why
+    await create(client, admin.headers, "posts", {"title": "admins only"})
+    for socket in (anyone, mine):
+        ended = await socket.receive()
+        assert (ended["type"], ended["id"], ended["code"]) == ("error", "feed", "auth.forbidden")
+        await socket.nothing_more()

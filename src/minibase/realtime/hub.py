@@ -17,8 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from minibase.auth.caller import Caller
+from minibase.data.access import rule_condition
 from minibase.data.changes import CHANGES_CHANNEL, Change, changes_after, last_seq
+from minibase.errors import ApiError
 from minibase.rules.conditions import Condition, all_of, evaluate
+from minibase.store.collections import Collection
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -30,22 +34,29 @@ RECONNECT_AFTER = 5.0
 
 @dataclass(eq=False)
 class Subscription:
-    """One query a client watches, on one of its connections."""
+    """One query a client watches, on one of its connections: the client's filter, and the
+    collection's list rule bound to the client (bound again when either changes)."""
 
     id: str
-    collection: str
-    filter: Condition  # the client's
-    visible: Condition  # the collection's list rule, bound to the client
+    filter: Condition
+    caller: Caller
+    bound_to: Collection
     deliver: Callable[[dict[str, Any]], None]  # queues a message for the client, never waits
     after: int = 0  # changes up to this number are in what the client already has
     condition: Condition = field(init=False)
 
     def __post_init__(self) -> None:
-        self.condition = all_of(self.filter, self.visible)
+        self.bind(self.caller, self.bound_to)
 
-    def rebind(self, visible: Condition) -> None:
-        """The client's token changed (its roles may have): the rule, bound again."""
-        self.visible = visible
+    @property
+    def collection(self) -> str:
+        return self.bound_to.name
+
+    def bind(self, caller: Caller, collection: Collection) -> None:
+        """The rule as it is now, for the caller as it is now; ApiError if they may no longer
+        list the collection."""
+        visible = rule_condition(caller, collection, "list")
+        self.caller, self.bound_to = caller, collection
         self.condition = all_of(self.filter, visible)
 
     def message(self, change: Change) -> dict[str, Any] | None:
@@ -146,6 +157,7 @@ class Hub:
     async def read(self) -> None:
         """Hand every change committed since the last read to the subscriptions."""
         async with self._lock:
+            await self._follow_definitions()
             while True:
                 async with self.services.db.reader() as reader:
                     batch = await changes_after(reader, self._cursor, BATCH)
@@ -157,6 +169,31 @@ class Hub:
                     self._cursor = change.seq
                 if len(batch) < BATCH:
                     return
+
+    async def _follow_definitions(self) -> None:
+        """A collection whose rules changed binds its subscriptions again; one dropped, or
+        that a subscriber may no longer list, ends theirs (with an error saying why)."""
+        registry = self.services.collections
+        await registry.all()  # reloads the definitions when another process changed them
+        for name, subscriptions in tuple(self._subscriptions.items()):
+            current = registry.find(name)
+            for subscription in tuple(subscriptions):
+                if subscription.bound_to is current:
+                    continue
+                try:
+                    if current is None:
+                        raise ApiError("collections.not_found", 404, f"{name!r} was dropped")
+                    subscription.bind(subscription.caller, current)
+                except ApiError as error:
+                    self.unsubscribe(subscription)
+                    subscription.deliver(
+                        {
+                            "type": "error",
+                            "id": subscription.id,
+                            "code": error.code,
+                            "message": error.message,
+                        }
+                    )
 
     async def _listen_forever(self) -> None:
         listening = self.services.db.listening  # type: ignore[attr-defined]

@@ -21,7 +21,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from minibase.auth.caller import ANONYMOUS, Caller
 from minibase.auth.tokens import TokenClaims
 from minibase.auth.verification import claims_for_token
-from minibase.data.access import rule_condition
 from minibase.data.changes import last_seq, resumable
 from minibase.data.listing import parse_list_query
 from minibase.data.records import list_records
@@ -103,9 +102,12 @@ class Client:
             raise ApiError("realtime.other_user", 409, "this socket belongs to another account")
         self.claims = claims
         # roles may have changed with the new token: every watched query is bound again
-        for subscription in self.subscriptions.values():
-            collection = await self.services.collections.get(subscription.collection)
-            subscription.rebind(rule_condition(self.caller, collection, "list"))
+        for sub_id, subscription in tuple(self.subscriptions.items()):
+            try:
+                subscription.bind(self.caller, subscription.bound_to)
+            except ApiError as error:  # the new roles may no longer list it
+                self.unsubscribe(sub_id, quietly=True)
+                self.refuse(error, sub_id)
         self.send({"type": "authenticated", "user": self.caller.id, "expires": claims.expires})
 
     async def subscribe(self, frame: Mapping[str, Any]) -> None:
@@ -123,9 +125,8 @@ class Client:
         params = _query_params(frame)
         query = parse_list_query(params, settings.list_default_limit, settings.list_max_limit)
         collection = await self.services.collections.get(name)
-        visible = rule_condition(self.caller, collection, "list")
         subscription = Subscription(
-            sub_id, collection.name, query.filter.condition, visible, self.send
+            sub_id, query.filter.condition, self.caller, collection, self.send
         )
         since = frame.get("since")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
@@ -146,12 +147,13 @@ class Client:
         self.subscriptions[sub_id] = subscription
         await self.services.realtime.subscribe(subscription)
 
-    def unsubscribe(self, sub_id: str) -> None:
+    def unsubscribe(self, sub_id: str, *, quietly: bool = False) -> None:
         subscription = self.subscriptions.pop(sub_id, None)
         if subscription is None:
             raise ApiError("realtime.unknown_id", 404, f"no subscription {sub_id!r}")
         self.services.realtime.unsubscribe(subscription)
-        self.send({"type": "unsubscribed", "id": sub_id})
+        if not quietly:
+            self.send({"type": "unsubscribed", "id": sub_id})
 
     def end(self) -> None:
         for subscription in self.subscriptions.values():
