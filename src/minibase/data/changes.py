@@ -2,18 +2,21 @@
 so a change exists exactly when the write committed — never for a rolled-back one — and
 subscribers on every instance read the same numbered sequence.
 
-Numbers follow commit order. On SQLite there is one writer at a time. On PostgreSQL a
-transaction numbers its changes while holding a transaction-scoped lock it keeps until it
-commits, so a number is never seen before a smaller one; the NOTIFY sent in the transaction
-reaches every instance at commit (and each also reads the log every
-`realtime_poll_interval`, which covers a lost notification and SQLite's other processes).
+Numbers follow commit order. The rows are written last in the transaction, just before
+COMMIT. On SQLite there is one writer at a time. On PostgreSQL they are written under a
+transaction-scoped lock kept until the commit, so a number is never seen before a smaller
+one; the NOTIFY sent in the transaction reaches every instance at commit (and each also reads
+the log every `realtime_poll_interval`, which covers a lost notification and SQLite's other
+processes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 
@@ -39,22 +42,42 @@ class Change:
 async def log_change(
     conn: Connection, clock: Clock, event: RecordEvent, wake: Callable[[], None]
 ) -> None:
-    """In the write's transaction: the change, numbered; `wake` runs once it has committed."""
+    """In the write's transaction: the change, written and numbered just before the
+    transaction commits (after everything else it does); `wake` runs once it has."""
+    pending = _pending.get(conn)
+    if pending is None:
+        pending = _pending[conn] = []
+        conn.before_commit(partial(_write_pending, conn, clock))
+        conn.after_commit(wake)
+    pending.append(event)
+
+
+_pending: WeakKeyDictionary[Connection, list[RecordEvent]] = WeakKeyDictionary()
+
+
+async def _write_pending(conn: Connection, clock: Clock) -> None:
+    events = _pending.pop(conn, [])
+    if not events:
+        return
     postgres = conn.dialect.name == "postgres"
     if postgres:
+        # Numbered one committing transaction at a time: the lock is the last this
+        # transaction takes (nothing else runs after it but COMMIT), so it cannot deadlock.
         await conn.fetch_value("SELECT pg_advisory_xact_lock(?)", _ORDER_LOCK)
     json = conn.dialect.json_param()
-    await conn.execute(
-        "INSERT INTO record_changes (collection, record_id, action, doc, previous, created)"
-        f" VALUES (?, ?, ?, {json}, {json}, ?)",
-        event.collection,
-        event.record["_id"],
-        event.action,
-        orjson.dumps(event.record).decode(),
-        None if event.previous is None else orjson.dumps(event.previous).decode(),
-        clock.now().timestamp(),
-    )
-    if conn.after_commit(wake) and postgres:
+    now = clock.now().timestamp()
+    for event in events:
+        await conn.execute(
+            "INSERT INTO record_changes (collection, record_id, action, doc, previous, created)"
+            f" VALUES (?, ?, ?, {json}, {json}, ?)",
+            event.collection,
+            event.record["_id"],
+            event.action,
+            orjson.dumps(event.record).decode(),
+            None if event.previous is None else orjson.dumps(event.previous).decode(),
+            now,
+        )
+    if postgres:
         await conn.execute("SELECT pg_notify(?, '')", CHANGES_CHANNEL)
 
 

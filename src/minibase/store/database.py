@@ -7,7 +7,7 @@ SQL is written with `?` placeholders; each engine adapts them. Repository helper
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -73,11 +73,31 @@ class Connection(Protocol):
         True when this is the transaction's first request for it."""
         ...
 
+    def before_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
+        """Await `callback` in this transaction, after everything else it does and just
+        before it commits (never when it rolls back); True when first asked for."""
+        ...
+
 
 class CommitCallbacks:
-    """What a transaction's connection runs once it has committed (each callback once)."""
+    """What a transaction's connection runs just before it commits, and once it has
+    (each callback once)."""
 
     _callbacks: list[Callable[[], None]] | None = None
+    _finishers: list[Callable[[], Awaitable[None]]] | None = None
+
+    def before_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
+        if self._finishers is None:
+            self._finishers = []
+        if callback in self._finishers:
+            return False
+        self._finishers.append(callback)
+        return True
+
+    async def committing(self) -> None:
+        """Run by the database in the transaction, right before COMMIT."""
+        for finisher in self._finishers or ():
+            await finisher()
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         if self._callbacks is None:

@@ -210,6 +210,7 @@ class PostgresDatabase:
         try:
             async with conn.transaction():
                 yield connection
+                await _guard(connection.committing())
         finally:
             await self.pool.release(conn)
         connection.committed()

@@ -356,6 +356,7 @@ class SQLiteDatabase:
             conn = SQLiteConnection(in_transaction)
             try:
                 yield conn
+                await conn.committing()
             except BaseException:
                 if started:  # queued before the lock is let go; nobody needs to wait for it
                     self._submit_to_writer(_rollback_if_open).add_done_callback(_quietly)
