@@ -325,3 +325,20 @@ async def test_a_changed_rule_applies_to_watches_already_open(
         ended = await socket.receive()
         assert (ended["type"], ended["id"], ended["code"]) == ("error", "feed", "auth.forbidden")
         await socket.nothing_more()
+
+
+async def test_a_change_is_sent_only_when_the_read_rule_lets_the_watcher_read_it(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser, connect: Connect
+) -> None:
+    rules = {"list": "true", "read": "doc.published == true", "create": "auth.id != null"}
+    await make_collection(client, admin, "posts", POSTS, rules=rules)
+    ann = await make_user()
+    await create(client, ann.headers, "posts", {"title": "old draft", "published": False})
+    watcher = await connect()
+    snapshot = await watcher.subscribe("feed", "posts")
+    assert snapshot["docs"] == []  # listed, but not readable: not in the snapshot either
+    await create(client, ann.headers, "posts", {"title": "draft", "published": False})
+    public = await create(client, ann.headers, "posts", {"title": "out", "published": True})
+    change = await watcher.receive()
+    assert (change["change"], change["doc"]["_id"]) == ("add", public["_id"])
+    await watcher.nothing_more()

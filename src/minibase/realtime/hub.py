@@ -35,7 +35,7 @@ RECONNECT_AFTER = 5.0
 @dataclass(eq=False)
 class Subscription:
     """One query a client watches, on one of its connections: the client's filter, and the
-    collection's list rule bound to the client (bound again when either changes)."""
+    collection's list and read rules bound to the client (bound again when either changes)."""
 
     id: str
     filter: Condition
@@ -55,7 +55,10 @@ class Subscription:
     def bind(self, caller: Caller, collection: Collection) -> None:
         """The rule as it is now, for the caller as it is now; ApiError if they may no longer
         list the collection."""
-        visible = rule_condition(caller, collection, "list")
+        # what the list shows and what a read of the record would show: both must allow it
+        visible = all_of(
+            rule_condition(caller, collection, "list"), rule_condition(caller, collection, "read")
+        )
         self.caller, self.bound_to = caller, collection
         self.condition = all_of(self.filter, visible)
 

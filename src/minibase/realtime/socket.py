@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,6 +27,8 @@ from minibase.data.listing import parse_list_query
 from minibase.data.records import list_records
 from minibase.errors import ApiError
 from minibase.realtime.hub import Subscription
+from minibase.rules.conditions import all_of
+from minibase.rules.filters import Filter
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -141,7 +144,10 @@ class Client:
                 self.send({"type": "resync", "id": sub_id, "since": since})
             async with self.services.db.reader() as reader:
                 at = await last_seq(reader)  # before the list: nothing falls between the two
-            page = await list_records(self.services, self.caller, collection.name, query)
+            # the snapshot holds what the watch would send: what the read rule lets it read too
+            readable = all_of(query.filter.condition, subscription.condition)
+            snapshot = replace(query, filter=Filter(readable, query.filter.paths))
+            page = await list_records(self.services, self.caller, collection.name, snapshot)
             subscription.after = at
             self.send({"type": "snapshot", "id": sub_id, "event": at, "docs": page["items"]})
         self.subscriptions[sub_id] = subscription
