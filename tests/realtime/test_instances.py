@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import orjson
@@ -17,8 +18,12 @@ from tests.http.records.conftest import create, make_collection
 from tests.realtime.conftest import Connect
 
 from minibase.app import create_app
+from minibase.auth.caller import Caller
 from minibase.clock import OffsetClock
 from minibase.config import Settings
+from minibase.data.records import create_record
+from minibase.realtime.hub import Subscription
+from minibase.rules.conditions import TRUE
 from minibase.services import Services, attach_functions, open_services
 from minibase.testing.plugin import Actor, MakeUser
 from minibase.testing.sandbox import free_port
@@ -91,3 +96,36 @@ from minibase.functions import job
 async def write_post(ctx, payload):
     await ctx.records_as_admin.create("posts", {"title": payload["title"]})
 """
+
+
+async def test_with_redis_configured_sqlite_processes_tell_each_other_at_once(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    settings: Settings,
+    clock: OffsetClock,
+    backend: str,
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's NOTIFY tells every instance; Redis is not needed for it")
+    await make_collection(client, admin, "posts", {"title": {"type": "string"}})
+    redis = "redis://127.0.0.1:6379/0"
+    # two processes' worth of services on one SQLite file, each reading the log only every
+    # 30 s by itself: only Redis can bring the change within a second
+    slow = {"realtime_poll_interval": 30.0, "cache_url": redis}
+    writer = await open_services(settings.replace(**slow), clock=clock)
+    reader = await open_services(settings.replace(**slow), clock=clock)
+    try:
+        received: list[dict[str, Any]] = []
+        collection = await reader.collections.get("posts")
+        watch = Subscription("f", TRUE, Caller(kind="admin"), collection, received.append)
+        await reader.realtime.subscribe(watch)
+        await asyncio.sleep(0.2)  # its Redis subscription is up
+        post = await create_record(writer, Caller(kind="admin"), "posts", {"title": "hi"})
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.02)
+        assert [(m["change"], m["doc"]["_id"]) for m in received] == [("add", post["_id"])]
+    finally:
+        await writer.close()
+        await reader.close()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("minibase.realtime")
 BATCH = 500
+REDIS_CHANNEL = "minibase:changes"
 RECONNECT_AFTER = 5.0
 
 
@@ -87,11 +88,44 @@ class Hub:
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _redis_client: Any = None
+    _announcing: set[asyncio.Task[None]] = field(default_factory=set)
     connections: int = 0
 
     def wake(self) -> None:
-        """A change committed in this process (or a NOTIFY from another): read the log now."""
+        """A change committed somewhere (a NOTIFY, a Redis message): read the log now."""
         self._wakeup.set()
+
+    def committed(self) -> None:
+        """A change committed in this process: read the log now, and with Redis configured,
+        tell the other processes (on PostgreSQL the transaction's NOTIFY has told them)."""
+        self._wakeup.set()
+        if self._redis is not None and not self._notifies:
+            task = asyncio.get_running_loop().create_task(self._announce())
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)
+
+    async def _announce(self) -> None:
+        try:
+            await self._redis.publish(REDIS_CHANNEL, b"")
+        except Exception:  # the others read the log by interval meanwhile
+            log.warning("telling other processes of a change through Redis failed")
+
+    @property
+    def _notifies(self) -> bool:
+        """Does the database tell every instance of a commit itself (PostgreSQL's NOTIFY)?"""
+        return getattr(self.services.db, "listening", None) is not None
+
+    @property
+    def _redis(self) -> Any:
+        url = self.services.settings.cache_url
+        if url is None:
+            return None
+        if self._redis_client is None:
+            import redis.asyncio as redis
+
+            self._redis_client = redis.from_url(url)
+        return self._redis_client
 
     @property
     def subscriptions(self) -> int:
@@ -133,18 +167,22 @@ class Hub:
         async with self.services.db.reader() as reader:
             self._cursor = await last_seq(reader)
         self._tasks.append(asyncio.create_task(self._read_forever()))
-        if getattr(self.services.db, "listening", None) is not None:
+        if self._notifies:
             self._tasks.append(asyncio.create_task(self._listen_forever()))
+        elif self._redis is not None:
+            self._tasks.append(asyncio.create_task(self._listen_to_redis_forever()))
 
     async def close(self) -> None:
         self._stop.set()
         self._wakeup.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in (*self._tasks, *self._announcing):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._redis_client is not None:
+            await self._redis_client.aclose()
 
     async def _read_forever(self) -> None:
         interval = self.services.settings.realtime_poll_interval
@@ -207,6 +245,20 @@ class Hub:
                     await _first(self._stop, lost)
             except Exception:
                 log.exception("listening for changes failed; reading the log by interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), RECONNECT_AFTER)
+
+    async def _listen_to_redis_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(REDIS_CHANNEL)
+                    self.wake()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self.wake()
+            except Exception:
+                log.exception("listening for changes on Redis failed; reading the log by interval")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), RECONNECT_AFTER)
 
