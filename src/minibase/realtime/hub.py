@@ -198,10 +198,12 @@ class Hub:
     async def read(self) -> None:
         """Hand every change committed since the last read to the subscriptions."""
         async with self._lock:
-            await self._follow_definitions()
             while True:
                 async with self.services.db.reader() as reader:
                     batch = await changes_after(reader, self._cursor, BATCH)
+                # the rules as they are now: a definition changed before these changes
+                # committed has been loaded by then (in this process; others within a second)
+                await self._follow_definitions()
                 for change in batch:
                     for subscription in tuple(self._subscriptions.get(change.collection, ())):
                         message = subscription.message(change)
