@@ -40,6 +40,7 @@ const STALE_TOKEN = new Set(["auth.token_expired", "auth.token_revoked", "auth.i
 const DEAD_REFRESH = new Set(["auth.invalid_refresh_token", "auth.refresh_token_reused"]);
 
 export type ChangeListener = (user: User | null) => void;
+export type TokenListener = (accessToken: string) => void;
 
 /** What getPhoneNumber's event detail holds on each platform (or WeChat's code alone), or
  * what my.getPhoneNumber answers on Alipay: `{ response }`, the whole signed message as text. */
@@ -53,6 +54,7 @@ export class Auth {
   private readonly key: string;
   private pending: Promise<Session> | null = null;
   private readonly listeners = new Set<ChangeListener>();
+  private readonly tokenListeners = new Set<TokenListener>();
 
   constructor(
     private readonly http: Http,
@@ -71,6 +73,19 @@ export class Auth {
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called with each new access token (a login, a refresh): the realtime socket sends it on. */
+  onToken(listener: TokenListener): () => void {
+    this.tokenListeners.add(listener);
+    return () => this.tokenListeners.delete(listener);
+  }
+
+  /** Milliseconds until accessToken() refreshes the token it holds (0: it would now);
+   * undefined when there is none. */
+  refreshDue(): number | undefined {
+    const session = this.session();
+    return session ? Math.max(0, session.expires_at - MARGIN_MS - Date.now()) : undefined;
   }
 
   /** Log in now with the platform's login code (normally done silently on first use). */
@@ -161,8 +176,9 @@ export class Auth {
     return answer;
   }
 
-  /** The server refused this token with `code`: true when a fresh one is worth a retry. */
-  private refused(token: string, code: string): boolean {
+  /** The server refused this token with `code`: true when a fresh one is worth a retry (the
+   * next accessToken() gets it). */
+  refused(token: string, code: string): boolean {
     const session = this.session();
     if (code === "auth.user_revoked") {
       if (session?.access_token === token) this.forget();
@@ -230,6 +246,13 @@ export class Auth {
     };
     this.store(session); // the new refresh token is kept before the access token is used
     if (session.user.id !== before) this.emit(session.user);
+    for (const listener of this.tokenListeners) {
+      try {
+        listener(session.access_token);
+      } catch {
+        // a listener's mistake is not the SDK's failure
+      }
+    }
     return session;
   }
 

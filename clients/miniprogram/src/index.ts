@@ -27,6 +27,7 @@ import { requestSubscribe } from "./messages";
 import { type Order, type PayOptions, pay } from "./pay";
 import { detectPlatform, runtimeGlobals } from "./platform/detect";
 import type { PlatformName } from "./platform/types";
+import { Realtime } from "./realtime";
 
 export { MinibaseError } from "./errors";
 export type { User, PhoneProof, ChangeListener } from "./auth";
@@ -44,6 +45,7 @@ export type { Order, PayOptions } from "./pay";
 export type { CallFunctionOptions } from "./functions";
 export type { PlatformName, UploadProgress } from "./platform/types";
 export type * from "./database";
+export type { ChangeEvent, DataType, QueueType, Snapshot, WatchOptions, Watcher } from "./realtime/types";
 
 export const version = "0.1.0";
 
@@ -63,7 +65,8 @@ export interface App {
   readonly appid: string;
   /** the signed-in user: silent login, refresh, phone, profile, sign-out, onChange */
   readonly auth: Auth;
-  /** the data API in CloudBase's shape: `db.collection("posts").where({ ... }).get()` */
+  /** the data API in CloudBase's shape: `db.collection("posts").where({ ... }).get()`, and
+   * `.watch({ onChange, onError })` on any query */
   database(): Database;
   /** upload a local file for a collection's file field, as wx.cloud.uploadFile does:
    * `{ fileID }` to write into a record (or, with `record`, uploaded into it) */
@@ -80,7 +83,6 @@ export interface App {
   requestSubscribe(templateIds: string[]): Promise<Record<string, number>>;
   /** any route of the server, signed in: `app.call("GET", "/api/auth/me")` */
   readonly call: Caller["call"];
-  // realtime (watch) joins here in its own release
 }
 
 export function init(options: InitOptions): App {
@@ -93,7 +95,8 @@ export function init(options: InitOptions): App {
   const http = new Http({ url: options.url, platform, timeout: options.timeout ?? 15_000 });
   const auth = new Auth(http, platform, appid);
   const caller = new SignedInCaller(http, auth);
-  const db = database(caller);
+  const realtime = new Realtime({ url: options.url, platform, auth });
+  const db = database(caller, realtime);
   return {
     platform: platform.name,
     appid,

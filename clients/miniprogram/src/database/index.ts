@@ -21,6 +21,7 @@
  * a command in the wrong place), with client.invalid_argument.
  */
 import type { Caller } from "../caller";
+import type { Watching } from "../realtime/types";
 import { Collection } from "./collection";
 import {
   type Constructible,
@@ -54,11 +55,12 @@ export interface Database {
   serverDate(options?: { offset?: number }): UnsupportedValue;
 }
 
-export function database(caller: Caller): Database {
+/** The data API; `watching` (the app's realtime socket) makes `watch()` work. */
+export function database(caller: Caller, watching?: Watching): Database {
   return {
     command,
     Geo,
-    collection: <T>(name: string) => new Collection<T>(caller, name),
+    collection: <T>(name: string) => new Collection<T>(caller, name, undefined, watching),
     RegExp: constructible((init: { regexp: string; options?: string }) => new DbRegExp(init)),
     serverDate: () =>
       new UnsupportedValue(

@@ -14,6 +14,7 @@
  */
 import type { Caller, QueryValue } from "../caller";
 import { invalidArgument, unsupported } from "../errors";
+import type { WatchOptions, WatchQuery, Watcher, Watching } from "../realtime/types";
 import { type Filter, toFilter } from "./filter";
 import { fieldList, optionsOf, recordsPath } from "./paths";
 import type {
@@ -52,6 +53,7 @@ export class Query<T = AnyFields> {
     protected readonly caller: Caller,
     protected readonly collection: string,
     private readonly state: QueryState = { orders: [] },
+    protected readonly watching?: Watching,
   ) {}
 
   /** The records matching the condition: fields with values or `db.command` commands, nested
@@ -151,8 +153,34 @@ export class Query<T = AnyFields> {
     return { stats: { removed: counts.deleted } };
   }
 
+  /** Watch the query: `onChange` gets a snapshot of its records (type "init"), then one per
+   * change as it commits, with `docs` kept up to date; `onError` is told when the watch ends
+   * (the server refused it). Answers `{ close() }`. As in CloudBase: where, orderBy and limit
+   * (which bounds the first snapshot; records that join the query later are added), no field.
+   * Every watch of the app shares one socket, which reconnects and resumes by itself. */
+  watch(options: WatchOptions<Stored<T>>): Watcher {
+    const { orders, limit, projection, cursor } = this.state;
+    if (!options || typeof options.onChange !== "function" || typeof options.onError !== "function") {
+      throw invalidArgument("watch({ onChange, onError }) takes both listeners");
+    }
+    const filter = this.filter();
+    if (projection !== undefined) {
+      throw unsupported("watch() answers whole records: no field(), as in CloudBase");
+    }
+    if (cursor !== undefined) throw invalidArgument("watch() starts from the first page: no after()");
+    if (!this.watching) throw unsupported("watch() needs the app's socket: app.database()");
+    const query: WatchQuery = {
+      collection: this.collection,
+      filter,
+      sort: sortParam(orders),
+      orders: orders.map(([field, order]) => [field as string, order as "asc" | "desc"] as const),
+      limit: limitParam(limit),
+    };
+    return this.watching.watch(query, options);
+  }
+
   private with(change: Partial<QueryState>): Query<T> {
-    return new Query<T>(this.caller, this.collection, { ...this.state, ...change });
+    return new Query<T>(this.caller, this.collection, { ...this.state, ...change }, this.watching);
   }
 
   private filter(): Filter {

@@ -6,9 +6,13 @@ import {
   type HttpRequest,
   type LoginCodes,
   type Platform,
+  type PlatformSocket,
+  type SocketEvents,
+  type SocketRequest,
   type Storage,
   type UploadRequest,
   followProgress,
+  followSocket,
   lowerCased,
   parsedBody,
   promised,
@@ -24,6 +28,7 @@ export interface AlipayRuntime {
   getAuthCode: CallbackApi;
   tradePay?: CallbackApi;
   requestSubscribeMessage?: CallbackApi;
+  connectSocket?: CallbackApi;
   getAppIdSync?: () => { appId?: string };
 }
 
@@ -167,6 +172,22 @@ export class Alipay implements Platform {
       choices[id] = typeof said === "string" ? said : accepted.has(id) ? "accept" : "reject";
     }
     return choices;
+  }
+
+  /** my.connectSocket answers a SocketTask only with `multiple: true` (else it is the one
+   * global socket of my.onSocketMessage and the like). Its message event is `{ data,
+   * isBuffer }`; a text frame has isBuffer false (some versions nest it once more in data). */
+  connectSocket(request: SocketRequest, events: SocketEvents): PlatformSocket {
+    const api = this.runtime.connectSocket;
+    if (!api) throw unsupported("this runtime has no connectSocket");
+    const options = { url: request.url, header: request.headers, multiple: true };
+    return followSocket(api, options, events, (event) => {
+      let said = event as { data?: unknown; isBuffer?: unknown } | undefined;
+      if (said?.data && typeof said.data === "object" && !(said.data instanceof ArrayBuffer)) {
+        said = said.data as typeof said;
+      }
+      return typeof said?.data === "string" && said.isBuffer !== true ? said.data : undefined;
+    });
   }
 }
 

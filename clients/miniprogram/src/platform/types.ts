@@ -73,6 +73,101 @@ export interface Platform {
   requestPayment(payment: Record<string, unknown>): Promise<"paid" | "unknown">;
   /** the platform's subscribe-message prompt; what it answered, as the platform gives it */
   requestSubscribe(templateIds: string[]): Promise<Record<string, unknown>>;
+  /** a WebSocket through the runtime's connectSocket (its SocketTask); every event reaches
+   * `events`, and a connection that could not open ends in `closed` like one that dropped */
+  connectSocket(request: SocketRequest, events: SocketEvents): PlatformSocket;
+}
+
+/** A WebSocket to open: a ws:// or wss:// URL, and headers for the upgrade request. */
+export interface SocketRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface SocketEvents {
+  opened(): void;
+  /** a text frame */
+  message(text: string): void;
+  /** the socket is gone: the close code when the runtime tells it (0 when it does not) */
+  closed(code: number, reason: string): void;
+}
+
+export interface PlatformSocket {
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** The runtime's SocketTask, as WeChat, QQ, Douyin, Baidu and Alipay (multiple: true) give it. */
+export interface SocketTask {
+  send(options: Record<string, unknown>): void;
+  close(options: Record<string, unknown>): void;
+  onOpen(listener: (event: unknown) => void): void;
+  onMessage(listener: (event: unknown) => void): void;
+  onClose(listener: (event: unknown) => void): void;
+  onError(listener: (event: unknown) => void): void;
+}
+
+/**
+ * Drives a SocketTask: one `closed` however the socket ends (the runtime's close or error
+ * event, or connectSocket's fail), none after `close()` was called here, and text frames only
+ * (`textOf` reads the runtime's message event).
+ */
+export function followSocket(
+  connect: (options: Record<string, unknown>) => unknown,
+  options: Record<string, unknown>,
+  events: SocketEvents,
+  textOf: (event: unknown) => string | undefined,
+): PlatformSocket {
+  let ended = false;
+  const end = (code: number, reason: string) => {
+    if (ended) return;
+    ended = true;
+    events.closed(code, reason);
+  };
+  const said = (event: unknown) => {
+    const fields = (event ?? {}) as Record<string, unknown>;
+    return String(fields.errMsg ?? fields.errorMessage ?? fields.reason ?? "");
+  };
+  const task = connect({ ...options, fail: (error: unknown) => end(0, said(error)) }) as
+    | SocketTask
+    | undefined;
+  if (!task || typeof task.onOpen !== "function") {
+    end(0, "connectSocket answered no SocketTask");
+    return { send: () => undefined, close: () => undefined };
+  }
+  task.onOpen(() => {
+    if (!ended) events.opened();
+  });
+  task.onMessage((event) => {
+    const text = textOf(event);
+    if (!ended && text !== undefined) events.message(text);
+  });
+  // Douyin tells the code as text; Alipay's close event tells none
+  task.onClose((event) => {
+    const fields = (event ?? {}) as Record<string, unknown>;
+    end(Number(fields.code) || 0, String(fields.reason ?? ""));
+  });
+  task.onError((event) => {
+    end(0, said(event));
+    try {
+      task.close({});
+    } catch {
+      // already gone
+    }
+  });
+  return {
+    send: (text) => {
+      if (!ended) task.send({ data: text });
+    },
+    close: (code = 1000, reason = "") => {
+      ended = true;
+      try {
+        task.close({ code, reason });
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
 
 /** A runtime API in callback style: { ...args, success, fail }. */

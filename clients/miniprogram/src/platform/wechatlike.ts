@@ -8,9 +8,13 @@ import {
   type LoginCodes,
   type Platform,
   type PlatformName,
+  type PlatformSocket,
+  type SocketEvents,
+  type SocketRequest,
   type Storage,
   type UploadRequest,
   followProgress,
+  followSocket,
   lowerCased,
   parsedBody,
   promised,
@@ -27,6 +31,7 @@ export interface WechatLikeRuntime {
   getLoginCode?: CallbackApi;
   requestPayment?: CallbackApi;
   requestSubscribeMessage?: CallbackApi;
+  connectSocket?: CallbackApi;
   getAccountInfoSync?: () => { miniProgram?: { appId?: string } };
   getEnvInfoSync?: () => { microapp?: { appId?: string }; appKey?: string };
 }
@@ -142,6 +147,16 @@ export class WechatLike implements Platform {
     const choices: Record<string, unknown> = {};
     for (const id of templateIds) if (id in answer) choices[id] = answer[id];
     return choices;
+  }
+
+  /** wx.connectSocket and its copies: a SocketTask, the upgrade request's `header`, messages
+   * as `{ data }`. */
+  connectSocket(request: SocketRequest, events: SocketEvents): PlatformSocket {
+    const options = { url: request.url, header: request.headers };
+    return followSocket(needed(this.runtime.connectSocket, "connectSocket"), options, events, (event) => {
+      const data = (event as { data?: unknown } | undefined)?.data;
+      return typeof data === "string" ? data : undefined;
+    });
   }
 }
 

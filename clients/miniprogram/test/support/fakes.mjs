@@ -12,6 +12,7 @@
 //   wx.fake.requestCount("/api/auth/refresh")
 //   wx.fake.answers.payment = "cancel"  // the person closes the payment sheet
 //   wx.fake.answers.images = [PNG]      // the picture the person picks in wx.chooseImage
+//   wx.fake.sockets                     // every connectSocket: its url, headers, frames (socket.mjs)
 //
 // Every asynchronous API calls back as the real one does: success or fail, then complete,
 // after the call has returned. None the SDK calls returns a Promise: not every platform and
@@ -20,6 +21,7 @@
 // since 2.10.2. The shapes come from each platform's documentation.
 import { Phone } from "./phone.mjs";
 import { requestApi } from "./request.mjs";
+import { socketApi } from "./socket.mjs";
 import { uploadApi } from "./upload.mjs";
 
 /** The global variable each platform's runtime defines. */
@@ -79,6 +81,7 @@ const RUNTIMES = {
   alipay: (phone) => ({
     request: requestApi(phone),
     uploadFile: uploadApi(phone),
+    connectSocket: socketApi(phone),
     getAuthCode: (options) => phone.respond(options, () => alipayAuthCode(phone, options ?? {})),
     getAppIdSync: () => ({ appId: phone.appid }),
     ...alipayStorage(phone),
@@ -91,6 +94,7 @@ const RUNTIMES = {
   douyin: (phone) => ({
     request: requestApi(phone),
     uploadFile: uploadApi(phone),
+    connectSocket: socketApi(phone),
     login: (options) => phone.respond(options, () => phone.douyinLogin(options ?? {})),
     getEnvInfoSync: () => ({
       microapp: { mpVersion: "1.0.0", envType: "development", appId: phone.appid },
@@ -104,6 +108,7 @@ const RUNTIMES = {
   baidu: (phone) => ({
     request: requestApi(phone),
     uploadFile: uploadApi(phone),
+    connectSocket: socketApi(phone),
     getLoginCode: (options) => phone.respond(options, () => codeLogin(phone, "getLoginCode")),
     login: (options) => phone.respond(options, () => codeLogin(phone, "login")),
     getEnvInfoSync: () => ({
@@ -123,6 +128,7 @@ function wechatLike(phone) {
   return {
     request: requestApi(phone),
     uploadFile: uploadApi(phone),
+    connectSocket: socketApi(phone),
     login: (options) => phone.respond(options, () => codeLogin(phone, "login")),
     getAccountInfoSync: () => ({
       miniProgram: { appId: phone.appid, envVersion: "develop", version: "" },

@@ -34,6 +34,11 @@ export class Phone {
     this.loggedIn = true;
     /** the number my.getPhoneNumber hands over, and phoneCode()'s default */
     this.phone = "13800138000";
+    /** every socket connectSocket opened, oldest first (socket.mjs) */
+    this.sockets = [];
+    /** when set, (url, headers, handlers, socket) => { send, close, drop }: plays the server
+     * of every socket opened (a test's in-memory peer); otherwise sockets reach the server */
+    this.socketPeer = undefined;
     this._failures = [];
     this._trades = new Map();
   }

@@ -85,6 +85,7 @@ async function listen(bin, folder, env, logPath) {
     const logged = readLog(logPath).length;
     const child = spawnServer(bin, port, folder, env, logPath);
     const server = new Server(`http://127.0.0.1:${port}`, folder, child, logPath);
+    server._restart = () => spawnServer(bin, port, folder, env, logPath);
     try {
       await server.waitForHealth();
       return server;
@@ -174,6 +175,22 @@ class Server {
       await new Promise((done) => setTimeout(done, 50));
     }
     throw new Error(`minibase serve did not answer /api/health in ${START_TIMEOUT_MS / 1000} s`);
+  }
+
+  /** Stops the server and starts it again on the same port and data, as a deploy would:
+   * resolves once it answers /api/health again. */
+  async restart() {
+    const child = this._child;
+    signalGroup(child, "SIGTERM");
+    const killer = setTimeout(() => signalGroup(child, "SIGKILL"), 5000);
+    await this._exited;
+    clearTimeout(killer);
+    running.delete(child);
+    this._child = this._restart();
+    this._exited = new Promise((done) => {
+      this._child.once("exit", (code, signal) => done(signal ?? code));
+    });
+    await this.waitForHealth();
   }
 
   /** Stops the server (and its worker processes) and removes its folder. */
