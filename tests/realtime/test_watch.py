@@ -59,6 +59,8 @@ async def test_a_watcher_gets_a_snapshot_then_each_matching_change_in_commit_ord
         ("feed", "remove", second["_id"], "news!"),  # as the watcher last saw it
         ("feed", "remove", first["_id"], "hello"),
     ]
+    # and what the write was: a remove by an update (out of the filter) or by a delete
+    assert [c["action"] for c in changes] == ["create", "update", "update", "delete"]
     events = [c["event"] for c in changes]
     assert events == sorted(events)
     assert events[0] > snapshot["event"]
@@ -170,6 +172,37 @@ async def test_bad_frames_and_queries_get_errors_and_the_socket_stays_open(
     assert await socket.receive() == {"type": "pong"}
     await socket.send({"type": "unsubscribe", "id": "q"})
     assert await socket.receive() == {"type": "unsubscribed", "id": "q"}
+
+
+async def test_a_backlog_larger_than_the_socket_may_hold_is_a_new_snapshot(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    make_user: MakeUser,
+    connect: Connect,
+    services: Services,
+) -> None:
+    services.settings = services.settings.replace(realtime_queue=5)
+    await make_collection(client, admin, "posts", POSTS)
+    ann = await make_user()
+    watcher = await connect()
+    last = (await watcher.subscribe("feed", "posts"))["event"]
+    await watcher.connection.close()
+    for n in range(12):
+        await create(client, ann.headers, "posts", {"title": str(n)})
+    again = await connect()
+    assert (await again.subscribe("feed", "posts", since=last))["type"] == "resync"
+    fresh = await again.receive()
+    assert (fresh["type"], len(fresh["docs"])) == ("snapshot", 12)
+
+
+async def test_a_bad_token_in_the_upgrade_request_is_refused_not_taken_as_anyone(
+    connect: Connect,
+) -> None:
+    socket = await connect("not-a-token")
+    refused = await socket.receive()
+    assert (refused["type"], refused["code"]) == ("error", "auth.invalid_token")
+    await socket.connection.wait_closed()
+    assert socket.connection.close_code == 4001
 
 
 async def test_a_bad_token_is_refused_and_an_expired_one_ends_the_session(

@@ -103,7 +103,8 @@ describe("watch() on a real server", () => {
     assert.deepEqual(changes(added), [["add", "enqueue", _id]]);
     await notes.doc(_id).update({ data: { text: "hidden" } }); // out of the filter
     const left = await feed.next();
-    assert.deepEqual(changes(left), [["remove", "dequeue", _id]]);
+    // CloudBase's shape: an update that leaves the query is dataType "update", queue "dequeue"
+    assert.deepEqual(changes(left), [["update", "dequeue", _id]]);
     assert.equal(left.docChanges[0].doc.text, "ann's", "as she last could see it");
     assert.deepEqual(left.docs, []);
     await feed.quiet();
@@ -209,8 +210,12 @@ describe("watch() with a server that finds the client too slow", () => {
     const all = await feed.until((s) => s.docs.length === 8, "all eight records", 20_000);
     assert.deepEqual(new Set(all.docs.map((d) => d._id)), new Set(items.map((d) => d._id)));
     assert.equal(runtime.fake.sockets[0].closed.code, 4008);
-    const added = feed.snapshots.flatMap((s) => s.docChanges.filter((c) => c.dataType === "add"));
-    assert.deepEqual(added.map((c) => c.docId).sort(), items.map((d) => d._id).sort(), "each once");
+    assert.equal(all.docs.length, new Set(all.docs.map((d) => d._id)).size, "each once");
+    // more missed than a socket may hold waiting: the server answers the resume with a resync,
+    // and the watcher gets them as a new "init" snapshot rather than one 4008 after another
+    const resynced = feed.snapshots.filter((s) => s.type === "init").slice(1);
+    assert.ok(resynced.length >= 1, "a fresh snapshot after the resync");
+    assert.equal(runtime.fake.sockets.length, 2, "one reconnect, not one per change");
     await feed.close();
   });
 });

@@ -118,6 +118,18 @@ async def resumable(reader: Connection, since: int) -> bool:
     return since >= int(oldest) - 1 and since <= await last_seq(reader)
 
 
+async def backlog(reader: Connection, collection: str, since: int, most: int = 100_000) -> int:
+    """How many of a collection's changes came after `since` (counted up to `most`)."""
+    value = await reader.fetch_value(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM record_changes WHERE seq > ? AND collection = ?"
+        " LIMIT ?) AS later",
+        since,
+        collection,
+        most,
+    )
+    return int(value or 0)
+
+
 async def prune(db: Database, before: float) -> int:
     """Forget changes committed before `before` (a timestamp), except the newest."""
     async with db.transaction() as conn:

@@ -76,7 +76,14 @@ class Subscription:
             kind, doc = "remove", before_doc  # as the subscriber could last see it
         else:
             return None
-        return {"type": "change", "id": self.id, "event": change.seq, "change": kind, "doc": doc}
+        return {
+            "type": "change",
+            "id": self.id,
+            "event": change.seq,
+            "change": kind,  # what it is to this watcher's view
+            "action": change.action,  # what the write was: create, update or delete
+            "doc": doc,
+        }
 
 
 @dataclass

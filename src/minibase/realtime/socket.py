@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from minibase.auth.caller import ANONYMOUS, Caller
 from minibase.auth.tokens import TokenClaims
 from minibase.auth.verification import claims_for_token
-from minibase.data.changes import last_seq, resumable
+from minibase.data.changes import backlog, last_seq, resumable
 from minibase.data.listing import parse_list_query
 from minibase.data.records import list_records
 from minibase.errors import ApiError
@@ -74,6 +74,10 @@ class Client:
             self.outbox.put_nowait(message)
         except asyncio.QueueFull:
             self.too_slow.set()
+
+    def room_left(self) -> int:
+        """How many more messages may wait for this socket before it is too slow."""
+        return self.outbox.maxsize - self.outbox.qsize()
 
     def refuse(self, error: ApiError, subscription: str | None = None) -> None:
         message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
@@ -135,7 +139,12 @@ class Client:
         if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
             raise _bad("since is the number of the last event the client received")
         async with self.services.db.reader() as reader:
-            resumes = since is not None and await resumable(reader, since)
+            resumes = (
+                since is not None
+                and await resumable(reader, since)
+                # more to replay than the socket may hold waiting: a new snapshot is quicker
+                and await backlog(reader, collection.name, since) < self.room_left()
+            )
         if resumes and since is not None:
             subscription.after = since
             self.send({"type": "resumed", "id": sub_id, "event": since})
@@ -219,8 +228,15 @@ async def serve(socket: WebSocket, services: Services) -> None:
     if token.strip():
         try:
             await client.authenticate(token.strip())
-        except ApiError as error:
-            client.refuse(error)
+        except ApiError as error:  # never watch as anyone when a token was meant
+            await socket.send_text(
+                orjson.dumps(
+                    {"type": "error", "code": error.code, "message": error.message}
+                ).decode()
+            )
+            hub.connections -= 1
+            await _close(socket, SIGNED_OUT, error.code)
+            return
     reader = asyncio.create_task(client.read_forever())
     writer = asyncio.create_task(client.write_forever())
     watcher = asyncio.create_task(client.watch_token())

@@ -49,6 +49,7 @@ interface Frame {
   event?: unknown;
   docs?: unknown;
   change?: unknown;
+  action?: unknown;
   doc?: unknown;
   code?: unknown;
   message?: unknown;
@@ -95,7 +96,8 @@ class Watch {
     const doc = frame.doc as Doc | undefined;
     if (!doc || typeof doc._id !== "string") return;
     if (this.last !== undefined && event <= this.last) return; // had it already
-    const docChange = this.view.apply(String(frame.change), doc, event);
+    const action = typeof frame.action === "string" ? frame.action : undefined;
+    const docChange = this.view.apply(String(frame.change), doc, event, action);
     this.last = event;
     this.tell({ id: event, docChanges: [docChange], docs: this.view.list() });
   }

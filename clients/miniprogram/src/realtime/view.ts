@@ -24,18 +24,23 @@ export class View {
     }));
   }
 
-  /** The server's change ("add", "update" or "remove" of the query's list) applied. */
-  apply(change: string, doc: Doc, event: number): ChangeEvent<Doc> {
+  /** The server's change ("add", "update" or "remove" of the query's list) applied; `action`
+   * is the write behind it (create, update, delete), as CloudBase's dataType tells it. */
+  apply(change: string, doc: Doc, event: number, action?: string): ChangeEvent<Doc> {
     const at = this.docs.findIndex((held) => held._id === doc._id);
     const before = at >= 0 ? this.docs[at] : undefined;
     if (at >= 0) this.docs.splice(at, 1);
     const base = { id: event, docId: doc._id, doc };
-    if (change === "remove") return { ...base, queueType: "dequeue", dataType: "remove" };
+    if (change === "remove") {
+      // deleted, or changed out of the query (an update that leaves the list)
+      const deleted = action === undefined || action === "delete";
+      return { ...base, queueType: "dequeue", dataType: deleted ? "remove" : "update" };
+    }
     this.docs.push(doc);
     this.sort();
     if (change === "add") {
-      // version 1 is a record just created; a later one was changed into the query
-      const created = doc._version === 1 || doc._version === undefined;
+      // created, or changed into the query (an update that joins the list)
+      const created = action === undefined ? doc._version === 1 || doc._version === undefined : action === "create";
       return { ...base, queueType: "enqueue", dataType: created ? "add" : "update" };
     }
     const event_: ChangeEvent<Doc> = { ...base, queueType: "update", dataType: "update" };
