@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from dataset import Dataset
@@ -41,9 +42,21 @@ class MinibaseTarget(ServerTarget):
     id_key = "_id"
     list_query = LIST_QUERY
 
-    def __init__(self, workdir: Path, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        workers: int = 1,
+        environment: Mapping[str, str] | None = None,
+        create_admin: bool = True,
+    ) -> None:
+        """`environment`: MINIBASE_* settings for the server (e.g. a PostgreSQL URL and the
+        master key several instances share); `create_admin=False` for a further instance on a
+        database another one has set up."""
         super().__init__(workdir)
         self.workers = workers
+        self.environment = dict(environment or {})
+        self.create_admin = create_admin
         self.version = self._version()
 
     def _version(self) -> str:
@@ -54,14 +67,24 @@ class MinibaseTarget(ServerTarget):
 
     @property
     def description(self) -> str:
-        return f"minibase {self.version}, embedded SQLite, {self.workers} worker(s)"
+        postgres = "MINIBASE_DATABASE_URL" in self.environment
+        database = "PostgreSQL" if postgres else "embedded SQLite"
+        return f"minibase {self.version}, {database}, {self.workers} worker(s)"
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         data_dir = self.workdir / "data"
-        env = clean_environment()
+        env = clean_environment(self.environment)
+        if self.create_admin:
+            self._create_admin(data_dir, env)
+        command = [_bin("minibase"), "serve", "--port", str(self.port)]
+        command += ["--data-dir", str(data_dir), "--workers", str(self.workers)]
+        self.server = ServerProcess(self.name, command, self.workdir, env)
+        self.server.wait_until_healthy(self.base_url + "/api/health")
+
+    def _create_admin(self, data_dir: Path, env: dict[str, str]) -> None:
         subprocess.run(
             [
                 _bin("minibase"),
@@ -77,10 +100,6 @@ class MinibaseTarget(ServerTarget):
             capture_output=True,
             check=True,
         )
-        command = [_bin("minibase"), "serve", "--port", str(self.port)]
-        command += ["--data-dir", str(data_dir), "--workers", str(self.workers)]
-        self.server = ServerProcess(self.name, command, self.workdir, env)
-        self.server.wait_until_healthy(self.base_url + "/api/health")
 
     def setup(self, dataset: Dataset) -> None:
         login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -53,6 +54,18 @@ async def scratch_postgres(prefix: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """scratch_postgres for code that is not async: a new database until the block ends."""
+    loop = asyncio.new_event_loop()
+    manager = scratch_postgres(prefix)
+    try:
+        yield loop.run_until_complete(manager.__aenter__())
+    finally:
+        loop.run_until_complete(manager.__aexit__(None, None, None))
+        loop.close()
 
 
 @contextlib.contextmanager

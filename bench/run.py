@@ -1,7 +1,7 @@
 """Load benchmark: minibase and PocketBase side by side, one server loaded at a time.
 
     .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--only minibase|pocketbase]
-                                  [--workers N] [--scenario KEY ...] [--profile]
+                                  [--workers N] [--postgres] [--scenario KEY ...] [--profile]
 
 Starts both servers on loopback with temporary data directories, gives them the same
 collections, rules, indexes and 10,000 records each, checks every scenario answers correctly,
@@ -13,6 +13,7 @@ See bench/README.md and docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,7 +33,7 @@ from dataset import Dataset
 from loadgen import LoadError, run_wrk, wrk_path
 from minibase_target import MinibaseTarget
 from pocketbase_target import PocketBaseTarget
-from processes import ServerError
+from processes import ServerError, postgres_database
 from report import Outcome, detail_table, markdown_table
 from sampling import format_summary, start_recording, summarize
 from scenarios import SCENARIOS, CheckFailed, Scenario, Target, check, load_for
@@ -48,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="unrecorded seconds first (2)")
     parser.add_argument("--only", choices=["minibase", "pocketbase"], help="one server only")
     parser.add_argument("--workers", type=int, default=1, help="minibase worker processes (1)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="minibase on a fresh database of the local PostgreSQL (MINIBASE_BENCH_POSTGRES_URL)"
+        " instead of SQLite; implies --only minibase",
+    )
     parser.add_argument(
         "--scenario",
         action="append",
@@ -149,12 +156,20 @@ def run(args: argparse.Namespace) -> int:
     outcomes: list[Outcome] = []
     servers: dict[str, Any] = {}
     info = machine()
-    with tempfile.TemporaryDirectory(prefix="minibase-bench-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="minibase-bench-"))
+        database = {}
+        if args.postgres:
+            url = stack.enter_context(postgres_database("mb_bench_run"))
+            database = {"MINIBASE_DATABASE_URL": url, "MINIBASE_AUTO_MIGRATE": "true"}
         targets: list[MinibaseTarget | PocketBaseTarget] = []
         try:
             if args.only in (None, "minibase"):
-                targets.append(MinibaseTarget(Path(tmp) / "minibase", workers=args.workers))
-            if args.only in (None, "pocketbase"):
+                minibase = MinibaseTarget(
+                    Path(tmp) / "minibase", workers=args.workers, environment=database
+                )
+                targets.append(minibase)
+            if args.only in (None, "pocketbase") and not args.postgres:
                 targets.append(PocketBaseTarget(Path(tmp) / "pocketbase"))
             for target in targets:
                 say(f"starting {target.description} and seeding {len(dataset.records):,} records")
@@ -181,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             "wrk_threads": args.threads,
             "warmup_s": args.warmup,
             "minibase_workers": args.workers,
+            "minibase_database": "postgres" if args.postgres else "sqlite",
             "records_per_collection": len(dataset.records),
         },
         "machine": {**info, "load_average_at_end": os.getloadavg()},
