@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,8 @@ from proc_stats import cpu_seconds, process_tree, rss_bytes
 from processes import ServerError, postgres_database
 from realtime_clients import BUCKET, Tally, Watcher, WatchPlan, watch
 from run import machine, say
+from sampling import format_summary, start_recording
+from sampling import summarize as summarize_profile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETUPS = ("sqlite", "postgres", "pocketbase")
@@ -65,6 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2, help="watcher processes (2)")
     parser.add_argument("--records", type=int, default=1000, help="records seeded (1000)")
     parser.add_argument("--only", action="append", choices=SETUPS, help="repeatable; default all")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="minibase: one more flat-out phase under py-spy (--gil), not in the table",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -159,11 +166,14 @@ async def _create(http: httpx.AsyncClient, target: Target, writes: Writes) -> No
 
 
 async def write(target: Target, duration: float, rate: float | None, writers: int) -> Writes:
-    """At `rate` a second, or (rate None) with `writers` requests in flight, for `duration`."""
+    """At `rate` a second (0: none), or (rate None) with `writers` requests in flight, for
+    `duration` seconds."""
     writes = Writes(began=time.monotonic())
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(base_url=target.base_url, limits=limits, timeout=30) as http:
-        if rate is not None:
+        if rate == 0:
+            await asyncio.sleep(duration)  # idle: what the open sockets cost alone
+        elif rate is not None:
             pending = []
             for i in range(int(rate * duration)):
                 await asyncio.sleep(max(0.0, writes.began + i / rate - time.monotonic()))
@@ -285,6 +295,7 @@ def summarize(name: str, writes: Writes, tallies: list[Tally], urls: int) -> dic
         "phase": name,
         "writes": len(writes.acks),
         "writes_per_s": round(len(writes.acks) / (writes.ended - writes.began), 1),
+        "seconds": round(writes.ended - writes.began, 2),
         "write_p50_ms": round(write_ms[len(write_ms) // 2], 1) if write_ms else None,
         "write_p99_ms": round(write_ms[int(len(write_ms) * 0.99)], 1) if write_ms else None,
         "write_errors": dict(writes.errors),
@@ -360,6 +371,7 @@ def run_setup(setup: str, args: argparse.Namespace, dataset: Dataset) -> dict[st
             first = targets[0]
             phases = [
                 ("warm-up (1 s, not counted)", args.rate, 1.0),
+                ("idle (no writes)", 0, min(args.duration, 5.0)),
                 (f"fixed {args.rate:g}/s", args.rate, args.duration),
                 (f"max ({args.writers} in flight)", None, args.duration),
             ]
@@ -371,11 +383,24 @@ def run_setup(setup: str, args: argparse.Namespace, dataset: Dataset) -> dict[st
                         measure(name, first, pipes, sampler, phase_args, rate, len(targets))
                     )
                 )
+            profile = None
+            if args.profile and first.name == "minibase" and first.pid is not None:
+                raw = args.results_dir / f"profile-realtime-{setup}-{int(time.time())}.txt"
+                name = f"max ({args.writers} in flight), under py-spy"
+                profile = profiled(
+                    first.pid,
+                    args.duration,
+                    raw,
+                    lambda: asyncio.run(
+                        measure(name, first, pipes, sampler, args, None, len(targets))
+                    ),
+                )
             return {
                 "setup": setup,
                 "servers": [t.description for t in targets],
                 "watchers": {"connected": connected, "failed": dict(failed), "seconds": seconds},
                 "phases": results[1:],
+                "profile": profile,
             }
         finally:
             for pipe in pipes:
@@ -385,6 +410,29 @@ def run_setup(setup: str, args: argparse.Namespace, dataset: Dataset) -> dict[st
                 child.join(10)
                 if child.is_alive():
                     child.kill()
+
+
+def profiled(pid: int, seconds: float, raw: Path, phase: Callable[[], Any]) -> dict[str, Any]:
+    """py-spy on the server (sampling.py) while `phase` runs; the summary of where time went."""
+    recorder = start_recording(pid, seconds + 1, raw)
+    try:
+        time.sleep(0.5)  # let py-spy attach first
+        phase()
+        _, stderr = recorder.communicate(timeout=seconds + 60)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
+    if recorder.returncode != 0 or not raw.exists():
+        return {"error": stderr.decode(errors="replace")[-2000:]}
+    summary = summarize_profile(raw)
+    summary["raw_file"] = str(raw)
+    say(format_summary(summary))
+    return summary
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} ms"
 
 
 def table(runs: list[dict[str, Any]]) -> str:
@@ -397,15 +445,15 @@ def table(runs: list[dict[str, Any]]) -> str:
         for p in run["phases"]:
             lines.append(
                 f"| {run['setup']} | {p['phase']} | {p['writes_per_s']:,} |"
-                f" {p['delivered_per_s'] or 0:,} | {p['p50_ms']} ms | {p['p99_ms']} ms |"
-                f" {p['max_ms']} ms | {p['dropped']:,} | {p['server_cpu_pct']}% |"
+                f" {p['delivered_per_s'] or 0:,} | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])} |"
+                f" {_ms(p['max_ms'])} | {p['dropped']:,} | {p['server_cpu_pct']}% |"
                 f" {p['server_peak_rss_mb']} MB | {p['watchers_cpu_pct']}% |"
                 f" {p['machine_busy_pct']}% | {p['load_1m'][0]}→{p['load_1m'][1]} |"
             )
             for instance, row in (p["by_instance"] or {}).items():
                 lines.append(
-                    f"| | {instance} | | {row['delivered']:,} delivered | {row['p50_ms']} ms"
-                    f" | {row['p99_ms']} ms | {row['max_ms']} ms | | | | | | |"
+                    f"| | {instance} | | {row['delivered']:,} delivered | {_ms(row['p50_ms'])}"
+                    f" | {_ms(row['p99_ms'])} | {_ms(row['max_ms'])} | | | | | | |"
                 )
     return "\n".join(lines)
 
