@@ -1,20 +1,22 @@
 """What the change log's statements cost concurrent writes on PostgreSQL, without minibase.
 
-    .venv/bin/python bench/realtime_pg_probe.py [--seconds 5] [--concurrency 10]
+    .venv/bin/python bench/realtime_pg_probe.py [--seconds 3] [--concurrency 10] [--rounds 3]
 
 On a fresh database (MINIBASE_BENCH_POSTGRES_URL's server), `--concurrency` tasks (minibase's
 default pool holds 10 connections) each commit one transaction after another for `--seconds`,
-per variant: the record's INSERT alone (as before the change log), then with what
-`minibase.data.changes.log_change` adds to it one part at a time — the change's INSERT, the
-ordering lock (`pg_advisory_xact_lock`), the `pg_notify` — all three as main does (three round
-trips with the lock held, then COMMIT), and the three in one statement (one round trip).
-Prints transactions per second per variant.
+per variant, the variants taking turns for `--rounds` rounds: the record's INSERT alone (as
+before the change log), then with what `minibase.data.changes.log_change` adds to it one part
+at a time — the change's INSERT, the ordering lock (`pg_advisory_xact_lock`), the `pg_notify`
+— all three as main does (three round trips with the lock held, then COMMIT), and the three in
+one statement (one round trip). Prints transactions per second per variant: the median, and
+each round's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 
 import asyncpg
@@ -26,7 +28,7 @@ VARIANTS = {
     "+ change row": ("log",),
     "+ change row + ordering lock": ("lock", "log"),
     "+ change row + NOTIFY": ("log", "notify"),
-    "+ lock + change row + NOTIFY (main)": ("lock", "log", "notify"),
+    "+ lock + change row + NOTIFY, 3 round trips (main)": ("lock", "log", "notify"),
     "the same three in one statement": ("one",),
 }
 ONE_STATEMENT = (
@@ -64,7 +66,8 @@ async def _rate(pool: asyncpg.Pool, parts: tuple[str, ...], seconds: float, task
     return done / (time.monotonic() - began)
 
 
-async def main(seconds: float, tasks: int) -> None:
+async def main(seconds: float, tasks: int, rounds: int) -> None:
+    rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
     async with scratch_postgres("mb_bench_pg_probe") as url:
         pool = await asyncpg.create_pool(url, min_size=tasks, max_size=tasks)
         try:
@@ -72,16 +75,21 @@ async def main(seconds: float, tasks: int) -> None:
                 "CREATE TABLE records (id bigserial PRIMARY KEY, doc jsonb);"
                 "CREATE TABLE changes (seq bigserial PRIMARY KEY, doc jsonb)"
             )
-            for name, parts in VARIANTS.items():
-                await _rate(pool, parts, 1.0, tasks)  # warm-up
-                print(f"{name:<40} {await _rate(pool, parts, seconds, tasks):8,.0f} tx/s")
+            for _ in range(rounds):  # the variants take turns: the disk's moods hit them all
+                for name, parts in VARIANTS.items():
+                    await _rate(pool, parts, 1.0, tasks)  # warm-up
+                    rates[name].append(await _rate(pool, parts, seconds, tasks))
         finally:
             await pool.close()
+    for name, measured in rates.items():
+        each = " ".join(f"{rate:,.0f}" for rate in measured)
+        print(f"{name:<52} median {statistics.median(measured):6,.0f} tx/s  ({each})")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per variant and round (3)")
+    parser.add_argument("--concurrency", type=int, default=10, help="connections (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of every variant (3)")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.concurrency))
+    asyncio.run(main(args.seconds, args.concurrency, args.rounds))
