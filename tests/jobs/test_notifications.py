@@ -13,8 +13,9 @@ import pytest
 
 from minibase.clock import FrozenClock
 from minibase.ids import IdGenerator
-from minibase.jobs import JobQueue, notifications
+from minibase.jobs import JobQueue
 from minibase.jobs.notifications import relay_notifications
+from minibase.store import notifications
 from minibase.store.database import Database
 from minibase.store.postgres import PostgresDatabase
 from minibase.store.sqlite import SQLiteDatabase

@@ -23,6 +23,7 @@ from minibase.data.changes import CHANGES_CHANNEL, Change, changes_after, last_s
 from minibase.errors import ApiError
 from minibase.rules.conditions import Condition, all_of, evaluate
 from minibase.store.collections import Collection
+from minibase.store.notifications import RECONNECT_AFTER, relay
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("minibase.realtime")
 BATCH = 500
 REDIS_CHANNEL = "minibase:changes"
-RECONNECT_AFTER = 5.0
 
 
 @dataclass(eq=False)
@@ -175,7 +175,8 @@ class Hub:
             self._cursor = await last_seq(reader)
         self._tasks.append(asyncio.create_task(self._read_forever()))
         if self._notifies:
-            self._tasks.append(asyncio.create_task(self._listen_forever()))
+            relayed = relay(self.services.db, CHANGES_CHANNEL, self.wake, self._stop, log)
+            self._tasks.append(asyncio.create_task(relayed))
         elif self._redis is not None:
             self._tasks.append(asyncio.create_task(self._listen_to_redis_forever()))
 
@@ -245,18 +246,6 @@ class Hub:
                         }
                     )
 
-    async def _listen_forever(self) -> None:
-        listening = self.services.db.listening  # type: ignore[attr-defined]
-        while not self._stop.is_set():
-            try:
-                async with listening(CHANGES_CHANNEL, self.wake) as lost:
-                    self.wake()
-                    await _first(self._stop, lost)
-            except Exception:
-                log.exception("listening for changes failed; reading the log by interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), RECONNECT_AFTER)
-
     async def _listen_to_redis_forever(self) -> None:
         while not self._stop.is_set():
             try:
@@ -270,12 +259,3 @@ class Hub:
                 log.exception("listening for changes on Redis failed; reading the log by interval")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), RECONNECT_AFTER)
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
