@@ -63,6 +63,12 @@ class Subscription:
         self.caller, self.bound_to = caller, collection
         self.condition = all_of(self.filter, visible)
 
+    def hand(self, change: Change) -> None:
+        """Send the subscriber what this change means to it, if anything."""
+        message = self.message(change)
+        if message is not None:
+            self.deliver(message)
+
     def message(self, change: Change) -> dict[str, Any] | None:
         """What this change means to the subscriber, if anything."""
         if change.seq <= self.after:
@@ -152,9 +158,7 @@ class Hub:
                             if change.seq > self._cursor:
                                 break
                             if change.collection == subscription.collection:
-                                message = subscription.message(change)
-                                if message is not None:
-                                    subscription.deliver(message)
+                                subscription.hand(change)
                         if not batch:
                             break
                         seq = batch[-1].seq
@@ -214,9 +218,7 @@ class Hub:
                 await self._follow_definitions()
                 for change in batch:
                     for subscription in tuple(self._subscriptions.get(change.collection, ())):
-                        message = subscription.message(change)
-                        if message is not None:
-                            subscription.deliver(message)
+                        subscription.hand(change)
                     self._cursor = change.seq
                 if len(batch) < BATCH:
                     return

@@ -27,7 +27,6 @@ from minibase.data.listing import parse_list_query
 from minibase.data.records import list_records
 from minibase.errors import ApiError
 from minibase.realtime.hub import Subscription
-from minibase.rules.conditions import all_of
 from minibase.rules.filters import Filter
 
 if TYPE_CHECKING:
@@ -89,8 +88,7 @@ class Client:
 
     # -- what the client says ---------------------------------------------------------------
 
-    async def handle(self, text: str) -> None:
-        frame = _frame(text)
+    async def handle(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         if kind == "ping":
             self.send({"type": "pong"})
@@ -154,7 +152,7 @@ class Client:
             async with self.services.db.reader() as reader:
                 at = await last_seq(reader)  # before the list: nothing falls between the two
             # the snapshot holds what the watch would send: what the read rule lets it read too
-            readable = all_of(query.filter.condition, subscription.condition)
+            readable = subscription.condition  # the filter and both rules
             snapshot = replace(query, filter=Filter(readable, query.filter.paths))
             page = await list_records(self.services, self.caller, collection.name, snapshot)
             subscription.after = at
@@ -189,11 +187,15 @@ class Client:
             if text is None or len(text) > MAX_FRAME:
                 self.refuse(_bad(f"a frame is at most {MAX_FRAME} bytes"))
                 continue
-            frame_id = _frame_id(text)
             try:
-                await self.handle(text)
-            except ApiError as error:
-                self.refuse(error, frame_id)
+                decoded = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                decoded = None
+            named = decoded.get("id") if isinstance(decoded, dict) else None
+            try:
+                await self.handle(_frame(decoded))
+            except ApiError as error:  # said with the subscription the frame names, if any
+                self.refuse(error, named if isinstance(named, str) else None)
 
     async def write_forever(self) -> None:
         while True:
@@ -244,7 +246,6 @@ async def serve(socket: WebSocket, services: Services) -> None:
     tasks = (reader, writer, watcher, slow)
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        client.end()
         if slow.done():
             await _close(socket, TOO_SLOW, "too slow: reconnect and resume from your last event")
         elif watcher.done():
@@ -257,8 +258,7 @@ async def serve(socket: WebSocket, services: Services) -> None:
                     ).decode()
                 )
             await _close(socket, SIGNED_OUT, ended.code)
-        elif writer.done() and writer.exception() is not None:
-            pass  # the client went away while we were sending
+        # else the client went away (its reader or our writer ended): nothing to say to it
     finally:
         hub.connections -= 1
         client.end()
@@ -282,11 +282,8 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
         await socket.close(code, reason)
 
 
-def _frame(text: str) -> dict[str, Any]:
-    try:
-        frame = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise _bad("a frame is a JSON object") from None
+def _frame(frame: Any) -> dict[str, Any]:
+    """A decoded frame, checked (None: it was not JSON)."""
     if not isinstance(frame, dict):
         raise _bad("a frame is a JSON object")
     kind = frame.get("type")
@@ -296,15 +293,6 @@ def _frame(text: str) -> dict[str, Any]:
     if unknown:
         raise _bad(f"{kind} does not take {unknown}")
     return frame
-
-
-def _frame_id(text: str) -> str | None:
-    """The subscription a frame names, for its error (None when it names none)."""
-    with contextlib.suppress(Exception):
-        value = orjson.loads(text).get("id")
-        if isinstance(value, str):
-            return value
-    return None
 
 
 def _id(frame: Mapping[str, Any]) -> str:
