@@ -44,8 +44,9 @@ export async function signIn(email, password) {
   window.dispatchEvent(new Event("minibase:session"));
 }
 
-/** The API's JSON answer; throws the server's {code, message} on a refusal. */
-export async function api(method, path, { body, headers = {}, blob = false } = {}) {
+/** The API's JSON answer; throws the server's {code, message} on a refusal. `body` goes as
+ * JSON, `form` (a FormData) as multipart; `blob` answers the body as a Blob. */
+export async function api(method, path, { body, form, headers = {}, blob = false } = {}) {
   const current = session();
   if (!current) throw new SessionEnded();
   const answer = await fetch(path, {
@@ -55,7 +56,7 @@ export async function api(method, path, { body, headers = {}, blob = false } = {
       ...(body === undefined ? {} : { "content-type": "application/json" }),
       ...headers,
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   if (answer.status === 401) {
     signOut();
@@ -70,16 +71,7 @@ export async function api(method, path, { body, headers = {}, blob = false } = {
 
 /** Uploads one file as multipart (the part the server reads files from by default: `file`). */
 export async function upload(path, file) {
-  const current = session();
-  if (!current) throw new SessionEnded();
   const form = new FormData();
   form.append("file", file, file.name);
-  const answer = await fetch(path, { method: "POST", headers: { authorization: `Bearer ${current.token}` }, body: form });
-  if (answer.status === 401) {
-    signOut();
-    throw new SessionEnded();
-  }
-  const data = await answer.json();
-  if (!answer.ok) throw Object.assign(new Error(data?.message ?? answer.statusText), data ?? {});
-  return data;
+  return api("POST", path, { form });
 }
