@@ -72,3 +72,22 @@ async def test_two_transactions_writing_in_opposite_orders_both_commit(
     assert sorted((row[0], row[1]) for row in logged) == sorted(
         [("a", "create"), ("b", "create"), ("a", "update"), ("b", "create"), ("a", "update")]
     )
+
+
+async def test_a_bulk_write_is_numbered_in_the_order_of_its_records(
+    client: httpx.AsyncClient, admin: Actor, connect: Connect
+) -> None:
+    await make_collection(client, admin, "counters", {"n": {"type": "integer"}})
+    watcher = await connect()
+    await watcher.subscribe("c", "counters")
+    records = [{"n": n} for n in range(1000)]  # two INSERTs of the change log (500 rows each)
+    bulk = await client.post(
+        "/api/collections/counters/records/bulk-create",
+        headers=admin.headers,
+        json={"records": records},
+    )
+    assert bulk.status_code == 201, bulk.text
+    changes = [await watcher.receive() for _ in range(1000)]
+    assert [c["doc"]["n"] for c in changes] == list(range(1000))
+    events = [c["event"] for c in changes]
+    assert events == sorted(set(events))

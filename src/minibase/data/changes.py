@@ -27,6 +27,7 @@ from minibase.store.database import Connection, Database, json_column
 CHANGES_CHANNEL = "minibase_changes"
 _ORDER_LOCK = 7_246_190_419  # pg_advisory_xact_lock key: changes are numbered one commit at a time
 _COLUMNS = "seq, collection, record_id, action, doc, previous"
+ROWS_PER_INSERT = 500  # 3,000 parameters: under every engine's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +67,24 @@ async def _write_pending(conn: Connection, clock: Clock) -> None:
         await conn.fetch_value("SELECT pg_advisory_xact_lock(?)", _ORDER_LOCK)
     json = conn.dialect.json_param()
     now = clock.now().timestamp()
-    for event in events:
+    row = f"(?, ?, ?, {json}, {json}, ?)"
+    for start in range(0, len(events), ROWS_PER_INSERT):  # a bulk write: few statements
+        chunk = events[start : start + ROWS_PER_INSERT]
         await conn.execute(
             "INSERT INTO record_changes (collection, record_id, action, doc, previous, created)"
-            f" VALUES (?, ?, ?, {json}, {json}, ?)",
-            event.collection,
-            event.record["_id"],
-            event.action,
-            orjson.dumps(event.record).decode(),
-            None if event.previous is None else orjson.dumps(event.previous).decode(),
-            now,
+            f" VALUES {', '.join([row] * len(chunk))}",
+            *(
+                value
+                for event in chunk
+                for value in (
+                    event.collection,
+                    event.record["_id"],
+                    event.action,
+                    orjson.dumps(event.record).decode(),
+                    None if event.previous is None else orjson.dumps(event.previous).decode(),
+                    now,
+                )
+            ),
         )
     if postgres:
         await conn.execute("SELECT pg_notify(?, '')", CHANGES_CHANNEL)
