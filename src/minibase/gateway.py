@@ -12,6 +12,7 @@ from minibase.auth.apps import PlatformApp
 from minibase.config import Settings
 from minibase.errors import ApiError
 from minibase.platforms import PlatformError, async_client
+from minibase.platforms.transport import tls_context
 from minibase.platforms.wechatpay import AsyncWeChatPayClient, Merchant
 
 _BAD_INPUT = {
@@ -80,7 +81,9 @@ class PlatformGateway:
         )
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.platform_timeout),
-            transport=BoundedTransport(PLATFORM_CALLS_IN_FLIGHT, limits=limits),
+            transport=BoundedTransport(
+                PLATFORM_CALLS_IN_FLIGHT, limits=limits, verify=tls_context()
+            ),
         )
         self._clients: dict[tuple[str, str], tuple[str, Any]] = {}
 

@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from minibase.platforms import rsa
 from minibase.platforms.alipay import crypto
 from minibase.platforms.alipay.trade import NOTIFICATION_REPLY, yuan
+from minibase.platforms.transport import tls_context
 from minibase.sandbox import alipay
 from minibase.sandbox.alipay_trade import china_time
-from minibase.sandbox.deliveries import delivery_from_json, tls_context
+from minibase.sandbox.deliveries import delivery_from_json
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.state import AlipayNotification, AlipayTrade, SandboxState
 

@@ -5,8 +5,6 @@ the receiver must refuse (each gateway declares its own as boolean fields)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
-import ssl
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -24,13 +22,6 @@ class Options(Protocol):
 
 
 D = TypeVar("D", bound=Options)
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One TLS context for every delivery: loading the trust store costs milliseconds, and
-    each delivery has an HTTP client of its own."""
-    return ssl.create_default_context()
 
 
 def _invalid(message: str) -> SandboxError:

@@ -24,9 +24,10 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.platforms.transport import tls_context
 from minibase.platforms.wechat.push import FORMATS, MODES, PushCrypto, PushError, aes_key
 from minibase.sandbox import identities
-from minibase.sandbox.deliveries import delivery_from_json, tls_context
+from minibase.sandbox.deliveries import delivery_from_json
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.push_book import PushSetting
 from minibase.sandbox.routing import Route, json_response, read_json

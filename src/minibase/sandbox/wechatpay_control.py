@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from minibase.platforms import rsa
 from minibase.platforms.errors import PlatformError
+from minibase.platforms.transport import tls_context
 from minibase.platforms.wechatpay import crypto
 from minibase.sandbox import wechatpay
-from minibase.sandbox.deliveries import delivery_from_json, tls_context
+from minibase.sandbox.deliveries import delivery_from_json
 from minibase.sandbox.errors import SandboxError
 from minibase.sandbox.state import (
     Merchant,

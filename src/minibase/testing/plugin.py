@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import os
+import shutil
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx._transports.default as httpx_transports
 import pytest
 
 from minibase.app import MinibaseApp, create_app
@@ -18,11 +22,15 @@ from minibase.auth.admins import insert_admin, issue_admin_token
 from minibase.auth.apps import check_app, save_app
 from minibase.auth.passwords import hash_password
 from minibase.auth.users import insert_user
-from minibase.clock import FrozenClock
+from minibase.clock import FrozenClock, SystemClock
 from minibase.config import Settings
-from minibase.platforms.alipay.crypto import generate_rsa_keypair
+from minibase.platforms.transport import tls_context
+from minibase.private_files import make_private_dir
 from minibase.services import Services, open_services
+from minibase.store.migrations import migrate
+from minibase.store.sqlite import SQLiteDatabase
 from minibase.testing import postgres
+from minibase.testing.keys import keypair
 from minibase.testing.sandbox import SandboxClient, SandboxProcess
 
 BACKENDS = ("sqlite", "postgres")
@@ -36,6 +44,23 @@ def chosen_backends() -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
+    _share_one_trust_store()
+
+
+def _share_one_trust_store() -> None:
+    """Every httpx client a test makes without a TLS context of its own (`httpx.post`, a
+    client per test) would load the trust store again, ~45 ms each: they share the one the
+    server's clients use."""
+    make = httpx.create_ssl_context
+
+    def shared(
+        verify: ssl.SSLContext | str | bool = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return tls_context()
+        return make(verify=verify, cert=cert, trust_env=trust_env)
+
+    httpx_transports.create_ssl_context = shared  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +71,26 @@ def _postgres_template() -> Iterator[postgres.SpareDatabases]:
     yield spares
     spares.close()
     postgres.drop_template()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file migrated once per test session; each test starts from a copy (18
+    migrations cost more than a test of the API does)."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "data.db"
+
+    async def prepare() -> None:
+        db = SQLiteDatabase(path)
+        await db.open()
+        try:
+            await migrate(db, SystemClock())
+        finally:
+            await db.close()
+
+    # on a thread: the first test to ask for it may be running in an event loop already
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, prepare()).result()
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +140,9 @@ async def settings(
         functions_dir=tmp_path / "functions",  # never the working directory's
     )
     if backend == "sqlite":
+        make_private_dir(base.data_dir)
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), base.sqlite_path)
+        base.sqlite_path.chmod(0o600)
         yield base
         return
     spares: postgres.SpareDatabases = request.getfixturevalue("_postgres_template")
@@ -194,7 +242,7 @@ def register_app(services: Services, sandbox: SandboxClient) -> RegisterApp:
     ) -> RegisteredApp:
         values: dict[str, Any] = {"platform": platform, "appid": appid, "account": account}
         if platform == "alipay":
-            private_key, public_key = generate_rsa_keypair()
+            private_key, public_key = keypair(f"alipay app {appid}")
             answer = await sandbox.register_app(platform, appid, app_public_key=public_key)
             values.update(
                 private_key=private_key,

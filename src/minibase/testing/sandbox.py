@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from minibase.platforms.transport import tls_context
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -60,7 +62,7 @@ class SandboxClient:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._http = httpx.AsyncClient(base_url=url, timeout=10)
+        self._http = httpx.AsyncClient(base_url=url, timeout=10, verify=tls_context())
 
     async def _post(self, path: str, **body: Any) -> Any:
         response = await self._http.post(path, json=body)

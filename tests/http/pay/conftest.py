@@ -23,8 +23,8 @@ from tests.http.login.conftest import sign_in
 from minibase.app import create_app
 from minibase.clock import OffsetClock
 from minibase.config import Settings
-from minibase.platforms import rsa
 from minibase.services import Services, attach_functions, background_for, open_services
+from minibase.testing.keys import keypair
 from minibase.testing.plugin import Actor, RegisterApp
 from minibase.testing.sandbox import SandboxClient, free_port
 
@@ -122,7 +122,7 @@ async def register_merchant(
 ) -> dict[str, Any]:
     """A merchant as a team sets one up: keys made at the merchant platform (here: the
     sandbox), then registered with the server through the admin API."""
-    private_key, public_key = rsa.generate_keypair()
+    private_key, public_key = keypair(f"merchant {mchid}")
     serial = secrets.token_hex(20).upper()
     api_v3_key = secrets.token_hex(16)
     platform = await sandbox.wechatpay_merchant(mchid, public_key, serial, api_v3_key)
