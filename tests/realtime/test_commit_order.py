@@ -4,6 +4,7 @@ numbering never makes two transactions wait on each other in a cycle."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
@@ -91,3 +92,79 @@ async def test_a_bulk_write_is_numbered_in_the_order_of_its_records(
     assert [c["doc"]["n"] for c in changes] == list(range(1000))
     events = [c["event"] for c in changes]
     assert events == sorted(set(events))
+
+
+async def hold_before_commit(
+    services: Services, n: int, numbered: asyncio.Event, release: asyncio.Event, *, commit: bool
+) -> None:
+    """A transaction that writes a record and its change, then waits before COMMIT (as one
+    does for the moment its commit takes) until `release`; then commits or rolls back."""
+
+    class RolledBack(Exception):
+        pass
+
+    with contextlib.suppress(RolledBack):
+        async with services.db.transaction() as conn:
+            await create_record(services, ADMIN, "counters", {"n": n}, conn=conn)
+            await conn.committing()  # the change is numbered now
+            numbered.set()
+            await release.wait()
+            if not commit:
+                raise RolledBack
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["commits", "rolls_back"])
+async def test_a_change_still_committing_holds_back_those_numbered_after_it(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    connect: Connect,
+    services: Services,
+    backend: str,
+    commit: bool,
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: a later number never commits first")
+    await make_collection(client, admin, "counters", {"n": {"type": "integer"}})
+    watcher = await connect()
+    await watcher.subscribe("c", "counters")
+    numbered, release = asyncio.Event(), asyncio.Event()
+    held = asyncio.create_task(hold_before_commit(services, 1, numbered, release, commit=commit))
+    await numbered.wait()
+    await create(client, admin.headers, "counters", {"n": 2})  # a later number, committed
+    late = await connect()
+    snapshot = await late.subscribe("c", "counters")  # taken while the first is in flight
+    assert [doc["n"] for doc in snapshot["docs"]] == [2]
+    await watcher.nothing_more()  # the later change waits for the earlier number to settle
+    release.set()
+    await held
+    expected = [1, 2] if commit else [2]
+    arrived = [await watcher.receive() for _ in expected]
+    assert [change["doc"]["n"] for change in arrived] == expected
+    assert arrived == sorted(arrived, key=lambda change: change["event"])
+    await watcher.nothing_more()
+    if commit:  # the one that subscribed meanwhile misses nothing either
+        got = await late.receive()
+        assert (got["change"], got["doc"]["n"]) == ("add", 1)
+    await late.nothing_more(0.1)
+
+
+async def test_the_first_watch_of_a_process_waits_for_a_change_still_committing(
+    client: httpx.AsyncClient, admin: Actor, connect: Connect, services: Services, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: a later number never commits first")
+    await make_collection(client, admin, "counters", {"n": {"type": "integer"}})
+    numbered, release = asyncio.Event(), asyncio.Event()
+    held = asyncio.create_task(hold_before_commit(services, 1, numbered, release, commit=True))
+    await numbered.wait()
+    await create(client, admin.headers, "counters", {"n": 2})
+    watcher = await connect()
+    # the process's log reader starts now, among writers: it waits for the one in flight
+    subscribing = asyncio.create_task(watcher.subscribe("c", "counters"))
+    await asyncio.sleep(0.2)
+    assert not subscribing.done()
+    release.set()
+    await held
+    snapshot = await subscribing
+    assert [doc["n"] for doc in snapshot["docs"]] == [1, 2]
+    await watcher.nothing_more(0.1)

@@ -111,6 +111,39 @@ describe("watch() on a real server", () => {
     await feed.close();
   });
 
+  it("watches one record with doc(id).watch(): before it exists, as it changes, once removed", async (t) => {
+    const { app } = appOn(t, "wechat", server, { person: "ann-doc" });
+    const bob = await writer("bob-doc");
+    const db = app.database();
+    const other = await bob.add("posts", { title: "another record", score: 1 });
+    const { _id } = await bob.add("posts", { title: "watched", score: 1 });
+    const feed = follow(db.collection("posts").doc(_id));
+    const init = await feed.next();
+    assert.equal(init.type, "init");
+    assert.deepEqual(changes(init), [["init", "init", _id]]);
+
+    await bob.update("posts", other._id, { score: 7 }); // not this record: nothing
+    await bob.update("posts", _id, { score: 2 });
+    const updated = await feed.next();
+    assert.deepEqual(changes(updated), [["update", "update", _id]]);
+    assert.deepEqual(updated.docChanges[0].updatedFields, { score: 2, _version: 2, _updated: updated.docs[0]._updated });
+    await bob.remove("posts", _id);
+    const removed = await feed.next();
+    assert.deepEqual(changes(removed), [["remove", "dequeue", _id]]);
+    assert.deepEqual(removed.docs, []);
+    await feed.quiet();
+
+    // a record not there yet: an empty snapshot, then its creation
+    const later = follow(db.collection("posts").doc("made-later"));
+    assert.deepEqual((await later.next()).docs, []);
+    await bob.add("posts", { _id: "made-later", title: "here now" });
+    const created = await later.next();
+    assert.deepEqual(changes(created), [["add", "enqueue", "made-later"]]);
+    assert.throws(() => db.collection("posts").doc(_id).field({ title: true }).watch({ onChange() {}, onError() {} }), {
+      code: "client.unsupported",
+    });
+  });
+
   it("ends a watch the server refuses with onError, and keeps the others", async (t) => {
     const { app } = appOn(t, "wechat", server, { person: "ann-refused" });
     const db = app.database();

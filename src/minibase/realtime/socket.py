@@ -57,15 +57,20 @@ class Client:
         self.services = services
         self.socket = socket
         self.claims: TokenClaims | None = None
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(services.settings.realtime_queue)
+        # messages, or their JSON text (a change, serialized once for all its watchers)
+        self.outbox: asyncio.Queue[dict[str, Any] | str] = asyncio.Queue(
+            services.settings.realtime_queue
+        )
         self.too_slow = asyncio.Event()
+        self.signed_out = asyncio.Event()  # its token expired or was revoked: `ended_by` says
+        self.ended_by: ApiError | None = None
         self.subscriptions: dict[str, Subscription] = {}
 
     @property
     def caller(self) -> Caller:
         return ANONYMOUS if self.claims is None else self.claims.caller
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any] | str) -> None:
         """Queue a message; a full queue marks the client as too slow (it is then closed)."""
         if self.too_slow.is_set():
             return
@@ -149,13 +154,17 @@ class Client:
         else:
             if since is not None:
                 self.send({"type": "resync", "id": sub_id, "since": since})
-            async with self.services.db.reader() as reader:
-                at = await last_seq(reader)  # before the list: nothing falls between the two
+            # every change up to here is in the list read after it; later ones are sent
+            at = await self.services.realtime.position()
             # the snapshot holds what the watch would send: what the read rule lets it read too
             readable = subscription.condition  # the filter and both rules
             snapshot = replace(query, filter=Filter(readable, query.filter.paths))
             page = await list_records(self.services, self.caller, collection.name, snapshot)
             subscription.after = at
+            async with self.services.db.reader() as reader:
+                # changes numbered up to here may be in the list already: not sent twice
+                subscription.listed_through = await last_seq(reader)
+            subscription.listed = {doc["_id"]: doc["_version"] for doc in page["items"]}
             self.send({"type": "snapshot", "id": sub_id, "event": at, "docs": page["items"]})
         self.subscriptions[sub_id] = subscription
         await self.services.realtime.subscribe(subscription)
@@ -200,21 +209,58 @@ class Client:
     async def write_forever(self) -> None:
         while True:
             message = await self.outbox.get()
-            await self.socket.send_text(orjson.dumps(message).decode())
+            text = message if isinstance(message, str) else orjson.dumps(message).decode()
+            await self.socket.send_text(text)
 
-    async def watch_token(self) -> ApiError:
-        """Until the token expires or is revoked: then the error that ends the session."""
-        while True:
+    async def check_token(self, now: float) -> None:
+        """Has the token expired or been revoked? Then the session ends, saying which."""
+        claims = self.claims
+        if claims is None or self.signed_out.is_set():
+            return
+        try:
+            if claims.expires <= now:
+                raise ApiError("auth.token_expired", 401, "the access token has expired")
+            await self.services.revocations.check(claims)
+        except ApiError as error:
+            self.ended_by = error
+            self.signed_out.set()
+
+
+class TokenWatch:
+    """One timer per process looks at every socket's token each `WATCH_EVERY` seconds (not a
+    timer per socket: a thousand idle sockets wake nothing but this)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.clients: set[Client] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._forever())
+
+    def discard(self, client: Client) -> None:
+        self.clients.discard(client)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _forever(self) -> None:
+        while self.clients:
             await asyncio.sleep(WATCH_EVERY)
-            claims = self.claims
-            if claims is None:
-                continue
-            if claims.expires <= self.services.clock.now().timestamp():
-                return ApiError("auth.token_expired", 401, "the access token has expired")
-            try:
-                await self.services.revocations.check(claims)
-            except ApiError as error:
-                return error
+            now = self.services.clock.now().timestamp()
+            for client in tuple(self.clients):
+                await client.check_token(now)
+
+
+def token_watch(services: Services) -> TokenWatch:
+    hub = services.realtime
+    if hub.token_watch is None:
+        hub.token_watch = TokenWatch(services)
+    watch: TokenWatch = hub.token_watch
+    return watch
 
 
 async def serve(socket: WebSocket, services: Services) -> None:
@@ -241,15 +287,17 @@ async def serve(socket: WebSocket, services: Services) -> None:
             return
     reader = asyncio.create_task(client.read_forever())
     writer = asyncio.create_task(client.write_forever())
-    watcher = asyncio.create_task(client.watch_token())
+    watcher = asyncio.create_task(client.signed_out.wait())
     slow = asyncio.create_task(client.too_slow.wait())
     tasks = (reader, writer, watcher, slow)
+    watch = token_watch(services)
+    watch.add(client)
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if slow.done():
             await _close(socket, TOO_SLOW, "too slow: reconnect and resume from your last event")
-        elif watcher.done():
-            ended = watcher.result()
+        elif watcher.done() and client.ended_by is not None:
+            ended = client.ended_by
             await _drain(client, writer)
             with contextlib.suppress(Exception):
                 await socket.send_text(
@@ -261,6 +309,7 @@ async def serve(socket: WebSocket, services: Services) -> None:
         # else the client went away (its reader or our writer ended): nothing to say to it
     finally:
         hub.connections -= 1
+        watch.discard(client)
         client.end()
         for task in tasks:
             task.cancel()

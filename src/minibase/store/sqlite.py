@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -137,11 +138,18 @@ def _translate(error: sqlite3.Error) -> Exception:
     return error
 
 
-def _commit_or_rollback(conn: sqlite3.Connection) -> None:
-    """In one job, so that a failed COMMIT never leaves the next transaction inside this one."""
-    if not conn.in_transaction:
+def _commit_or_rollback(
+    conn: sqlite3.Connection, last: Sequence[tuple[str, tuple[Any, ...]]] = ()
+) -> None:
+    """In one job, so that a failed COMMIT never leaves the next transaction inside this one;
+    the transaction's `last` statements run first, in the same job."""
+    if not conn.in_transaction and not last:
         return
     try:
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        for sql, params in last:
+            conn.execute(sql, params)
         conn.execute("COMMIT")
     except sqlite3.Error:
         if conn.in_transaction:
@@ -166,6 +174,10 @@ class SQLiteConnection(CommitCallbacks):
 
     def __init__(self, run: Callable[[str, Callable[[_Connection], Any]], Awaitable[Any]]) -> None:
         self._run = run  # (the statement, its work on the connection)
+        self.last: list[tuple[str, tuple[Any, ...]]] = []  # run in the COMMIT's job
+
+    async def execute_last(self, sql: str, *params: Any) -> None:
+        self.last.append((sql, params))
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         result: Row | None = await self._run(sql, lambda c: c.execute(sql, params).fetchone())
@@ -361,8 +373,8 @@ class SQLiteDatabase:
                 if started:  # queued before the lock is let go; nobody needs to wait for it
                     self._submit_to_writer(_rollback_if_open).add_done_callback(_quietly)
                 raise
-            if started:
-                committing = self._submit_to_writer(_commit_or_rollback)
+            if started or conn.last:
+                committing = self._submit_to_writer(partial(_commit_or_rollback, last=conn.last))
         if committing is not None:
             await committing
             conn.committed()

@@ -15,7 +15,7 @@ export class Collection<T = AnyFields> extends Query<T> {
 
   /** One record, by its `_id`. */
   doc(id: string): DocumentReference<T> {
-    return new DocumentReference<T>(this.caller, this.collection, id);
+    return new DocumentReference<T>(this.caller, this.collection, id, undefined, this.watching);
   }
 
   /** Create a record: `{ _id, data }` (give `data._id` to choose the id). With a list of

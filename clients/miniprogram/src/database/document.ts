@@ -1,5 +1,7 @@
 /** `db.collection(name).doc(id)`: one record, read, replaced, updated or removed. */
 import type { Caller } from "../caller";
+import { invalidArgument, unsupported } from "../errors";
+import type { WatchOptions, Watcher, Watching } from "../realtime/types";
 import { fieldList, isNotFound, optionsOf, recordsPath } from "./paths";
 import type {
   AnyFields,
@@ -19,11 +21,27 @@ export class DocumentReference<T = AnyFields> {
     private readonly collection: string,
     readonly id: string,
     private readonly projection?: Projection,
+    private readonly watching?: Watching,
   ) {}
 
   /** Answer only these fields (and `_id`): `.field({ title: true }).get()`. */
   field(projection: Projection): DocumentReference<T> {
-    return new DocumentReference<T>(this.caller, this.collection, this.id, projection);
+    return new DocumentReference<T>(this.caller, this.collection, this.id, projection, this.watching);
+  }
+
+  /** Watch this record, as CloudBase's `doc(id).watch()`: `onChange` gets the snapshot first
+   * (`docs` holds the record, or nothing when it is not there or hidden from the user), then
+   * each change as it commits: created, updated, removed. Answers `{ close() }`. */
+  watch(options: WatchOptions<Stored<T>>): Watcher {
+    if (!options || typeof options.onChange !== "function" || typeof options.onError !== "function") {
+      throw invalidArgument("watch({ onChange, onError }) takes both listeners");
+    }
+    if (this.projection !== undefined) {
+      throw unsupported("watch() answers whole records: no field(), as in CloudBase");
+    }
+    if (!this.watching) throw unsupported("watch() needs the app's socket: app.database()");
+    const query = { collection: this.collection, filter: { _id: this.id }, orders: [], limit: 1 };
+    return this.watching.watch(query, options);
   }
 
   /** `{ data: record }`; MinibaseError `records.not_found` when no record has this id or the

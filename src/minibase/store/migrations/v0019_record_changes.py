@@ -10,7 +10,6 @@ NAME = "record_changes"
 
 
 def statements(dialect: Dialect) -> list[str]:
-    json = dialect.json_column_type
     seq = (
         "INTEGER PRIMARY KEY AUTOINCREMENT" if dialect.name == "sqlite" else "BIGSERIAL PRIMARY KEY"
     )
@@ -20,8 +19,8 @@ def statements(dialect: Dialect) -> list[str]:
             collection TEXT NOT NULL,
             record_id TEXT NOT NULL,
             action TEXT NOT NULL,
-            doc {json} NOT NULL,
-            previous {json},
+            doc TEXT NOT NULL,
+            previous TEXT,
             created DOUBLE PRECISION NOT NULL)""",
         "CREATE INDEX record_changes_created ON record_changes (created)",
     ]
