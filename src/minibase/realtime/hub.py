@@ -163,6 +163,7 @@ class Hub:
     _subscriptions: dict[str, set[Subscription]] = field(default_factory=dict)
     _position: Position = field(default_factory=lambda: Position(0))
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _starting: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -260,8 +261,14 @@ class Hub:
     async def _start(self) -> None:
         if self._tasks:
             return
-        async with self.services.db.reader() as reader:
-            self._position = await settled_position(reader)
+        async with self._starting:  # the first subscribers arrive together: one reader
+            if self._tasks:
+                return
+            async with self.services.db.reader() as reader:
+                self._position = await settled_position(reader)
+            self._begin_reading()
+
+    def _begin_reading(self) -> None:
         self._tasks.append(asyncio.create_task(self._read_forever()))
         if self._notifies:
             relayed = relay(self.services.db, CHANGES_CHANNEL, self.wake, self._stop, log)
