@@ -350,6 +350,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
+            timeout_graceful_shutdown=settings.shutdown_timeout,
         )
         return 0
     from granian import Granian
@@ -362,6 +363,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
+        workers_kill_timeout=settings.shutdown_timeout,
         loop=Loops.uvloop if sys.platform != "win32" else Loops.auto,
         log_level=settings.log_level,  # type: ignore[arg-type]
     ).serve()

@@ -33,6 +33,9 @@ class Settings:
     auto_migrate: bool | None = None
     workers: int = 1
     server: str = "granian"
+    # Seconds a stopping server (SIGTERM) gives its requests in flight to finish, after it has
+    # stopped taking new ones; then its workers are killed.
+    shutdown_timeout: int = 30
     max_body_bytes: int = 1_048_576
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
@@ -337,6 +340,7 @@ def _check(settings: Settings) -> None:
         "job_concurrency",
         "job_retention_days",
         "workers",
+        "shutdown_timeout",
         "postgres_pool_size",
         "regex_budget",
         "pay_order_ttl",

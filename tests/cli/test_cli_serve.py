@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -95,6 +96,45 @@ def test_serve_answers_http_and_exits_cleanly_on_sigterm(
 
     assert server.stop() == 0
     assert "Traceback" not in server.log.read_text()
+
+
+SLOW = """
+import asyncio
+from minibase.functions import function
+
+@function(auth="public", timeout=60)
+async def slow(ctx, input):
+    await asyncio.sleep(input["seconds"])
+    return {"slept": input["seconds"]}
+"""
+
+
+def test_a_stopping_server_finishes_requests_in_flight_takes_no_new_ones_and_keeps_its_deadline(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    (cli.workdir / "functions").mkdir()
+    (cli.workdir / "functions" / "slow.py").write_text(SLOW)
+    where = ("--data-dir", str(cli.data_dir))
+    server = start(
+        "--port", str(free_port), *where, port=free_port, env={"MINIBASE_SHUTDOWN_TIMEOUT": "3"}
+    )
+    server.wait_until_up()
+    slow = f"{server.url}/api/functions/slow"
+    with ThreadPoolExecutor(2) as pool:
+        finishing = pool.submit(httpx.post, slow, json={"seconds": 1}, timeout=20)
+        too_long = pool.submit(httpx.post, slow, json={"seconds": 30}, timeout=40)
+        time.sleep(0.5)  # both are running
+        stopped_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        with pytest.raises(httpx.ConnectError):  # no new connection is taken
+            httpx.get(f"{server.url}/api/health", timeout=2)
+        answer = finishing.result()
+        assert (answer.status_code, answer.json()) == (200, {"result": {"slept": 1}})
+        with pytest.raises(httpx.TransportError):  # cut at the deadline, not waited for
+            too_long.result()
+    server.process.wait(timeout=20)
+    assert time.monotonic() - stopped_at < 3 + 5
 
 
 def test_serve_takes_its_port_and_data_dir_from_the_environment(

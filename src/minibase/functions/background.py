@@ -53,6 +53,8 @@ class Background:
                 concurrency=settings.job_concurrency,
                 lease_seconds=settings.job_lease,
                 timeout=MAX_JOB_TIMEOUT + CANCEL_GRACE,  # each handler keeps its own timeout
+                # stopping: running jobs may finish before the server's workers are killed
+                shutdown_grace=max(settings.shutdown_timeout - CANCEL_GRACE, 0),
             )
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
             scheduling = self._every(settings.scheduler_interval, self._extensions.enqueue_due)
