@@ -1,0 +1,332 @@
+"""Several instances behind a load balancer, as a deployment runs them: three `minibase serve`
+and two `minibase worker` processes on one PostgreSQL and one Redis, behind Debian's nginx on
+loopback (round robin, WebSockets upgraded). A session works on every instance, a collection
+made through one is used through the others within a second, a change written through one
+reaches a watcher connected through nginx to another, jobs run once between the two workers,
+and an instance killed under write load loses no acknowledged write: the only failed requests
+are those that were in flight on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from minibase.testing import postgres
+from tests.e2e.conftest import (
+    MASTER_KEY,
+    MINIBASE,
+    RunningServer,
+    admin_headers,
+    free_port,
+    start_server,
+    stop_server,
+)
+
+# one worker runs the module, in its order (the last test kills an instance)
+pytestmark = pytest.mark.xdist_group("cluster")
+DEADLINE = 3.0  # definitions are re-read every second; the rest is slack for a busy machine
+REDIS_URL = "redis://127.0.0.1:6379/3"
+FUNCTIONS = """
+from minibase.functions import function, job
+
+
+@function(auth="admin")
+async def enqueue_marks(ctx, input):
+    for n in range(input["count"]):
+        await ctx.jobs.enqueue("mark", {"n": n}, key=f"mark:{input['batch']}:{n}")
+    return {"queued": input["count"]}
+
+
+@job("mark")
+async def mark(ctx, payload):
+    async with ctx.transaction() as tx:  # the mark and the job's success commit together
+        await tx.records_as_admin.create("marks", {"n": payload["n"]})
+        await tx.complete_job()
+"""
+
+NGINX = """
+user root;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream minibase {{
+{servers}
+    }}
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://minibase;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Cluster:
+    url: str  # nginx
+    instances: list[RunningServer]
+    workers: list[subprocess.Popen[bytes]]
+    admin: dict[str, str]
+    user: dict[str, str]
+
+
+def start_nginx(
+    folder: Path, instances: list[RunningServer]
+) -> tuple[str, subprocess.Popen[bytes]]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    servers = "\n".join(
+        f"        server 127.0.0.1:{one.port} max_fails=1 fail_timeout=10s;" for one in instances
+    )
+    folder.mkdir()
+    (folder / "nginx.conf").write_text(NGINX.format(dir=folder, servers=servers, port=port))
+    process = subprocess.Popen(
+        [nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                return url, process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"nginx did not answer: {(folder / 'error.log').read_text()}")
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    if "postgres" not in os.environ.get("MINIBASE_TEST_BACKENDS", "postgres"):
+        pytest.skip("several instances share PostgreSQL: the tests run without it")
+    request.getfixturevalue("_postgres_template")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    folder = tmp_path_factory.mktemp("cluster")
+    database = asyncio.run(postgres.clone_database())
+    (folder / "minibase.toml").write_text(f'database_url = "{postgres.url_for(database)}"\n')
+    (folder / "functions").mkdir()
+    (folder / "functions" / "marks.py").write_text(FUNCTIONS)
+    env = {"MINIBASE_CACHE_URL": REDIS_URL, "MINIBASE_AUTO_MIGRATE": "true"}
+    instances: list[RunningServer] = []
+    workers: list[subprocess.Popen[bytes]] = []
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        for _ in range(3):  # the HTTP instances run no jobs: the workers do
+            instances.append(start_server(folder, env={**env, "MINIBASE_RUN_JOBS": "false"}))
+        for _ in range(2):
+            workers.append(
+                subprocess.Popen(
+                    [MINIBASE, "worker"],
+                    cwd=folder,
+                    env={**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY, **env},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        url, nginx = start_nginx(folder / "nginx", instances)
+        admin = admin_headers(instances[0])
+        user_id = httpx.post(f"{url}/api/admin/users", json={}, headers=admin).json()["id"]
+        tokens = httpx.post(f"{url}/api/admin/users/{user_id}/tokens", headers=admin).json()
+        user = {"Authorization": f"Bearer {tokens['access_token']}"}
+        yield Cluster(url, instances, workers, admin, user)
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+        for instance in instances:
+            if instance.process.poll() is None:
+                stop_server(instance)
+        asyncio.run(postgres.drop_database(database))
+
+
+def make_collection(cluster: Cluster, name: str, via: str) -> None:
+    body = {
+        "name": name,
+        "fields": {"n": {"type": "integer"}, "text": {"type": "string"}},
+        "rules": {"preset": "public_read_owner_write"},
+    }
+    made = httpx.post(f"{via}/api/admin/collections", json=body, headers=cluster.admin)
+    assert made.status_code == 201, made.text
+    for instance in cluster.instances:  # every instance knows it within a second
+        if instance.process.poll() is not None:
+            continue
+        started = time.monotonic()
+        while True:
+            listed = httpx.get(
+                f"{instance.url}/api/collections/{name}/records", headers=cluster.user
+            )
+            if listed.status_code != 404:
+                assert listed.status_code == 200, listed.text
+                break
+            assert time.monotonic() - started < DEADLINE, f"{instance.url}: {listed.text}"
+            time.sleep(0.05)
+
+
+def test_a_session_and_a_new_collection_work_on_every_instance(cluster: Cluster) -> None:
+    make_collection(cluster, "notes", via=cluster.instances[0].url)  # known to all within 1 s
+    for instance in cluster.instances:  # one user's token, taken by each
+        created = httpx.post(
+            f"{instance.url}/api/collections/notes/records",
+            json={"text": f"from {instance.port}"},
+            headers=cluster.user,
+        )
+        assert created.status_code == 201, created.text
+    # through the balancer, every request is answered whichever instance takes it
+    with httpx.Client(base_url=cluster.url, headers=cluster.user) as http:
+        answers = [http.get("/api/collections/notes/records").status_code for _ in range(12)]
+    assert answers == [200] * 12
+    listed = httpx.get(f"{cluster.url}/api/collections/notes/records", headers=cluster.user)
+    assert sorted(item["text"] for item in listed.json()["items"]) == sorted(
+        f"from {instance.port}" for instance in cluster.instances
+    )
+
+
+async def test_a_watcher_behind_the_balancer_hears_of_a_write_made_on_another_instance(
+    cluster: Cluster,
+) -> None:
+    make_collection(cluster, "chat", via=cluster.url)
+    socket_url = cluster.url.replace("http://", "ws://") + "/api/realtime"
+    async with (
+        websockets.connect(socket_url, additional_headers=cluster.user) as socket,
+        httpx.AsyncClient() as http,
+    ):
+        authenticated = orjson.loads(await asyncio.wait_for(socket.recv(), 5))
+        assert authenticated["type"] == "authenticated"
+        await socket.send(orjson.dumps({"type": "subscribe", "id": "c", "collection": "chat"}))
+        snapshot = orjson.loads(await asyncio.wait_for(socket.recv(), 5))
+        assert (snapshot["type"], snapshot["docs"]) == ("snapshot", [])
+        for instance in cluster.instances:  # whichever instance the write goes to
+            text = f"hello from {instance.port}"
+            written = await http.post(
+                f"{instance.url}/api/collections/chat/records",
+                json={"text": text},
+                headers=cluster.user,
+            )
+            assert written.status_code == 201, written.text
+            change = orjson.loads(await asyncio.wait_for(socket.recv(), 5))
+            assert (change["change"], change["doc"]["text"]) == ("add", text)
+
+
+def test_jobs_queued_through_the_balancer_run_once_between_two_workers(cluster: Cluster) -> None:
+    make_collection(cluster, "marks", via=cluster.url)
+    queued = httpx.post(
+        f"{cluster.url}/api/functions/enqueue_marks",
+        json={"count": 40, "batch": "a"},
+        headers=cluster.admin,
+    )
+    assert queued.status_code == 200, queued.text
+    deadline = time.monotonic() + 20
+    marks: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        page = httpx.get(
+            f"{cluster.url}/api/collections/marks/records",
+            params={"limit": 100},
+            headers=cluster.admin,
+        ).json()
+        marks = page["items"]
+        if len(marks) >= 40:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)  # a job run twice would show as a 41st mark by now
+    final = httpx.get(
+        f"{cluster.url}/api/collections/marks/records",
+        params={"limit": 100},
+        headers=cluster.admin,
+    ).json()["items"]
+    assert sorted(mark["n"] for mark in final) == list(range(40))
+
+
+def test_an_instance_killed_under_load_loses_no_acknowledged_write(cluster: Cluster) -> None:
+    make_collection(cluster, "writes", via=cluster.url)
+    acknowledged: list[str] = []
+    failed: list[str] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def write(writer: int) -> None:
+        with httpx.Client(base_url=cluster.url, headers=cluster.user, timeout=10) as http:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    answer = http.post(
+                        "/api/collections/writes/records", json={"text": f"{writer}-{n}"}
+                    )
+                except httpx.TransportError as error:
+                    with lock:
+                        failed.append(repr(error))
+                    continue
+                with lock:
+                    if answer.status_code == 201:
+                        acknowledged.append(answer.json()["_id"])
+                    else:
+                        failed.append(f"{answer.status_code} {answer.text[:100]}")
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in writers:
+        thread.start()
+    time.sleep(1.0)
+    victim = cluster.instances[2]
+    os.killpg(victim.process.pid, signal.SIGKILL)  # no goodbye: as a crashed machine
+    victim.process.wait()
+    time.sleep(1.5)
+    stop.set()
+    for thread in writers:
+        thread.join()
+
+    assert len(acknowledged) > 50
+    # only the requests in flight on the killed instance failed: at most one per writer
+    assert len(failed) <= len(writers), failed
+    kept: set[str] = set()
+    cursor = None
+    with httpx.Client(base_url=cluster.url, headers=cluster.user) as http:
+        while True:
+            params: dict[str, Any] = {"limit": 100, "fields": "_id"}
+            if cursor:
+                params["cursor"] = cursor
+            page = http.get("/api/collections/writes/records", params=params).json()
+            kept.update(item["_id"] for item in page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+    assert set(acknowledged) <= kept
