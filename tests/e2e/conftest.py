@@ -36,8 +36,10 @@ class RunningServer:
     process: subprocess.Popen[bytes]
 
 
-def start_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
-    port = free_port()
+def start_server(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+) -> RunningServer:
+    port = port or free_port()
     environment = {**os.environ, "MINIBASE_MASTER_KEY": MASTER_KEY, **(env or {})}
     process = subprocess.Popen(
         [MINIBASE, "serve", "--port", str(port), *args],

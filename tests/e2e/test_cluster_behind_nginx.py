@@ -105,7 +105,7 @@ def start_nginx(
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
     servers = "\n".join(
-        f"        server 127.0.0.1:{one.port} max_fails=1 fail_timeout=10s;" for one in instances
+        f"        server 127.0.0.1:{one.port} max_fails=1 fail_timeout=1s;" for one in instances
     )
     folder.mkdir()
     (folder / "nginx.conf").write_text(NGINX.format(dir=folder, servers=servers, port=port))
@@ -276,57 +276,90 @@ def test_jobs_queued_through_the_balancer_run_once_between_two_workers(cluster: 
     assert sorted(mark["n"] for mark in final) == list(range(40))
 
 
-def test_an_instance_killed_under_load_loses_no_acknowledged_write(cluster: Cluster) -> None:
-    make_collection(cluster, "writes", via=cluster.url)
-    acknowledged: list[str] = []
-    failed: list[str] = []
-    stop = threading.Event()
-    lock = threading.Lock()
+class Writers:
+    """Writers creating records through the balancer without pause, keeping what was
+    acknowledged and what failed."""
 
-    def write(writer: int) -> None:
+    def __init__(self, cluster: Cluster, collection: str, count: int = 4) -> None:
+        self.cluster, self.path = cluster, f"/api/collections/{collection}/records"
+        self.acknowledged: list[str] = []
+        self.failed: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._write, args=(w,)) for w in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _write(self, writer: int) -> None:
+        cluster = self.cluster
         with httpx.Client(base_url=cluster.url, headers=cluster.user, timeout=10) as http:
             n = 0
-            while not stop.is_set():
+            while not self._stop.is_set():
                 n += 1
                 try:
-                    answer = http.post(
-                        "/api/collections/writes/records", json={"text": f"{writer}-{n}"}
-                    )
+                    answer = http.post(self.path, json={"text": f"{writer}-{n}"})
                 except httpx.TransportError as error:
-                    with lock:
-                        failed.append(repr(error))
+                    with self._lock:
+                        self.failed.append(repr(error))
                     continue
-                with lock:
+                with self._lock:
                     if answer.status_code == 201:
-                        acknowledged.append(answer.json()["_id"])
+                        self.acknowledged.append(answer.json()["_id"])
                     else:
-                        failed.append(f"{answer.status_code} {answer.text[:100]}")
+                        self.failed.append(f"{answer.status_code} {answer.text[:100]}")
 
-    writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
-    for thread in writers:
-        thread.start()
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self.threads:
+            thread.join()
+
+    def kept(self) -> set[str]:
+        """The ids the collection holds now."""
+        kept: set[str] = set()
+        cursor = None
+        with httpx.Client(base_url=self.cluster.url, headers=self.cluster.user) as http:
+            while True:
+                params: dict[str, Any] = {"limit": 100, "fields": "_id"}
+                if cursor:
+                    params["cursor"] = cursor
+                page = http.get(self.path, params=params).json()
+                kept.update(item["_id"] for item in page["items"])
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    return kept
+
+
+def test_a_rolling_restart_under_write_load_fails_no_request_and_loses_nothing(
+    cluster: Cluster,
+) -> None:
+    make_collection(cluster, "rolling", via=cluster.url)
+    writers = Writers(cluster, "rolling")
+    time.sleep(0.5)
+    for at, instance in enumerate(cluster.instances):  # one after another, as a deploy does
+        stop_server(instance)  # SIGTERM: it finishes what it has, takes nothing new
+        restarted = start_server(
+            instance.cwd,
+            port=instance.port,
+            env={"MINIBASE_CACHE_URL": REDIS_URL, "MINIBASE_RUN_JOBS": "false"},
+        )
+        cluster.instances[at] = restarted
+        time.sleep(0.3)
+    writers.stop()
+    assert len(writers.acknowledged) > 50
+    assert writers.failed == []  # the balancer moved every new request to a running instance
+    assert set(writers.acknowledged) <= writers.kept()
+
+
+def test_an_instance_killed_under_load_loses_no_acknowledged_write(cluster: Cluster) -> None:
+    make_collection(cluster, "writes", via=cluster.url)
+    writers = Writers(cluster, "writes")
     time.sleep(1.0)
     victim = cluster.instances[2]
     os.killpg(victim.process.pid, signal.SIGKILL)  # no goodbye: as a crashed machine
     victim.process.wait()
     time.sleep(1.5)
-    stop.set()
-    for thread in writers:
-        thread.join()
-
-    assert len(acknowledged) > 50
+    writers.stop()
+    assert len(writers.acknowledged) > 50
     # only the requests in flight on the killed instance failed: at most one per writer
-    assert len(failed) <= len(writers), failed
-    kept: set[str] = set()
-    cursor = None
-    with httpx.Client(base_url=cluster.url, headers=cluster.user) as http:
-        while True:
-            params: dict[str, Any] = {"limit": 100, "fields": "_id"}
-            if cursor:
-                params["cursor"] = cursor
-            page = http.get("/api/collections/writes/records", params=params).json()
-            kept.update(item["_id"] for item in page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
-    assert set(acknowledged) <= kept
+    assert len(writers.failed) <= len(writers.threads), writers.failed
+    assert set(writers.acknowledged) <= writers.kept()
