@@ -1,15 +1,18 @@
 """Scheduled backups (`backup_schedule`, `backup_to`, `backup_keep`): one backup per occurrence
 however many processes schedule it, and only the newest `backup_keep` backups stay (files
-minibase did not name are left alone). On PostgreSQL the setting is refused: pg_dump it is."""
+minibase did not name are left alone), in a folder or under an S3 prefix. On PostgreSQL the
+setting is refused: pg_dump it is."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from tests.backups.conftest import KEY
+from tests.files.s3_server import MotoS3
 from tests.functions.conftest import run_jobs
 
 from minibase.backups.archive import BACKUP_NAME, backup_name
@@ -86,3 +89,38 @@ def test_a_backup_schedule_on_postgresql_points_at_pg_dump() -> None:
 def test_backup_keep_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="backup_keep"):
         load_settings(environ={"MINIBASE_BACKUP_KEEP": "0"})
+
+
+async def test_retention_under_an_s3_prefix_keeps_the_newest_and_nothing_else_is_touched(
+    tmp_path: Path, moto_s3: MotoS3
+) -> None:
+    bucket = moto_s3.create_bucket()
+    credentials = moto_s3.credentials
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        master_key=KEY,
+        functions_dir=tmp_path / "functions",
+        s3_endpoint=moto_s3.url,
+        s3_access_key=credentials.access_key,
+        s3_secret_key=credentials.secret_key,
+        s3_region=credentials.region,
+    )
+    await (await open_services(settings)).close()  # a migrated database
+    storage = moto_s3.storage(bucket)
+    try:
+        await storage.put("nightly/notes.txt", _one(b"mine"), content_type="text/plain", max_size=9)
+        to = f"s3://{bucket}/nightly"
+        made = []
+        for day in (21, 22, 23):
+            moment = datetime(2026, 11, day, 3, tzinfo=UTC)
+            taken = await take_backup(settings, to, moment, keep=2)
+            made.append(taken.where.removeprefix(f"s3://{bucket}/"))
+        assert taken.removed == (backup_name(datetime(2026, 11, 21, 3, tzinfo=UTC)),)
+        kept = sorted([key async for key in storage.list("nightly/")])
+        assert kept == sorted([*made[1:], "nightly/notes.txt"])
+    finally:
+        await storage.aclose()
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
