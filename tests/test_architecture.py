@@ -60,6 +60,7 @@ ALLOWED = {
     },
     "functions": {
         "auth",
+        "backups",
         "clock",
         "config",
         "data",
@@ -72,6 +73,8 @@ ALLOWED = {
         "store",
     },
     "jobs": {"store", "clock", "errors", "ids"},
+    # backups of the embedded database: SQLite's own copy, the data directory, an S3 bucket
+    "backups": {"clock", "config", "files", "private_files", "store"},
     # watched queries: the data API's lists and rules, over a socket of their own
     "realtime": {"auth", "data", "errors", "rules", "services", "store"},
     # the file features see the standard library, httpx and these leaf modules, nothing of the

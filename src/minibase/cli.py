@@ -1,4 +1,5 @@
-"""The `minibase` command: serve, migrate, admin create, collections export|apply."""
+"""The `minibase` command: serve, worker, migrate, admin create, collections export|apply,
+files gc, backup and restore."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import orjson
 import yaml
 
 from minibase import __version__
+from minibase.backups.archive import BackupError
 from minibase.config import ConfigError, Settings, env_name, load_settings
 from minibase.errors import ApiError
 from minibase.functions.registry import FunctionsError
@@ -107,6 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.add_argument("--dry-run", action="store_true", help="report only, remove nothing")
     _common(gc)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite database (online), the master key file and local files into one"
+        " checked .tar (docs/backups.md; PostgreSQL: pg_dump)",
+    )
+    backup.add_argument(
+        "--to",
+        help="a folder, a .tar file, or s3://bucket/prefix (default: the backup_to setting,"
+        " ./backups)",
+    )
+    _common(backup)
+    restore = commands.add_parser(
+        "restore", help="put a backup back: database, master key, local files"
+    )
+    restore.add_argument("source", metavar="FROM", help="a backup file, or s3://bucket/key.tar")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even into a database a running minibase has open (restart it after)",
+    )
+    _common(restore)
     return parser
 
 
@@ -143,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings, args)
         return asyncio.run(_run(args, settings))
     except (
+        BackupError,
         ConfigError,
         DataMissing,
         FunctionsError,
@@ -181,6 +206,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to do"
         print(f"migrations applied: {names}")
         return 0
+    if args.command == "backup":
+        return await _backup(settings, args.to or settings.backup_to)
+    if args.command == "restore":
+        return await _restore(settings, args.source, force=args.force)
     if not getattr(args, "create", False):
         require_existing_data(settings, can_create="create" in args)
     if args.command == "worker":
@@ -270,6 +299,79 @@ async def _files_gc(services: Any, dry_run: bool) -> int:
     for name in ("files", "objects"):
         for item in report[name]:
             print(f"  {name[:-1]} {item}")
+    return 0
+
+
+async def _backup(settings: Settings, to: str) -> int:
+    from minibase.backups.backup import take_backup
+    from minibase.clock import SystemClock
+
+    taken = await take_backup(settings, to, SystemClock().now())
+    manifest = taken.manifest
+    print(f"backup written: {taken.where}")
+    print(
+        f"  database: schema version {manifest.schema_version}, {manifest.database_bytes} bytes,"
+        " integrity_check ok"
+    )
+    if manifest.files_storage == "local":
+        print(f"  files: {manifest.files} of local storage")
+    else:
+        print(f"  files: not in this backup: they stay in the S3 bucket {settings.s3_bucket}")
+    if manifest.master_key:
+        print(
+            "  master key: IN THIS BACKUP: whoever holds this file can read every sealed secret;"
+            " keep it as private as the key"
+        )
+    else:
+        print(
+            "WARNING: this backup does NOT hold the master key (it comes from"
+            " MINIBASE_MASTER_KEY). The secrets sealed in its database (app secrets, payment"
+            " keys) open only with that key: keep the key safe apart from the backup.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+async def _restore(settings: Settings, source: str, *, force: bool) -> int:
+    from minibase.backups.backup import restore_from
+
+    restored = await restore_from(settings, source, force=force)
+    manifest = restored.manifest
+    print(
+        f"restored {source} into {restored.database} (made {manifest.created_at} by minibase"
+        f" {manifest.minibase_version}, schema version {manifest.schema_version})"
+    )
+    key_file = settings.data_dir / "master.key"
+    if restored.master_key == "restored":
+        print(f"  master key: restored to {key_file}")
+        if restored.previous_key is not None:
+            print(f"  the other key that was there is kept at {restored.previous_key}")
+    elif restored.master_key == "unchanged":
+        print(f"  master key: {key_file} is already the backup's")
+    else:
+        print(
+            "WARNING: this backup holds no master key: its sealed secrets (app secrets, payment"
+            " keys) open only with the key it was made with; set MINIBASE_MASTER_KEY to it.",
+            file=sys.stderr,
+        )
+    if restored.key_overridden:
+        print(
+            f"WARNING: MINIBASE_MASTER_KEY is set and is not the backup's key, which is in"
+            f" {key_file}: unset it (or set it to that key), or sealed secrets cannot be read.",
+            file=sys.stderr,
+        )
+    files = {
+        "restored": f"  files: restored to {settings.data_dir / 'files'}",
+        "in_bucket": "  files: not in the backup (they are in its S3 bucket)",
+        "not_used": "  files: the backup's local files are not restored: this installation"
+        " keeps files in S3",
+    }
+    print(files[restored.files])
+    print(
+        "restart the server: it holds the old data in memory"
+        if force
+        else "next: `minibase serve` (it applies migrations newer than the backup)"
+    )
     return 0
 
 

@@ -135,6 +135,13 @@ class Settings:
     # On S3 storage, answer a download with a redirect to a presigned URL of the bucket, so the
     # bytes bypass the app servers (the link and the rules are still checked here first).
     files_s3_redirect: bool = False
+    # Backups of the embedded SQLite database (docs/backups.md): a cron expression in UTC
+    # ("0 3 * * *") for a backup job, run once across processes (None: no scheduled backups);
+    # where backups go (a folder, or s3://bucket/prefix with the s3_* settings), also the
+    # default of `minibase backup --to`; how many scheduled backups there are kept.
+    backup_schedule: str | None = None
+    backup_to: str = "backups"
+    backup_keep: int = 7
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -354,6 +361,7 @@ def _check(settings: Settings) -> None:
         "files_pending_hours",
         "realtime_retention",
         "realtime_queue",
+        "backup_keep",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
@@ -392,3 +400,20 @@ def _check(settings: Settings) -> None:
         raise ConfigError("files_link_seconds cannot exceed files_link_max_seconds")
     if settings.list_default_limit > settings.list_max_limit:
         raise ConfigError("list_default_limit cannot exceed list_max_limit")
+    _check_backups(settings)
+
+
+def _check_backups(settings: Settings) -> None:
+    if settings.backup_schedule is None:
+        return
+    from minibase.functions.cron import Cron, CronError
+
+    try:
+        Cron.parse(settings.backup_schedule)
+    except CronError as exc:
+        raise ConfigError(f"setting backup_schedule (MINIBASE_BACKUP_SCHEDULE): {exc}") from None
+    if not settings.uses_sqlite:
+        raise ConfigError(
+            "setting backup_schedule backs up the embedded SQLite database; on PostgreSQL"
+            " schedule pg_dump instead (docs/backups.md)"
+        )

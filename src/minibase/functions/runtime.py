@@ -12,18 +12,21 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
 from minibase.auth.caller import Caller
 from minibase.auth.identities import find_identity
+from minibase.backups.backup import BACKUP_JOB, run_scheduled_backup
 from minibase.clock import isoformat, parse_iso
 from minibase.data.changes import prune as prune_changes
 from minibase.data.file_refs import FILES_DELETE_JOB, FILES_GC_JOB
 from minibase.errors import ApiError
 from minibase.functions.context import CallerInfo, FunctionContext
+from minibase.functions.cron import Cron
 from minibase.functions.registry import FunctionRegistry, Hook
 from minibase.functions.sightings import due_after
 from minibase.hooks import Action, RecordEvent
@@ -204,6 +207,8 @@ class Extensions:
             return self._services.files.delete_job
         if name == FILES_GC_JOB:
             return self._services.files.gc_job
+        if name == BACKUP_JOB:
+            return self._backup
         found = self.registry.jobs.get(name)
         if found is None:
             return None
@@ -234,6 +239,10 @@ class Extensions:
         ctx = await self.context(caller, hook.name, job=job)
         await _run(hook.handler, hook.timeout, ctx, event)
 
+    async def _backup(self, job: Job) -> None:
+        services = self._services
+        await run_scheduled_backup(services.settings, services.clock.now())
+
     async def _run_schedule(self, job: Job) -> None:
         scheduled = self.registry.schedules.get(job.payload["schedule"])
         if scheduled is None:
@@ -241,6 +250,19 @@ class Extensions:
             return
         ctx = await self.context(SYSTEM, scheduled.name, job=job)
         await _run(scheduled.handler, scheduled.timeout, ctx, *scheduled.arguments)
+
+    async def _enqueue_backups(self, now: datetime) -> int:
+        """backup_schedule's occurrences of the last few minutes, once each across processes
+        (a start shortly after one still takes it)."""
+        schedule = self._services.settings.backup_schedule
+        if schedule is None:
+            return 0
+        moments = Cron.parse(schedule).occurrences(now - SCHEDULE_LOOKBACK, now, ZoneInfo("UTC"))
+        for moment in moments:
+            at = isoformat(moment)
+            key = f"{BACKUP_JOB}:{at}"
+            await self._queue.enqueue(BACKUP_JOB, {"at": at}, run_at=moment, key=key)
+        return len(moments)
 
     # -- payments -------------------------------------------------------------------------
 
@@ -362,6 +384,7 @@ class Extensions:
                     key=f"schedule:{scheduled.name}:{at}",
                 )
                 enqueued += 1
+        enqueued += await self._enqueue_backups(now)
         # record changes older than the realtime retention: gone (an indexed delete, cheap)
         settings = self._services.settings
         await prune_changes(self._services.db, now.timestamp() - settings.realtime_retention)
