@@ -1,6 +1,6 @@
 """deploy/nginx: both configurations pass `nginx -t` (Debian's nginx), and nginx with them in
 front of a real `minibase serve` on loopback passes requests, upgrades the realtime socket,
-refuses oversized bodies itself and terminates TLS."""
+refuses oversized bodies itself, forwards the client's address and terminates TLS."""
 
 from __future__ import annotations
 
@@ -165,8 +165,15 @@ def run_nginx(nginx: Nginx) -> subprocess.Popen[bytes]:
 
 @contextmanager
 def behind_nginx(folder: Path, site: str) -> Iterator[Stack]:
-    # bodies up to 4 MB (above nginx's default limit of 1 MB) for minibase to judge itself
-    server = start_server(folder / "minibase", env={"MINIBASE_MAX_BODY_BYTES": "4000000"})
+    env = {
+        # bodies up to 4 MB (above nginx's default limit of 1 MB) for minibase to judge itself
+        "MINIBASE_MAX_BODY_BYTES": "4000000",
+        # nginx connects from 127.0.0.1; clients in the tests come from 127.0.0.2 and up
+        "MINIBASE_TRUSTED_PROXIES": "127.0.0.1",
+        "MINIBASE_ADMIN_LOGIN_FAILURES_PER_ADDRESS": "2",
+        "MINIBASE_ADMIN_LOGIN_FAILURES_PER_ACCOUNT": "0",
+    }
+    server = start_server(folder / "minibase", env=env)
     process = None
     try:
         nginx = nginx_for(folder / "nginx", site, server.port)
@@ -217,6 +224,25 @@ def test_a_body_under_the_limit_is_passed_to_minibase(stack: Stack) -> None:
     # minibase's own answer (JSON with a code), not nginx's default 1 MB limit (an HTML 413)
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["code"]
+
+
+def failed_login_from(stack: Stack, source: str, forwarded: str) -> int:
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=10) as http:
+        response = http.post(
+            f"{stack.url}/api/admin/login",
+            json={"email": "nobody@example.com", "password": "wrong"},
+            headers={"X-Forwarded-For": forwarded},
+        )
+    return response.status_code
+
+
+def test_minibase_counts_the_address_nginx_saw_not_one_the_client_wrote(stack: Stack) -> None:
+    # a client that writes a new X-Forwarded-For each time is still throttled by its address
+    statuses = [failed_login_from(stack, "127.0.0.2", f"203.0.113.{n}") for n in range(3)]
+    assert statuses == [401, 401, 429]
+    # and another client, behind the same nginx, is not
+    assert failed_login_from(stack, "127.0.0.3", "203.0.113.1") == 401
 
 
 def test_nginx_terminates_tls_and_sends_plain_http_to_https(tmp_path: Path) -> None:
