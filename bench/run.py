@@ -66,6 +66,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="after each minibase run, one more run under py-spy; summary in the results",
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a minibase setting for the server, e.g. rate_limits_per_user=records_read=9/second"
+        " (repeatable)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -158,10 +166,13 @@ def run(args: argparse.Namespace) -> int:
     info = machine()
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="minibase-bench-"))
-        database = {}
+        database: dict[str, str] = {}
         if args.postgres:
             url = stack.enter_context(postgres_database("mb_bench_run"))
             database = {"MINIBASE_DATABASE_URL": url, "MINIBASE_AUTO_MIGRATE": "true"}
+        for setting in args.setting:
+            name, _, value = setting.partition("=")
+            database[f"MINIBASE_{name.upper()}"] = value
         targets: list[MinibaseTarget | PocketBaseTarget] = []
         try:
             if args.only in (None, "minibase"):
@@ -198,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
             "minibase_workers": args.workers,
             "minibase_database": "postgres" if args.postgres else "sqlite",
             "records_per_collection": len(dataset.records),
+            "minibase_settings": args.setting,
         },
         "machine": {**info, "load_average_at_end": os.getloadavg()},
         "servers": servers,

@@ -14,6 +14,7 @@ from minibase.clock import Clock
 from minibase.config import Settings
 from minibase.console.app import CONSOLE_PATH, DOCS_PATH, console_app, docs_app
 from minibase.http.middleware import RequestContext
+from minibase.http.rate_limits import enforce_rate_limits
 from minibase.http.router import Dispatcher
 from minibase.http.routes import (
     admins,
@@ -102,7 +103,13 @@ class MinibaseApp:
         self.state.endpoints = endpoints()
         self.state.services = services
         self._clock = clock
-        router = Dispatcher(self.state.endpoints, lifespan=self._lifespan, mounts=mounts)
+        limited = settings.rate_limits_per_address or settings.rate_limits_per_user
+        router = Dispatcher(
+            self.state.endpoints,
+            lifespan=self._lifespan,
+            mounts=mounts,
+            guard=enforce_rate_limits if limited else None,  # no cost when no limit is set
+        )
         app: ASGIApp = RequestContext(router, owner=self)
         if settings.cors_origins:
             app = CORSMiddleware(

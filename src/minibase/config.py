@@ -19,6 +19,47 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names it."""
 
 
+# The route groups request rate limits are set for (see docs/rate-limits.md).
+RATE_GROUPS = (
+    "auth",
+    "records_read",
+    "records_write",
+    "files",
+    "functions",
+    "admin",
+    "default",
+)
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """So many requests per window of `seconds`."""
+
+    requests: int
+    seconds: int
+
+
+def rate_limits(settings: Settings, name: str) -> dict[str, Rate]:
+    """A rate_limits_* setting's entries ("records_write=120/minute") by group."""
+    found: dict[str, Rate] = {}
+    for entry in getattr(settings, name):
+        group, _, rate = entry.partition("=")
+        group, rate = group.strip(), rate.strip()
+        count, _, unit = rate.partition("/")
+        problem = None
+        if group not in RATE_GROUPS:
+            problem = f"no route group {group!r} (groups: {', '.join(RATE_GROUPS)})"
+        elif group in found:
+            problem = f"group {group} is given twice"
+        elif not count.strip().isdigit() or int(count) <= 0 or unit.strip() not in _RATE_UNITS:
+            problem = "write group=N/second, N/minute or N/hour with N a whole number above 0"
+        if problem:
+            raise ConfigError(f"setting {name} ({env_name(name)}): {entry!r}: {problem}")
+        found[group] = Rate(int(count), _RATE_UNITS[unit.strip()])
+    return found
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -68,8 +109,8 @@ class Settings:
     # WeChat access tokens from cgi-bin/stable_token (default) or the classic cgi-bin/token.
     wechat_token_api: str = "stable_token"  # noqa: S105 (an API name)
     # Redis (redis://host:6379/0) for what every instance shares: app access tokens and their
-    # refresh locks, push nonces, failed sign-in counts. None: kept in the database, which every
-    # process shares too.
+    # refresh locks, push nonces, failed sign-in counts, request rate-limit counters. None: kept
+    # in the database, which every process shares too (rate-limit counters: in each process).
     cache_url: str | None = None
     # Cloud functions, hooks, schedules and job handlers: the *.py files of this folder.
     functions_dir: Path = Path("functions")
@@ -114,6 +155,12 @@ class Settings:
     # Reverse proxies (addresses or networks, e.g. 10.0.0.0/8) whose X-Forwarded-For names the
     # client. Without them the client address is the connection's peer address.
     trusted_proxies: tuple[str, ...] = ()
+    # Request rate limits (429 request.rate_limited with Retry-After), per route group:
+    # "group=N/unit" entries (unit second, minute or hour) counted per client address and per
+    # signed-in user (admins: per admin, in the admin group), in Redis with cache_url (shared
+    # by every instance), else in this process. Empty (the default): no limit.
+    rate_limits_per_address: tuple[str, ...] = ()
+    rate_limits_per_user: tuple[str, ...] = ()
     # Files. Stored under <data_dir>/files, or in an S3-compatible bucket when s3_bucket is set
     # (s3_endpoint like https://s3.ap-shanghai.amazonaws.com or http://127.0.0.1:9000).
     s3_endpoint: str | None = None
@@ -272,7 +319,7 @@ def _build(values: Mapping[str, Any]) -> Settings:
 
 
 def _coerce(name: str, kind: Any, raw: Any) -> Any:
-    text = str(raw).strip() if not isinstance(raw, list | tuple) else None
+    text = str(raw).strip() if not isinstance(raw, list | tuple | Mapping) else None
     try:
         if kind is bool or kind == (bool | None):
             if isinstance(raw, bool):
@@ -291,6 +338,8 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
         if kind is Path:
             return Path(str(raw)).expanduser()
         if kind == tuple[str, ...]:
+            if isinstance(raw, Mapping):  # a TOML table: key = "value" entries
+                return tuple(f"{key}={value}" for key, value in raw.items())
             if isinstance(raw, list | tuple):
                 return tuple(str(item) for item in raw)
             return tuple(part.strip() for part in str(raw).split(",") if part.strip())
@@ -381,6 +430,8 @@ def _check(settings: Settings) -> None:
                 f"setting trusted_proxies (MINIBASE_TRUSTED_PROXIES): {proxy!r} is not an"
                 " address or a network"
             ) from None
+    for name in ("rate_limits_per_address", "rate_limits_per_user"):
+        rate_limits(settings, name)
     if settings.wechat_token_api not in ("stable_token", "token"):
         raise ConfigError("setting wechat_token_api must be stable_token or token")
     if settings.cache_url and not settings.cache_url.startswith(("redis://", "rediss://")):

@@ -63,6 +63,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         405,
         "The route exists but not with this method; the Allow header lists its methods.",
     ),
+    "request.rate_limited": (
+        429,
+        "Too many requests of this route group from this address or user; retry after"
+        " Retry-After (see rate-limits.md).",
+    ),
     "request.unsupported_media_type": (
         415,
         "A JSON body must be sent with content-type: application/json (or */*+json);"

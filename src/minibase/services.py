@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from minibase.auth.apps import AppRegistry, apply_configured_apps
+from minibase.auth.rate_limits import CounterStore, MemoryCounterStore, RateLimits
 from minibase.auth.revocations import Revocations
 from minibase.auth.sessions import Sessions
 from minibase.auth.throttle import (
@@ -19,7 +20,7 @@ from minibase.auth.throttle import (
 )
 from minibase.auth.tokens import TokenSigner
 from minibase.clock import Clock, SystemClock
-from minibase.config import Settings
+from minibase.config import Settings, rate_limits
 from minibase.data.file_store import Files
 from minibase.gateway import PlatformGateway
 from minibase.hooks import NoHooks, RecordHooks
@@ -62,6 +63,7 @@ class Services:
     jobs: JobQueue
     merchants: MerchantRegistry
     throttle: Throttle
+    rate_limits: RateLimits
     payments: Payments = field(init=False)
     messages: SubscribeMessages = field(init=False)
     qrcodes: QrCodes = field(init=False)
@@ -89,6 +91,7 @@ class Services:
     async def close(self) -> None:
         await self.realtime.close()
         await self.throttle.store.close()
+        await self.rate_limits.store.close()
         await self.access_tokens.close()
         await self.push.nonces.close()
         await self.platforms.close()
@@ -129,6 +132,16 @@ def throttle_for(settings: Settings, db: Database, vault: Vault, clock: Clock) -
         ),
     )
     return Throttle(store, clock, limits, vault.derive("minibase/throttle/v1"))
+
+
+def rate_limits_for(settings: Settings, vault: Vault, clock: Clock) -> RateLimits:
+    per_address = rate_limits(settings, "rate_limits_per_address")
+    per_user = rate_limits(settings, "rate_limits_per_user")
+    store: CounterStore = MemoryCounterStore()
+    if settings.cache_url and (per_address or per_user):
+        store = RedisAttemptStore(settings.cache_url)
+    key = vault.derive("minibase/rate-limits/v1")
+    return RateLimits(store, clock, per_address, per_user, key)
 
 
 def database_for(settings: Settings) -> Database:
@@ -180,6 +193,7 @@ async def open_services(
         merchants = MerchantRegistry(db, vault)
         await apply_configured_merchants(db, merchants, clock, ids, settings)
         await merchants.load()
+        limits = rate_limits_for(settings, vault, clock)  # a bad setting stops the start here
     except BaseException:
         await db.close()
         raise
@@ -206,6 +220,7 @@ async def open_services(
         JobQueue(db, clock, ids),
         merchants,
         throttle_for(settings, db, vault, clock),
+        limits,
     )
     try:
         attach_functions(services)

@@ -172,6 +172,25 @@ return failures + 1
 """
 
 
+# One more for each key, all in one step (and one round trip), answering each key's count and
+# window end: the request rate limits' counter. ARGV: now, then per key its window in
+# milliseconds and the end a window starting now would have.
+_HIT = """
+local now, out = tonumber(ARGV[1]), {}
+for i, key in ipairs(KEYS) do
+  local held = redis.call('HMGET', key, 'failures', 'window_end')
+  local count, window_end = tonumber(held[1]) or 0, held[2]
+  if not window_end or tonumber(window_end) <= now then
+    count, window_end = 0, ARGV[2 * i + 1]
+  end
+  redis.call('HSET', key, 'failures', count + 1, 'window_end', window_end)
+  if count == 0 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+  out[i] = {count + 1, window_end}
+end
+return out
+"""
+
+
 class RedisAttemptStore:
     """`minibase:throttle:<key>`: a hash of failures and window end, expiring with its window."""
 
@@ -180,6 +199,15 @@ class RedisAttemptStore:
 
         self._redis: Any = redis.from_url(url)
         self._prefix = prefix
+        self._hit: Any = self._redis.register_script(_HIT)
+
+    async def hit(self, keys: Sequence[tuple[str, int]], now: float) -> list[Counted]:
+        """One more for each (key, window seconds), in one round trip: the counts now."""
+        args: list[str | int] = [repr(now)]
+        for _, window in keys:
+            args += [window * 1000, repr(now + window)]
+        answers = await self._hit(keys=[self._name(key) for key, _ in keys], args=args)
+        return [Counted(int(count), float(window_end)) for count, window_end in answers]
 
     def _name(self, key: str) -> str:
         return f"{self._prefix}:throttle:{key}"

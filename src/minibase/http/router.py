@@ -8,7 +8,7 @@ does only what minibase needs: match, set `path_params`, call, send.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -16,10 +16,12 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minibase.errors import ApiError
-from minibase.http.routing import Endpoint, Handler
+from minibase.http.routing import Endpoint
 
 _PARAM = re.compile(r"{(\w+)}")
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+# Runs before an endpoint's handler, e.g. to refuse the request (the request rate limits).
+Guard = Callable[[Request, Endpoint], Awaitable[None]]
 
 
 def _pattern(path: str) -> re.Pattern[str]:
@@ -37,20 +39,22 @@ class Dispatcher:
         endpoints: Sequence[Endpoint],
         lifespan: Lifespan,
         mounts: Sequence[tuple[str, ASGIApp]] = (),
+        guard: Guard | None = None,
     ) -> None:
         self._lifespan = lifespan
+        self._guard = guard
         self._mounts = tuple(mounts)  # (path prefix, app): e.g. the dev sandbox
-        self._literal: dict[tuple[str, str], Handler] = {}
-        self._templated: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
+        self._literal: dict[tuple[str, str], Endpoint] = {}
+        self._templated: dict[str, list[tuple[re.Pattern[str], Endpoint]]] = {}
         self._all: list[tuple[re.Pattern[str], str, int]] = []  # (pattern, method, literals)
         for endpoint in endpoints:
             pattern = _pattern(endpoint.path)
             literals = len(_PARAM.sub("", endpoint.path))
             self._all.append((pattern, endpoint.method, literals))
             if "{" in endpoint.path:
-                self._templated.setdefault(endpoint.method, []).append((pattern, endpoint.handler))
+                self._templated.setdefault(endpoint.method, []).append((pattern, endpoint))
             else:
-                self._literal[(endpoint.method, endpoint.path)] = endpoint.handler
+                self._literal[(endpoint.method, endpoint.path)] = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -70,16 +74,19 @@ class Dispatcher:
             raise ApiError(
                 "request.nul_character", 400, "the path or query holds the NUL character (%00)"
             )
-        handler = self._find(scope)
-        response = await handler(Request(scope, receive))
+        endpoint = self._find(scope)
+        request = Request(scope, receive)
+        if self._guard is not None:
+            await self._guard(request, endpoint)
+        response = await endpoint.handler(request)
         await response(scope, receive, send)
 
-    def _find(self, scope: Scope) -> Handler:
+    def _find(self, scope: Scope) -> Endpoint:
         method, path = scope["method"], scope["path"]
-        handler = self._literal.get((method, path))
-        if handler is not None:
+        endpoint = self._literal.get((method, path))
+        if endpoint is not None:
             scope["path_params"] = {}
-            return handler
+            return endpoint
         for pattern, candidate in self._templated.get(method, ()):
             match = pattern.fullmatch(path)
             if match is not None:

@@ -39,6 +39,9 @@ class Endpoint:
     body_required: bool = True  # False: no body (or an empty one) is accepted too
     query: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # (name, description, schema)
     responses: dict[int, tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
+    # The request rate limits' group when not the one its access, tag and method give
+    # (minibase.http.rate_limits.group_of); "unlimited": never limited.
+    rate_group: str | None = None
 
     @property
     def operation_id(self) -> str:
@@ -63,6 +66,7 @@ class Routes:
         body_required: bool = True,
         query: tuple[tuple[str, str, dict[str, Any]], ...] = (),
         responses: dict[int, tuple[str, dict[str, Any] | None]] | None = None,
+        rate_group: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -77,6 +81,7 @@ class Routes:
                     body_required,
                     query,
                     responses or {200: ("OK", None)},
+                    rate_group,
                 )
             )
             return handler

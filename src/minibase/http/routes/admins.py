@@ -35,6 +35,7 @@ _TOKEN = {
     "POST",
     "/api/admin/login",
     "Sign in as an admin; returns an admin access token",
+    rate_group="auth",
     body=_LOGIN,
     responses={
         200: ("An admin token", _TOKEN),

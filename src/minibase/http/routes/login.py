@@ -80,6 +80,7 @@ PROFILE_BODY = {
     "POST",
     "/api/auth/{platform}/login",
     "Sign in with a platform login code: the same answer on every platform",
+    rate_group="auth",
     body=LOGIN_BODY,
     responses={
         200: ("Tokens, the user and the platform identity", LOGIN_RESULT),

@@ -344,6 +344,7 @@ async def revoke_user_tokens(request: Request) -> Response:
     "POST",
     "/api/auth/refresh",
     "Trade a refresh token for a new pair (the old one stops working)",
+    rate_group="auth",
     body=_REFRESH,
     responses={
         200: ("Tokens", TOKENS),
