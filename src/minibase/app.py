@@ -28,6 +28,7 @@ from minibase.http.routes import (
     links,
     login,
     messages,
+    metrics,
     openapi,
     pay,
     pay_admin,
@@ -37,6 +38,7 @@ from minibase.http.routes import (
     users,
 )
 from minibase.http.routing import Endpoint
+from minibase.observability.requests import RequestMetrics
 from minibase.realtime.socket import REALTIME_PATH, realtime_app
 from minibase.services import Services, background_for, open_services
 
@@ -45,6 +47,7 @@ ROUTE_MODULES = (
     files,
     functions,
     health,
+    metrics,
     login,
     users,
     admins,
@@ -101,9 +104,10 @@ class MinibaseApp:
         self.state = State()
         self.state.endpoints = endpoints()
         self.state.services = services
+        self.state.request_metrics = RequestMetrics()  # this process's, rendered by /metrics
         self._clock = clock
         router = Dispatcher(self.state.endpoints, lifespan=self._lifespan, mounts=mounts)
-        app: ASGIApp = RequestContext(router, owner=self)
+        app: ASGIApp = RequestContext(router, owner=self, metrics=self.state.request_metrics)
         if settings.cors_origins:
             app = CORSMiddleware(
                 app,
@@ -137,6 +141,7 @@ class MinibaseApp:
         try:
             yield
         finally:
+            services.shutting_down = True
             await background.stop()
             await services.close()
             self.state.services = None

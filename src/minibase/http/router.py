@@ -19,6 +19,9 @@ from minibase.errors import ApiError
 from minibase.http.routing import Endpoint, Handler
 
 _PARAM = re.compile(r"{(\w+)}")
+# The scope key the route's template is kept under (`/api/collections/{name}/records`), for
+# metrics: a label by template, never by raw path.
+ROUTE = "minibase.route"
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
 
 
@@ -41,14 +44,16 @@ class Dispatcher:
         self._lifespan = lifespan
         self._mounts = tuple(mounts)  # (path prefix, app): e.g. the dev sandbox
         self._literal: dict[tuple[str, str], Handler] = {}
-        self._templated: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
+        self._templated: dict[str, list[tuple[re.Pattern[str], Handler, str]]] = {}
         self._all: list[tuple[re.Pattern[str], str, int]] = []  # (pattern, method, literals)
         for endpoint in endpoints:
             pattern = _pattern(endpoint.path)
             literals = len(_PARAM.sub("", endpoint.path))
             self._all.append((pattern, endpoint.method, literals))
             if "{" in endpoint.path:
-                self._templated.setdefault(endpoint.method, []).append((pattern, endpoint.handler))
+                self._templated.setdefault(endpoint.method, []).append(
+                    (pattern, endpoint.handler, endpoint.path)
+                )
             else:
                 self._literal[(endpoint.method, endpoint.path)] = endpoint.handler
 
@@ -59,6 +64,7 @@ class Dispatcher:
         for prefix, app in self._mounts:
             path: str = scope["path"]
             if path == prefix or path.startswith(prefix + "/"):
+                scope[ROUTE] = prefix + "/*"
                 inner = {
                     **scope,
                     "path": path[len(prefix) :] or "/",
@@ -79,11 +85,13 @@ class Dispatcher:
         handler = self._literal.get((method, path))
         if handler is not None:
             scope["path_params"] = {}
+            scope[ROUTE] = path
             return handler
-        for pattern, candidate in self._templated.get(method, ()):
+        for pattern, candidate, template in self._templated.get(method, ()):
             match = pattern.fullmatch(path)
             if match is not None:
                 scope["path_params"] = match.groupdict()
+                scope[ROUTE] = template
                 return candidate
         allowed = self._allowed(path)
         if allowed:
