@@ -109,8 +109,12 @@ ALLOWED = {
         "clock",
         "config",
         "health",
+        "log",
+        "observability",
         "sandbox_wiring",
     },
+    # metrics and readiness: they read the services graph and its stores, never the reverse
+    "observability": {"errors", "platforms", "services", "store"},
 }
 
 

@@ -3,12 +3,14 @@ session key in platform answers; a whole login at DEBUG level must show none of 
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 
 import httpx
 import pytest
 
-from minibase.log import RedactQueries, configure_logging
+from minibase.log import MinibaseHandler, RedactQueries, configure_logging
 from minibase.platforms.wechat.push import PushCrypto, new_encoding_aes_key
 from minibase.services import Services
 from minibase.testing.plugin import Actor, RegisterApp
@@ -96,4 +98,43 @@ async def test_platform_calls_and_pushes_log_no_token_or_key(
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "wxa/getwxacodeunlimit?access_token=***" in text  # the call is logged, masked
     for secret in (SECRET, token, push_token, key):
+        assert secret not in text
+
+
+async def test_json_logs_of_a_login_hold_no_secret_code_or_session_key(
+    client: httpx.AsyncClient,
+    sandbox: SandboxClient,
+    register_app: RegisterApp,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """log_format = "json" at DEBUG, httpx's request lines turned up: every line is a JSON
+    object of the named fields only, and neither the app secret nor a login code (used or
+    refused) is in any of them."""
+    configure_logging("debug", "json")
+    stream = io.StringIO()
+    handler = MinibaseHandler("json")
+    handler.setStream(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    try:
+        await register_app("wechat", "wx3333", secret=SECRET)
+        minted = await sandbox.login_code("wechat", "wx3333", "ann")
+        answer = await client.post(
+            "/api/auth/wechat/login", json={"appid": "wx3333", "code": minted["code"]}
+        )
+        assert answer.status_code == 200
+        refused = await client.post(
+            "/api/auth/wechat/login", json={"appid": "wx3333", "code": "CODE-never-minted-42"}
+        )
+        assert refused.status_code == 400
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert any("jscode2session" in line["message"] for line in lines)  # the calls are logged
+    assert all(set(line) <= {"time", "level", "logger", "message", "request_id"} for line in lines)
+    for secret in (SECRET, minted["code"], "CODE-never-minted-42"):
         assert secret not in text

@@ -29,6 +29,7 @@ from minibase.http.routes import (
     links,
     login,
     messages,
+    metrics,
     openapi,
     pay,
     pay_admin,
@@ -38,6 +39,7 @@ from minibase.http.routes import (
     users,
 )
 from minibase.http.routing import Endpoint
+from minibase.observability.requests import RequestMetrics
 from minibase.realtime.socket import REALTIME_PATH, realtime_app
 from minibase.services import Services, background_for, open_services
 
@@ -46,6 +48,7 @@ ROUTE_MODULES = (
     files,
     functions,
     health,
+    metrics,
     login,
     users,
     admins,
@@ -102,6 +105,7 @@ class MinibaseApp:
         self.state = State()
         self.state.endpoints = endpoints()
         self.state.services = services
+        self.state.request_metrics = RequestMetrics()  # this process's, rendered by /metrics
         self._clock = clock
         limited = settings.rate_limits_per_address or settings.rate_limits_per_user
         router = Dispatcher(
@@ -110,7 +114,7 @@ class MinibaseApp:
             mounts=mounts,
             guard=enforce_rate_limits if limited else None,  # no cost when no limit is set
         )
-        app: ASGIApp = RequestContext(router, owner=self)
+        app: ASGIApp = RequestContext(router, owner=self, metrics=self.state.request_metrics)
         if settings.cors_origins:
             app = CORSMiddleware(
                 app,
@@ -144,6 +148,7 @@ class MinibaseApp:
         try:
             yield
         finally:
+            services.shutting_down = True
             await background.stop()
             await services.close()
             self.state.services = None

@@ -163,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve_sandbox(args.host, args.port)
             return 0
         settings = settings_from(args)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             return serve(settings, args)
         return asyncio.run(_run(args, settings))
@@ -453,6 +454,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             workers=settings.workers,
             log_level=settings.log_level,
             timeout_graceful_shutdown=settings.shutdown_timeout,
+            # JSON logs: uvicorn's own lines go through the root logger's JSON handler too
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
         return 0
     from granian import Granian

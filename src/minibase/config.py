@@ -96,6 +96,12 @@ class Settings:
     regex_budget: float = 0.25
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
+    # "text" (one line, for people) or "json" (one object a line, for log collectors); either
+    # way a line logged while a request is handled carries its request id.
+    log_format: str = "text"
+    # When set, GET /metrics needs `Authorization: Bearer <metrics_token>`; when unset it
+    # answers loopback clients only.
+    metrics_token: str | None = field(default=None, repr=False)
     # Platform servers. Production defaults are the real hosts; `sandbox_url` (or --dev, which
     # runs the sandbox in-process) points every platform at the sandbox instead.
     wechat_url: str = "https://api.weixin.qq.com"
@@ -432,6 +438,8 @@ def _check(settings: Settings) -> None:
             ) from None
     for name in ("rate_limits_per_address", "rate_limits_per_user"):
         rate_limits(settings, name)
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError("setting log_format (MINIBASE_LOG_FORMAT) must be text or json")
     if settings.wechat_token_api not in ("stable_token", "token"):
         raise ConfigError("setting wechat_token_api must be stable_token or token")
     if settings.cache_url and not settings.cache_url.startswith(("redis://", "rediss://")):

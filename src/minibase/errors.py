@@ -77,6 +77,25 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     # server
     "server.internal": (500, "An unexpected error; the log has the trace under the request id."),
     "server.unavailable": (503, "A dependency (the database) cannot be reached; retry later."),
+    "server.shutting_down": (
+        503,
+        "`/api/ready`: the instance is shutting down; a load balancer sends traffic elsewhere.",
+    ),
+    "server.migrations_pending": (
+        503,
+        "`/api/ready`: the database is behind the code (details.schema_version,"
+        " details.latest_known); run `minibase migrate`.",
+    ),
+    # metrics
+    "metrics.forbidden": (
+        403,
+        "`/metrics` without a metrics_token setting answers only clients on this machine"
+        " (loopback, not relayed by an unlisted proxy).",
+    ),
+    "metrics.invalid_token": (
+        401,
+        "metrics_token is set: send `Authorization: Bearer <metrics_token>`.",
+    ),
     # auth
     "auth.required": (401, "The route needs an access token (Authorization: Bearer ...)."),
     "auth.invalid_token": (401, "The token is malformed, forged, or signed with another key."),

@@ -4,13 +4,14 @@ or the sandbox), one SDK client per registered app, and platform failures as API
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from minibase.auth.apps import PlatformApp
 from minibase.config import Settings
 from minibase.errors import ApiError
+from minibase.observability.platform_errors import CountedClient, PlatformErrors
 from minibase.platforms import PlatformError, async_client
 from minibase.platforms.transport import tls_context
 from minibase.platforms.wechatpay import AsyncWeChatPayClient, Merchant
@@ -86,6 +87,7 @@ class PlatformGateway:
             ),
         )
         self._clients: dict[tuple[str, str], tuple[str, Any]] = {}
+        self.errors = PlatformErrors()  # every client handed out counts its failed calls here
 
     def client(self, app: PlatformApp) -> Any:
         """The SDK client of an app (rebuilt when the app changes)."""
@@ -93,8 +95,11 @@ class PlatformGateway:
         cached = self._clients.get(key)
         if cached is not None and cached[0] == app.updated:
             return cached[1]
-        client = async_client(
-            app.credentials, base_url=self._settings.platform_url(app.platform), http=self.http
+        client = CountedClient(
+            async_client(
+                app.credentials, base_url=self._settings.platform_url(app.platform), http=self.http
+            ),
+            self.errors,
         )
         self._clients[key] = (app.updated, client)
         return client
@@ -106,8 +111,14 @@ class PlatformGateway:
         if cached is not None and cached[0] == version:
             client: AsyncWeChatPayClient = cached[1]
             return client
-        client = AsyncWeChatPayClient(
-            merchant, base_url=self._settings.platform_url("wechatpay"), http=self.http
+        client = cast(
+            AsyncWeChatPayClient,
+            CountedClient(
+                AsyncWeChatPayClient(
+                    merchant, base_url=self._settings.platform_url("wechatpay"), http=self.http
+                ),
+                self.errors,
+            ),
         )
         self._clients[key] = (version, client)
         return client

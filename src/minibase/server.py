@@ -9,5 +9,5 @@ from minibase.log import configure_logging
 
 def app_from_environment() -> MinibaseApp:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

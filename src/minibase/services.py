@@ -75,6 +75,8 @@ class Services:
     hooks: RecordHooks = field(default_factory=NoHooks)
     functions: Any = None  # the functions runtime (minibase.functions.runtime.Extensions)
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
+    # Set when the instance begins to stop: /api/ready answers 503 so that traffic drains away.
+    shutting_down: bool = False
     started: datetime = field(init=False)  # when this process built its services
 
     def __post_init__(self) -> None:

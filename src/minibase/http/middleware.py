@@ -1,16 +1,20 @@
 """Pure-ASGI middleware (no per-request task or copy): request ids, method overrides, error
-bodies, CORS."""
+bodies, request metrics, CORS."""
 
 from __future__ import annotations
 
 import logging
 import re
 import secrets
+from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minibase.errors import ApiError
 from minibase.http.json import error_response
+from minibase.http.router import ROUTE
+from minibase.log import REQUEST_ID
+from minibase.observability.requests import UNMATCHED, RequestMetrics
 from minibase.store.database import DatabaseUnavailable
 
 log = logging.getLogger("minibase.http")
@@ -21,29 +25,49 @@ _OVERRIDES = frozenset({"PATCH", "PUT", "DELETE"})
 
 
 class RequestContext:
-    """Gives every request an id (or keeps a sane incoming X-Request-Id), echoes it back, lets
-    a POST stand for PATCH, PUT or DELETE (X-HTTP-Method-Override), and turns any escaped
-    exception into a JSON error: the client sees a code and the request id, the log gets the
-    trace."""
+    """Gives every request an id (or keeps a sane incoming X-Request-Id), echoes it back and
+    stamps the request's log lines with it, lets a POST stand for PATCH, PUT or DELETE
+    (X-HTTP-Method-Override), turns any escaped exception into a JSON error (the client sees
+    a code and the request id, the log gets the trace), and records the request's route,
+    status and duration in `metrics`."""
 
-    def __init__(self, app: ASGIApp, owner: object) -> None:
+    def __init__(self, app: ASGIApp, owner: object, metrics: RequestMetrics) -> None:
         self.app = app
         self.owner = owner  # what `request.app` is for routes (it carries `state.services`)
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        began = perf_counter()
+        metrics = self.metrics
+        metrics.in_flight += 1
         request_id = _incoming_id(scope) or secrets.token_hex(8)
+        in_request = REQUEST_ID.set(request_id)
+        status = 500  # if the request ends without an answer
+        try:
+            status = await self._answer(scope, receive, send, request_id)
+        finally:
+            REQUEST_ID.reset(in_request)
+            metrics.in_flight -= 1
+            metrics.observe(
+                scope.get(ROUTE, UNMATCHED), scope["method"], status, perf_counter() - began
+            )
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> int:
+        """Run the request; the status it was answered with."""
         scope.setdefault("state", {})["request_id"] = request_id
         scope["app"] = self.owner
         header = (b"x-request-id", request_id.encode())
         started = False
+        status = 500
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
@@ -66,6 +90,7 @@ class RequestContext:
                 )
             response = error_response(error, request_id)
             await response(scope, receive, send_with_id)
+        return status
 
 
 def _override_method(scope: Scope) -> None:

@@ -19,6 +19,9 @@ from minibase.errors import ApiError
 from minibase.http.routing import Endpoint
 
 _PARAM = re.compile(r"{(\w+)}")
+# The scope key the route's template is kept under (`/api/collections/{name}/records`), for
+# metrics: a label by template, never by raw path.
+ROUTE = "minibase.route"
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
 # Runs before an endpoint's handler, e.g. to refuse the request (the request rate limits).
 Guard = Callable[[Request, Endpoint], Awaitable[None]]
@@ -63,6 +66,7 @@ class Dispatcher:
         for prefix, app in self._mounts:
             path: str = scope["path"]
             if path == prefix or path.startswith(prefix + "/"):
+                scope[ROUTE] = prefix + "/*"
                 inner = {
                     **scope,
                     "path": path[len(prefix) :] or "/",
@@ -86,11 +90,13 @@ class Dispatcher:
         endpoint = self._literal.get((method, path))
         if endpoint is not None:
             scope["path_params"] = {}
+            scope[ROUTE] = path
             return endpoint
         for pattern, candidate in self._templated.get(method, ()):
             match = pattern.fullmatch(path)
             if match is not None:
                 scope["path_params"] = match.groupdict()
+                scope[ROUTE] = candidate.path  # the template: bounded labels for /metrics
                 return candidate
         allowed = self._allowed(path)
         if allowed:

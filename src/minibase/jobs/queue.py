@@ -304,6 +304,19 @@ class JobQueue:
         found = {str(row[0]): int(row[1]) for row in rows}
         return {state.value: found.get(state.value, 0) for state in JobState}
 
+    async def unfinished(self) -> dict[str, int]:
+        """How many jobs are queued and running: the counts a metrics scrape takes, read from
+        the (state, ...) index without touching finished jobs."""
+        rows = await self._db.fetch_all(
+            "SELECT state, COUNT(*) FROM jobs WHERE state IN (?, ?) GROUP BY state",
+            JobState.QUEUED.value,
+            JobState.RUNNING.value,
+        )
+        found = {str(row[0]): int(row[1]) for row in rows}
+        return {
+            state.value: found.get(state.value, 0) for state in (JobState.QUEUED, JobState.RUNNING)
+        }
+
     async def oldest_due(self) -> datetime | None:
         """When the queued job that has waited longest to run became due (None: none is due;
         a retry or a job scheduled for later waits for its time, not for a worker)."""

@@ -241,6 +241,13 @@ class SubscribeMessages:
         found = {str(row[0]): int(row[1]) for row in rows}
         return {state: found.get(state, 0) for state in STATES}
 
+    async def queued(self) -> int:
+        """How many messages wait in the outbox (by the state index: cheap at any size)."""
+        count = await self._services.db.fetch_value(
+            "SELECT COUNT(*) FROM subscribe_messages WHERE state = 'queued'"
+        )
+        return int(count or 0)
+
     async def send(self, job: Job) -> None:
         """The job: send once; a lasting refusal fails the message, the rest is retried."""
         services = self._services

@@ -7,8 +7,9 @@ SQL is written with `?` placeholders; each engine adapts them. Repository helper
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -121,6 +122,16 @@ class CommitCallbacks:
                 log.exception("an after-commit callback failed")
 
 
+@dataclass(frozen=True)
+class PoolStats:
+    """The engine's connections as a metrics scrape sees them (read without I/O)."""
+
+    size: int  # PostgreSQL: the pool's most connections; SQLite: reader threads
+    open: int  # connections open now (SQLite: its readers and the writer)
+    in_use: int | None  # PostgreSQL: connections lent out now; SQLite: not known cheaply
+    waiting: Mapping[str, int]  # work waiting for a connection, by queue (SQLite's reader, writer)
+
+
 class Database(Protocol):
     dialect: Dialect
 
@@ -143,6 +154,8 @@ class Database(Protocol):
     async def fetch_value(self, sql: str, *params: Any) -> Any: ...
 
     async def ping(self) -> None: ...
+
+    def pool_stats(self) -> PoolStats: ...
 
     def note_writes(self, table: str, rows: int) -> None:
         """Tell the engine a table changed (SQLite refreshes its planner statistics)."""

@@ -21,6 +21,7 @@ from minibase.store.database import (
     CommitCallbacks,
     DatabaseUnavailable,
     IntegrityViolation,
+    PoolStats,
     Row,
     regex_budget_spent,
 )
@@ -273,6 +274,13 @@ class PostgresDatabase:
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")
+
+    def pool_stats(self) -> PoolStats:
+        pool = self._pool
+        if pool is None:
+            return PoolStats(self._pool_size, 0, 0, {})
+        opened = pool.get_size()
+        return PoolStats(self._pool_size, opened, opened - pool.get_idle_size(), {})
 
     def note_writes(self, table: str, rows: int) -> None:
         """PostgreSQL's autovacuum keeps planner statistics fresh by itself."""

@@ -28,6 +28,7 @@ from minibase.store.database import (
     CommitCallbacks,
     DatabaseUnavailable,
     IntegrityViolation,
+    PoolStats,
     Row,
     regex_budget_spent,
 )
@@ -254,6 +255,7 @@ class SQLiteDatabase:
         self._reader_pool: WorkerThreads | None = None
         self._writer: _Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._waiting_writers = 0  # transactions waiting for the write lock
         self._regex_readers = asyncio.Semaphore(max(1, readers - 1))
         self._local = threading.local()
         self._reader_conns: list[_Connection] = []
@@ -350,7 +352,12 @@ class SQLiteDatabase:
         after it, while this one waits for its commit outside the lock.
         """
         committing: asyncio.Future[None] | None = None
-        async with self._write_lock:
+        self._waiting_writers += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._waiting_writers -= 1
+        try:
             started = False
 
             async def in_transaction(sql: str, work: Callable[[_Connection], T]) -> T:
@@ -375,6 +382,8 @@ class SQLiteDatabase:
                 raise
             if started or conn.last:
                 committing = self._submit_to_writer(partial(_commit_or_rollback, last=conn.last))
+        finally:
+            self._write_lock.release()
         if committing is not None:
             await committing
             conn.committed()
@@ -397,6 +406,16 @@ class SQLiteDatabase:
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")
+
+    def pool_stats(self) -> PoolStats:
+        readers, writer = self._reader_pool, self._writer_pool
+        waiting = {
+            "reader": readers.waiting() if readers else 0,
+            # transactions waiting for their turn, and statements queued on the writer thread
+            "writer": self._waiting_writers + (writer.waiting() if writer else 0),
+        }
+        opened = len(self._reader_conns) + (self._writer is not None)
+        return PoolStats(self._readers, opened, None, waiting)
 
     def note_writes(self, table: str, rows: int) -> None:
         self._statistics.note(table, rows)

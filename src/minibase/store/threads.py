@@ -55,6 +55,10 @@ class WorkerThreads:
         self._jobs.put((work, future, loop))
         return future
 
+    def waiting(self) -> int:
+        """Jobs submitted that no thread has taken yet (approximate, without a lock)."""
+        return self._jobs.qsize()
+
     async def run(self, work: Callable[[], T]) -> T:
         return await self.submit(work)
 

@@ -12,6 +12,7 @@ from minibase.health import health_report
 from minibase.http.auth import require_admin, services_of
 from minibase.http.json import json_response
 from minibase.http.routing import Routes
+from minibase.observability.readiness import unready
 from minibase.store.database import DatabaseUnavailable
 
 routes = Routes("health")
@@ -42,6 +43,31 @@ async def health(request: Request) -> Response:
         return json_response(body, 503)
     body = {"status": "ok", "database": services.db.dialect.name, "version": __version__}
     return json_response(body)
+
+
+_READY = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {"status": {"const": "ready"}, "version": {"type": "string"}},
+}
+
+
+@routes.add(
+    "GET",
+    "/api/ready",
+    "May this instance take traffic? 503 with a code while its database is unreachable"
+    " (server.unavailable), behind the code (server.migrations_pending), or while it shuts"
+    " down (server.shutting_down). `/api/health` is the liveness probe",
+    responses={
+        200: ("Ready", _READY),
+        503: ("Not ready: the code says why", {"$ref": "#/components/schemas/Error"}),
+    },
+)
+async def ready(request: Request) -> Response:
+    reason = await unready(services_of(request))
+    if reason is not None:
+        raise reason
+    return json_response({"status": "ready", "version": __version__})
 
 
 _MS = {"type": ["number", "null"], "description": "a timed round trip, null if unreachable"}

@@ -1,0 +1,110 @@
+"""What `GET /metrics` answers: this process's counters, and gauges read at scrape time.
+
+The database gauges (jobs, the message outbox) come from two indexed counts and one MIN; when
+the database does not answer within SCRAPE_TIMEOUT they are left out and `minibase_database_up`
+says 0, so a scrape never hangs on a dead database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from minibase import __version__
+from minibase.observability.exposition import Family, gauge, render
+from minibase.observability.requests import RequestMetrics
+from minibase.services import Services
+from minibase.store.database import PoolStats
+
+SCRAPE_TIMEOUT = 2.0  # seconds the database may take to answer a scrape's counts
+
+
+async def scrape(services: Services, requests: RequestMetrics) -> str:
+    engine = services.db.dialect.name
+    families = [
+        gauge(
+            "minibase_info",
+            "This instance: its version and database engine",
+            1,
+            (("version", __version__), ("engine", engine)),
+        ),
+        gauge(
+            "minibase_start_time_seconds",
+            "When this process built its services (Unix time)",
+            services.started.timestamp(),
+        ),
+        *requests.families(),
+        *pool_families(services.db.pool_stats()),
+        *await stored_families(services),
+        *services.platforms.errors.families(),
+        gauge(
+            "minibase_realtime_connections",
+            "Realtime sockets open on this process",
+            services.realtime.connections,
+        ),
+        gauge(
+            "minibase_realtime_subscriptions",
+            "Queries watched over this process's realtime sockets",
+            services.realtime.subscriptions,
+        ),
+    ]
+    return render(families)
+
+
+def pool_families(stats: PoolStats) -> list[Family]:
+    families = [
+        gauge(
+            "minibase_db_pool_size",
+            "Most connections of the pool (PostgreSQL), or reader threads (SQLite)",
+            stats.size,
+        ),
+        gauge("minibase_db_pool_open", "Database connections open now", stats.open),
+    ]
+    if stats.in_use is not None:
+        families.append(
+            gauge(
+                "minibase_db_pool_in_use", "Connections lent to a request or job now", stats.in_use
+            )
+        )
+    if stats.waiting:
+        waiting = Family(
+            "minibase_db_queue_waiting",
+            "gauge",
+            "Database work waiting for its thread (SQLite: reads, and writes for the one writer)",
+        )
+        for queue, count in sorted(stats.waiting.items()):
+            waiting.add(count, (("queue", queue),))
+        families.append(waiting)
+    return families
+
+
+async def stored_families(services: Services) -> list[Family]:
+    try:
+        jobs, oldest, outbox = await asyncio.wait_for(_counts(services), SCRAPE_TIMEOUT)
+    except Exception:  # a timeout, a refused connection, any driver's error: unreachable
+        return [gauge("minibase_database_up", "1 when the database answered this scrape", 0)]
+    by_state = Family("minibase_jobs", "gauge", "Jobs queued (due or later) and running")
+    for state, count in jobs.items():
+        by_state.add(count, (("state", state),))
+    age = 0.0 if oldest is None else (services.clock.now() - oldest).total_seconds()
+    return [
+        gauge("minibase_database_up", "1 when the database answered this scrape", 1),
+        by_state,
+        gauge(
+            "minibase_jobs_oldest_due_age_seconds",
+            "How long the queued job due longest ago has waited for a worker (0: none waits)",
+            max(age, 0.0),
+        ),
+        gauge(
+            "minibase_subscribe_messages_queued",
+            "Subscribe messages waiting in the outbox to be sent",
+            outbox,
+        ),
+    ]
+
+
+async def _counts(services: Services) -> tuple[dict[str, int], datetime | None, int]:
+    jobs = await services.jobs.unfinished()
+    oldest = await services.jobs.oldest_due()
+    outbox = await services.messages.queued()
+    return jobs, oldest, outbox
