@@ -241,11 +241,13 @@ def cluster(
 # -- one measured run ---------------------------------------------------------------------
 
 
-def measured(cluster: Cluster, load: Load, seconds: int, args: argparse.Namespace) -> dict:
+def measured(
+    cluster: Cluster, load: Load, seconds: int, connections: int, args: argparse.Namespace
+) -> dict:
     """One wrk run with its CPU by component, per 1,000 requests, and /proc/loadavg around it."""
     avg_before, cpu_before, wrk_before = loadavg(), cluster.cpu(), _children_cpu()
     busy_before = machine_busy()
-    m = run_wrk(load, duration=seconds, connections=args.connections_now, threads=args.threads)
+    m = run_wrk(load, duration=seconds, connections=connections, threads=args.threads)
     cpu = cpu_used(cpu_before, cluster.cpu())
     cpu["wrk"] = _children_cpu() - wrk_before
     busy, total = (
@@ -254,7 +256,7 @@ def measured(cluster: Cluster, load: Load, seconds: int, args: argparse.Namespac
     ours = sum(cpu.values())
     per_1000 = {k: round(v * 1000 / m.requests, 3) if m.requests else None for k, v in cpu.items()}
     return {
-        "connections": args.connections_now,
+        "connections": connections,
         "rps": round(m.rps, 1),
         "p50_ms": round(m.p50, 2),
         "p99_ms": round(m.p99, 2),
@@ -302,8 +304,7 @@ def ramp(cluster: Cluster, scenario: Scenario, dataset: Dataset, args: argparse.
         run_wrk(load, duration=args.warmup, connections=args.connections[0], threads=args.threads)
     steps = []
     for connections in args.connections:
-        args.connections_now = connections
-        step = measured(cluster, load, args.step_seconds, args)
+        step = measured(cluster, load, args.step_seconds, connections, args)
         steps.append(step)
         say(f"    c={connections:<4} {_line(step)}")
     return {"scenario": scenario.key, "steps": steps, "bend": bend(steps)}
@@ -324,9 +325,8 @@ def _line(step: dict) -> str:
 def soak(cluster: Cluster, args: argparse.Namespace) -> dict:
     scenario = _scenario(args.soak_scenario)
     load = load_for(cluster.front, scenario)
-    args.connections_now = args.soak_connections
     rss_before = cluster.rss_mb()
-    step = measured(cluster, load, args.soak_seconds, args)
+    step = measured(cluster, load, args.soak_seconds, args.soak_connections, args)
     step.update(scenario=scenario.key, rss_mb_start=rss_before, rss_mb_end=cluster.rss_mb())
     say(f"    soak {args.soak_seconds}s c={args.soak_connections}: {_line(step)}")
     say(f"    RSS MB start {step['rss_mb_start']} end {step['rss_mb_end']}")
@@ -415,11 +415,7 @@ def run(args: argparse.Namespace) -> int:
     document = {
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
-        "settings": {
-            key: value
-            for key, value in vars(args).items()
-            if key not in ("results_dir", "connections_now")
-        },
+        "settings": {key: value for key, value in vars(args).items() if key != "results_dir"},
         "redis": REDIS,
         "machine": {**info, "load_average_at_end": os.getloadavg()},
         "note": "the machine was shared with other engineers' tests: figures are provisional",
