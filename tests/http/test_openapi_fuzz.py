@@ -85,7 +85,7 @@ CONFIG = {
     "generation": {
         # no string a client sends may hold NUL (request.nul_character, tested on its own)
         "allow-x00": False,
-        "max-examples": 8,
+        "max-examples": 5,
         "deterministic": True,
         "database": "none",
     },
