@@ -443,35 +443,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     where = "SQLite at " + str(settings.sqlite_path) if settings.uses_sqlite else "PostgreSQL"
     log.info("minibase %s on http://%s:%d (%s)", __version__, settings.host, settings.port, where)
     _log_sandbox(settings)
-    if settings.server == "uvicorn":
-        import uvicorn
+    from minibase.serving import run_http_server
 
-        uvicorn.run(
-            "minibase.server:app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level=settings.log_level,
-            timeout_graceful_shutdown=settings.shutdown_timeout,
-            # JSON logs: uvicorn's own lines go through the root logger's JSON handler too
-            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-        )
-        return 0
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-
-    Granian(
-        "minibase.server:app_from_environment",
-        factory=True,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        workers_kill_timeout=settings.shutdown_timeout,
-        loop=Loops.uvloop if sys.platform != "win32" else Loops.auto,
-        log_level=settings.log_level,  # type: ignore[arg-type]
-    ).serve()
+    run_http_server(settings)
     return 0
 
 

@@ -77,6 +77,9 @@ class Settings:
     # Seconds a stopping server (SIGTERM) gives its requests in flight to finish, after it has
     # stopped taking new ones; then its workers are killed.
     shutdown_timeout: int = 30
+    # Seconds a server keeps taking requests after SIGTERM, with /api/ready answering 503, so a
+    # balancer that probes readiness stops sending it traffic first (0: stop taking them at once).
+    shutdown_drain: float = 0.0
     max_body_bytes: int = 1_048_576
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
@@ -380,6 +383,8 @@ def _check(settings: Settings) -> None:
     for name in ("scheduler_interval", "job_lease", "realtime_poll_interval"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
+    if not 0 <= settings.shutdown_drain <= 600:
+        raise ConfigError("setting shutdown_drain (MINIBASE_SHUTDOWN_DRAIN) must be 0-600 seconds")
     if settings.platform_timeout <= 0:
         raise ConfigError("setting platform_timeout (MINIBASE_PLATFORM_TIMEOUT) must be positive")
     if not 0 < settings.push_reply_timeout < 5:

@@ -137,6 +137,56 @@ def test_a_stopping_server_finishes_requests_in_flight_takes_no_new_ones_and_kee
     assert time.monotonic() - stopped_at < 3 + 5
 
 
+@pytest.mark.parametrize(
+    ("http_server", "workers"), [("granian", 2), ("uvicorn", 1), ("uvicorn", 2)]
+)
+def test_a_draining_server_says_not_ready_and_serves_on_until_the_drain_ends(
+    cli: Cli, start: StartServer, free_port: int, http_server: str, workers: int
+) -> None:
+    env = {
+        "MINIBASE_SHUTDOWN_DRAIN": "2",
+        "MINIBASE_SERVER": http_server,
+        "MINIBASE_WORKERS": str(workers),
+    }
+    server = start(
+        "--port", str(free_port), "--data-dir", str(cli.data_dir), port=free_port, env=env
+    )
+    server.wait_until_up()
+    assert httpx.get(f"{server.url}/api/ready").status_code == 200
+    server.process.send_signal(signal.SIGTERM)  # to the main process only, as an orchestrator does
+    stopped_at = time.monotonic()
+    while httpx.get(f"{server.url}/api/ready").status_code == 200:  # uvicorn's supervisor
+        assert time.monotonic() - stopped_at < 1, "still ready"  # looks twice a second
+        time.sleep(0.05)
+    for _ in range(2 * workers):  # the balancer's probe, whichever worker answers: go elsewhere
+        ready = httpx.get(f"{server.url}/api/ready")
+        assert (ready.status_code, ready.json()["code"]) == (503, "server.shutting_down")
+    assert httpx.get(f"{server.url}/api/live").status_code == 200  # still answering
+    assert httpx.get(f"{server.url}/api/health").status_code == 200  # and still serving
+    # a lone uvicorn server ends by raising the signal it caught again, as if stopped by it
+    lone_uvicorn = (http_server, workers) == ("uvicorn", 1)
+    assert server.process.wait(timeout=20) == (-signal.SIGTERM if lone_uvicorn else 0)
+    assert 2 <= time.monotonic() - stopped_at < 2 + 5
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_a_second_sigterm_ends_the_drain_at_once(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    env = {"MINIBASE_SHUTDOWN_DRAIN": "60"}
+    server = start(
+        "--port", str(free_port), "--data-dir", str(cli.data_dir), port=free_port, env=env
+    )
+    server.wait_until_up()
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert httpx.get(f"{server.url}/api/ready").status_code == 503
+    stopped_at = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)  # an operator who will not wait a minute
+    assert server.process.wait(timeout=20) == 0
+    assert time.monotonic() - stopped_at < 5
+
+
 def test_serve_takes_its_port_and_data_dir_from_the_environment(
     cli: Cli, start: StartServer, free_port: int
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from minibase.app import endpoints
-from minibase.config import load_settings
+from minibase.config import Settings, load_settings
 from tests.deploy.manifests import (
     K8S,
     dockerfile_env,
@@ -132,12 +132,17 @@ def test_the_config_file_loads_as_settings(tmp_path: Path) -> None:
     assert [app["platform"] for app in settings.extra["apps"]] == ["wechat"]
 
 
-def test_the_settings_a_pod_is_given_load() -> None:
+def _pod_settings() -> Settings:
+    """What a server pod's environment (the ConfigMap and the Secret) makes of the settings."""
     environ = {
         **kubernetes_object("ConfigMap", "minibase")["data"],
         **kubernetes_object("Secret", "minibase")["stringData"],
     }
-    settings = load_settings(environ=environ)
+    return load_settings(environ=environ)
+
+
+def test_the_settings_a_pod_is_given_load() -> None:
+    settings = _pod_settings()
     assert settings.auto_migrate is False
     assert settings.s3_bucket
     assert settings.database_url
@@ -146,13 +151,25 @@ def test_the_settings_a_pod_is_given_load() -> None:
     assert settings.trusted_proxies
 
 
-def test_liveness_asks_the_health_endpoint_and_readiness_asks_another() -> None:
+def test_liveness_asks_an_endpoint_without_the_database_and_readiness_asks_another() -> None:
     (container,) = POD_SPECS["Deployment/minibase"]["containers"]
     live = container["livenessProbe"]["httpGet"]["path"]
     ready = container["readinessProbe"]["httpGet"]["path"]
     assert ("GET", live) in {(e.method, e.path) for e in endpoints()}
+    # a database outage must not restart every pod: only readiness asks the database
+    assert live == container["startupProbe"]["httpGet"]["path"] == "/api/live"
     assert ready == "/api/ready"
     assert container["livenessProbe"]["httpGet"]["port"] == container["ports"][0]["name"]
+
+
+def test_a_stopping_pod_drains_then_finishes_its_requests_within_its_grace_period() -> None:
+    settings = _pod_settings()
+    (container,) = POD_SPECS["Deployment/minibase"]["containers"]
+    probe = container["readinessProbe"]
+    # unready for longer than the readiness probes take to take it out
+    assert settings.shutdown_drain > probe["periodSeconds"] * probe["failureThreshold"]
+    grace = POD_SPECS["Deployment/minibase"]["terminationGracePeriodSeconds"]
+    assert grace >= settings.shutdown_drain + settings.shutdown_timeout
 
 
 def test_the_service_pdb_and_autoscaler_point_at_the_server_pods() -> None:

@@ -1,17 +1,21 @@
-"""`/api/ready` (readiness) beside `/api/health` (liveness): a load balancer sends traffic only
+"""`/api/ready` (readiness) beside `/api/live` (liveness): a load balancer sends traffic only
 to an instance whose database answers and is at the code's schema version, and stops before
-the instance does; the process may be alive and still not ready."""
+the instance does; the process may be alive and still not ready. An orchestrator restarts only
+a process that stops answering, never one whose database is down."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from minibase import __version__
 from minibase.app import create_app
 from minibase.config import Settings
+from minibase.observability.draining import DRAIN_FLAG
 from minibase.services import Services
 from minibase.store.migrations import MIGRATIONS
 
@@ -32,12 +36,27 @@ async def test_an_instance_shutting_down_is_alive_but_not_ready(
     assert (await client.get("/api/health")).status_code == 200  # liveness: still up
 
 
-async def test_an_unreachable_database_makes_the_instance_unready(
+async def test_an_instance_whose_server_drains_is_not_ready(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    flag = tmp_path / "draining"
+    monkeypatch.setenv(DRAIN_FLAG, str(flag))  # as the server's main process sets it
+    assert (await client.get("/api/ready")).status_code == 200
+    flag.touch()  # SIGTERM reached the main process
+    answer = await client.get("/api/ready")
+    assert (answer.status_code, answer.json()["code"]) == (503, "server.shutting_down")
+
+
+async def test_an_unreachable_database_makes_the_instance_unready_but_leaves_it_alive(
     client: httpx.AsyncClient, services: Services
 ) -> None:
     await services.db.close()
     answer = await client.get("/api/ready")
     assert (answer.status_code, answer.json()["code"]) == (503, "server.unavailable")
+    assert (await client.get("/api/health")).status_code == 503  # the operator's view
+    alive = await client.get("/api/live")
+    assert alive.status_code == 200
+    assert alive.json() == {"status": "alive", "version": __version__}
 
 
 async def test_pending_migrations_make_the_instance_unready(

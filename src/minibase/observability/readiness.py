@@ -2,8 +2,8 @@
 
 Liveness (`/api/health`) says the process answers; readiness (`/api/ready`) also says no while
 the database is unreachable, while the database is behind the code (migrations pending), and
-while the instance is shutting down (`services.shutting_down`), so that traffic drains away
-before the process stops.
+while the instance is shutting down (its server's drain after SIGTERM, observability/draining.py,
+then `services.shutting_down`), so that traffic drains away before the process stops.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from minibase.errors import ApiError
+from minibase.observability.draining import draining
 from minibase.services import Services
 from minibase.store.migrations import MIGRATIONS, last_applied
 
@@ -19,7 +20,7 @@ READY_TIMEOUT = 2.0  # seconds the database may take to answer before it counts 
 
 async def unready(services: Services) -> ApiError | None:
     """Why this instance should not take traffic now (None: it may)."""
-    if services.shutting_down:
+    if services.shutting_down or draining():
         return ApiError("server.shutting_down", 503, "this instance is shutting down")
     try:
         applied = await asyncio.wait_for(last_applied(services.db), READY_TIMEOUT)

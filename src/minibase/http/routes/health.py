@@ -27,6 +27,25 @@ _HEALTH = {
 }
 
 
+_LIVE = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {"status": {"const": "alive"}, "version": {"type": "string"}},
+}
+
+
+@routes.add(
+    "GET",
+    "/api/live",
+    "Does the process answer? The liveness probe: it touches no database, so an outage of the"
+    " database makes instances unready (`/api/ready`), never restarted",
+    rate_group="unlimited",  # the orchestrator's probe
+    responses={200: ("Alive", _LIVE)},
+)
+async def live(request: Request) -> Response:
+    return json_response({"status": "alive", "version": __version__})
+
+
 @routes.add(
     "GET",
     "/api/health",
@@ -57,7 +76,8 @@ _READY = {
     "/api/ready",
     "May this instance take traffic? 503 with a code while its database is unreachable"
     " (server.unavailable), behind the code (server.migrations_pending), or while it shuts"
-    " down (server.shutting_down). `/api/health` is the liveness probe",
+    " down (server.shutting_down). `/api/live` is the liveness probe",
+    rate_group="unlimited",  # the load balancer's probe
     responses={
         200: ("Ready", _READY),
         503: ("Not ready: the code says why", {"$ref": "#/components/schemas/Error"}),
