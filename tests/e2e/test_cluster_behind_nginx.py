@@ -40,8 +40,21 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.xdist_group("cluster")
 DEADLINE = 3.0  # definitions are re-read every second; the rest is slack for a busy machine
 REDIS_URL = "redis://127.0.0.1:6379/3"
+# every instance counts a user's calls of functions in Redis: 5 a minute in all, not 5 each
+INSTANCE_ENV = {
+    "MINIBASE_CACHE_URL": REDIS_URL,
+    "MINIBASE_RUN_JOBS": "false",  # the HTTP instances run no jobs: the workers do
+    "MINIBASE_RATE_LIMITS_PER_USER": "functions=5/minute",
+}
 FUNCTIONS = """
+import os
+
 from minibase.functions import function, job
+
+
+@function(auth="user")
+async def where(ctx, input):
+    return {"process": os.getpid()}
 
 
 @function(auth="admin")
@@ -180,8 +193,8 @@ def cluster(
     workers: list[subprocess.Popen[bytes]] = []
     balancer: Balancer | None = None
     try:
-        for _ in range(3):  # the HTTP instances run no jobs: the workers do
-            instances.append(start_server(folder, env={**env, "MINIBASE_RUN_JOBS": "false"}))
+        for _ in range(3):
+            instances.append(start_server(folder, env={**env, **INSTANCE_ENV}))
         for _ in range(2):
             workers.append(
                 subprocess.Popen(
@@ -379,11 +392,7 @@ def test_a_rolling_restart_under_write_load_fails_no_request_and_loses_nothing(
         cluster.balancer.reload(down=instance.port)
         instance.process.send_signal(signal.SIGTERM)
         assert instance.process.wait(timeout=30) == 0
-        restarted = start_server(
-            instance.cwd,
-            port=instance.port,
-            env={"MINIBASE_CACHE_URL": REDIS_URL, "MINIBASE_RUN_JOBS": "false"},
-        )
+        restarted = start_server(instance.cwd, port=instance.port, env=INSTANCE_ENV)
         cluster.instances[at] = restarted
         cluster.balancer.reload(down=None)
         time.sleep(0.3)
@@ -392,6 +401,21 @@ def test_a_rolling_restart_under_write_load_fails_no_request_and_loses_nothing(
     # the balancer sent no request to an instance that was stopping
     assert writers.failed == [], cluster.balancer.said()
     assert set(writers.acknowledged) <= writers.kept()
+
+
+def test_a_users_rate_limit_is_one_count_across_every_instance(cluster: Cluster) -> None:
+    calls = [
+        httpx.post(f"{cluster.url}/api/functions/where", json={}, headers=cluster.user)
+        for _ in range(12)
+    ]
+    served = [call for call in calls if call.status_code == 200]
+    assert len(served) == 5, [call.text for call in calls]
+    assert len({call.json()["result"]["process"] for call in served}) >= 2  # round robin
+    for refused in calls[5:]:
+        assert refused.status_code == 429, refused.text
+        body = refused.json()
+        assert (body["code"], body["details"]["per"]) == ("request.rate_limited", "user")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
 
 
 def test_an_instance_killed_under_load_loses_no_acknowledged_write(cluster: Cluster) -> None:
