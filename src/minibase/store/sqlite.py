@@ -33,6 +33,14 @@ from minibase.store.database import (
     regex_budget_spent,
 )
 from minibase.store.dialect import SQLITE, Dialect
+from minibase.store.on_the_loop import (
+    READ_SLICE,
+    LoopTurns,
+    ReadCosts,
+    ReadTooLong,
+    read_briefly,
+    settled,
+)
 from minibase.store.threads import WorkerThreads
 
 T = TypeVar("T")
@@ -51,6 +59,9 @@ _PRAGMAS = (
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '([^']+)'|(\S+))")
 
 
+# Commits between two checkpoints of the write-ahead log (SQLite's own default: 1,000 pages,
+# about 250 commits of a record and its change).
+CHECKPOINT_EVERY = 250
 # Virtual-machine steps between two looks at the deadline of a statement with $regex work.
 _PROGRESS_STEPS = 1000
 
@@ -158,6 +169,15 @@ def _commit_or_rollback(
         raise
 
 
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _checkpoint_failed(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("checkpoint failed; the next one will try again", exc_info=future.exception())
+
+
 def _quietly(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("ROLLBACK failed", exc_info=future.exception())
@@ -262,6 +282,9 @@ class SQLiteDatabase:
         self._conns_lock = threading.Lock()
         self._statistics = TableStatistics(self._analyze)
         self._statistics_version = 0
+        self._turns = LoopTurns()  # short statements run on the loop's thread (on_the_loop.py)
+        self._read_costs = ReadCosts()
+        self._commits = 0  # since the last checkpoint
 
     async def open(self) -> None:
         if not self.path.parent.exists():
@@ -272,11 +295,16 @@ class SQLiteDatabase:
             tighten_existing(self.path.with_name(self.path.name + suffix))
         self._writer_pool = WorkerThreads(1, "sqlite-writer")
         self._reader_pool = WorkerThreads(self._readers, "sqlite-reader")
-        self._writer = await self._writer_pool.run(
-            lambda: _connect(self.path, read_only=False, regex_budget=self._regex_budget)
-        )
+        self._writer = await self._writer_pool.run(self._connect_writer)
         self._write_lock = asyncio.Lock()
         self._regex_readers = asyncio.Semaphore(max(1, self._readers - 1))
+
+    def _connect_writer(self) -> _Connection:
+        conn = _connect(self.path, read_only=False, regex_budget=self._regex_budget)
+        # Checkpoints (which write the database file and sync it) are run on the writer thread
+        # every CHECKPOINT_EVERY commits, never by a COMMIT that may run on the loop.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
 
     async def close(self) -> None:
         await self._statistics.stop()
@@ -292,7 +320,11 @@ class SQLiteDatabase:
 
     # -- running work on the threads ------------------------------------------------------
 
-    def _submit_to_writer(self, work: Callable[[_Connection], T]) -> asyncio.Future[T]:
+    def _submit_to_writer(
+        self, work: Callable[[_Connection], T], *, short: bool = False
+    ) -> asyncio.Future[T]:
+        """The work on the writer connection: on the loop's thread if it is `short` and nothing
+        is queued for the writer thread, else queued for the thread, in order."""
         if self._writer_pool is None or self._writer is None:
             raise DatabaseUnavailable("database is closed")
         writer = self._writer
@@ -303,6 +335,8 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
 
+        if short and self._writer_pool.idle and self._turns.take():
+            return settled(call)
         return self._writer_pool.submit(call)
 
     async def _on_writer(self, work: Callable[[_Connection], T]) -> T:
@@ -332,10 +366,26 @@ class SQLiteDatabase:
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
+    def _read_here(self, work: Callable[[_Connection], T]) -> T:
+        """One statement's work on the loop's own connection, within its time slice."""
+        try:
+            return read_briefly(self._reader_conn(), work)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
     async def _on_reader(self, sql: str, work: Callable[[_Connection], T]) -> T:
         if self._reader_pool is None:
             raise DatabaseUnavailable("database is closed")
         if not SQLITE.has_regex(sql):
+            if self._read_costs.short(sql) and self._turns.take():
+                started = time.thread_time()  # CPU time: not the waits for the GIL
+                try:
+                    result = self._read_here(work)
+                except ReadTooLong:
+                    self._read_costs.note(sql, READ_SLICE)
+                else:
+                    self._read_costs.note(sql, time.thread_time() - started)
+                    return result
             return await self._reader_pool.run(functools.partial(self._read, work, False))
         # $regex work never takes the last reader: other reads always find one free.
         async with self._regex_readers:
@@ -370,7 +420,7 @@ class SQLiteDatabase:
                         conn.execute("BEGIN IMMEDIATE")
                     return conn.regex_budget.run(work) if within_budget else work(conn)
 
-                return await self._on_writer(begin_then)
+                return await self._submit_to_writer(begin_then, short=not within_budget)
 
             conn = SQLiteConnection(in_transaction)
             try:
@@ -381,12 +431,24 @@ class SQLiteDatabase:
                     self._submit_to_writer(_rollback_if_open).add_done_callback(_quietly)
                 raise
             if started or conn.last:
-                committing = self._submit_to_writer(partial(_commit_or_rollback, last=conn.last))
+                committing = self._submit_to_writer(
+                    partial(_commit_or_rollback, last=conn.last), short=True
+                )
         finally:
             self._write_lock.release()
         if committing is not None:
             await committing
+            self._checkpoint_now_and_then()
             conn.committed()
+
+    def _checkpoint_now_and_then(self) -> None:
+        """Copy the write-ahead log into the database file, on the writer thread, every
+        CHECKPOINT_EVERY commits (what SQLite's own automatic checkpoint would do inside a
+        COMMIT)."""
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            self._submit_to_writer(_checkpoint).add_done_callback(_checkpoint_failed)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[SQLiteConnection]:

@@ -30,6 +30,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 class WorkerThreads:
     def __init__(self, count: int, name: str) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._outstanding = 0  # submitted, and their results not yet back on the loop
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(count)
@@ -46,14 +47,28 @@ class WorkerThreads:
                 result, error = None, exc
             # RuntimeError: the loop closed meanwhile, and nobody waits for this any more.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result, error)
+                loop.call_soon_threadsafe(self._finished, future, result, error)
 
     def submit(self, work: Callable[[], T]) -> asyncio.Future[T]:
         """Queue the work now (jobs run in the order submitted); await the future for its result."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        self._outstanding += 1
         self._jobs.put((work, future, loop))
         return future
+
+    def _finished(
+        self, future: asyncio.Future[Any], result: Any, error: BaseException | None
+    ) -> None:
+        """On the loop, once a thread is done with a job (even one whose waiter gave up)."""
+        self._outstanding -= 1
+        _settle(future, result, error)
+
+    @property
+    def idle(self) -> bool:
+        """No job is queued or running: read on the loop's thread, where a job counts until
+        its thread has finished it and said so."""
+        return self._outstanding == 0
 
     def waiting(self) -> int:
         """Jobs submitted that no thread has taken yet (approximate, without a lock)."""

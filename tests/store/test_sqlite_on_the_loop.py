@@ -1,0 +1,104 @@
+"""The embedded database runs short statements on the event loop's own thread (a hand-off to a
+thread costs more than they do), but never lets one task hold the loop: a long read moves to a
+reader thread, a long run of writes lets other tasks in every few statements, and the
+write-ahead log is still checkpointed, off the loop, as commits pile up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from minibase.store.on_the_loop import RETRY_EVERY, SHORT_READ, STREAK, ReadCosts
+from minibase.store.sqlite import CHECKPOINT_EVERY, SQLiteDatabase
+
+# ~0.1-0.3 s of SQLite work on this machine: far past a read's slice on the loop
+LONG_READ = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)"
+    " SELECT count(*) FROM n"
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
+    database = SQLiteDatabase(tmp_path / "data.db")
+    await database.open()
+    async with database.transaction() as tx:
+        await tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def _turns_of_others_while(work: asyncio.Future[object]) -> int:
+    """How often another task got the loop while `work` ran."""
+    turns = 0
+    while not work.done():
+        await asyncio.sleep(0)
+        turns += 1
+    return turns
+
+
+async def test_a_long_read_moves_off_the_loop_and_still_answers(db: SQLiteDatabase) -> None:
+    reading = asyncio.ensure_future(db.fetch_value(LONG_READ))
+    await asyncio.sleep(0)  # the read starts on the loop, runs past its slice, moves
+    turns = await _turns_of_others_while(reading)
+    assert reading.result() == 1_000_000
+    assert turns > 10  # held on the loop, the read would have let nobody in until it was done
+
+
+async def test_a_short_read_answers_on_the_loop_at_once(db: SQLiteDatabase) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO notes (id, text) VALUES (1, 'hi')")
+    reading = asyncio.ensure_future(db.fetch_one("SELECT text FROM notes WHERE id = 1"))
+    await asyncio.sleep(0)  # one turn of the loop: the read has run, on it
+    assert reading.done()
+    assert tuple(reading.result() or ()) == ("hi",)
+
+
+async def test_a_long_run_of_writes_lets_other_tasks_in_every_few_statements(
+    db: SQLiteDatabase,
+) -> None:
+    statements = 10 * STREAK
+
+    async def write() -> None:
+        async with db.transaction() as tx:
+            for i in range(statements):
+                await tx.execute("INSERT INTO notes (id, text) VALUES (?, ?)", i, "x")
+
+    writing = asyncio.ensure_future(write())
+    turns = await _turns_of_others_while(writing)
+    writing.result()
+    assert await db.fetch_value("SELECT count(*) FROM notes") == statements
+    assert turns >= statements // STREAK - 1  # at least once per streak of statements
+
+
+async def test_the_write_ahead_log_is_checkpointed_as_commits_pile_up(
+    db: SQLiteDatabase, tmp_path: Path
+) -> None:
+    wal = tmp_path / "data.db-wal"
+    for i in range(3 * CHECKPOINT_EVERY):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO notes (id, text) VALUES (?, ?)", i, "y" * 3000)
+    await asyncio.sleep(0.2)  # the last checkpoint, on the writer thread
+    # each commit adds a page or two to the log; checkpointed, it starts again from the top
+    # instead of growing by every commit (SQLite's own automatic checkpoint is off here)
+    pages = wal.stat().st_size // 4096
+    assert pages < 2 * CHECKPOINT_EVERY * 2, pages
+    assert await db.fetch_value("SELECT count(*) FROM notes") == 3 * CHECKPOINT_EVERY
+
+
+def test_a_read_found_long_runs_on_a_thread_and_is_looked_at_again_now_and_then() -> None:
+    costs = ReadCosts()
+    sql = "SELECT data FROM t WHERE owner = ? ORDER BY score"
+    assert costs.short(sql)  # not known yet: tried on the loop, within its slice
+    costs.note(sql, 20 * SHORT_READ)
+    tries = [costs.short(sql) for _ in range(3 * RETRY_EVERY)]
+    assert tries.count(True) == 3  # once in every RETRY_EVERY runs, to see if it got shorter
+    for _ in range(20):
+        costs.note(sql, SHORT_READ / 10)  # it did (an index, fewer rows)
+    assert costs.short(sql)
+    assert costs.short("SELECT data FROM t WHERE _id = ?")  # others are not affected
