@@ -119,7 +119,8 @@ def markdown_table(
     header = ["scenario", *(f"{LABELS[t]} req/s" for t in present)]
     if "minibase" in present:
         header += [f"÷ {LABELS[t]}" for t in others]
-        header += ["p99 ÷ PocketBase", "issue 19 goal (÷ PocketBase, both)"]
+        if "pocketbase" in present:
+            header += ["p99 ÷ PocketBase", "issue 19 goal (÷ PocketBase, both)"]
     sections = []
     every = range(1, runs + 1)
     for dataset, description in datasets.items():
@@ -135,9 +136,11 @@ def markdown_table(
             if "minibase" in got:
                 mine = got["minibase"]
                 cells += [_times(_ratios(mine, got[t], _rps)) for t in others]
-                cells.append(_times(_ratios(mine, got.get("pocketbase", [None] * runs), _p99)))
-                against = [_ratios(mine, got[t], _rps) for t in POCKETBASES if t in got]
-                cells.append(_goal(scenario, [list(run) for run in zip(*against, strict=True)]))
+                if "pocketbase" in got:
+                    cells.append(_times(_ratios(mine, got["pocketbase"], _p99)))
+                    against = [_ratios(mine, got[t], _rps) for t in POCKETBASES if t in got]
+                    ratios = [list(run) for run in zip(*against, strict=True)]
+                    cells.append(_goal(scenario, ratios))
             lines.append("| " + " | ".join(cells) + " |")
         sections.append("\n".join(lines))
     sections.append(
