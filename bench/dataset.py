@@ -1,4 +1,5 @@
-"""The records both servers hold: the same 10,000 per collection, from a fixed seed."""
+"""The records every server holds, from a fixed seed: `small` (one user, 10,000 records a
+collection, the bench's first dataset) and `realistic` (1,000 users owning about 100 each)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,32 @@ RECORDS = 10_000
 SEED = 20261124
 BODY_CHARS = 200
 MAX_SCORE = 1000
+CREATED_TITLE = "created by the benchmark"
+
+# name -> (records a collection, users)
+SIZES = {"small": (RECORDS, 1), "realistic": (100_000, 1000)}
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Records as plain dicts of the user fields: title, body, score (owner is added per server,
-    since each server gives the bench user its own id)."""
+    """Records as plain dicts of the user fields: title, body, score. Their owners are indexes
+    into the dataset's users (`owners[i]` owns `records[i]`); each server gives its users its
+    own ids, so the owner field is filled in per server (`with_owners`)."""
 
+    name: str
+    users: int
     records: tuple[dict[str, Any], ...]
+    owners: tuple[int, ...]
 
     @classmethod
-    def generate(cls, count: int = RECORDS, seed: int = SEED) -> Dataset:
+    def named(cls, name: str) -> Dataset:
+        count, users = SIZES[name]
+        return cls.generate(count, users=users, name=name)
+
+    @classmethod
+    def generate(
+        cls, count: int = RECORDS, seed: int = SEED, *, users: int = 1, name: str = "small"
+    ) -> Dataset:
         rng = random.Random(seed)
         alphabet = string.ascii_letters + string.digits + " "
         records = tuple(
@@ -32,21 +48,41 @@ class Dataset:
             }
             for i in range(count)
         )
-        return cls(records)
+        # Owners from a second generator: records are the same whatever the number of users.
+        owner_rng = random.Random(seed + 1)
+        owners = tuple(owner_rng.randrange(users) for _ in range(count))
+        return cls(name, users, records, owners)
 
-    def owned_by(self, owner: str) -> list[dict[str, Any]]:
-        return [{**record, "owner": owner} for record in self.records]
+    @property
+    def description(self) -> str:
+        users = "1 user" if self.users == 1 else f"{self.users:,} users"
+        return f"{self.name}: {users}, {len(self.records):,} records a collection"
 
-    def top_scores(self, above: int, count: int) -> list[int]:
-        """What a correct `score > above, sort -score, limit count` list returns, as scores."""
-        scores = sorted((r["score"] for r in self.records if r["score"] > above), reverse=True)
+    def with_owners(self, user_ids: list[str]) -> list[dict[str, Any]]:
+        """The records with `owner` set to their user's id on one server (ids in user order)."""
+        return [
+            {**record, "owner": user_ids[owner]}
+            for record, owner in zip(self.records, self.owners, strict=True)
+        ]
+
+    def top_scores(self, above: int, count: int, owner: int = 0) -> list[int]:
+        """What a correct `score > above, sort -score, limit count` list returns to the user
+        `owner` (an index), as scores."""
+        scores = sorted(
+            (
+                r["score"]
+                for r, o in zip(self.records, self.owners, strict=True)
+                if o == owner and r["score"] > above
+            ),
+            reverse=True,
+        )
         return scores[:count]
 
 
 def new_record(owner: str) -> dict[str, Any]:
     """The body of the create scenario; score 0 keeps it out of the list scenario's filter."""
     return {
-        "title": "created by the benchmark",
+        "title": CREATED_TITLE,
         "body": "x" * BODY_CHARS,
         "score": 0,
         "owner": owner,

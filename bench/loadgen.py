@@ -25,7 +25,8 @@ class Load:
     url: str
     script: str  # file name in bench/wrk/
     auth: str | None = None  # the whole Authorization header value
-    ids_file: Path | None = None  # get_by_id.lua: one record id a line
+    users_file: Path | None = None  # many users instead: their Authorization and id, a line each
+    ids_file: Path | None = None  # get_by_id.lua: one record id a line (and its owner's line)
     path_prefix: str | None = None  # get_by_id.lua: the path the id is appended to
     body: str | None = None  # create.lua: the JSON body
     extra: dict[str, str] = field(default_factory=dict)  # more variables for the script
@@ -34,6 +35,8 @@ class Load:
         env = {"BENCH_WRK_DIR": str(WRK_DIR)}
         if self.auth:
             env["BENCH_AUTH"] = self.auth
+        if self.users_file:
+            env["BENCH_USERS"] = str(self.users_file)
         if self.ids_file:
             env["BENCH_IDS"] = str(self.ids_file)
         if self.path_prefix:

@@ -119,7 +119,7 @@ async def prepare(data_dir: Path, records: int) -> tuple[Services, Caller, str]:
     await create_collection(services, definition)
     async with services.db.transaction() as conn:
         user = await insert_user(conn, services.clock, services.ids)
-    bodies = [{**r, "_owner": user.id} for r in Dataset.generate(records).owned_by(user.id)]
+    bodies = [{**r, "_owner": user.id} for r in Dataset.generate(records).with_owners([user.id])]
     for start in range(0, len(bodies), 1000):
         await create_records(services, ADMIN, "priv", bodies[start : start + 1000])
     caller = Caller(kind="user", id=user.id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from dataset import Dataset
 from processes import ServerProcess, clean_environment
-from target import ServerTarget
+from target import ServerTarget, User
 
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-admin-password"
@@ -30,6 +31,7 @@ PRIV_RULES = {
 }
 POSTS_RULES = {"preset": "public_read_admin_write", "create": "auth.id != null"}
 LIST_QUERY = {"limit": "20", "filter": '{"score":{"$gt":500}}', "sort": "-score"}
+REISSUE_AFTER = 300  # seconds: access tokens live 15 minutes (access_token_ttl)
 
 
 def _bin(name: str) -> str:
@@ -58,6 +60,7 @@ class MinibaseTarget(ServerTarget):
         self.environment = dict(environment or {})
         self.create_admin = create_admin
         self.version = self._version()
+        self._issued = 0.0  # time.monotonic() of the users' tokens
 
     def _version(self) -> str:
         out = subprocess.run(
@@ -107,13 +110,15 @@ class MinibaseTarget(ServerTarget):
         for name, rules in (("priv", PRIV_RULES), ("posts", POSTS_RULES)):
             definition = {"name": name, "fields": FIELDS, "indexes": INDEXES, "rules": rules}
             self._call("POST", "/api/admin/collections", definition)
-        self.user_id = self._call("POST", "/api/admin/users", {})["id"]
-        self.refresh_auth()
+        user_ids = [self._call("POST", "/api/admin/users", {})["id"] for _ in range(dataset.users)]
+        self.users = [self._token(user_id) for user_id in user_ids]
+        self._issued = time.monotonic()
         for name in ("priv", "posts"):
             self.ids[name] = self._seed(name, dataset)
 
     def _seed(self, collection: str, dataset: Dataset) -> list[str]:
-        records = [{**r, "_owner": self.user_id} for r in dataset.owned_by(self.user_id)]
+        owners = [user.id for user in self.users]
+        records = [{**r, "_owner": r["owner"]} for r in dataset.with_owners(owners)]
         ids: list[str] = []
         for start in range(0, len(records), BULK):
             chunk = records[start : start + BULK]
@@ -122,7 +127,13 @@ class MinibaseTarget(ServerTarget):
             ids.extend(item["_id"] for item in created)
         return ids
 
+    def _token(self, user_id: str) -> User:
+        """A fresh access token for the user, from the admin API."""
+        answer = self._call("POST", f"/api/admin/users/{user_id}/tokens")
+        return User(user_id, "Bearer " + answer["access_token"])
+
     def refresh_auth(self) -> None:
-        """A fresh user access token (they live 15 minutes by default)."""
-        path = f"/api/admin/users/{self.user_id}/tokens"
-        self.user_auth = "Bearer " + self._call("POST", path)["access_token"]
+        """Fresh tokens for the users if theirs are more than 5 minutes old (they live 15)."""
+        if time.monotonic() - self._issued > REISSUE_AFTER:
+            self.users = [self._token(user.id) for user in self.users]
+            self._issued = time.monotonic()

@@ -1,20 +1,32 @@
-"""The results: one outcome per scenario and server, as a markdown table and a JSON file."""
+"""The results: one outcome per dataset, run, scenario and server, as markdown tables (the
+median of the runs, and each run's ratio) and a JSON file."""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from loadgen import Measurement
 from scenarios import Scenario
 
-WITHIN = 2.0  # the issue's target: within 2x of PocketBase
+# Every target, in the tables' order, and its column label.
+LABELS = {
+    "minibase": "minibase",
+    "pocketbase": "PocketBase",
+    "pocketbase+analyze": "PB+ANALYZE",
+    "bare": "bare",
+}
+POCKETBASES = ("pocketbase", "pocketbase+analyze")
 
 
 @dataclass
 class Outcome:
     scenario: Scenario
-    target: str  # "minibase" or "pocketbase"
+    target: str  # a key of LABELS
+    dataset: str = "small"
+    run: int = 1
     measurement: Measurement | None = None
     failure: str | None = None  # a failed check or wrk error: the run was not measured
     profile: dict[str, Any] | None = None
@@ -27,6 +39,8 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "dataset": self.dataset,
+            "run": self.run,
             "scenario": self.scenario.key,
             "title": self.scenario.title,
             "target": self.target,
@@ -36,76 +50,135 @@ class Outcome:
         }
 
 
+def _rps(outcome: Outcome | None) -> float | None:
+    """The outcome's req/s, or None if it failed or saw errors."""
+    if outcome is None or outcome.flagged or outcome.measurement is None:
+        return None
+    return outcome.measurement.rps
+
+
+def _p99(outcome: Outcome | None) -> float | None:
+    if outcome is None or outcome.flagged or outcome.measurement is None:
+        return None
+    return outcome.measurement.p99
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _times(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}x"
+def _ratios(
+    mine: list[Outcome | None],
+    theirs: list[Outcome | None],
+    value: Callable[[Outcome | None], float | None],
+) -> list[float | None]:
+    """Run by run, minibase's value over the other target's."""
+    return [_ratio(value(a), value(b)) for a, b in zip(mine, theirs, strict=True)]
 
 
-def _cell(outcome: Outcome | None, what: str) -> tuple[float | None, str]:
-    if outcome is None:
-        return None, "not run"
-    if outcome.failure is not None:
-        return None, "FAILED"
-    assert outcome.measurement is not None
-    m = outcome.measurement
-    value = m.rps if what == "rps" else m.p99
-    text = f"{value:,.0f}" if what == "rps" else f"{value:,.1f} ms"
-    if m.error_count:
-        text += f" ⚠ {m.error_count:,} errors"
-    return value, text
+def _times(values: list[float | None]) -> str:
+    """The median ratio, then each run's (in run order) when there are several."""
+    median = _median(values)
+    if median is None:
+        return "n/a"
+    text = f"{median:.2f}x"
+    if len(values) > 1:
+        text += " (" + ", ".join("-" if v is None else f"{v:.2f}" for v in values) + ")"
+    return text
 
 
-def markdown_table(outcomes: list[Outcome], scenarios: tuple[Scenario, ...]) -> str:
-    by_key = {(o.scenario.key, o.target): o for o in outcomes}
-    lines = [
-        "| scenario | minibase req/s | PocketBase req/s | req/s ratio | minibase p99"
-        " | PocketBase p99 | p99 ratio | within 2x |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for scenario in scenarios:
-        mb_rps, mb_rps_text = _cell(by_key.get((scenario.key, "minibase")), "rps")
-        pb_rps, pb_rps_text = _cell(by_key.get((scenario.key, "pocketbase")), "rps")
-        mb_p99, mb_p99_text = _cell(by_key.get((scenario.key, "minibase")), "p99")
-        pb_p99, pb_p99_text = _cell(by_key.get((scenario.key, "pocketbase")), "p99")
-        rps_ratio, p99_ratio = _ratio(mb_rps, pb_rps), _ratio(mb_p99, pb_p99)
-        if rps_ratio is None or p99_ratio is None:
-            verdict = "n/a"
-        elif rps_ratio >= 1 / WITHIN and p99_ratio <= WITHIN:
-            verdict = "yes" if scenario.in_target else "yes (reference)"
-        else:
-            verdict = "**no**" if scenario.in_target else "no (reference)"
-        lines.append(
-            f"| {scenario.title} | {mb_rps_text} | {pb_rps_text} | {_times(rps_ratio)}"
-            f" | {mb_p99_text} | {pb_p99_text} | {_times(p99_ratio)} | {verdict} |"
-        )
-    lines.append("")
-    lines.append(
-        "req/s ratio = minibase ÷ PocketBase (higher is better); "
-        "p99 ratio = minibase ÷ PocketBase (lower is better)."
+def _rps_cell(outcomes: list[Outcome | None]) -> str:
+    if all(o is None for o in outcomes):
+        return "not run"
+    median = _median([_rps(o) for o in outcomes])
+    flagged = sum(1 for o in outcomes if o is not None and o.flagged)
+    text = "FAILED" if median is None else f"{median:,.0f}"
+    if flagged and median is not None:
+        text += f" ⚠ {flagged} run(s) flagged"
+    return text
+
+
+def markdown_table(
+    outcomes: list[Outcome],
+    scenarios: tuple[Scenario, ...],
+    datasets: dict[str, str],
+    runs: int,
+) -> str:
+    """One table per dataset (`datasets`: name -> description): each target's req/s (the
+    median of the runs), minibase's req/s over each other target's (the median, then each
+    run's), its p99 over PocketBase's, and in how many runs it met issue 19's goal against
+    PocketBase both as shipped and with statistics."""
+    by_key = {(o.dataset, o.run, o.scenario.key, o.target): o for o in outcomes}
+    present = [t for t in LABELS if any(o.target == t for o in outcomes)]
+    others = [t for t in present if t != "minibase"]
+    header = ["scenario", *(f"{LABELS[t]} req/s" for t in present)]
+    if "minibase" in present:
+        header += [f"÷ {LABELS[t]}" for t in others]
+        if "pocketbase" in present:
+            header += ["p99 ÷ PocketBase", "issue 19 goal (÷ PocketBase, both)"]
+    sections = []
+    every = range(1, runs + 1)
+    for dataset, description in datasets.items():
+        lines = [
+            f"**{description}** (req/s: median of {runs} run(s))",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|---|" + "---:|" * (len(header) - 2) + "---|",
+        ]
+        for scenario in scenarios:
+            got = {t: [by_key.get((dataset, r, scenario.key, t)) for r in every] for t in present}
+            cells = [scenario.title, *(_rps_cell(got[t]) for t in present)]
+            if "minibase" in got:
+                mine = got["minibase"]
+                cells += [_times(_ratios(mine, got[t], _rps)) for t in others]
+                if "pocketbase" in got:
+                    cells.append(_times(_ratios(mine, got["pocketbase"], _p99)))
+                    against = [_ratios(mine, got[t], _rps) for t in POCKETBASES if t in got]
+                    ratios = [list(run) for run in zip(*against, strict=True)]
+                    cells.append(_goal(scenario, ratios))
+            lines.append("| " + " | ".join(cells) + " |")
+        sections.append("\n".join(lines))
+    sections.append(
+        "÷ X = minibase's req/s over X's (higher is better; ÷ bare is the share of the ceiling);"
+        " p99 ÷ PocketBase: lower is better. PB+ANALYZE: PocketBase after ANALYZE (planner"
+        " statistics)."
     )
-    return "\n".join(lines)
+    return "\n\n".join(sections)
+
+
+def _goal(scenario: Scenario, ratios: list[list[float | None]]) -> str:
+    """`ratios`: per run, minibase's ratio to each PocketBase; a run meets the goal when every
+    one is at least `scenario.goal`."""
+    measured = [r for r in ratios if r and all(v is not None for v in r)]
+    if not measured:
+        return "n/a"
+    met = sum(1 for r in measured if all(v is not None and v >= scenario.goal for v in r))
+    verdict = "met" if met == len(ratios) else "**not met**"
+    return f"≥{scenario.goal:g}x: {verdict} ({met}/{len(ratios)} runs)"
 
 
 def detail_table(outcomes: list[Outcome]) -> str:
     """Every run: req/s, p50, p99, errors and the machine's load average around it."""
     header = (
-        f"{'scenario':<14} {'server':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9}"
-        f" {'errors':>7} {'load 1m':>12}"
+        f"{'dataset':<10} {'run':>3} {'scenario':<14} {'server':<19} {'req/s':>9} {'p50 ms':>8}"
+        f" {'p99 ms':>9} {'errors':>7} {'load 1m':>12}"
     )
     lines = [header, "-" * len(header)]
     for o in outcomes:
+        where = f"{o.dataset:<10} {o.run:>3} {o.scenario.key:<14} {o.target:<19}"
         if o.measurement is None:
-            lines.append(f"{o.scenario.key:<14} {o.target:<11} FAILED: {o.failure}")
+            lines.append(f"{where} FAILED: {o.failure}")
             continue
         m = o.measurement
         load = f"{m.load_before:.1f}->{m.load_after:.1f}"
         lines.append(
-            f"{o.scenario.key:<14} {o.target:<11} {m.rps:>9,.0f} {m.p50:>8.1f} {m.p99:>9.1f}"
-            f" {m.error_count:>7} {load:>12}"
+            f"{where} {m.rps:>9,.0f} {m.p50:>8.1f} {m.p99:>9.1f} {m.error_count:>7} {load:>12}"
         )
         if m.error_count:
-            lines.append(f"{'':<26} errors: {m.errors}")
+            lines.append(f"{'':<49} errors: {m.errors}")
     return "\n".join(lines)

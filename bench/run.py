@@ -1,12 +1,14 @@
-"""Load benchmark: minibase and PocketBase side by side, one server loaded at a time.
+"""Load benchmark: minibase beside PocketBase and a bare Starlette app, one server loaded at a time.
 
-    .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--only minibase|pocketbase]
-                                  [--workers N] [--postgres] [--scenario KEY ...] [--profile]
+    .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--dataset small|realistic]
+                                  [--runs N] [--only minibase|pocketbase|bare] [--workers N]
+                                  [--postgres] [--scenario KEY ...] [--profile]
 
-Starts both servers on loopback with temporary data directories, gives them the same
-collections, rules, indexes and 10,000 records each, checks every scenario answers correctly,
-then runs `wrk -t2 -c64 -d10s --latency` per scenario and server. Prints a markdown table and
-writes bench/results/<timestamp>.json. Exits 1 if any run failed its check or saw errors.
+For each run and dataset: starts the servers on loopback with temporary data directories, gives
+them the same collections, rules, indexes, users and records, checks every scenario answers
+correctly, then runs `wrk -t2 -c64 -d10s --latency` per scenario and server; then ANALYZE on
+PocketBase's database and its scenarios again. Prints markdown tables and writes
+bench/results/<timestamp>.json. Exits 1 if any run failed its check or saw errors.
 See bench/README.md and docs/benchmarks.md.
 """
 
@@ -29,7 +31,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dataset import Dataset
+from bare_target import BareTarget
+from dataset import SIZES, Dataset
 from loadgen import LoadError, run_wrk, wrk_path
 from minibase_target import MinibaseTarget
 from pocketbase_target import PocketBaseTarget
@@ -38,6 +41,7 @@ from report import Outcome, detail_table, markdown_table
 from sampling import format_summary, start_recording, summarize
 from scenarios import SCENARIOS, CheckFailed, Scenario, Target, check, load_for
 
+AnyTarget = MinibaseTarget | PocketBaseTarget | BareTarget
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -47,7 +51,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--warmup", type=int, default=2, help="unrecorded seconds first (2)")
-    parser.add_argument("--only", choices=["minibase", "pocketbase"], help="one server only")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["minibase", "pocketbase", "bare"],
+        help="this server only (repeatable; default all three)",
+    )
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        choices=list(SIZES),
+        help="small (1 user, 10,000 records) or realistic (1,000 users, 100,000 records)"
+        " (repeatable; default both)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="full rounds in a row; the tables give the median (1)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="minibase worker processes (1)")
     parser.add_argument(
         "--postgres",
@@ -109,23 +128,28 @@ def machine() -> dict[str, Any]:
 
 
 def measure(
-    target: Target, scenario: Scenario, dataset: Dataset, args: argparse.Namespace, pid: int
+    target: Target,
+    scenario: Scenario,
+    dataset: Dataset,
+    args: argparse.Namespace,
+    pid: int,
+    run: int,
 ) -> Outcome:
-    outcome = Outcome(scenario, target.name)
+    outcome = Outcome(scenario, target.name, dataset.name, run)
     try:
         check(target, scenario, dataset)
     except (CheckFailed, KeyError, ValueError) as exc:
         outcome.failure = f"check failed: {exc}"
         say(f"  {target.label}: {outcome.failure}")
         return outcome
-    load = load_for(target, scenario)
+    load = load_for(target, scenario, dataset)
     options = {"connections": args.connections, "threads": args.threads}
     try:
         if args.warmup > 0:
             run_wrk(load, duration=args.warmup, **options)
         outcome.measurement = run_wrk(load, duration=args.duration, **options)
         if args.profile and target.name == "minibase":
-            outcome.profile = _profiled_run(target, scenario, args, pid)
+            outcome.profile = _profiled_run(target, scenario, dataset, args, pid)
     except LoadError as exc:
         outcome.failure = f"wrk: {exc}"
     m = outcome.measurement
@@ -136,13 +160,14 @@ def measure(
 
 
 def _profiled_run(
-    target: Target, scenario: Scenario, args: argparse.Namespace, pid: int
+    target: Target, scenario: Scenario, dataset: Dataset, args: argparse.Namespace, pid: int
 ) -> dict[str, Any]:
     raw = args.results_dir / f"profile-{target.name}-{scenario.key}-{int(time.time())}.txt"
     recorder = start_recording(pid, args.duration, raw)
     try:
         time.sleep(0.5)  # let py-spy attach before the load starts
-        run_wrk(load_for(target, scenario), duration=args.duration, connections=args.connections)
+        load = load_for(target, scenario, dataset)
+        run_wrk(load, duration=args.duration, connections=args.connections)
         _, stderr = recorder.communicate(timeout=args.duration + 60)
     finally:
         if recorder.poll() is None:
@@ -160,44 +185,15 @@ def run(args: argparse.Namespace) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     scenarios = tuple(s for s in SCENARIOS if not args.scenario or s.key in args.scenario)
-    dataset = Dataset.generate()
+    datasets = [Dataset.named(name) for name in SIZES if not args.dataset or name in args.dataset]
     outcomes: list[Outcome] = []
+    rounds: list[dict[str, Any]] = []
     servers: dict[str, Any] = {}
     info = machine()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="minibase-bench-"))
-        database: dict[str, str] = {}
-        if args.postgres:
-            url = stack.enter_context(postgres_database("mb_bench_run"))
-            database = {"MINIBASE_DATABASE_URL": url, "MINIBASE_AUTO_MIGRATE": "true"}
-        for setting in args.setting:
-            name, _, value = setting.partition("=")
-            database[f"MINIBASE_{name.upper()}"] = value
-        targets: list[MinibaseTarget | PocketBaseTarget] = []
-        try:
-            if args.only in (None, "minibase"):
-                minibase = MinibaseTarget(
-                    Path(tmp) / "minibase", workers=args.workers, environment=database
-                )
-                targets.append(minibase)
-            if args.only in (None, "pocketbase") and not args.postgres:
-                targets.append(PocketBaseTarget(Path(tmp) / "pocketbase"))
-            for target in targets:
-                say(f"starting {target.description} and seeding {len(dataset.records):,} records")
-                begun = time.monotonic()
-                target.start()
-                target.setup(dataset)
-                say(f"  ready in {time.monotonic() - begun:.1f}s on {target.base_url}")
-                servers[target.name] = {"version": target.version, "setup": target.description}
-            for scenario in scenarios:
-                say(f"{scenario.key}: {scenario.title}")
-                for target in targets:
-                    target.refresh_auth()
-                    assert target.pid is not None
-                    outcomes.append(measure(target, scenario, dataset, args, target.pid))
-        finally:
-            for target in reversed(targets):
-                target.stop()
+    for run_number in range(1, args.runs + 1):
+        for dataset in datasets:
+            say(f"run {run_number} of {args.runs}, dataset {dataset.description}")
+            rounds.append(measure_round(args, dataset, scenarios, run_number, outcomes, servers))
     document = {
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
@@ -206,13 +202,21 @@ def run(args: argparse.Namespace) -> int:
             "connections": args.connections,
             "wrk_threads": args.threads,
             "warmup_s": args.warmup,
+            "runs": args.runs,
+            "datasets": [d.name for d in datasets],
+            "scenarios": [s.key for s in scenarios],
+            "targets": args.only or "all",
             "minibase_workers": args.workers,
             "minibase_database": "postgres" if args.postgres else "sqlite",
-            "records_per_collection": len(dataset.records),
             "minibase_settings": args.setting,
+            "profile": args.profile,
+        },
+        "datasets": {
+            d.name: {"users": d.users, "records_per_collection": len(d.records)} for d in datasets
         },
         "machine": {**info, "load_average_at_end": os.getloadavg()},
         "servers": servers,
+        "rounds": rounds,
         "outcomes": [o.to_json() for o in outcomes],
     }
     path = args.results_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
@@ -220,13 +224,98 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(detail_table(outcomes))
     print()
-    print(markdown_table(outcomes, scenarios))
+    for r in rounds:
+        times = ", ".join(f"{name} {s:.1f}" for name, s in r["setup_s"].items())
+        print(f"start and seed, run {r['run']} {r['dataset']} (s): {times}")
+    print()
+    described = {d.name: d.description for d in datasets}
+    print(markdown_table(outcomes, scenarios, described, args.runs))
     print()
     flagged = [o for o in outcomes if o.flagged]
     for o in flagged:
-        print(f"FLAGGED {o.target} {o.scenario.key}: {o.failure or o.measurement}")
+        print(f"FLAGGED {o.target} {o.dataset} run {o.run} {o.scenario.key}: ", end="")
+        print(o.failure or o.measurement)
     print(f"results: {path}")
     return 1 if flagged else 0
+
+
+def measure_round(
+    args: argparse.Namespace,
+    dataset: Dataset,
+    scenarios: tuple[Scenario, ...],
+    run_number: int,
+    outcomes: list[Outcome],
+    servers: dict[str, Any],
+) -> dict[str, Any]:
+    """One round on fresh servers: start and seed each, load every scenario on each, then
+    PocketBase again with planner statistics; adds to `outcomes` and `servers`, returns what
+    the round set up."""
+    done: dict[str, Any] = {"run": run_number, "dataset": dataset.name, "setup_s": {}}
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minibase-bench-")))
+        environment: dict[str, str] = {}
+        if args.postgres:
+            url = stack.enter_context(postgres_database("mb_bench_run"))
+            environment = {"MINIBASE_DATABASE_URL": url, "MINIBASE_AUTO_MIGRATE": "true"}
+        for setting in args.setting:
+            name, _, value = setting.partition("=")
+            environment[f"MINIBASE_{name.upper()}"] = value
+        targets: list[AnyTarget] = []
+        try:
+            targets += _targets(args, tmp, environment)
+            for target in targets:
+                say(f"starting {target.description} and seeding {dataset.description}")
+                begun = time.monotonic()
+                target.start()
+                target.setup(dataset)
+                done["setup_s"][target.name] = round(time.monotonic() - begun, 1)
+                say(f"  ready in {time.monotonic() - begun:.1f}s on {target.base_url}")
+                servers[target.name] = {"version": target.version, "setup": target.description}
+            for scenario in scenarios:
+                say(f"{scenario.key}: {scenario.title}")
+                for target in targets:
+                    outcomes.append(_measured(target, scenario, dataset, args, run_number))
+            pocketbase = next((t for t in targets if isinstance(t, PocketBaseTarget)), None)
+            if pocketbase is not None:
+                say("PocketBase: stopped, ANALYZE on its database, started again")
+                done["pocketbase_analyze"] = pocketbase.analyze()
+                servers[pocketbase.name] = {
+                    "version": pocketbase.version,
+                    "setup": pocketbase.description + ", then ANALYZE (planner statistics)",
+                }
+                for scenario in scenarios:
+                    say(f"{scenario.key}: {scenario.title}")
+                    outcomes.append(_measured(pocketbase, scenario, dataset, args, run_number))
+        finally:
+            for target in reversed(targets):
+                target.stop()
+    return done
+
+
+def _targets(args: argparse.Namespace, tmp: Path, environment: dict[str, str]) -> list[AnyTarget]:
+    """The servers to load, in the order each scenario loads them (--postgres: minibase only)."""
+    wanted = ["minibase"] if args.postgres else (args.only or ["minibase", "pocketbase", "bare"])
+    targets: list[AnyTarget] = []
+    if "minibase" in wanted:
+        minibase = tmp / "minibase"
+        targets.append(MinibaseTarget(minibase, workers=args.workers, environment=environment))
+    if "pocketbase" in wanted:
+        targets.append(PocketBaseTarget(tmp / "pocketbase"))
+    if "bare" in wanted:
+        targets.append(BareTarget(tmp / "bare"))
+    return targets
+
+
+def _measured(
+    target: AnyTarget,
+    scenario: Scenario,
+    dataset: Dataset,
+    args: argparse.Namespace,
+    run_number: int,
+) -> Outcome:
+    target.refresh_auth()
+    assert target.pid is not None
+    return measure(target, scenario, dataset, args, target.pid, run_number)
 
 
 def main(argv: list[str] | None = None) -> int:

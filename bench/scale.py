@@ -42,6 +42,7 @@ from proc_stats import TICKS, cpu_seconds, process_tree, rss_bytes
 from processes import ServerError, postgres_database
 from run import machine
 from scenarios import SCENARIOS, CheckFailed, Scenario, check, load_for
+from target import User
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MASTER_KEY = "c2NhbGUtYmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcyE="  # the instances share it
@@ -177,12 +178,11 @@ def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, flo
 
 @dataclass
 class Front:
-    """The balancer as scenarios.py's Target: its URL, the first instance's user and ids."""
+    """The balancer as scenarios.py's Target: its URL, the first instance's users and ids."""
 
     base_url: str
     workdir: Path
-    user_id: str
-    user_auth: str
+    users: list[User]
     ids: dict[str, list[str]]
     client: httpx.Client
     name: str = "minibase"
@@ -224,9 +224,7 @@ def cluster(
             )
             first = instances[0]
             client = httpx.Client(base_url=nginx.base_url, timeout=60.0)
-            front = Front(
-                nginx.base_url, workdir, first.user_id, first.user_auth, first.ids, client
-            )
+            front = Front(nginx.base_url, workdir, first.users, first.ids, client)
             try:
                 yield Cluster(instances, nginx, url.rsplit("/", 1)[1], front)
             finally:
@@ -299,7 +297,7 @@ def bend(steps: list[dict]) -> dict | None:
 
 def ramp(cluster: Cluster, scenario: Scenario, dataset: Dataset, args: argparse.Namespace) -> dict:
     check(cluster.front, scenario, dataset)
-    load = load_for(cluster.front, scenario)
+    load = load_for(cluster.front, scenario, dataset)
     if args.warmup > 0:
         run_wrk(load, duration=args.warmup, connections=args.connections[0], threads=args.threads)
     steps = []
@@ -322,9 +320,9 @@ def _line(step: dict) -> str:
     )
 
 
-def soak(cluster: Cluster, args: argparse.Namespace) -> dict:
+def soak(cluster: Cluster, dataset: Dataset, args: argparse.Namespace) -> dict:
     scenario = _scenario(args.soak_scenario)
-    load = load_for(cluster.front, scenario)
+    load = load_for(cluster.front, scenario, dataset)
     rss_before = cluster.rss_mb()
     step = measured(cluster, load, args.soak_seconds, args.soak_connections, args)
     step.update(scenario=scenario.key, rss_mb_start=rss_before, rss_mb_end=cluster.rss_mb())
@@ -411,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
                         continue
                     runs.append({"instances": count, **result})
                 if count == max(args.instances) and args.soak_seconds > 0:
-                    soaked = {"instances": count, **soak(running, args)}
+                    soaked = {"instances": count, **soak(running, dataset, args)}
     document = {
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),

@@ -1,12 +1,22 @@
-"""What the two benchmark targets share: a server process, an HTTP client, admin API calls."""
+"""What the benchmark targets share: a server process, an HTTP client, admin API calls, the
+users the scenarios act as."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from processes import ServerError, ServerProcess, free_port
+
+
+@dataclass(frozen=True)
+class User:
+    """A user of one server: its id there and the whole Authorization header value to act as it."""
+
+    id: str
+    auth: str
 
 
 class ServerTarget:
@@ -19,10 +29,18 @@ class ServerTarget:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.server: ServerProcess | None = None
         self.client = httpx.Client(base_url=self.base_url, timeout=60.0)
-        self.user_id = ""
-        self.user_auth = ""
+        self.users: list[User] = []  # in the dataset's order: users[i] is owner index i
         self.ids: dict[str, list[str]] = {}
         self._admin_auth = ""
+
+    @property
+    def user_id(self) -> str:
+        """The first user's id (the only one of the small dataset)."""
+        return self.users[0].id
+
+    @property
+    def user_auth(self) -> str:
+        return self.users[0].auth
 
     def stop(self) -> None:
         self.client.close()
