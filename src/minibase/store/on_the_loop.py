@@ -29,8 +29,8 @@ T = TypeVar("T")
 C = TypeVar("C", bound=sqlite3.Connection)
 
 STREAK = 32  # statements run here in a row, at most, before the loop must have had control
-READ_SLICE = 0.001  # seconds a read may run here before it moves to a reader thread
-SHORT_READ = 0.0001  # seconds: a read that takes longer, on average, runs on a reader thread
+READ_SLICE = 0.001  # seconds of CPU a read may use here before it moves to a reader thread
+SHORT_READ = 0.0003  # seconds of CPU: a read that takes longer, on average, runs on a thread
 RETRY_EVERY = 64  # a statement found long is tried here again once in so many runs
 _KNOWN_STATEMENTS = 2000  # past this many statement texts, what was learned is forgotten
 _PROGRESS_STEPS = 500  # SQLite virtual-machine steps between two looks at the clock
@@ -87,13 +87,16 @@ class ReadTooLong(Exception):
 
 
 def read_briefly(conn: C, work: Callable[[C], T]) -> T:
-    """Run a read's work on `conn`, stopping it (ReadTooLong) once it runs past READ_SLICE."""
-    deadline = time.perf_counter() + READ_SLICE
+    """Run a read's work on `conn`, stopping it (ReadTooLong) once it has used READ_SLICE of
+    this thread's CPU time. CPU time, not the wall clock: SQLite lets go of the GIL while it
+    works, and this handler (Python) may wait for it to come back, which is not the read's
+    cost."""
+    deadline = time.thread_time() + READ_SLICE
     stopped = False
 
     def past_deadline() -> bool:
         nonlocal stopped
-        stopped = time.perf_counter() >= deadline
+        stopped = time.thread_time() >= deadline
         return stopped
 
     conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
