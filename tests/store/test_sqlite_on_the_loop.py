@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from minibase.store.on_the_loop import RETRY_EVERY, SHORT_READ, STREAK, ReadCosts
-from minibase.store.sqlite import CHECKPOINT_EVERY, SQLiteDatabase
+from minibase.store.sqlite import CHECKPOINT_EVERY, CHECKPOINT_ROWS, SQLiteDatabase
 
 # ~0.1-0.3 s of SQLite work on this machine: far past a read's slice on the loop
 LONG_READ = (
@@ -102,3 +102,16 @@ def test_a_read_found_long_runs_on_a_thread_and_is_looked_at_again_now_and_then(
         costs.note(sql, SHORT_READ / 10)  # it did (an index, fewer rows)
     assert costs.short(sql)
     assert costs.short("SELECT data FROM t WHERE _id = ?")  # others are not affected
+
+
+async def test_bulk_writes_are_checkpointed_too(db: SQLiteDatabase, tmp_path: Path) -> None:
+    """A few big transactions (a bulk load) must not leave the whole table in the log."""
+    wal = tmp_path / "data.db-wal"
+    for batch in range(6):
+        async with db.transaction() as tx:
+            for i in range(CHECKPOINT_ROWS):
+                row = batch * CHECKPOINT_ROWS + i
+                await tx.execute("INSERT INTO notes (id, text) VALUES (?, ?)", row, "z" * 3000)
+    await asyncio.sleep(0.2)  # the last checkpoint, on the writer thread
+    pages = wal.stat().st_size // 4096
+    assert pages < 3 * CHECKPOINT_ROWS, pages  # about two batches' worth, not six

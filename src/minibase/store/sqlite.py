@@ -62,6 +62,7 @@ _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '([^']+)'|(\S+))")
 # Commits between two checkpoints of the write-ahead log (SQLite's own default: 1,000 pages,
 # about 250 commits of a record and its change).
 CHECKPOINT_EVERY = 250
+CHECKPOINT_ROWS = 1000
 # Virtual-machine steps between two looks at the deadline of a statement with $regex work.
 _PROGRESS_STEPS = 1000
 
@@ -285,6 +286,7 @@ class SQLiteDatabase:
         self._turns = LoopTurns()  # short statements run on the loop's thread (on_the_loop.py)
         self._read_costs = ReadCosts()
         self._commits = 0  # since the last checkpoint
+        self._rows_at_checkpoint = 0  # the writer's total_changes then
 
     async def open(self) -> None:
         if not self.path.parent.exists():
@@ -443,11 +445,14 @@ class SQLiteDatabase:
 
     def _checkpoint_now_and_then(self) -> None:
         """Copy the write-ahead log into the database file, on the writer thread, every
-        CHECKPOINT_EVERY commits (what SQLite's own automatic checkpoint would do inside a
-        COMMIT)."""
+        CHECKPOINT_EVERY commits or CHECKPOINT_ROWS rows written, whichever comes first (what
+        SQLite's own automatic checkpoint does inside a COMMIT, at 1,000 pages). Rows count
+        too: a few bulk writes would otherwise leave a whole table in the log, where every
+        read has to look for its pages."""
         self._commits += 1
-        if self._commits >= CHECKPOINT_EVERY:
-            self._commits = 0
+        rows = self._writer.total_changes if self._writer is not None else 0
+        if self._commits >= CHECKPOINT_EVERY or rows - self._rows_at_checkpoint >= CHECKPOINT_ROWS:
+            self._commits, self._rows_at_checkpoint = 0, rows
             self._submit_to_writer(_checkpoint).add_done_callback(_checkpoint_failed)
 
     @asynccontextmanager
