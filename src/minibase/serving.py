@@ -4,6 +4,7 @@ worker processes that import `minibase.server`, with the drain of a stopping ser
 
 from __future__ import annotations
 
+import signal
 import sys
 from types import FrameType
 from typing import Any
@@ -58,8 +59,6 @@ def _uvicorn(settings: Settings, drain: Drain) -> None:
 
     class DrainingSupervisor(Multiprocess):
         def handle_term(self) -> None:
-            import signal
-
             drain.on_signal(signal.SIGTERM, super().handle_term)
 
     config = uvicorn.Config(

@@ -42,6 +42,7 @@ class LoopTurns:
     def __init__(self) -> None:
         self._streak = 0
         self._task: asyncio.Task[object] | None = None
+        self._reset_pending = False
 
     def take(self) -> bool:
         """May one more statement of the current task run here now?"""
@@ -50,13 +51,14 @@ class LoopTurns:
             self._task, self._streak = task, 0
         if self._streak >= STREAK:
             return False
-        if self._streak == 0:
-            asyncio.get_running_loop().call_soon(self._reset)  # runs once the loop has control
+        if not self._reset_pending:  # runs once the loop has control again
+            self._reset_pending = True
+            asyncio.get_running_loop().call_soon(self._reset)
         self._streak += 1
         return True
 
     def _reset(self) -> None:
-        self._streak, self._task = 0, None
+        self._streak, self._task, self._reset_pending = 0, None, False
 
 
 class ReadCosts:
@@ -86,12 +88,13 @@ class ReadTooLong(Exception):
     """A read ran past its slice on the loop and was stopped: run it on a reader thread."""
 
 
-def read_briefly(conn: C, work: Callable[[C], T]) -> T:
-    """Run a read's work on `conn`, stopping it (ReadTooLong) once it has used READ_SLICE of
-    this thread's CPU time. CPU time, not the wall clock: SQLite lets go of the GIL while it
-    works, and this handler (Python) may wait for it to come back, which is not the read's
-    cost."""
-    deadline = time.thread_time() + READ_SLICE
+def read_briefly(conn: C, work: Callable[[C], T]) -> tuple[T, float]:
+    """Run a read's work on `conn`: its result and the CPU time it took, or ReadTooLong once
+    it has used READ_SLICE of this thread's CPU time. CPU time, not the wall clock: SQLite
+    lets go of the GIL while it works, and this handler (Python) may wait for it to come
+    back, which is not the read's cost."""
+    started = time.thread_time()
+    deadline = started + READ_SLICE
     stopped = False
 
     def past_deadline() -> bool:
@@ -101,7 +104,8 @@ def read_briefly(conn: C, work: Callable[[C], T]) -> T:
 
     conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
     try:
-        return work(conn)
+        result = work(conn)
+        return result, time.thread_time() - started
     except sqlite3.OperationalError as exc:
         if stopped:
             raise ReadTooLong from exc

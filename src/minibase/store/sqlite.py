@@ -59,8 +59,8 @@ _PRAGMAS = (
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '([^']+)'|(\S+))")
 
 
-# Commits between two checkpoints of the write-ahead log (SQLite's own default: 1,000 pages,
-# about 250 commits of a record and its change).
+# Commits, or rows written, between two checkpoints of the write-ahead log, whichever comes
+# first (SQLite's own default: 1,000 pages, about 250 commits of a record and its change).
 CHECKPOINT_EVERY = 250
 CHECKPOINT_ROWS = 1000
 # Virtual-machine steps between two looks at the deadline of a statement with $regex work.
@@ -174,14 +174,10 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def _checkpoint_failed(future: asyncio.Future[None]) -> None:
+def _log_failure(level: int, message: str, future: asyncio.Future[None]) -> None:
+    """For work nobody awaits (a ROLLBACK, a checkpoint): its error goes to the log."""
     if not future.cancelled() and future.exception() is not None:
-        log.warning("checkpoint failed; the next one will try again", exc_info=future.exception())
-
-
-def _quietly(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("ROLLBACK failed", exc_info=future.exception())
+        log.log(level, message, exc_info=future.exception())
 
 
 def _rollback_if_open(conn: sqlite3.Connection) -> None:
@@ -303,8 +299,8 @@ class SQLiteDatabase:
 
     def _connect_writer(self) -> _Connection:
         conn = _connect(self.path, read_only=False, regex_budget=self._regex_budget)
-        # Checkpoints (which write the database file and sync it) are run on the writer thread
-        # every CHECKPOINT_EVERY commits, never by a COMMIT that may run on the loop.
+        # Checkpoints (which write the database file and sync it) run on the writer thread
+        # (_checkpoint_now_and_then), never inside a COMMIT that may run on the loop.
         conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
@@ -368,8 +364,9 @@ class SQLiteDatabase:
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
-    def _read_here(self, work: Callable[[_Connection], T]) -> T:
-        """One statement's work on the loop's own connection, within its time slice."""
+    def _read_here(self, work: Callable[[_Connection], T]) -> tuple[T, float]:
+        """One statement's work on the loop's own connection, within its time slice; with
+        the CPU time it took."""
         try:
             return read_briefly(self._reader_conn(), work)
         except sqlite3.Error as exc:
@@ -380,13 +377,12 @@ class SQLiteDatabase:
             raise DatabaseUnavailable("database is closed")
         if not SQLITE.has_regex(sql):
             if self._read_costs.short(sql) and self._turns.take():
-                started = time.thread_time()  # CPU time: not the waits for the GIL
                 try:
-                    result = self._read_here(work)
+                    result, seconds = self._read_here(work)
                 except ReadTooLong:
                     self._read_costs.note(sql, READ_SLICE)
                 else:
-                    self._read_costs.note(sql, time.thread_time() - started)
+                    self._read_costs.note(sql, seconds)
                     return result
             return await self._reader_pool.run(functools.partial(self._read, work, False))
         # $regex work never takes the last reader: other reads always find one free.
@@ -430,7 +426,9 @@ class SQLiteDatabase:
                 await conn.committing()
             except BaseException:
                 if started:  # queued before the lock is let go; nobody needs to wait for it
-                    self._submit_to_writer(_rollback_if_open).add_done_callback(_quietly)
+                    self._submit_to_writer(_rollback_if_open).add_done_callback(
+                        partial(_log_failure, logging.ERROR, "ROLLBACK failed")
+                    )
                 raise
             if started or conn.last:
                 committing = self._submit_to_writer(
@@ -453,7 +451,9 @@ class SQLiteDatabase:
         rows = self._writer.total_changes if self._writer is not None else 0
         if self._commits >= CHECKPOINT_EVERY or rows - self._rows_at_checkpoint >= CHECKPOINT_ROWS:
             self._commits, self._rows_at_checkpoint = 0, rows
-            self._submit_to_writer(_checkpoint).add_done_callback(_checkpoint_failed)
+            self._submit_to_writer(_checkpoint).add_done_callback(
+                partial(_log_failure, logging.WARNING, "checkpoint failed; the next one will retry")
+            )
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[SQLiteConnection]:
