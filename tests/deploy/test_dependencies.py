@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -109,33 +110,35 @@ def no_python_packages(folder: Path) -> Path:
     return pinned
 
 
-def test_the_audit_fails_on_a_known_vulnerable_npm_package(tmp_path: Path) -> None:
+def audit_npm_project(
+    tmp_path: Path,
+    advisories: dict[str, list[dict[str, Any]]],
+    python_requirements: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The audit of the vulnerable npm project against a registry with `advisories`, beside
+    `python_requirements` (none by default)."""
     npm = vulnerable_npm_project(tmp_path / "js")
-    with advisory_registry({"minimist": [MINIMIST_ADVISORY]}, MINIMIST_VERSIONS) as registry:
-        result = audit(
+    pinned = python_requirements or no_python_packages(tmp_path)
+    with advisory_registry(advisories, MINIMIST_VERSIONS) as registry:
+        return audit(
             "--python-requirements",
-            str(no_python_packages(tmp_path)),
+            str(pinned),
             "--npm-dir",
             str(npm),
             npm_config_registry=registry,
             npm_config_cache=str(tmp_path / "npm-cache"),
         )
+
+
+def test_the_audit_fails_on_a_known_vulnerable_npm_package(tmp_path: Path) -> None:
+    result = audit_npm_project(tmp_path, {"minimist": [MINIMIST_ADVISORY]})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Prototype Pollution in minimist" in result.stdout
     assert "audit: FAILED" in result.stderr
 
 
 def test_the_audit_passes_the_same_lockfile_when_no_advisory_names_it(tmp_path: Path) -> None:
-    npm = vulnerable_npm_project(tmp_path / "js")
-    with advisory_registry({}, MINIMIST_VERSIONS) as registry:
-        result = audit(
-            "--python-requirements",
-            str(no_python_packages(tmp_path)),
-            "--npm-dir",
-            str(npm),
-            npm_config_registry=registry,
-            npm_config_cache=str(tmp_path / "npm-cache"),
-        )
+    result = audit_npm_project(tmp_path, {})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "audit: passed" in result.stderr
 
@@ -147,16 +150,7 @@ def test_a_known_vulnerable_python_package_never_passes_the_audit(tmp_path: Path
     and fails too. Either way it does not pass."""
     pinned = tmp_path / "requirements.txt"
     pinned.write_text("requests==2.19.0\n")
-    npm = vulnerable_npm_project(tmp_path / "js")
-    with advisory_registry({}, MINIMIST_VERSIONS) as registry:
-        result = audit(
-            "--python-requirements",
-            str(pinned),
-            "--npm-dir",
-            str(npm),
-            npm_config_registry=registry,
-            npm_config_cache=str(tmp_path / "npm-cache"),
-        )
+    result = audit_npm_project(tmp_path, {}, pinned)
     assert result.returncode in (1, 3), result.stdout + result.stderr
     if result.returncode == 1:
         assert "PYSEC-2018-28" in result.stdout or "CVE-2018-18074" in result.stdout
