@@ -114,11 +114,16 @@ def read_briefly(conn: C, work: Callable[[C], T]) -> tuple[T, float]:
         conn.set_progress_handler(None, 0)
 
 
-def settled(work: Callable[[], T]) -> asyncio.Future[T]:
-    """Run `work` now, here: a future already holding its result or its error."""
+def settled(
+    work: Callable[[], T], raising: type[Exception] | tuple[type[Exception], ...] = ()
+) -> asyncio.Future[T]:
+    """Run `work` now, here: a future already holding its result or its error (the errors
+    of type `raising` are raised here instead: the work could not be done here)."""
     future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     try:
         future.set_result(work())
+    except raising:
+        raise
     except Exception as exc:  # handed to the awaiting task, as a thread's error would be
         future.set_exception(exc)
     return future

@@ -1,13 +1,17 @@
-"""The embedded engine: one SQLite file in WAL mode, one writer thread, a pool of reader threads.
+"""The embedded engine: one SQLite file in WAL mode, one writer connection and its thread, a
+pool of reader threads.
 
-sqlite3 blocks, so every statement runs on a thread (never on the event loop). Writes are
-serialised through the single writer connection (BEGIN IMMEDIATE), which is what SQLite does
-anyway and keeps busy-waiting out of the request path.
+Short statements run on the event loop's own thread, longer ones on the threads
+(on_the_loop.py). Writes are serialised through the single writer connection, which is what
+SQLite does anyway, and the transactions that end in the same turn of the loop commit together
+(transaction()). Waits for another process's write lock happen on the writer thread, never on
+the loop (_begin).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -76,6 +80,38 @@ class _Connection(sqlite3.Connection):
     """sqlite3's connection, with the budget of its statements that do $regex work."""
 
     regex_budget: RegexBudget
+    on_the_loop = False  # the writer's: running work on the event loop's thread now
+
+
+class _WouldWait(Exception):
+    """BEGIN IMMEDIATE on the loop's thread found the file locked by another connection (of
+    another process): the work goes to the writer thread, to wait there."""
+
+
+# How long BEGIN IMMEDIATE waits for another process's write lock (busy_timeout of the others).
+BUSY_TIMEOUT = 5.0
+_FIRST_WAIT, _LONGEST_WAIT = 0.0001, 0.005
+
+
+def _begin(conn: _Connection) -> None:
+    """BEGIN IMMEDIATE on the writer connection, which has no busy timeout: SQLite's own waits
+    sleep 1 ms at least, and on the loop's thread they would stop every request. So on the loop
+    a locked file means _WouldWait; on the writer thread, retries a little apart."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    wait = _FIRST_WAIT
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            if conn.on_the_loop:
+                raise _WouldWait from exc
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(wait)
+        wait = min(2 * wait, _LONGEST_WAIT)
 
 
 class RegexBudget:
@@ -151,20 +187,14 @@ def _translate(error: sqlite3.Error) -> Exception:
     return error
 
 
-def _commit_or_rollback(
-    conn: sqlite3.Connection, last: Sequence[tuple[str, tuple[Any, ...]]] = ()
-) -> None:
-    """In one job, so that a failed COMMIT never leaves the next transaction inside this one;
-    the transaction's `last` statements run first, in the same job."""
-    if not conn.in_transaction and not last:
-        return
+def _commit(conn: sqlite3.Connection, group: _Group) -> None:
+    """COMMIT a group's transaction; if it fails (or the transaction is gone, or a member could
+    not be undone), ROLLBACK: in one job, so the next transaction never starts inside this one."""
     try:
-        if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
-        for sql, params in last:
-            conn.execute(sql, params)
+        if group.spoiled or not conn.in_transaction:
+            raise DatabaseUnavailable("the transaction was lost before it committed; try again")
         conn.execute("COMMIT")
-    except sqlite3.Error:
+    except (sqlite3.Error, DatabaseUnavailable):
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
@@ -185,6 +215,38 @@ def _rollback_if_open(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
+def _rollback_member(conn: sqlite3.Connection) -> None:
+    """Undo one member of a group, and only it."""
+    conn.execute("ROLLBACK TO member")
+    conn.execute("RELEASE member")
+
+
+def _fail(group: _Group, error: Exception) -> None:
+    if not group.committed.done():
+        group.committed.set_exception(error)
+        group.committed.exception()  # retrieved: a group whose members all left is fine
+
+
+def _release_member(conn: sqlite3.Connection) -> None:
+    conn.execute("RELEASE member")
+
+
+class _Group:
+    """Write transactions that commit together: one SQLite transaction, begun by the first
+    member (BEGIN IMMEDIATE), each later member in it under a SAVEPOINT (so that a member that
+    fails undoes its own writes only), one COMMIT for all. A member is done, and told so, only
+    once that COMMIT has succeeded; if it fails, every member fails with it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.committed: asyncio.Future[None] = loop.create_future()
+        self.spoiled = False  # a member's writes could not be undone: commit none
+
+    def spoil(self, undoing: asyncio.Future[None]) -> None:
+        if undoing.cancelled() or undoing.exception() is not None:
+            self.spoiled = True
+            _log_failure(logging.ERROR, "undoing a failed transaction failed", undoing)
+
+
 class SQLiteConnection(CommitCallbacks):
     """Statements on one thread: the writer's, or any reader's (each has its own connection)."""
 
@@ -192,10 +254,9 @@ class SQLiteConnection(CommitCallbacks):
 
     def __init__(self, run: Callable[[str, Callable[[_Connection], Any]], Awaitable[Any]]) -> None:
         self._run = run  # (the statement, its work on the connection)
-        self.last: list[tuple[str, tuple[Any, ...]]] = []  # run in the COMMIT's job
 
     async def execute_last(self, sql: str, *params: Any) -> None:
-        self.last.append((sql, params))
+        await self.execute(sql, *params)
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         result: Row | None = await self._run(sql, lambda c: c.execute(sql, params).fetchone())
@@ -282,6 +343,8 @@ class SQLiteDatabase:
         self._turns = LoopTurns()  # short statements run on the loop's thread (on_the_loop.py)
         self._read_costs = ReadCosts()
         self._commits = 0  # since the last checkpoint
+        self._group: _Group | None = None  # members written, COMMIT to come (transaction())
+        self._committers: set[asyncio.Task[None]] = set()
         self._rows_at_checkpoint = 0  # the writer's total_changes then
 
     async def open(self) -> None:
@@ -302,10 +365,15 @@ class SQLiteDatabase:
         # Checkpoints (which write the database file and sync it) run on the writer thread
         # (_checkpoint_now_and_then), never inside a COMMIT that may run on the loop.
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("PRAGMA busy_timeout=0")  # waits for other processes: _begin
         return conn
 
     async def close(self) -> None:
         await self._statistics.stop()
+        if self._writer_pool is not None:
+            async with self._write_lock:
+                await self._commit_open_group()
+            await asyncio.gather(*self._committers, return_exceptions=True)
         if self._writer_pool is not None and self._writer is not None:
             await self._writer_pool.run(self._writer.close)
             await self._writer_pool.stop()
@@ -334,7 +402,13 @@ class SQLiteDatabase:
                 raise _translate(exc) from exc
 
         if short and self._writer_pool.idle and self._turns.take():
-            return settled(call)
+            writer.on_the_loop = True
+            try:
+                return settled(call, raising=_WouldWait)
+            except _WouldWait:
+                pass
+            finally:
+                writer.on_the_loop = False
         return self._writer_pool.submit(call)
 
     async def _on_writer(self, work: Callable[[_Connection], T]) -> T:
@@ -393,53 +467,109 @@ class SQLiteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteConnection]:
-        """One write transaction on the writer thread.
+        """One write transaction on the writer connection, committed with the others that end
+        about the same time (_Group): a COMMIT costs more than a record's INSERT, and under
+        load many transactions end in one turn of the event loop.
 
-        BEGIN IMMEDIATE travels with the first statement, and the lock is let go as soon as
-        COMMIT is queued: the writer thread runs jobs in order, so the next transaction starts
-        after it, while this one waits for its commit outside the lock.
+        The first statement begins it: BEGIN IMMEDIATE, or a SAVEPOINT in the group still
+        open. At the end it joins that group, lets go of the lock (the next transaction goes
+        on in the same SQLite transaction) and waits for the group's COMMIT: a task that waits
+        for the lock behind the transactions waiting for it now, so that they join too.
         """
-        committing: asyncio.Future[None] | None = None
         self._waiting_writers += 1
         try:
             await self._write_lock.acquire()
         finally:
             self._waiting_writers -= 1
+        group = self._group  # None: this one begins a new group, if it writes anything
+        entered = False  # its first statement has been queued
+
+        async def in_transaction(sql: str, work: Callable[[_Connection], T]) -> T:
+            nonlocal entered
+            first, entered = not entered, True
+            within_budget = SQLITE.has_regex(sql)
+
+            def enter_then(conn: _Connection) -> T:
+                if first:
+                    if group is None:
+                        if not conn.in_transaction:
+                            _begin(conn)
+                    elif conn.in_transaction:
+                        conn.execute("SAVEPOINT member")
+                    else:  # SQLite rolled the group back (an I/O error, a full disk)
+                        raise DatabaseUnavailable("the transaction was lost; try again")
+                return conn.regex_budget.run(work) if within_budget else work(conn)
+
+            return await self._submit_to_writer(enter_then, short=not within_budget)
+
+        conn = SQLiteConnection(in_transaction)
         try:
-            started = False
-
-            async def in_transaction(sql: str, work: Callable[[_Connection], T]) -> T:
-                nonlocal started
-                started = True
-                within_budget = SQLITE.has_regex(sql)
-
-                def begin_then(conn: _Connection) -> T:
-                    if not conn.in_transaction:
-                        conn.execute("BEGIN IMMEDIATE")
-                    return conn.regex_budget.run(work) if within_budget else work(conn)
-
-                return await self._submit_to_writer(begin_then, short=not within_budget)
-
-            conn = SQLiteConnection(in_transaction)
             try:
                 yield conn
                 await conn.committing()
+                if entered and group is not None:
+                    await self._submit_to_writer(_release_member, short=True)
             except BaseException:
-                if started:  # queued before the lock is let go; nobody needs to wait for it
-                    self._submit_to_writer(_rollback_if_open).add_done_callback(
-                        partial(_log_failure, logging.ERROR, "ROLLBACK failed")
-                    )
+                if entered:  # queued before the lock is let go; nobody needs to wait for it
+                    self._undo(group)
                 raise
-            if started or conn.last:
-                committing = self._submit_to_writer(
-                    partial(_commit_or_rollback, last=conn.last), short=True
-                )
+            if entered and group is None:
+                group = self._group = _Group(asyncio.get_running_loop())
+                committer = asyncio.get_running_loop().create_task(self._commit_group(group))
+                self._committers.add(committer)
+                committer.add_done_callback(self._committers.discard)
         finally:
             self._write_lock.release()
-        if committing is not None:
-            await committing
+        if entered and group is not None:
+            await asyncio.shield(group.committed)
+        conn.committed()
+
+    def _undo(self, group: _Group | None) -> None:
+        if group is None:  # the first member: nothing else is in the transaction yet
+            undoing = self._submit_to_writer(_rollback_if_open)
+            undoing.add_done_callback(partial(_log_failure, logging.ERROR, "ROLLBACK failed"))
+        else:
+            self._submit_to_writer(_rollback_member).add_done_callback(group.spoil)
+
+    async def _commit_group(self, group: _Group) -> None:
+        """COMMIT once the transactions waiting for the lock now have joined the group."""
+        try:
+            async with self._write_lock:
+                if self._group is group:  # else committed already (_commit_open_group)
+                    self._queue_commit(group)
+        except BaseException:  # the loop is stopping: nothing committed
+            _fail(group, DatabaseUnavailable("the server stopped before committing"))
+            raise
+
+    def _queue_commit(self, group: _Group) -> asyncio.Future[None]:
+        """Under the write lock: the group is closed to new members, and told the COMMIT's
+        outcome once it is known (the lock is let go meanwhile: the next group may begin)."""
+        self._group = None
+        try:
+            committing = self._submit_to_writer(partial(_commit, group=group), short=True)
+        except Exception as exc:  # closed meanwhile
+            _fail(group, exc)
+            raise
+        if committing.done():  # committed on the loop: the members may go on now
+            self._settle(group, committing)
+        else:
+            committing.add_done_callback(partial(self._settle, group))
+        return committing
+
+    def _settle(self, group: _Group, committing: asyncio.Future[None]) -> None:
+        if committing.cancelled():  # the loop is stopping: whether it committed is unknown
+            _fail(group, DatabaseUnavailable("the server stopped while committing"))
+        elif (error := committing.exception()) is not None:
+            _fail(group, error if isinstance(error, Exception) else DatabaseUnavailable(str(error)))
+        else:
+            group.committed.set_result(None)
             self._checkpoint_now_and_then()
-            conn.committed()
+
+    async def _commit_open_group(self) -> None:
+        """Under the write lock: COMMIT the open group now, and wait for it."""
+        if self._group is not None:
+            with contextlib.suppress(Exception):  # its members are told; a failure is theirs
+                await self._queue_commit(self._group)
 
     def _checkpoint_now_and_then(self) -> None:
         """Copy the write-ahead log into the database file, on the writer thread, every
@@ -493,14 +623,20 @@ class SQLiteDatabase:
     async def _analyze(self, table: str) -> int:
         """Refresh the planner's statistics of one table; returns its estimated row count."""
 
-        def run(conn: sqlite3.Connection) -> int:
-            conn.execute(f"ANALYZE {table}")
-            row = conn.execute(
-                "SELECT stat FROM sqlite_stat1 WHERE tbl = ? LIMIT 1", (table.strip('"'),)
-            ).fetchone()
+        def run(conn: _Connection) -> int:
+            _begin(conn)
+            try:
+                conn.execute(f"ANALYZE {table}")
+                row = conn.execute(
+                    "SELECT stat FROM sqlite_stat1 WHERE tbl = ? LIMIT 1", (table.strip('"'),)
+                ).fetchone()
+                conn.execute("COMMIT")
+            finally:
+                _rollback_if_open(conn)
             return int(row[0].split()[0]) if row and row[0] else 0
 
         async with self._write_lock:
+            await self._commit_open_group()  # first: ANALYZE runs outside any group
             rows = await self._on_writer(run)
         self._statistics_version += 1
         return rows
