@@ -14,12 +14,20 @@ from minibase.clock import Clock
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
+_RANDOM_BATCH = 640  # bytes of randomness read at once: 64 ids' worth, one system call
+
+
 class IdGenerator:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
+        self._random = b""  # from os.urandom, used 10 bytes an id (under the lock)
+        os.register_at_fork(after_in_child=self._forget_random)  # never the parent's bytes
+
+    def _forget_random(self) -> None:
+        self._random = b""
 
     def new(self) -> str:
         ms = int(self._clock.now().timestamp() * 1000)
@@ -29,7 +37,10 @@ class IdGenerator:
                 ms = self._last_ms
                 rand = self._last_random + 1
             else:
-                rand = int.from_bytes(os.urandom(10), "big") >> 1
+                if not self._random:
+                    self._random = os.urandom(_RANDOM_BATCH)
+                rand = int.from_bytes(self._random[:10], "big") >> 1
+                self._random = self._random[10:]
             self._last_ms, self._last_random = ms, rand
         value = (ms << 80) | (rand & ((1 << 80) - 1))
         return _encode128(value)

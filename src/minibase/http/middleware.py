@@ -3,7 +3,9 @@ bodies, request metrics, CORS."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import secrets
 from time import perf_counter
@@ -22,6 +24,26 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # mini programs' request APIs send no PATCH (wx.request, my.request, tt.request ...): a POST
 # with X-HTTP-Method-Override names the method it stands for
 _OVERRIDES = frozenset({"PATCH", "PUT", "DELETE"})
+
+
+class RequestIds:
+    """Ids for requests that came without one: unique, not secret (they are echoed back and
+    logged), so a random prefix per process and a counter, where a random id for each would
+    cost a system call per request. 16 hex digits, like an incoming one may be."""
+
+    def __init__(self) -> None:
+        self._restart()
+        os.register_at_fork(after_in_child=self._restart)  # server workers are forked
+
+    def _restart(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
+
+
+_request_ids = RequestIds()
 
 
 class RequestContext:
@@ -43,7 +65,7 @@ class RequestContext:
         began = perf_counter()
         metrics = self.metrics
         metrics.in_flight += 1
-        request_id = _incoming_id(scope) or secrets.token_hex(8)
+        request_id = _incoming_id(scope) or _request_ids.new()
         in_request = REQUEST_ID.set(request_id)
         status = 500  # if the request ends without an answer
         try:
