@@ -1,5 +1,7 @@
 """The records every server holds, from a fixed seed: `small` (one user, 10,000 records a
-collection, the bench's first dataset) and `realistic` (1,000 users owning about 100 each)."""
+collection, the bench's first dataset) and `realistic` (1,000 users owning about 100 each);
+and, for growth (`--dataset growth-10k --dataset realistic --dataset growth-1m`), the same
+~100 records a user at 10,000 and 1,000,000 records."""
 
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ MAX_SCORE = 1000
 CREATED_TITLE = "created by the benchmark"
 
 # name -> (records a collection, users)
-SIZES = {"small": (RECORDS, 1), "realistic": (100_000, 1000)}
+SIZES = {
+    "small": (RECORDS, 1),
+    "realistic": (100_000, 1000),
+    "growth-10k": (10_000, 100),
+    "growth-1m": (1_000_000, 10_000),
+}
+DEFAULT = ("small", "realistic")  # what a run measures unless told
 
 
 @dataclass(frozen=True)

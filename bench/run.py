@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 from bare_target import BareTarget
-from dataset import SIZES, Dataset
+from dataset import DEFAULT, SIZES, Dataset
 from loadgen import LoadError, run_wrk, wrk_path
 from minibase_target import MinibaseTarget
 from pocketbase_target import PocketBaseTarget
@@ -61,8 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dataset",
         action="append",
         choices=list(SIZES),
-        help="small (1 user, 10,000 records) or realistic (1,000 users, 100,000 records)"
-        " (repeatable; default both)",
+        help="small (1 user, 10,000 records) or realistic (1,000 users, 100,000 records);"
+        " growth-10k and growth-1m: ~100 records a user as in realistic, at 10,000 and"
+        " 1,000,000 (repeatable; default small and realistic)",
     )
     parser.add_argument(
         "--runs", type=int, default=1, help="full rounds in a row; the tables give the median (1)"
@@ -185,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     scenarios = tuple(s for s in SCENARIOS if not args.scenario or s.key in args.scenario)
-    datasets = [Dataset.named(name) for name in SIZES if not args.dataset or name in args.dataset]
+    chosen = args.dataset or DEFAULT
+    datasets = [Dataset.named(name) for name in SIZES if name in chosen]
     outcomes: list[Outcome] = []
     rounds: list[dict[str, Any]] = []
     servers: dict[str, Any] = {}
