@@ -26,6 +26,7 @@ from minibase.store.database import (
     regex_budget_spent,
 )
 from minibase.store.dialect import POSTGRES, Dialect
+from minibase.store.statistics import TableStatistics
 
 T = TypeVar("T")
 log = logging.getLogger("minibase.store")
@@ -173,7 +174,7 @@ class PostgresDatabase:
         self._pool_size = pool_size
         self._regex_budget = regex_budget
         self._pool: asyncpg.Pool[Any] | None = None
-        self._analyzing: dict[str, asyncio.Task[None]] = {}
+        self._statistics = TableStatistics(self._analyze)
 
     async def open(self) -> None:
         try:
@@ -188,7 +189,7 @@ class PostgresDatabase:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def close(self) -> None:
-        await asyncio.gather(*self._analyzing.values(), return_exceptions=True)
+        await self._statistics.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -283,18 +284,17 @@ class PostgresDatabase:
         return PoolStats(self._pool_size, opened, opened - pool.get_idle_size(), {})
 
     def note_writes(self, table: str, rows: int) -> None:
-        """PostgreSQL's autovacuum keeps planner statistics fresh by itself."""
+        self._statistics.note(table, rows)
 
     def refresh_statistics(self, table: str) -> None:
         """Statistics of a new expression index come only from ANALYZE (not CREATE INDEX)."""
-        if table not in self._analyzing:
-            task = asyncio.get_running_loop().create_task(self._analyze(table))
-            self._analyzing[table] = task
+        self._statistics.refresh_soon(table)
 
-    async def _analyze(self, table: str) -> None:
-        try:
-            await self.pool.execute(f"ANALYZE {table}")
-        except Exception:  # a dropped table, a closing pool: statistics can wait
-            log.debug("ANALYZE %s failed", table, exc_info=True)
-        finally:
-            self._analyzing.pop(table, None)
+    async def _analyze(self, table: str) -> int:
+        """Refresh the planner's statistics of one table; returns its estimated row count."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(f"ANALYZE {table}")
+            rows = await conn.fetchval(
+                "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table
+            )
+        return max(0, int(rows or 0))

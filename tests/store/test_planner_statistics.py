@@ -1,5 +1,7 @@
-"""SQLite keeps planner statistics fresh as a collection grows, so a list that filters by owner
-and sorts by an indexed field reads the sort index and stops after one page."""
+"""Both engines keep planner statistics fresh as a collection grows: on SQLite a list that
+filters by owner and sorts by an indexed field reads the sort index and stops after one page;
+PostgreSQL knows a table's size right after a bulk load, not once autovacuum comes by (up to a
+minute later: in between, a list on 100,000 records scanned them all, 82 lists a second)."""
 
 from __future__ import annotations
 
@@ -51,3 +53,33 @@ async def test_after_a_bulk_load_the_owner_filtered_list_reads_the_score_index(
     details = " ".join(str(row[-1]) for row in plan)
     assert f"i_{collection.id}" in details, details
     assert "TEMP B-TREE" not in details, details
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_postgres_knows_a_table_grew_right_after_a_bulk_load(services: Services) -> None:
+    await create_collection(
+        services,
+        {
+            "name": "priv",
+            "fields": {"score": {"type": "integer"}},
+            "indexes": [{"fields": ["score"]}],
+            "rules": {"preset": "owner_only"},
+        },
+    )
+    collection = await services.collections.get("priv")
+    for start in range(0, 3000, 1000):
+        await create_records(
+            services,
+            ADMIN,
+            "priv",
+            [{"_owner": "u1", "score": (start + i) % 1000} for i in range(1000)],
+        )
+    rows = -1.0
+    for _ in range(50):  # the refresh runs in the background
+        await asyncio.sleep(0.1)
+        rows = await services.db.fetch_value(
+            "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", collection.table
+        )
+        if rows >= 2000:
+            break
+    assert rows >= 2000, rows  # -1 (never analyzed) or the empty table's 0 before
