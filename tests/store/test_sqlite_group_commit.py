@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,15 +17,8 @@ from minibase.store.sqlite import SQLiteDatabase
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    database = SQLiteDatabase(tmp_path / "data.db")
-    await database.open()
-    async with database.transaction() as tx:
-        await tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
-    try:
-        yield database
-    finally:
-        await database.close()
+def db(notes_db: SQLiteDatabase) -> SQLiteDatabase:
+    return notes_db
 
 
 @contextmanager

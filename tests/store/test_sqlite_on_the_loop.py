@@ -6,7 +6,6 @@ write-ahead log is still checkpointed, off the loop, as commits pile up."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,8 @@ LONG_READ = (
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    database = SQLiteDatabase(tmp_path / "data.db")
-    await database.open()
-    async with database.transaction() as tx:
-        await tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
-    try:
-        yield database
-    finally:
-        await database.close()
+def db(notes_db: SQLiteDatabase) -> SQLiteDatabase:
+    return notes_db
 
 
 async def _turns_of_others_while(work: asyncio.Future[object]) -> int:

@@ -3,7 +3,7 @@ pool of reader threads.
 
 Short statements run on the event loop's own thread, longer ones on the threads
 (on_the_loop.py). Writes are serialised through the single writer connection, which is what
-SQLite does anyway, and the transactions that end in the same turn of the loop commit together
+SQLite does anyway, and the transactions that end about the same time commit together
 (transaction()). Waits for another process's write lock happen on the writer thread, never on
 the loop (_begin).
 """
