@@ -69,7 +69,7 @@ async def _write_pending(conn: Connection, clock: Clock) -> None:
     row = "(?, ?, ?, ?, ?, ?)"
     for start in range(0, len(events), ROWS_PER_INSERT):  # a bulk write: few statements
         chunk = events[start : start + ROWS_PER_INSERT]
-        await conn.execute_last(
+        await conn.execute(
             "INSERT INTO record_changes (collection, record_id, action, doc, previous, created)"
             f" VALUES {', '.join([row] * len(chunk))}",
             *(

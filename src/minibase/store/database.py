@@ -79,12 +79,6 @@ class Connection(Protocol):
         before it commits (never when it rolls back); True when first asked for."""
         ...
 
-    async def execute_last(self, sql: str, *params: Any) -> None:
-        """From a `before_commit` callback: a statement that is the transaction's last. It
-        may run with the COMMIT, in one step (SQLite's writer thread); if it fails, the
-        transaction rolls back and the commit raises its error."""
-        ...
-
 
 class CommitCallbacks:
     """What a transaction's connection runs just before it commits, and once it has

@@ -134,9 +134,6 @@ class PostgresConnection(CommitCallbacks):
         self._conn = conn
         self._regex_budget = regex_budget
 
-    async def execute_last(self, sql: str, *params: Any) -> None:
-        await self.execute(sql, *params)
-
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         row: Row | None = await _guard(
             _statement(self._conn, self._regex_budget, self._conn.fetchrow, sql, params)

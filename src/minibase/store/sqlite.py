@@ -256,9 +256,6 @@ class SQLiteConnection(CommitCallbacks):
     def __init__(self, run: Callable[[str, Callable[[_Connection], Any]], Awaitable[Any]]) -> None:
         self._run = run  # (the statement, its work on the connection)
 
-    async def execute_last(self, sql: str, *params: Any) -> None:
-        await self.execute(sql, *params)
-
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         result: Row | None = await self._run(sql, lambda c: c.execute(sql, params).fetchone())
         return result
