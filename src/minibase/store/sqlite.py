@@ -68,6 +68,11 @@ _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '([^']+)'|(\S+))")
 # first (SQLite's own default: 1,000 pages, about 250 commits of a record and its change).
 CHECKPOINT_EVERY = 250
 CHECKPOINT_ROWS = 1000
+# The log starts over from its top only once a checkpoint has copied all of it while no
+# write came in. Checkpoints run beside the writes, so under steady writes some always come
+# in: once the log holds this many pages (32 MB of 4 KB pages), the writer copies the rest
+# itself, between two transactions, and the next write starts the log over.
+LOG_PAGES = 8192
 # Virtual-machine steps between two looks at the deadline of a statement with $regex work.
 _PROGRESS_STEPS = 1000
 
@@ -201,11 +206,14 @@ def _commit(conn: sqlite3.Connection, group: _Group) -> None:
         raise
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+def _checkpoint(conn: sqlite3.Connection) -> int:
+    """Copy what the log holds into the database file, as far as no reader still needs the
+    log: the pages the log holds."""
+    _busy, log_pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(log_pages)
 
 
-def _log_failure(level: int, message: str, future: asyncio.Future[None]) -> None:
+def _log_failure(level: int, message: str, future: asyncio.Future[Any]) -> None:
     """For work nobody awaits (a ROLLBACK, a checkpoint): its error goes to the log."""
     if not future.cancelled() and future.exception() is not None:
         log.log(level, message, exc_info=future.exception())
@@ -290,6 +298,10 @@ class SQLiteDatabase:
         self._writer_pool: WorkerThreads | None = None
         self._reader_pool: WorkerThreads | None = None
         self._writer: _Connection | None = None
+        # checkpoints, on their own connection and thread: the writes go on meanwhile
+        self._checkpointer_pool: WorkerThreads | None = None
+        self._checkpointer: _Connection | None = None
+        self._copying = False  # a checkpoint is running on the checkpointer's thread
         self._write_lock = asyncio.Lock()
         self._waiting_writers = 0  # transactions waiting for the write lock
         self._regex_readers = asyncio.Semaphore(max(1, readers - 1))
@@ -315,13 +327,16 @@ class SQLiteDatabase:
         self._writer_pool = WorkerThreads(1, "sqlite-writer")
         self._reader_pool = WorkerThreads(self._readers, "sqlite-reader")
         self._writer = await self._writer_pool.run(self._connect_writer)
+        self._checkpointer_pool = WorkerThreads(1, "sqlite-checkpointer")
+        self._checkpointer = await self._checkpointer_pool.run(self._connect_writer)
         self._write_lock = asyncio.Lock()
         self._regex_readers = asyncio.Semaphore(max(1, self._readers - 1))
 
     def _connect_writer(self) -> _Connection:
+        """The writer's connection, or the checkpointer's."""
         conn = _connect(self.path, read_only=False, regex_budget=self._regex_budget)
-        # Checkpoints (which write the database file and sync it) run on the writer thread
-        # (_checkpoint_now_and_then), never inside a COMMIT that may run on the loop.
+        # Checkpoints (which write the database file and sync it) run on the checkpointer's
+        # thread (_checkpoint_now_and_then), never inside a COMMIT that may run on the loop.
         conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.execute("PRAGMA busy_timeout=0")  # waits for other processes: _begin
         return conn
@@ -332,6 +347,10 @@ class SQLiteDatabase:
             async with self._write_lock:
                 await self._commit_open_group()
             await asyncio.gather(*self._committers, return_exceptions=True)
+        if self._checkpointer_pool is not None and self._checkpointer is not None:
+            await self._checkpointer_pool.run(self._checkpointer.close)  # after the copy
+            await self._checkpointer_pool.stop()
+        self._checkpointer = self._checkpointer_pool = None
         if self._writer_pool is not None and self._writer is not None:
             await self._writer_pool.run(self._writer.close)
             await self._writer_pool.stop()
@@ -530,18 +549,51 @@ class SQLiteDatabase:
                 await self._queue_commit(self._group)
 
     def _checkpoint_now_and_then(self) -> None:
-        """Copy the write-ahead log into the database file, on the writer thread, every
-        CHECKPOINT_EVERY commits or CHECKPOINT_ROWS rows written, whichever comes first (what
-        SQLite's own automatic checkpoint does inside a COMMIT, at 1,000 pages). Rows count
-        too: a few bulk writes would otherwise leave a whole table in the log, where every
-        read has to look for its pages."""
+        """Copy the write-ahead log into the database file every CHECKPOINT_EVERY commits or
+        CHECKPOINT_ROWS rows written, whichever comes first (what SQLite's own automatic
+        checkpoint does inside a COMMIT, at 1,000 pages). Rows count too: a few bulk writes
+        would otherwise leave a whole table in the log, where every read has to look for its
+        pages.
+
+        The copy runs on the checkpointer's own connection and thread, and the writes go on
+        meanwhile (on the writer's thread, a copy held up every write for its length, tens of
+        milliseconds with the pages of a few random indexes). Past LOG_PAGES, the writer
+        copies what came in meanwhile, a short step, so that the log can start over."""
         self._commits += 1
         rows = self._writer.total_changes if self._writer is not None else 0
-        if self._commits >= CHECKPOINT_EVERY or rows - self._rows_at_checkpoint >= CHECKPOINT_ROWS:
-            self._commits, self._rows_at_checkpoint = 0, rows
-            self._submit_to_writer(_checkpoint).add_done_callback(
-                partial(_log_failure, logging.WARNING, "checkpoint failed; the next one will retry")
-            )
+        if self._commits < CHECKPOINT_EVERY and rows - self._rows_at_checkpoint < CHECKPOINT_ROWS:
+            return
+        if self._copying or self._checkpointer_pool is None or self._checkpointer is None:
+            return  # the copy running takes these pages too, or the next one will
+        self._commits, self._rows_at_checkpoint = 0, rows
+        self._copying = True
+        copying = self._checkpointer_pool.submit(partial(_checkpoint, self._checkpointer))
+        copying.add_done_callback(self._copied)
+
+    def _copied(self, copying: asyncio.Future[int]) -> None:
+        if copying.cancelled() or self._writer_pool is None:
+            self._copying = False
+        elif copying.exception() is not None:
+            self._copying = False
+            _log_failure(logging.WARNING, "checkpoint failed; the next one will retry", copying)
+        elif copying.result() < LOG_PAGES:
+            self._copying = False
+        else:  # still copying: two checkpoints at once, one would find the other busy
+            restart = asyncio.get_running_loop().create_task(self._copy_the_rest())
+            self._committers.add(restart)  # close() waits for it, as for a COMMIT
+            restart.add_done_callback(self._committers.discard)
+
+    async def _copy_the_rest(self) -> None:
+        """On the writer, between two transactions: the pages written since the last copy."""
+        try:
+            async with self._write_lock:
+                await self._commit_open_group()  # a checkpoint cannot run inside a transaction
+                if self._writer_pool is not None:
+                    await self._on_writer(_checkpoint)
+        except Exception:
+            log.warning("checkpoint failed; the next one will retry", exc_info=True)
+        finally:
+            self._copying = False
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[SQLiteConnection]:
