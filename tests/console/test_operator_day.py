@@ -311,7 +311,9 @@ def test_a_day_of_an_operator(browser: Browser, shop: tuple[RunningServer, dict[
 
     # a dead job: the printer was on fire; put out, the job is retried from the jobs page
     page.click("nav >> text=Jobs")
+    expect(page.locator("#jobs")).to_be_visible()
     page.click("text=dead (1)")
+    expect(page).to_have_url(re.compile(r"#/jobs\?state=dead$"))
     dead = page.locator("#jobs tbody tr")
     expect(dead).to_contain_text("the printer is on fire")
     shot(page, "jobs-dead")

@@ -35,11 +35,12 @@ __all__ = ["DefinitionError", "Schema", "ValidationError"]
 class Schema:
     """The compiled `fields` (and `additional`) part of a collection definition."""
 
-    __slots__ = ("_content_checks", "_files", "_root")
+    __slots__ = ("_content_checks", "_files", "_references", "_root")
 
     def __init__(self, root: ObjectField) -> None:
         self._root = root
         self._content_checks = tuple(root.content_checks(()))
+        self._references = tuple(root.references(()))
         self._files = {
             name: field for name, field in root.fields.items() if isinstance(field, FileField)
         }
@@ -95,9 +96,9 @@ class Schema:
         field = self._root.field_at(tuple(path), 0)
         return field.type_name if field is not None and path else None
 
-    def references(self) -> list[tuple[Path, str]]:
+    def references(self) -> tuple[tuple[Path, str], ...]:
         """(path, target collection) of every reference field: (("items", "*", "sku"), "skus")."""
-        return list(self._root.references(()))
+        return self._references
 
     def file_fields(self) -> Mapping[str, FileField]:
         """The file fields, by name (always top-level)."""

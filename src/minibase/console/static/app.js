@@ -275,7 +275,11 @@ async function recordView(name, id) {
   );
 }
 
+// Routes answer out of order when the server is slow: only the newest one may show its page.
+let routing = 0;
+
 async function route() {
+  const mine = ++routing;
   document.title = t("title");
   document.documentElement.lang = currentLanguage() === "zh" ? "zh-CN" : "en";
   const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
@@ -287,32 +291,34 @@ async function route() {
     return;
   }
   show(root, header(), main);
+  const view = (content) => { if (mine === routing) show(main, content); };
   try {
-    if (parts[0] === "users") show(main, await usersView(params));
-    else if (parts[0] === "jobs") show(main, await jobsView(params));
-    else if (parts[0] === "apps") show(main, await appsView());
-    else if (parts[0] === "payments" && parts[1] === "orders") show(main, await orderView(parts[2]));
-    else if (parts[0] === "payments" && parts[1] === "rejected") show(main, await rejectedView(params));
-    else if (parts[0] === "payments" && parts[1] === "reconciliation") show(main, await reconciliationView());
-    else if (parts[0] === "payments" && parts[1] === "merchants") show(main, await merchantsView());
-    else if (parts[0] === "payments") show(main, await ordersView(params));
-    else if (parts[0] === "activity" && parts[1] === "push") show(main, await pushView(params));
-    else if (parts[0] === "activity" && parts[1] === "content") show(main, await contentView(params));
-    else if (parts[0] === "activity" && parts[1] === "qrcodes") show(main, await qrcodesView(params));
-    else if (parts[0] === "activity" && parts[1] === "health") show(main, await healthView());
-    else if (parts[0] === "activity") show(main, await messagesView(params));
-    else if (parts[0] === "new-collection") show(main, await definitionView(undefined, ruleTester));
-    else if (parts[0] === "collections" && parts[2] === "~definition") show(main, await definitionView(parts[1], ruleTester));
-    else if (parts[0] === "collections" && parts[2] === "~new") show(main, await newRecordView(parts[1]));
-    else if (parts[0] === "collections" && parts.length === 3) show(main, await recordView(parts[1], parts[2]));
-    else if (parts[0] === "collections" && parts.length === 2) show(main, await recordsView(parts[1], params));
-    else show(main, await collectionsView());
+    if (parts[0] === "users") view(await usersView(params));
+    else if (parts[0] === "jobs") view(await jobsView(params));
+    else if (parts[0] === "apps") view(await appsView());
+    else if (parts[0] === "payments" && parts[1] === "orders") view(await orderView(parts[2]));
+    else if (parts[0] === "payments" && parts[1] === "rejected") view(await rejectedView(params));
+    else if (parts[0] === "payments" && parts[1] === "reconciliation") view(await reconciliationView());
+    else if (parts[0] === "payments" && parts[1] === "merchants") view(await merchantsView());
+    else if (parts[0] === "payments") view(await ordersView(params));
+    else if (parts[0] === "activity" && parts[1] === "push") view(await pushView(params));
+    else if (parts[0] === "activity" && parts[1] === "content") view(await contentView(params));
+    else if (parts[0] === "activity" && parts[1] === "qrcodes") view(await qrcodesView(params));
+    else if (parts[0] === "activity" && parts[1] === "health") view(await healthView());
+    else if (parts[0] === "activity") view(await messagesView(params));
+    else if (parts[0] === "new-collection") view(await definitionView(undefined, ruleTester));
+    else if (parts[0] === "collections" && parts[2] === "~definition") view(await definitionView(parts[1], ruleTester));
+    else if (parts[0] === "collections" && parts[2] === "~new") view(await newRecordView(parts[1]));
+    else if (parts[0] === "collections" && parts.length === 3) view(await recordView(parts[1], parts[2]));
+    else if (parts[0] === "collections" && parts.length === 2) view(await recordsView(parts[1], params));
+    else view(await collectionsView());
   } catch (error) {
+    if (mine !== routing) return;
     if (error instanceof SessionEnded) {
       show(root, header(), h("div", { class: "content" }, loginView(t("expired"))));
       return;
     }
-    show(main, notice(error.message));
+    view(notice(error.message));
   }
 }
 
