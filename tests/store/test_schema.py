@@ -210,7 +210,7 @@ def test_references_lists_paths_and_targets_with_star_for_array_items() -> None:
             "watchers": {"type": "array", "items": {"type": "reference", "collection": "users"}},
         }
     )
-    assert schema.references() == [
+    assert list(schema.references()) == [
         (("author",), "users"),
         (("lines", "*", "sku"), "skus"),
         (("watchers", "*"), "users"),
