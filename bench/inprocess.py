@@ -1,0 +1,108 @@
+"""In-process benchmark: the whole ASGI app, without a server or a socket.
+
+    .venv/bin/python bench/inprocess.py [--records 10000] [--seconds 3] [--rounds 3]
+                                        [--scenario get] [--scenario create]
+
+Builds the micro benchmark's `priv` collection (same fields, indexes, owner rule) on a
+temporary SQLite database, then calls the app as granian would, `--in-flight` requests at a
+time on uvloop: a get by id with the owner rule and a create, each with a user token. Prints
+microseconds of the one thread a request. Set beside `bench/run.py`'s figures, the
+difference is what the HTTP server costs. Set beside `bench/micro.py`'s `get_record` and
+`create_record`, the difference is what the app costs (token, body, JSON, response). No
+server or load generator shares the two cores with it, but the machine's own speed still
+moves from one minute to the next: compare two versions of the code by alternating them,
+a few rounds each, with PYTHONPATH pointing at each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+from micro import prepare, time_async
+
+from minibase.app import create_app
+
+SCENARIOS = ("get", "create")
+
+
+def _scope(method: str, path: str, token: str, body: bytes | None) -> dict[str, Any]:
+    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+    if body is not None:
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8090),
+        "state": {},
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as data_dir:
+        services, caller, token = await prepare(Path(data_dir), args.records)
+        app = create_app(services.settings, services=services)
+        table = (await services.collections.get("priv")).table
+        row = await services.db.fetch_one(
+            f"SELECT _id FROM {table} WHERE _owner = ? LIMIT 1", caller.id
+        )
+        assert row is not None, "the seeded records are there"
+        body = orjson.dumps({"title": "t", "body": "b" * 200, "owner": caller.id, "score": 5})
+        requests = {
+            "get": ("GET", f"/api/collections/priv/records/{row[0]}", None),
+            "create": ("POST", "/api/collections/priv/records", body),
+        }
+        statuses: Counter[int] = Counter()
+
+        async def one(method: str, path: str, payload: bytes | None) -> None:
+            received = False
+
+            async def receive() -> dict[str, Any]:
+                nonlocal received
+                if received:  # a request waits for the client to go away only after it ends
+                    await asyncio.sleep(3600)
+                received = True
+                return {"type": "http.request", "body": payload or b"", "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    statuses[message["status"]] += 1
+
+            await app(_scope(method, path, token, payload), receive, send)
+
+        for name in args.scenario or SCENARIOS:
+            for _ in range(args.rounds):
+                work = partial(one, *requests[name])
+                await time_async(f"{name}, whole app", work, args.seconds, args.in_flight)
+                print(f"    answers: {dict(sorted(statuses.items()))}")
+                statuses.clear()
+        await services.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=10_000, help="seeded records (10,000)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds a round (3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds a scenario (3)")
+    parser.add_argument("--in-flight", type=int, default=64, help="requests at a time (64)")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="(repeatable)")
+    uvloop.run(main(parser.parse_args()))
