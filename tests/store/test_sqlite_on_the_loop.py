@@ -142,3 +142,32 @@ async def test_bulk_writes_are_checkpointed_too(
     pages = wal.stat().st_size // 4096
     # the batches written while a copy runs are in the log too, but not all six
     assert pages < 5 * CHECKPOINT_ROWS, pages
+
+
+async def test_closing_waits_for_a_copy_and_starts_nothing_after_it(
+    db: SQLiteDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sqlite, "LOG_PAGES", 1)  # every copy is followed by the writer's step
+    copying, may_finish = threading.Event(), threading.Event()
+    checkpoint = sqlite._checkpoint
+
+    def slow_checkpoint(conn: sqlite3.Connection) -> int:
+        if not copying.is_set():
+            copying.set()
+            may_finish.wait(timeout=10)
+        return checkpoint(conn)
+
+    monkeypatch.setattr(sqlite, "_checkpoint", slow_checkpoint)
+    for i in range(CHECKPOINT_EVERY):  # the last commit starts a copy
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO notes (id, text) VALUES (?, ?)", i, "c")
+    assert await asyncio.to_thread(copying.wait, 10)
+    closing = asyncio.ensure_future(db.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # the copy is still running: its connection waits for it
+    may_finish.set()
+    await closing
+    await asyncio.sleep(0.05)
+    left = [task for task in asyncio.all_tasks() if "_copy_the_rest" in repr(task)]
+    assert left == []
+    assert not [r for r in caplog.records if r.name.startswith("minibase.store")]

@@ -343,14 +343,11 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         await self._statistics.stop()
+        await self._stop_checkpointer()
         if self._writer_pool is not None:
             async with self._write_lock:
                 await self._commit_open_group()
             await asyncio.gather(*self._committers, return_exceptions=True)
-        if self._checkpointer_pool is not None and self._checkpointer is not None:
-            await self._checkpointer_pool.run(self._checkpointer.close)  # after the copy
-            await self._checkpointer_pool.stop()
-        self._checkpointer = self._checkpointer_pool = None
         if self._writer_pool is not None and self._writer is not None:
             await self._writer_pool.run(self._writer.close)
             await self._writer_pool.stop()
@@ -360,6 +357,15 @@ class SQLiteDatabase:
             conn.close()  # the reader threads are gone; closing from here is safe then
         self._reader_conns.clear()
         self._writer = self._writer_pool = self._reader_pool = None
+
+    async def _stop_checkpointer(self) -> None:
+        """First thing on close: no copy starts from now on, nor the writer's step after one
+        (`_copied`); the copy running, if any, ends before its connection closes."""
+        pool, conn = self._checkpointer_pool, self._checkpointer
+        self._checkpointer_pool = self._checkpointer = None
+        if pool is not None and conn is not None:
+            await pool.run(conn.close)
+            await pool.stop()
 
     # -- running work on the threads ------------------------------------------------------
 
@@ -571,7 +577,7 @@ class SQLiteDatabase:
         copying.add_done_callback(self._copied)
 
     def _copied(self, copying: asyncio.Future[int]) -> None:
-        if copying.cancelled() or self._writer_pool is None:
+        if copying.cancelled() or self._checkpointer_pool is None:  # closing
             self._copying = False
         elif copying.exception() is not None:
             self._copying = False
