@@ -10,6 +10,7 @@ import logging
 import httpx
 import pytest
 
+from minibase.config import Settings
 from minibase.log import MinibaseHandler, RedactQueries, configure_logging
 from minibase.platforms.wechat.push import PushCrypto, new_encoding_aes_key
 from minibase.services import Services
@@ -138,3 +139,22 @@ async def test_json_logs_of_a_login_hold_no_secret_code_or_session_key(
     assert all(set(line) <= {"time", "level", "logger", "message", "request_id"} for line in lines)
     for secret in (SECRET, minted["code"], "CODE-never-minted-42"):
         assert secret not in text
+
+
+def test_the_settings_repr_shows_every_setting_but_no_secret() -> None:
+    """A repr of the settings may land in a log or a traceback (a failing start prints it)."""
+    settings = Settings(
+        master_key=SECRET,
+        s3_secret_key=SECRET + "-s3",
+        database_url=f"postgresql://app:{SECRET}@db.internal:5432/minibase",
+        cache_url=f"redis://:{SECRET}@cache.internal:6379/0",
+        extra={"apps": [{"appid": "wx1111", "secret": SECRET}]},
+    )
+    shown = repr(settings)
+    assert SECRET not in shown
+    assert "master_key='<secret>'" in shown
+    assert "database_url='postgresql://app:<secret>@db.internal:5432/minibase'" in shown
+    assert "cache_url='redis://:<secret>@cache.internal:6379/0'" in shown
+    assert "extra={'apps': '...'}" in shown
+    assert "port=8080" in shown  # the rest as it is
+    assert "database_url=None" in repr(Settings())  # nothing set: nothing hidden

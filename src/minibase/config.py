@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,18 @@ def rate_limits(settings: Settings, name: str) -> dict[str, Rate]:
             raise ConfigError(f"setting {name} ({env_name(name)}): {entry!r}: {problem}")
         found[group] = Rate(int(count), _RATE_UNITS[unit.strip()])
     return found
+
+
+_SECRET_SETTINGS = frozenset({"master_key", "s3_secret_key"})
+_URL_SETTINGS = frozenset({"database_url", "cache_url"})  # may hold a password
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:<secret>@{host}"))
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,20 @@ class Settings:
     backup_to: str = "backups"
     backup_keep: int = 7
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """Every setting but the secrets: a repr may end up in a log or a traceback."""
+        shown = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in _SECRET_SETTINGS and value is not None:
+                value = "<secret>"
+            elif item.name in _URL_SETTINGS and isinstance(value, str):
+                value = _without_password(value)
+            elif item.name == "extra":  # the config file's tables: apps hold their secrets
+                value = {name: "..." for name in value}
+            shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def sqlite_path(self) -> Path:
