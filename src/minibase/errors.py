@@ -76,7 +76,10 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     # server
     "server.internal": (500, "An unexpected error; the log has the trace under the request id."),
-    "server.unavailable": (503, "A dependency (the database) cannot be reached; retry later."),
+    "server.unavailable": (
+        503,
+        "A dependency (the database, or Redis with cache_url) cannot be reached; retry later.",
+    ),
     "server.shutting_down": (
         503,
         "`/api/ready`: the instance is shutting down; a load balancer sends traffic elsewhere.",

@@ -260,3 +260,16 @@ async def test_a_bad_limit_given_in_code_stops_the_services_from_opening(
 ) -> None:
     with pytest.raises(ConfigError, match="no route group 'everything'"):
         await open_services(settings.replace(rate_limits_per_user=("everything=1/second",)))
+
+
+async def test_with_redis_down_a_limited_request_answers_503_not_500(
+    settings: Settings, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = settings.replace(cache_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    limits = {"rate_limits_per_address": ("records_write=5/minute",)}
+    async with limited(down, clock, **limits) as services, instance(services) as http:
+        answer = await http.post(READ, json={})
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "server.unavailable"
+        assert "retry" in answer.json()["message"]
+        assert "Redis" in caplog.text  # the operator learns which dependency is down

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +45,13 @@ class RequestIds:
 
 
 _request_ids = RequestIds()
+
+
+def _redis_unreachable(exc: Exception) -> bool:
+    """Redis (`cache_url`: rate limits, throttles, shared tokens) down or too slow to answer.
+    Never imported, it raised nothing."""
+    errors = sys.modules.get("redis.exceptions")
+    return errors is not None and isinstance(exc, (errors.ConnectionError, errors.TimeoutError))
 
 
 class RequestContext:
@@ -105,6 +113,9 @@ class RequestContext:
             elif isinstance(exc, DatabaseUnavailable):
                 log.error("database unavailable (request %s): %s", request_id, exc)
                 error = ApiError("server.unavailable", 503, "the database is unavailable; retry")
+            elif _redis_unreachable(exc):
+                log.error("Redis (cache_url) unreachable (request %s): %s", request_id, exc)
+                error = ApiError("server.unavailable", 503, "Redis is unavailable; retry")
             else:
                 log.exception("unhandled error (request %s)", request_id)
                 error = ApiError(
