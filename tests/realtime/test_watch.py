@@ -331,15 +331,11 @@ async def test_admins_see_this_instances_sockets_and_subscriptions(
             await asyncio.sleep(0.02)
         return seen
 
-    assert await settles_at({"connections": 2, "subscriptions": 3}) == {
-        "connections": 2,
-        "subscriptions": 3,
-    }
+    both = {"connections": 2, "subscriptions": 3}
+    assert await settles_at(both) == both
     await one.connection.close()
-    assert await settles_at({"connections": 1, "subscriptions": 1}) == {
-        "connections": 1,
-        "subscriptions": 1,
-    }
+    two_left = {"connections": 1, "subscriptions": 1}
+    assert await settles_at(two_left) == two_left
 
 
 async def test_a_changed_rule_applies_to_watches_already_open(

@@ -28,6 +28,21 @@ def db(notes_db: SQLiteDatabase) -> SQLiteDatabase:
     return notes_db
 
 
+def hold_the_first_copy(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """The first checkpoint copies until the test sets `may_finish`; `copying` once it runs."""
+    copying, may_finish = threading.Event(), threading.Event()
+    checkpoint = sqlite._checkpoint
+
+    def slow_checkpoint(conn: sqlite3.Connection) -> int:
+        if not copying.is_set():
+            copying.set()
+            may_finish.wait(timeout=10)
+        return checkpoint(conn)
+
+    monkeypatch.setattr(sqlite, "_checkpoint", slow_checkpoint)
+    return copying, may_finish
+
+
 async def _turns_of_others_while(work: asyncio.Future[object]) -> int:
     """How often another task got the loop while `work` ran."""
     turns = 0
@@ -93,16 +108,7 @@ async def test_writes_go_on_while_a_checkpoint_copies_the_log(
 ) -> None:
     """A checkpoint copies the pages of the log into the database file and syncs it: tens of
     milliseconds under load. It runs on its own connection: no write waits for it."""
-    copying, may_finish = threading.Event(), threading.Event()
-    checkpoint = sqlite._checkpoint
-
-    def slow_checkpoint(conn: sqlite3.Connection) -> int:
-        if not copying.is_set():  # the first copy takes as long as the test wants
-            copying.set()
-            may_finish.wait(timeout=10)
-        return checkpoint(conn)
-
-    monkeypatch.setattr(sqlite, "_checkpoint", slow_checkpoint)
+    copying, may_finish = hold_the_first_copy(monkeypatch)
     try:
         for i in range(3 * CHECKPOINT_EVERY):  # a checkpoint is due after the first 250
             async with asyncio.timeout(2):
@@ -148,16 +154,7 @@ async def test_closing_waits_for_a_copy_and_starts_nothing_after_it(
     db: SQLiteDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(sqlite, "LOG_PAGES", 1)  # every copy is followed by the writer's step
-    copying, may_finish = threading.Event(), threading.Event()
-    checkpoint = sqlite._checkpoint
-
-    def slow_checkpoint(conn: sqlite3.Connection) -> int:
-        if not copying.is_set():
-            copying.set()
-            may_finish.wait(timeout=10)
-        return checkpoint(conn)
-
-    monkeypatch.setattr(sqlite, "_checkpoint", slow_checkpoint)
+    copying, may_finish = hold_the_first_copy(monkeypatch)
     for i in range(CHECKPOINT_EVERY):  # the last commit starts a copy
         async with db.transaction() as tx:
             await tx.execute("INSERT INTO notes (id, text) VALUES (?, ?)", i, "c")

@@ -73,6 +73,7 @@ CHECKPOINT_ROWS = 1000
 # in: once the log holds this many pages (32 MB of 4 KB pages), the writer copies the rest
 # itself, between two transactions, and the next write starts the log over.
 LOG_PAGES = 8192
+_CHECKPOINT_FAILED = "checkpoint failed; the next one will retry"
 # Virtual-machine steps between two looks at the deadline of a statement with $regex work.
 _PROGRESS_STEPS = 1000
 
@@ -579,15 +580,15 @@ class SQLiteDatabase:
     def _copied(self, copying: asyncio.Future[int]) -> None:
         if copying.cancelled() or self._checkpointer_pool is None:  # closing
             self._copying = False
-        elif copying.exception() is not None:
+            return
+        _log_failure(logging.WARNING, _CHECKPOINT_FAILED, copying)
+        if copying.exception() is not None or copying.result() < LOG_PAGES:
             self._copying = False
-            _log_failure(logging.WARNING, "checkpoint failed; the next one will retry", copying)
-        elif copying.result() < LOG_PAGES:
-            self._copying = False
-        else:  # still copying: two checkpoints at once, one would find the other busy
-            restart = asyncio.get_running_loop().create_task(self._copy_the_rest())
-            self._committers.add(restart)  # close() waits for it, as for a COMMIT
-            restart.add_done_callback(self._committers.discard)
+            return
+        # still copying: two checkpoints at once, one would find the other busy
+        restart = asyncio.get_running_loop().create_task(self._copy_the_rest())
+        self._committers.add(restart)  # close() waits for it, as for a COMMIT
+        restart.add_done_callback(self._committers.discard)
 
     async def _copy_the_rest(self) -> None:
         """On the writer, between two transactions: the pages written since the last copy."""
@@ -597,7 +598,7 @@ class SQLiteDatabase:
                 if self._writer_pool is not None:
                     await self._on_writer(_checkpoint)
         except Exception:
-            log.warning("checkpoint failed; the next one will retry", exc_info=True)
+            log.warning(_CHECKPOINT_FAILED, exc_info=True)
         finally:
             self._copying = False
 
