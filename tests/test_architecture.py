@@ -114,7 +114,7 @@ ALLOWED = {
         "sandbox_wiring",
     },
     # metrics and readiness: they read the services graph and its stores, never the reverse
-    "observability": {"errors", "platforms", "services", "store"},
+    "observability": {"errors", "platforms", "server_folder", "services", "store"},
 }
 
 

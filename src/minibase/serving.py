@@ -11,13 +11,15 @@ from typing import Any
 
 from minibase.config import Settings
 from minibase.observability.draining import Drain
+from minibase.server_folder import ServerFolder
 
 APP = "minibase.server:app_from_environment"
 
 
 def run_http_server(settings: Settings) -> None:
     """Serve until stopped: SIGTERM drains first (shutdown_drain), then stops gracefully."""
-    drain = Drain(settings.shutdown_drain)
+    folder = ServerFolder()
+    drain = Drain(settings.shutdown_drain, folder.path)
     try:
         if settings.server == "uvicorn":
             _uvicorn(settings, drain)
@@ -25,6 +27,7 @@ def run_http_server(settings: Settings) -> None:
             _granian(settings, drain)
     finally:
         drain.close()
+        folder.close()
 
 
 def _granian(settings: Settings, drain: Drain) -> None:

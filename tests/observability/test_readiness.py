@@ -15,7 +15,8 @@ import pytest
 from minibase import __version__
 from minibase.app import create_app
 from minibase.config import Settings
-from minibase.observability.draining import DRAIN_FLAG
+from minibase.observability.draining import FLAG
+from minibase.server_folder import SERVER_FOLDER
 from minibase.services import Services
 from minibase.store.migrations import MIGRATIONS
 
@@ -39,8 +40,8 @@ async def test_an_instance_shutting_down_is_alive_but_not_ready(
 async def test_an_instance_whose_server_drains_is_not_ready(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    flag = tmp_path / "draining"
-    monkeypatch.setenv(DRAIN_FLAG, str(flag))  # as the server's main process sets it
+    monkeypatch.setenv(SERVER_FOLDER, str(tmp_path))  # as the server's main process sets it
+    flag = tmp_path / FLAG
     assert (await client.get("/api/ready")).status_code == 200
     flag.touch()  # SIGTERM reached the main process
     answer = await client.get("/api/ready")

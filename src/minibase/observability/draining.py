@@ -3,7 +3,7 @@
 A load balancer that probes `/api/ready` (Kubernetes, HAProxy, a cloud balancer) needs a probe
 interval or two to notice that an instance is going away. Stopping to accept at once would reset
 the connections it sends in that time. So on SIGTERM the server's main process raises a flag
-that every worker process sees (a file named in the environment the workers inherit), keeps
+that every worker process sees (a file in the server's folder, server_folder.py), keeps
 serving for `shutdown_drain` seconds while `/api/ready` answers 503 `server.shutting_down`, and
 only then stops as the HTTP server does (no new connections; those in flight get
 `shutdown_timeout`). A second SIGTERM, or SIGINT (Ctrl-C), stops at once.
@@ -12,33 +12,30 @@ only then stops as the HTTP server does (no new connections; those in flight get
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from minibase.server_folder import server_folder
+
 log = logging.getLogger("minibase.server")
 
-DRAIN_FLAG = "MINIBASE_DRAIN_FLAG"  # the environment variable naming the flag's file
+FLAG = "draining"  # the flag's file in the server's folder
 
 
 def draining() -> bool:
     """Has this server's main process begun to drain? (False outside `minibase serve`.)"""
-    flag = os.environ.get(DRAIN_FLAG)
-    return flag is not None and os.path.exists(flag)
+    folder = server_folder()
+    return folder is not None and (folder / FLAG).exists()
 
 
 class Drain:
     """Owned by `minibase serve`'s main process, made before the workers start."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, folder: Path) -> None:
         self.seconds = seconds
-        self._folder = Path(tempfile.mkdtemp(prefix="minibase-drain-"))
-        self.flag = self._folder / "draining"
-        os.environ[DRAIN_FLAG] = str(self.flag)
+        self.flag = folder / FLAG
         self._timer: threading.Timer | None = None
 
     def on_signal(self, signum: int, stop: Callable[[], None]) -> None:
@@ -61,5 +58,3 @@ class Drain:
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        os.environ.pop(DRAIN_FLAG, None)
-        shutil.rmtree(self._folder, ignore_errors=True)
