@@ -47,6 +47,7 @@ from minibase.store.on_the_loop import (
 )
 from minibase.store.statistics import TableStatistics
 from minibase.store.threads import WorkerThreads
+from minibase.store.write_turns import WriteTurns
 
 T = TypeVar("T")
 log = logging.getLogger("minibase.store")
@@ -88,6 +89,7 @@ class _Connection(sqlite3.Connection):
 
     regex_budget: RegexBudget
     on_the_loop = False  # the writer's: running work on the event loop's thread now
+    turns: WriteTurns | None = None  # the writer's: its process's turn among the writers
 
 
 class _WouldWait(Exception):
@@ -105,6 +107,10 @@ def _begin(conn: _Connection) -> None:
     sleep 1 ms at least, and on the loop's thread they would stop every request. So on the loop
     a locked file means _WouldWait; on the writer thread, retries a little apart."""
     deadline = time.monotonic() + BUSY_TIMEOUT
+    if conn.turns is not None and not conn.turns.take(wait=not conn.on_the_loop):
+        if conn.on_the_loop:
+            raise _WouldWait
+        raise sqlite3.OperationalError("database is locked (another process's turn to write)")
     wait = _FIRST_WAIT
     while True:
         try:
@@ -328,6 +334,7 @@ class SQLiteDatabase:
         self._writer_pool = WorkerThreads(1, "sqlite-writer")
         self._reader_pool = WorkerThreads(self._readers, "sqlite-reader")
         self._writer = await self._writer_pool.run(self._connect_writer)
+        self._writer.turns = WriteTurns(self.path, BUSY_TIMEOUT)
         self._checkpointer_pool = WorkerThreads(1, "sqlite-checkpointer")
         self._checkpointer = await self._checkpointer_pool.run(self._connect_writer)
         self._write_lock = asyncio.Lock()
@@ -352,6 +359,8 @@ class SQLiteDatabase:
         if self._writer_pool is not None and self._writer is not None:
             await self._writer_pool.run(self._writer.close)
             await self._writer_pool.stop()
+            if self._writer.turns is not None:
+                self._writer.turns.close()
         if self._reader_pool is not None:
             await self._reader_pool.stop()
         for conn in self._reader_conns:
@@ -384,6 +393,9 @@ class SQLiteDatabase:
                 return work(writer)
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
+            finally:
+                if writer.turns is not None and writer.turns.held and not writer.in_transaction:
+                    writer.turns.give_back()
 
         if short and self._writer_pool.idle and self._turns.take():
             writer.on_the_loop = True
