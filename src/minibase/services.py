@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from minibase.auth.apps import AppRegistry, apply_configured_apps
+from minibase.auth.file_counters import FileCounterStore
 from minibase.auth.rate_limits import CounterStore, MemoryCounterStore, RateLimits
 from minibase.auth.revocations import Revocations
 from minibase.auth.sessions import Sessions
@@ -38,6 +39,7 @@ from minibase.pay.merchants import MerchantRegistry, apply_configured_merchants
 from minibase.pay.payments import Payments
 from minibase.private_files import secure_data_dir
 from minibase.realtime.hub import Hub
+from minibase.server_folder import server_folder
 from minibase.store.database import Database
 from minibase.store.migrations import ensure_current, migrate
 from minibase.store.postgres import PostgresDatabase
@@ -136,14 +138,26 @@ def throttle_for(settings: Settings, db: Database, vault: Vault, clock: Clock) -
     return Throttle(store, clock, limits, vault.derive("minibase/throttle/v1"))
 
 
+RATE_COUNTERS = "rate-limits"  # the counters' file in the server's folder
+
+
 def rate_limits_for(settings: Settings, vault: Vault, clock: Clock) -> RateLimits:
     per_address = rate_limits(settings, "rate_limits_per_address")
     per_user = rate_limits(settings, "rate_limits_per_user")
-    store: CounterStore = MemoryCounterStore()
-    if settings.cache_url and (per_address or per_user):
-        store = RedisAttemptStore(settings.cache_url)
+    store = counter_store_for(settings) if per_address or per_user else MemoryCounterStore()
     key = vault.derive("minibase/rate-limits/v1")
     return RateLimits(store, clock, per_address, per_user, key)
+
+
+def counter_store_for(settings: Settings) -> CounterStore:
+    """Redis with cache_url (every instance counts together); else a file in the server's
+    folder (the workers of this `minibase serve` do); else this process alone."""
+    if settings.cache_url:
+        return RedisAttemptStore(settings.cache_url)
+    folder = server_folder()
+    if folder is not None:
+        return FileCounterStore(folder / RATE_COUNTERS)
+    return MemoryCounterStore()
 
 
 def database_for(settings: Settings) -> Database:

@@ -1,14 +1,17 @@
-"""The request rate limits' counters, in process and in Redis, count alike: every hit of a key
-adds one inside its window and answers the count and the window's end, all keys of a request in
-one call; an ended window starts afresh; Redis keys expire with their window."""
+"""The request rate limits' counters, in process, in a server's file and in Redis, count alike:
+every hit of a key adds one inside its window and answers the count and the window's end, all
+keys of a request in one call; an ended window starts afresh; Redis keys expire with their
+window."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from minibase.auth.file_counters import FileCounterStore
 from minibase.auth.rate_limits import CounterStore, MemoryCounterStore
 from minibase.auth.throttle import Counted, RedisAttemptStore
 
@@ -16,10 +19,15 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 NOW = 1_767_225_600.25
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
+@pytest.fixture(params=["memory", "file", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CounterStore]:
     if request.param == "memory":
         yield MemoryCounterStore()
+        return
+    if request.param == "file":
+        file_store = FileCounterStore(tmp_path / "rate-limits")
+        yield file_store
+        await file_store.close()
         return
     redis_store = RedisAttemptStore(REDIS_URL, prefix=f"test-{secrets.token_hex(6)}")
     yield redis_store

@@ -170,6 +170,44 @@ def test_a_draining_server_says_not_ready_and_serves_on_until_the_drain_ends(
     assert "Traceback" not in server.log.read_text()
 
 
+WHO_ANSWERS = """
+import os
+import time
+from minibase.functions import function
+
+@function(auth="public")
+async def who(ctx, input):
+    time.sleep(0.05)  # holds this worker's loop: the next connections go to the other one
+    return {"pid": os.getpid()}
+"""
+
+
+def test_the_workers_of_one_server_share_its_rate_limits_without_redis(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    (cli.workdir / "functions").mkdir()
+    (cli.workdir / "functions" / "who.py").write_text(WHO_ANSWERS)
+    limit, over = 20, 10
+    env = {"MINIBASE_WORKERS": "2", "MINIBASE_RATE_LIMITS_PER_ADDRESS": f"functions={limit}/hour"}
+    server = start(
+        "--port", str(free_port), "--data-dir", str(cli.data_dir), port=free_port, env=env
+    )
+    server.wait_until_up()
+
+    def call(_: int) -> httpx.Response:  # a connection of its own
+        return httpx.post(f"{server.url}/api/functions/who", json={}, timeout=20)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(call, range(limit + over)))
+    passed = [answer.json()["result"]["pid"] for answer in answers if answer.status_code == 200]
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert (len(passed), len(refused)) == (limit, over)
+    assert len(set(passed)) == 2, "one worker answered every request: the test proves nothing"
+    assert {answer.json()["code"] for answer in refused} == {"request.rate_limited"}
+    assert server.stop() == 0
+    assert "Traceback" not in server.log.read_text()
+
+
 def test_a_second_sigterm_ends_the_drain_at_once(
     cli: Cli, start: StartServer, free_port: int
 ) -> None:

@@ -1,7 +1,8 @@
 """Request rate limits: past `N` requests of a route group in a window, from one address or by
 one signed-in user, a request answers 429 `request.rate_limited` with Retry-After before its
 route runs. Groups count apart, a user's count follows them from address to address, admins
-count in their own group, and with `cache_url` every instance shares the counts through Redis."""
+count in their own group; the workers of one server share the counts through a file of its
+folder, and with `cache_url` every instance shares them through Redis."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from minibase.app import create_app, endpoints
 from minibase.clock import FrozenClock
 from minibase.config import RATE_GROUPS, ConfigError, Settings, load_settings
 from minibase.http.rate_limits import UNLIMITED, group_of
-from minibase.services import Services, open_services
+from minibase.server_folder import SERVER_FOLDER
+from minibase.services import RATE_COUNTERS, Services, open_services
 from minibase.testing.plugin import Actor, MakeUser
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -214,6 +216,31 @@ async def test_with_redis_two_instances_share_the_count(
             refused = await first.post(READ, json={}, headers=user.headers)
             assert refused.status_code == 429
             assert refused.headers["retry-after"] == "60"
+
+
+async def test_without_redis_the_workers_of_one_server_share_the_count(
+    settings: Settings, clock: FrozenClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = {"rate_limits_per_address": ("records_read=2/minute",)}
+    async with (
+        limited(settings, clock, **limits) as one,
+        limited(settings, clock, **limits) as two,
+        instance(one) as first,
+        instance(two) as second,
+    ):  # apart: each counts its own
+        answers = [(await http.get(READ)).status_code for http in (first, first, second)]
+        assert answers == [404, 404, 404]
+    monkeypatch.setenv(SERVER_FOLDER, str(tmp_path))  # as `minibase serve` names it to workers
+    async with (
+        limited(settings, clock, **limits) as one,
+        limited(settings, clock, **limits) as two,
+        instance(one) as first,
+        instance(two) as second,
+    ):
+        answers = [(await http.get(READ)).status_code for http in (first, second, first)]
+        assert answers == [404, 404, 429]
+        assert (await second.get(READ)).status_code == 429
+    assert (tmp_path / RATE_COUNTERS).exists()
 
 
 def test_every_route_belongs_to_a_group_the_settings_name() -> None:

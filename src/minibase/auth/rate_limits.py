@@ -4,8 +4,9 @@ address and per signed-in user (admins per admin). Past a limit the request answ
 
 Windows are fixed and start at a key's first request (as the sign-in throttle's do): one
 counter per key, one round trip per request. The counters live in Redis with `cache_url`, so
-every instance shares them (the sign-in throttle's store), else in this process. Keys are
-HMACs, as the throttle's: no address or user id can be read back from Redis.
+every instance shares them (the sign-in throttle's store); else in a file that the workers of
+one `minibase serve` share (file_counters.py); else, outside `minibase serve`, in this process.
+Keys are HMACs, as the throttle's: no address or user id can be read back from Redis.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class CounterStore(Protocol):
 
 
 class MemoryCounterStore:
-    """The counters of one process: without Redis, each instance counts its own requests."""
+    """The counters of one process: for an app built outside `minibase serve` (tests, an app
+    mounted by hand), which has no server folder to share them through."""
 
     def __init__(self) -> None:
         self._counts: dict[str, Counted] = {}
