@@ -2,10 +2,12 @@
 
 `minibase serve --workers N` runs N processes that answer on one port. What they must agree on
 without Redis lives in this folder: the drain's flag (observability/draining.py), and the files
-through which they share their rate-limit counters, their metrics and news of their commits.
-The server's main process makes it (a private temporary folder) before the workers start and
-names it in the environment they inherit; it removes it when the server stops. Outside
-`minibase serve` (tests, `minibase worker`, an app mounted by hand) there is none.
+through which they share their rate-limit counters and their metrics. (News of commits is not
+here: a `minibase worker` on the same database needs it too, so store/siblings.py keys it on
+the database file.) The server's main process makes it (a private temporary folder) before
+the workers start and names it in the environment they inherit; it removes it when the server
+stops. Outside `minibase serve` (tests, `minibase worker`, an app mounted by hand) there is
+none.
 """
 
 from __future__ import annotations

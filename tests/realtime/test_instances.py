@@ -1,10 +1,12 @@
 """Several instances on one database: a change committed through any of them, or by a job,
-reaches subscribers on every instance (PostgreSQL: NOTIFY at commit; SQLite: each process
-reads the log by interval)."""
+reaches subscribers on every instance at once (PostgreSQL: NOTIFY at commit; SQLite: a
+datagram to each process on the same file, or Redis when configured)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -115,21 +117,87 @@ async def test_with_redis_configured_sqlite_processes_tell_each_other_at_once(
     writer = await open_services(settings.replace(**slow), clock=clock)
     reader = await open_services(settings.replace(**slow), clock=clock)
     try:
-        received: list[dict[str, Any]] = []
-        collection = await reader.collections.get("posts")
-
-        def deliver(message: dict[str, Any] | str) -> None:  # a change comes as its JSON
-            received.append(orjson.loads(message) if isinstance(message, str) else message)
-
-        watch = Subscription("f", TRUE, Caller(kind="admin"), collection, deliver)
-        await reader.realtime.subscribe(watch)
+        received = await watch_everything(reader, "posts")
         await asyncio.sleep(0.2)  # its Redis subscription is up
         post = await create_record(writer, Caller(kind="admin"), "posts", {"title": "hi"})
-        for _ in range(100):
-            if received:
-                break
-            await asyncio.sleep(0.02)
+        await arrival(received, within=2.0)
         assert [(m["change"], m["doc"]["_id"]) for m in received] == [("add", post["_id"])]
     finally:
         await writer.close()
+        await reader.close()
+
+
+async def watch_everything(services: Services, collection: str) -> list[dict[str, Any]]:
+    """An admin's subscription to every record of `collection`: the messages, as they come."""
+    received: list[dict[str, Any]] = []
+
+    def deliver(message: dict[str, Any] | str) -> None:  # a change comes as its JSON
+        received.append(orjson.loads(message) if isinstance(message, str) else message)
+
+    watched = await services.collections.get(collection)
+    await services.realtime.subscribe(
+        Subscription("f", TRUE, Caller(kind="admin"), watched, deliver)
+    )
+    return received
+
+
+async def arrival(received: list[dict[str, Any]], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not received and time.monotonic() < deadline:  # noqa: ASYNC110 - a plain callback
+        await asyncio.sleep(0.005)
+
+
+WRITER = """
+import asyncio, sys, time
+from pathlib import Path
+
+from minibase.auth.caller import Caller
+from minibase.config import Settings
+from minibase.data.records import create_record
+from minibase.services import open_services
+
+
+async def write() -> None:
+    services = await open_services(Settings(data_dir=Path(sys.argv[1]), master_key=sys.argv[2]))
+    try:
+        post = await create_record(services, Caller(kind="admin"), "posts", {"title": "hi"})
+        print(post["_id"], time.time(), flush=True)
+    finally:
+        await services.close()
+
+
+asyncio.run(write())
+"""
+
+
+async def test_on_sqlite_a_commit_by_another_process_reaches_watchers_at_once_without_redis(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    settings: Settings,
+    clock: OffsetClock,
+    backend: str,
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's NOTIFY tells every instance")
+    await make_collection(client, admin, "posts", {"title": {"type": "string"}})
+    # this process reads the log only every 30 s by itself: the news must come from the writer
+    reader = await open_services(settings.replace(realtime_poll_interval=30.0), clock=clock)
+    try:
+        received = await watch_everything(reader, "posts")
+        assert settings.master_key is not None
+        writer = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            WRITER,
+            str(settings.data_dir),
+            settings.master_key,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert writer.stdout is not None
+        written = (await asyncio.wait_for(writer.stdout.readline(), 60)).split()
+        assert written, "the writing process failed"
+        await arrival(received, within=2.0)
+        assert [(m["change"], m["doc"]["_id"]) for m in received] == [("add", written[0].decode())]
+        assert await writer.wait() == 0
+    finally:
         await reader.close()

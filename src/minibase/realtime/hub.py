@@ -33,6 +33,8 @@ from minibase.errors import ApiError
 from minibase.rules.conditions import Condition, all_of, evaluate
 from minibase.store.collections import Collection
 from minibase.store.notifications import RECONNECT_AFTER, relay
+from minibase.store.siblings import Siblings, available
+from minibase.store.sqlite import SQLiteDatabase
 
 if TYPE_CHECKING:
     from minibase.services import Services
@@ -168,22 +170,25 @@ class Hub:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _redis_client: Any = None
+    _siblings_here: Siblings | None = None
     _announcer: asyncio.Task[None] | None = None
     _announce_again: bool = False
     connections: int = 0
     token_watch: Any = None  # the sockets' one token timer (realtime.socket.TokenWatch)
 
     def wake(self) -> None:
-        """A change committed somewhere (a NOTIFY, a Redis message): read the log now."""
+        """A change committed somewhere (a NOTIFY, a Redis message, a sibling's datagram):
+        read the log now."""
         self._wakeup.set()
 
     def committed(self) -> None:
         """A change committed in this process: read the log now, and tell the other processes
-        (PostgreSQL's NOTIFY, or Redis when configured). One message tells of every commit
-        made while the one before it was on its way, so writers never wait for it."""
+        (PostgreSQL's NOTIFY; on SQLite, Redis when configured, else a datagram to each
+        process listening on the same file). One message tells of every commit made while
+        the one before it was on its way, so writers never wait for it."""
         self._wakeup.set()
-        if not self._notifies and self._redis is None:
-            return  # one process on SQLite: nobody else to tell
+        if not self._notifies and self._redis is None and self._siblings is None:
+            return  # nobody else to tell
         if self._announcer is not None and not self._announcer.done():
             self._announce_again = True
             return
@@ -196,8 +201,10 @@ class Hub:
             try:
                 if self._notifies:
                     await self.services.db.fetch_value("SELECT pg_notify(?, '')", CHANGES_CHANNEL)
-                else:
+                elif self._redis is not None:
                     await self._redis.publish(REDIS_CHANNEL, b"")
+                elif self._siblings is not None:
+                    self._siblings.tell()
             except Exception:  # the others read the log by interval meanwhile
                 log.warning("telling other processes of a change failed")
             # under a stream of writes, one message every few milliseconds tells of them all
@@ -218,6 +225,15 @@ class Hub:
 
             self._redis_client = redis.from_url(url)
         return self._redis_client
+
+    @property
+    def _siblings(self) -> Siblings | None:
+        """On SQLite without Redis: the other processes on the same database file."""
+        if self._siblings_here is None and self._redis is None and available():
+            db = self.services.db
+            if isinstance(db, SQLiteDatabase):
+                self._siblings_here = Siblings(db.path)
+        return self._siblings_here
 
     @property
     def subscriptions(self) -> int:
@@ -275,6 +291,8 @@ class Hub:
             self._tasks.append(asyncio.create_task(relayed))
         elif self._redis is not None:
             self._tasks.append(asyncio.create_task(self._listen_to_redis_forever()))
+        elif self._siblings is not None:
+            self._siblings.listen(self.wake)
 
     async def close(self) -> None:
         if self.token_watch is not None:
@@ -288,6 +306,8 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._siblings_here is not None:
+            self._siblings_here.close()
         if self._redis_client is not None:
             await self._redis_client.aclose()
 
