@@ -127,7 +127,7 @@ class SharedCounts:
             asyncio.Lock()
         )  # one publish at a time: a file never goes back to older numbers
         self._published = b""
-        self._read: dict[str, tuple[tuple[int, int], Counts]] = {}  # file -> (mtime, size), counts
+        self._read: dict[str, tuple[bytes, Counts]] = {}  # file name -> its last good text, counts
         self._unreadable: set[str] = set()  # files already logged as unreadable
         self._task: asyncio.Task[None] | None = None
 
@@ -196,18 +196,16 @@ class SharedCounts:
         name = path.name
         last = self._read.get(name)
         try:
-            with path.open("rb") as file:
-                status = os.fstat(file.fileno())
-                stamp = (status.st_mtime_ns, status.st_size)
-                if last is not None and last[0] == stamp:
-                    return last[1]  # unchanged: an exited worker's file is parsed once
-                counts = decode(file.read())
+            data = path.read_bytes()
+            if last is not None and last[0] == data:
+                return last[1]  # unchanged (an exited worker's file): decoded once
+            counts = decode(data)
         except (OSError, ValueError) as error:
             if name not in self._unreadable:
                 self._unreadable.add(name)
                 log.warning("skipped the unreadable metrics file %s: %s", path, error)
             return last[1] if last is not None else None
-        self._read[name] = (stamp, counts)
+        self._read[name] = (data, counts)
         return counts
 
 
