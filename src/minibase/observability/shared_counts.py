@@ -123,9 +123,7 @@ class SharedCounts:
         self.pid = os.getpid() if pid is None else pid
         self.path = folder / f"{self.pid}-{secrets.token_hex(8)}.json"
         self._take = take
-        self._lock = (
-            asyncio.Lock()
-        )  # one publish at a time: a file never goes back to older numbers
+        self._lock = asyncio.Lock()  # one publish at a time: a file never holds older numbers
         self._published = b""
         self._read: dict[str, tuple[bytes, Counts]] = {}  # file name -> its last good text, counts
         self._unreadable: set[str] = set()  # files already logged as unreadable
@@ -159,7 +157,10 @@ class SharedCounts:
     async def _publish_every(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            await self.publish()
+            try:
+                await self.publish()
+            except Exception:  # a bug here must not end the publishing, nor the worker's stop
+                log.exception("could not publish this worker's metrics")
 
     async def _publish(self, *, exiting: bool = False) -> Counts:
         """Write this worker's numbers if they changed since the last write; the numbers."""
