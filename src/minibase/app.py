@@ -40,6 +40,7 @@ from minibase.http.routes import (
 )
 from minibase.http.routing import Endpoint
 from minibase.observability.requests import RequestMetrics
+from minibase.observability.scrape import share_counts
 from minibase.realtime.socket import REALTIME_PATH, realtime_app
 from minibase.services import Services, background_for, open_services
 
@@ -106,6 +107,7 @@ class MinibaseApp:
         self.state.endpoints = endpoints()
         self.state.services = services
         self.state.request_metrics = RequestMetrics()  # this process's, rendered by /metrics
+        self.state.shared_counts = None  # under `minibase serve`: summed with the other workers'
         self._clock = clock
         limited = settings.rate_limits_per_address or settings.rate_limits_per_user
         router = Dispatcher(
@@ -145,11 +147,15 @@ class MinibaseApp:
             await register_apps_in_sandbox(services)
         background = background_for(services, reload=self.settings.dev)
         background.start()
+        shared = self.state.shared_counts = share_counts(services, self.state.request_metrics)
         try:
             yield
         finally:
             services.shutting_down = True
             await background.stop()
+            if shared is not None:  # after the jobs: what they counted is published too
+                await shared.stop()
+                self.state.shared_counts = None
             await services.close()
             self.state.services = None
 

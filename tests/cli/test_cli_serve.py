@@ -16,10 +16,12 @@ import asyncpg
 import httpx
 import pytest
 from cli_process import MINIBASE, Cli
+from tests.observability.conftest import parse, value
 
 from minibase.cli import build_parser, main, settings_from
 
 ADMIN = ("ops@example.com", "a long password")
+SENT = 25  # requests sent to a server of two workers, whose scrapes must all count them
 
 
 class Server:
@@ -223,6 +225,52 @@ def test_a_second_sigterm_ends_the_drain_at_once(
     server.process.send_signal(signal.SIGTERM)  # an operator who will not wait a minute
     assert server.process.wait(timeout=20) == 0
     assert time.monotonic() - stopped_at < 5
+
+
+def test_every_worker_of_a_server_reports_the_requests_that_all_its_workers_answered(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    token = "scrape-token"
+    env = {"MINIBASE_WORKERS": "2", "MINIBASE_METRICS_TOKEN": token}
+    server = start(
+        "--port", str(free_port), "--data-dir", str(cli.data_dir), port=free_port, env=env
+    )
+    server.wait_until_up()
+    for _ in range(SENT):  # a connection each: the kernel hands them to either worker
+        assert httpx.get(f"{server.url}/api/live").status_code == 200
+
+    def live_requests() -> tuple[float | None, float | None, float | None]:
+        """Requests to /api/live counted, their histogram's count, and which worker answered
+        (its start time)."""
+        answer = httpx.get(
+            f"{server.url}/metrics", headers={"Authorization": "Bearer scrape-token"}
+        )
+        assert answer.status_code == 200, answer.text
+        scraped = parse(answer.text)
+        live = {"route": "/api/live", "method": "GET", "status": "2xx"}
+        return (
+            value(scraped, "minibase_http_requests_total", **live),
+            value(scraped, "minibase_http_request_duration_seconds_count", **live),
+            value(scraped, "minibase_start_time_seconds"),
+        )
+
+    deadline = time.monotonic() + 10
+    while live_requests()[0] != SENT:  # the other worker's background publish: within a second
+        assert time.monotonic() < deadline, f"never counted {SENT}: {live_requests()}"
+        time.sleep(0.2)
+    answered_by = set()
+    for _ in range(60):  # until both workers have answered a scrape; every one says the same
+        total, timed, worker = live_requests()
+        assert (total, timed) == (SENT, SENT), f"worker {worker} says {total}, {timed}"
+        answered_by.add(worker)
+        if len(answered_by) == 2:
+            break
+    assert len(answered_by) == 2, "one worker answered every scrape"
+    assert server.stop() == 0
+    log = server.log.read_text()
+    assert "Traceback" not in log
+    assert "unreadable metrics file" not in log
+    assert "could not publish" not in log
 
 
 def test_serve_takes_its_port_and_data_dir_from_the_environment(

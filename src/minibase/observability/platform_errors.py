@@ -9,32 +9,38 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from minibase.observability.exposition import Family
 from minibase.platforms import PlatformError
 
+ErrorKey = tuple[str, str, str]  # platform, kind, errcode
+
 
 class PlatformErrors:
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, str, str], int] = {}
+        self._counts: dict[ErrorKey, int] = {}
 
     def count(self, error: PlatformError) -> None:
         errcode = "" if error.errcode is None else str(error.errcode)
         key = (error.platform, error.kind, errcode)
         self._counts[key] = self._counts.get(key, 0) + 1
 
-    def families(self) -> list[Family]:
-        family = Family(
-            "minibase_platform_errors_total",
-            "counter",
-            "Platform calls that failed, by platform, kind (docs/errors.md) and the platform's"
-            " errcode",
-        )
-        for (platform, kind, errcode), count in sorted(self._counts.items()):
-            family.add(count, (("platform", platform), ("kind", kind), ("errcode", errcode)))
-        return [family]
+    def counts(self) -> dict[ErrorKey, int]:
+        """A copy of this process's counts as they are now."""
+        return self._counts.copy()
+
+
+def platform_error_families(counts: Mapping[ErrorKey, int]) -> list[Family]:
+    family = Family(
+        "minibase_platform_errors_total",
+        "counter",
+        "Platform calls that failed, by platform, kind (docs/errors.md) and the platform's errcode",
+    )
+    for (platform, kind, errcode), count in sorted(counts.items()):
+        family.add(count, (("platform", platform), ("kind", kind), ("errcode", errcode)))
+    return [family]
 
 
 class CountedClient:

@@ -10,6 +10,7 @@ on the event loop: no lock, no I/O.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Mapping
 
 from minibase.observability.exposition import Family, cumulative
 
@@ -20,6 +21,10 @@ _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 # Any other method a client makes up counts as OTHER: a label value per made-up word would let
 # clients grow the metrics without bound.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+RequestKey = tuple[str, str, str]  # route, method, status class
+# A series' counts per bucket (the last one: above every bound) and its sum of seconds.
+Histogram = tuple[list[int], float]
 
 
 class _Series:
@@ -34,7 +39,7 @@ class RequestMetrics:
     """Owned by the app (one per process); the middleware records, `/metrics` renders."""
 
     def __init__(self) -> None:
-        self._series: dict[tuple[str, str, str], _Series] = {}
+        self._series: dict[RequestKey, _Series] = {}
         self.in_flight = 0
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -47,28 +52,33 @@ class RequestMetrics:
         series.counts[bisect_left(BUCKETS, seconds)] += 1
         series.total += seconds
 
-    def families(self) -> list[Family]:
-        requests = Family(
-            "minibase_http_requests_total",
-            "counter",
-            "HTTP requests answered, by route template, method and status class",
-        )
-        latency = Family(
-            "minibase_http_request_duration_seconds",
-            "histogram",
-            "Seconds from a request's arrival to the end of its answer",
-        )
-        bounds = [*(repr(bound) for bound in BUCKETS), "+Inf"]
-        for (route, method, status), series in sorted(self._series.items()):
-            labels = (("route", route), ("method", method), ("status", status))
-            running = cumulative(series.counts)
-            requests.add(running[-1], labels)
-            for bound, count in zip(bounds, running, strict=True):
-                latency.add(count, (*labels, ("le", bound)), "_bucket")
-            latency.add(series.total, labels, "_sum")
-            latency.add(running[-1], labels, "_count")
-        in_flight = Family(
-            "minibase_http_requests_in_flight", "gauge", "HTTP requests being answered now"
-        )
-        in_flight.add(self.in_flight)
-        return [requests, latency, in_flight]
+    def histograms(self) -> dict[RequestKey, Histogram]:
+        """A copy of this process's numbers as they are now."""
+        return {key: (series.counts.copy(), series.total) for key, series in self._series.items()}
+
+
+def request_families(histograms: Mapping[RequestKey, Histogram], in_flight: float) -> list[Family]:
+    requests = Family(
+        "minibase_http_requests_total",
+        "counter",
+        "HTTP requests answered, by route template, method and status class",
+    )
+    latency = Family(
+        "minibase_http_request_duration_seconds",
+        "histogram",
+        "Seconds from a request's arrival to the end of its answer",
+    )
+    bounds = [*(repr(bound) for bound in BUCKETS), "+Inf"]
+    for (route, method, status), (counts, total) in sorted(histograms.items()):
+        labels = (("route", route), ("method", method), ("status", status))
+        running = cumulative(counts)
+        requests.add(running[-1], labels)
+        for bound, count in zip(bounds, running, strict=True):
+            latency.add(count, (*labels, ("le", bound)), "_bucket")
+        latency.add(total, labels, "_sum")
+        latency.add(running[-1], labels, "_count")
+    in_flight_now = Family(
+        "minibase_http_requests_in_flight", "gauge", "HTTP requests being answered now"
+    )
+    in_flight_now.add(in_flight)
+    return [requests, latency, in_flight_now]

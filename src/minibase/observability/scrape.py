@@ -1,4 +1,8 @@
-"""What `GET /metrics` answers: this process's counters, and gauges read at scrape time.
+"""What `GET /metrics` answers: the counters of every worker of this server, and gauges read at
+scrape time.
+
+Under `minibase serve` the workers' counters are summed through the server's folder
+(shared_counts.py); elsewhere (tests, an app mounted by hand) they are this process's.
 
 The database gauges (jobs, the message outbox) come from two indexed counts and one MIN; when
 the database does not answer within SCRAPE_TIMEOUT they are left out and `minibase_database_up`
@@ -12,14 +16,44 @@ from datetime import datetime
 
 from minibase import __version__
 from minibase.observability.exposition import Family, gauge, render
-from minibase.observability.requests import RequestMetrics
+from minibase.observability.platform_errors import platform_error_families
+from minibase.observability.requests import RequestMetrics, request_families
+from minibase.observability.shared_counts import FOLDER, Counts, SharedCounts
+from minibase.server_folder import server_folder
 from minibase.services import Services
 from minibase.store.database import PoolStats
 
 SCRAPE_TIMEOUT = 2.0  # seconds the database may take to answer a scrape's counts
 
 
-async def scrape(services: Services, requests: RequestMetrics) -> str:
+def this_process(services: Services, requests: RequestMetrics) -> Counts:
+    """This process's counters and its own gauges, as they are now."""
+    return Counts(
+        requests.histograms(),
+        services.platforms.errors.counts(),
+        {
+            "in_flight": requests.in_flight,
+            "realtime_connections": services.realtime.connections,
+            "realtime_subscriptions": services.realtime.subscriptions,
+        },
+    )
+
+
+def share_counts(services: Services, requests: RequestMetrics) -> SharedCounts | None:
+    """Under `minibase serve`: this worker's counts, shared with the other workers of its
+    server (started; stop it when the app stops). Elsewhere None: nothing to share."""
+    folder = server_folder()
+    if folder is None:
+        return None
+    shared = SharedCounts(folder / FOLDER, lambda: this_process(services, requests))
+    shared.start()
+    return shared
+
+
+async def scrape(
+    services: Services, requests: RequestMetrics, shared: SharedCounts | None = None
+) -> str:
+    counts = this_process(services, requests) if shared is None else await shared.total()
     engine = services.db.dialect.name
     families = [
         gauge(
@@ -33,19 +67,19 @@ async def scrape(services: Services, requests: RequestMetrics) -> str:
             "When this process built its services (Unix time)",
             services.started.timestamp(),
         ),
-        *requests.families(),
+        *request_families(counts.requests, counts.gauges.get("in_flight", 0)),
         *pool_families(services.db.pool_stats()),
         *await stored_families(services),
-        *services.platforms.errors.families(),
+        *platform_error_families(counts.platform_errors),
         gauge(
             "minibase_realtime_connections",
-            "Realtime sockets open on this process",
-            services.realtime.connections,
+            "Realtime sockets open now",
+            counts.gauges.get("realtime_connections", 0),
         ),
         gauge(
             "minibase_realtime_subscriptions",
-            "Queries watched over this process's realtime sockets",
-            services.realtime.subscriptions,
+            "Queries watched over the realtime sockets open now",
+            counts.gauges.get("realtime_subscriptions", 0),
         ),
     ]
     return render(families)

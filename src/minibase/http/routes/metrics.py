@@ -21,10 +21,10 @@ _RELAYED = ("x-forwarded-for", "forwarded", "x-real-ip")
 @routes.add(
     "GET",
     "/metrics",
-    "This process's metrics in Prometheus' text format (0.0.4): requests and latency by route,"
-    " the database pool, jobs, the message outbox, platform errors, realtime sockets"
-    " (docs/operations.md). With the metrics_token setting: send it as a bearer token;"
-    " without: clients on this machine only",
+    "This server's metrics, summed over its workers, in Prometheus' text format (0.0.4):"
+    " requests and latency by route, the database pool, jobs, the message outbox, platform"
+    " errors, realtime sockets (docs/operations.md). With the metrics_token setting: send it"
+    " as a bearer token; without: clients on this machine only",
     responses={200: ("The metrics", Media.text())},
 )
 async def metrics(request: Request) -> Response:
@@ -46,7 +46,8 @@ async def metrics(request: Request) -> Response:
             403,
             "without a metrics_token setting, /metrics answers clients on this machine only",
         )
-    body = await scrape(services, request.app.state.request_metrics)
+    state = request.app.state
+    body = await scrape(services, state.request_metrics, state.shared_counts)
     return Response(body, headers={"content-type": CONTENT_TYPE})
 
 
