@@ -20,7 +20,17 @@ ALLOWED = {
     "rules": set(),
     "platforms": set(),
     "sandbox": {"platforms", "clock"},
-    "store": {"rules", "client_json", "clock", "config", "errors", "ids", "private_files", "vault"},
+    "store": {
+        "rules",
+        "client_json",
+        "clock",
+        "config",
+        "errors",
+        "ids",
+        "private_files",
+        "server_folder",
+        "vault",
+    },
     "auth": {
         "store",
         "platforms",
