@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bare_app import create_schema, new_id, now
 from dataset import Dataset
-from processes import ServerProcess, clean_environment
+from processes import ServerProcess, clean_environment, worker_processes
 from target import ServerTarget, User
 
 BENCH = Path(__file__).resolve().parent
@@ -27,10 +27,13 @@ class BareTarget(ServerTarget):
     label = "bare Starlette+sqlite3"
     id_key = "id"
     list_query = LIST_QUERY
-    description = "bare Starlette + sqlite3 app (bench/bare_app.py), granian, 1 worker"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, workers: int | str = 1) -> None:
         super().__init__(workdir)
+        self.workers = worker_processes(workers)
+        self.description = (
+            f"bare Starlette + sqlite3 app (bench/bare_app.py), granian, {self.workers} worker(s)"
+        )
         self.database = workdir / "bare.db"
         self.version = (
             f"granian {metadata.version('granian')}, starlette {metadata.version('starlette')}"
@@ -69,7 +72,8 @@ class BareTarget(ServerTarget):
 
     def _serve(self) -> None:
         granian = str(Path(sys.executable).parent / "granian")
-        command = [granian, "--interface", "asgi", "--loop", "uvloop", "--workers", "1"]
+        command = [granian, "--interface", "asgi", "--loop", "uvloop"]
+        command += ["--workers", str(self.workers)]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--factory", APP]
         path = os.pathsep.join(filter(None, [str(BENCH), os.environ.get("PYTHONPATH")]))
         env = clean_environment({"BENCH_BARE_DB": str(self.database), "PYTHONPATH": path})

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dataset import Dataset
-from processes import ServerProcess, clean_environment
+from processes import ServerProcess, clean_environment, worker_processes
 from target import ServerTarget, User
 
 ADMIN_EMAIL = "bench@example.com"
@@ -48,7 +48,7 @@ class MinibaseTarget(ServerTarget):
         self,
         workdir: Path,
         *,
-        workers: int = 1,
+        workers: int | str = "auto",
         environment: Mapping[str, str] | None = None,
         create_admin: bool = True,
     ) -> None:
@@ -72,7 +72,7 @@ class MinibaseTarget(ServerTarget):
     def description(self) -> str:
         postgres = "MINIBASE_DATABASE_URL" in self.environment
         database = "PostgreSQL" if postgres else "embedded SQLite"
-        return f"minibase {self.version}, {database}, {self.workers} worker(s)"
+        return f"minibase {self.version}, {database}, {worker_processes(self.workers)} worker(s)"
 
     # -- lifecycle ------------------------------------------------------------------------
 

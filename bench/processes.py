@@ -151,3 +151,11 @@ class ServerProcess:
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
+
+
+def worker_processes(workers: int | str) -> int:
+    """A --workers value as the count `minibase serve` runs (auto: one per usable core)."""
+    from minibase.config import Settings
+    from minibase.serving import worker_count
+
+    return worker_count(Settings(workers=None if workers == "auto" else int(workers)))

@@ -68,7 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs", type=int, default=1, help="full rounds in a row; the tables give the median (1)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="minibase worker processes (1)")
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="minibase worker processes, as its --workers (auto: the server's default, one per"
+        " core); the bare app runs as many",
+    )
     parser.add_argument(
         "--postgres",
         action="store_true",
@@ -304,7 +309,7 @@ def _targets(args: argparse.Namespace, tmp: Path, environment: dict[str, str]) -
     if "pocketbase" in wanted:
         targets.append(PocketBaseTarget(tmp / "pocketbase"))
     if "bare" in wanted:
-        targets.append(BareTarget(tmp / "bare"))
+        targets.append(BareTarget(tmp / "bare", workers=args.workers))
     return targets
 
 

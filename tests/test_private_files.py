@@ -47,6 +47,7 @@ async def test_a_new_data_directory_and_its_files_are_private(
     expected = {"data": 0o700, "master.key": 0o600}
     if backend == "sqlite":
         expected |= {"data.db": 0o600, "data.db-wal": 0o600, "data.db-shm": 0o600}
+        expected["data.db-writer"] = 0o600  # the writers' turns (store/write_turns.py)
     assert found == expected
 
 
@@ -90,4 +91,10 @@ async def test_a_database_file_outside_the_data_directory_is_private_too(
 
     found = await modes_while_running(settings, elsewhere.parent)
 
-    assert found == {"elsewhere": 0o700, "app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600}
+    assert found == {
+        "elsewhere": 0o700,
+        "app.db": 0o600,
+        "app.db-wal": 0o600,
+        "app.db-shm": 0o600,
+        "app.db-writer": 0o600,
+    }

@@ -22,6 +22,7 @@ from minibase.config import ConfigError, Settings, env_name, load_settings
 from minibase.errors import ApiError
 from minibase.functions.registry import FunctionsError
 from minibase.log import configure_logging
+from minibase.serving import AUTO_WORKERS_MAX, run_http_server, worker_count
 from minibase.store.database import DatabaseUnavailable
 from minibase.store.migrations import MigrationsPending, migrate
 from minibase.vault import VaultError, load_master_key
@@ -62,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         " http://HOST:PORT/_sandbox, its control API at /_sandbox/control (unless"
         " MINIBASE_SANDBOX_URL points at one elsewhere)",
     )
-    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument(
+        "--workers",
+        help="worker processes, or auto: one per core this server may use, at most"
+        f" {AUTO_WORKERS_MAX}, one with --dev (default auto)",
+    )
 
     sandbox = commands.add_parser(
         "sandbox", help="serve the platforms' sandbox (fake WeChat, Alipay, Douyin, Baidu, QQ)"
@@ -426,7 +431,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from minibase.services import open_services
 
     load_master_key(settings.master_key, settings.data_dir)
-    if settings.dev and not settings.sandbox_url and settings.workers > 1:
+    workers = worker_count(settings)
+    if settings.dev and not settings.sandbox_url and workers > 1:
         raise ConfigError("--dev runs the sandbox in the server's process: use one worker")
 
     async def prepare() -> None:
@@ -441,11 +447,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if getattr(args, "config", None):
         os.environ["MINIBASE_CONFIG"] = args.config
     where = "SQLite at " + str(settings.sqlite_path) if settings.uses_sqlite else "PostgreSQL"
-    log.info("minibase %s on http://%s:%d (%s)", __version__, settings.host, settings.port, where)
+    log.info(
+        "minibase %s on http://%s:%d (%s, %d worker%s)",
+        __version__,
+        settings.host,
+        settings.port,
+        where,
+        workers,
+        "" if workers == 1 else "s",
+    )
     _log_sandbox(settings)
-    from minibase.serving import run_http_server
-
-    run_http_server(settings)
+    run_http_server(settings, workers)
     return 0
 
 

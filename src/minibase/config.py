@@ -85,7 +85,8 @@ class Settings:
     master_key: str | None = None
     # None: migrate at start on SQLite and in --dev; `minibase migrate` otherwise.
     auto_migrate: bool | None = None
-    workers: int = 1
+    # Server worker processes; None ("auto"): one per core (serving.worker_count).
+    workers: int | None = None
     server: str = "granian"
     # Seconds a stopping server (SIGTERM) gives its requests in flight to finish, after it has
     # stopped taking new ones; then its workers are killed.
@@ -370,6 +371,8 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
         if kind is float:
             return float(raw)
         if kind == (int | None):
+            if name == "workers" and text == "auto":
+                return None
             return None if text in ("", "none", "None") else int(raw)
         if kind is Path:
             return Path(str(raw)).expanduser()
@@ -433,7 +436,6 @@ def _check(settings: Settings) -> None:
         "sqlite_readers",
         "job_concurrency",
         "job_retention_days",
-        "workers",
         "shutdown_timeout",
         "postgres_pool_size",
         "regex_budget",
@@ -452,6 +454,8 @@ def _check(settings: Settings) -> None:
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name} ({env_name(name)}) must be positive")
+    if settings.workers is not None and settings.workers <= 0:
+        raise ConfigError("setting workers (MINIBASE_WORKERS) must be positive, or auto")
     for name in (
         "admin_login_failures_per_account",
         "admin_login_failures_per_address",

@@ -304,6 +304,7 @@ def bare_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         ("MINIBASE_PORT", "9123", "port", 9123, ["--port", "9124"]),
         ("MINIBASE_DATA_DIR", "/srv/mb", "data_dir", Path("/srv/mb"), ["--data-dir", "/opt/mb"]),
         ("MINIBASE_DEV", "false", "dev", False, ["--dev"]),
+        ("MINIBASE_WORKERS", "auto", "workers", None, ["--workers", "3"]),
     ],
 )
 def test_every_serve_option_has_an_environment_variable_that_its_flag_overrides(

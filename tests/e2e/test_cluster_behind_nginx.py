@@ -45,6 +45,7 @@ INSTANCE_ENV = {
     "MINIBASE_CACHE_URL": REDIS_URL,
     "MINIBASE_RUN_JOBS": "false",  # the HTTP instances run no jobs: the workers do
     "MINIBASE_RATE_LIMITS_PER_USER": "functions=5/minute",
+    "MINIBASE_WORKERS": "1",  # one process an instance, as deploy/compose.yaml and k8s run them
 }
 FUNCTIONS = """
 import os
