@@ -17,12 +17,19 @@ from minibase.rules.conditions import TRUE, Condition
 from minibase.store.collections import Collection
 
 _NO_BODY: Mapping[str, Any] = {}
+# Bound rules a collection keeps, for the callers seen lately; cleared whole when full.
+BOUND_RULES = 4096
 
 
 def rule_condition(
     caller: Caller, collection: Collection, action: str, body: Mapping[str, Any] = _NO_BODY
 ) -> Condition:
-    """What a record must satisfy for the caller to do `action`; admins pass every rule."""
+    """What a record must satisfy for the caller to do `action`; admins pass every rule.
+
+    A rule bound without a body depends on the caller's identity alone (id, roles, platform,
+    app), so the collection keeps it for the next request of the same caller: the same
+    condition object, whose SQL its compiler keeps too. A collection whose rules change is a
+    new object, with nothing kept."""
     if caller.is_admin:
         return TRUE
     rule = collection.compiled_rules[action]
@@ -30,7 +37,16 @@ def rule_condition(
         raise ApiError(
             "auth.forbidden", 403, f"only admins may {action} records of {collection.name}"
         )
-    return bind(rule, caller.rule_view(), body)
+    if body:
+        return bind(rule, caller.rule_view(), body)
+    kept = collection.bound_rules
+    key = (action, caller)  # a Caller compares by its identity, not its cached rule view
+    bound = kept.get(key)
+    if bound is None:
+        if len(kept) >= BOUND_RULES:
+            kept.clear()
+        bound = kept[key] = bind(rule, caller.rule_view(), body)
+    return bound
 
 
 def is_locked(caller: Caller, collection: Collection, action: str) -> bool:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from minibase.rules.conditions import Condition
 from minibase.rules.expressions import Rule, RuleSyntaxError, parse_rule
 from minibase.rules.filters import SEGMENT
 from minibase.rules.presets import ACTIONS, ACTIONS_WITH_BODY, PRESETS, resolve_rules
@@ -62,6 +63,10 @@ class Collection:
     created: str = ""
     updated: str = ""
     compilers: dict[str, CachedCompiler] = field(default_factory=dict, compare=False, repr=False)
+    # each rule bound for the callers seen lately (data/access.py): by (action, caller)
+    bound_rules: dict[tuple[str, Hashable], Condition] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def table(self) -> str:

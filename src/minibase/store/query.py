@@ -274,8 +274,15 @@ class CachedCompiler(ConditionCompiler):
     def __init__(self, dialect: Dialect, kind_of: KindOf) -> None:
         super().__init__(dialect, kind_of)
         self._compiled: dict[str, Compiled] = {}
+        # the same condition object again (a rule bound for a caller, kept: data/access.py):
+        # found by identity, without its repr; the entry holds the object, so no other
+        # object can take its id meanwhile
+        self._by_object: dict[int, tuple[Condition, Compiled]] = {}
 
     def compile(self, condition: Condition) -> Compiled:
+        seen = self._by_object.get(id(condition))
+        if seen is not None and seen[0] is condition:
+            return seen[1]
         # Keyed by repr, not the condition: True == 1 == 1.0 in Python, yet each compiles
         # to different SQL.
         key = repr(condition)
@@ -285,4 +292,7 @@ class CachedCompiler(ConditionCompiler):
             if len(self._compiled) >= self.SIZE:
                 self._compiled.clear()
             self._compiled[key] = found
+        if len(self._by_object) >= self.SIZE:
+            self._by_object.clear()
+        self._by_object[id(condition)] = (condition, found)
         return found
