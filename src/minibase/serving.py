@@ -88,6 +88,8 @@ def _granian(settings: Settings, workers: int, drain: Drain) -> None:
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=workers,
+        # a worker that dies (killed, out of memory) is started again; the others serve on
+        respawn_failed_workers=True,
         workers_kill_timeout=settings.shutdown_timeout,
         loop=Loops.uvloop if sys.platform != "win32" else Loops.auto,
         log_level=settings.log_level,

@@ -100,6 +100,40 @@ def test_serve_answers_http_and_exits_cleanly_on_sigterm(
     assert "Traceback" not in server.log.read_text()
 
 
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_a_worker_that_dies_is_started_again_while_the_other_serves_on(
+    cli: Cli, start: StartServer, free_port: int
+) -> None:
+    where = ("--data-dir", str(cli.data_dir))
+    server = start("--port", str(free_port), *where, port=free_port, env={"MINIBASE_WORKERS": "2"})
+    server.wait_until_up()
+    deadline = time.monotonic() + 10
+    while len(workers := children_of(server.process.pid)) < 2:
+        assert time.monotonic() < deadline, workers
+        time.sleep(0.1)
+    killed = min(workers)
+    os.kill(killed, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    deadline = time.monotonic() + 20
+    while len((now := children_of(server.process.pid)) - {killed}) < 2:
+        assert server.process.poll() is None, server.log.read_text()
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+    for _ in range(10):  # whichever worker answers
+        assert httpx.get(f"{server.url}/api/health", timeout=5).status_code == 200
+    assert server.stop() == 0
+
+
 SLOW = """
 import asyncio
 from minibase.functions import function
