@@ -87,7 +87,9 @@ async def main(args: argparse.Namespace) -> None:
                 if message["type"] == "http.response.start":
                     statuses[message["status"]] += 1
 
-            await app(_scope(method, path, token, payload), receive, send)
+            # a task of its own, as granian runs each request (a task that runs requests back
+            # to back without yielding would hit the loop's statement streak, on_the_loop.py)
+            await asyncio.create_task(app(_scope(method, path, token, payload), receive, send))
 
         for name in args.scenario or SCENARIOS:
             for _ in range(args.rounds):
