@@ -6,8 +6,9 @@ through which they share their rate-limit counters and their metrics. (News of c
 here: a `minibase worker` on the same database needs it too, so store/siblings.py keys it on
 the database file.) The server's main process makes it (a private temporary folder) before
 the workers start and names it in the environment they inherit; it removes it when the server
-stops. Outside `minibase serve` (tests, `minibase worker`, an app mounted by hand) there is
-none.
+stops. A server that could not (killed with SIGKILL) leaves it behind, with its process id in
+it: the next server to start removes it. Outside `minibase serve` (tests, `minibase worker`,
+an app mounted by hand) there is none.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import tempfile
 from pathlib import Path
 
 SERVER_FOLDER = "MINIBASE_SERVER_FOLDER"  # the environment variable naming the folder
+PREFIX = "minibase-server-"
+OWNER = "server.pid"  # the main process's id, in the folder
 
 
 def server_folder() -> Path | None:
@@ -31,10 +34,36 @@ class ServerFolder:
     the workers start; removed by `close`."""
 
     def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="minibase-server-"))  # mode 0700
+        remove_abandoned(Path(tempfile.gettempdir()))
+        self.path = Path(tempfile.mkdtemp(prefix=PREFIX))  # mode 0700
+        (self.path / OWNER).write_text(str(os.getpid()))
         os.environ[SERVER_FOLDER] = str(self.path)
 
     def close(self) -> None:
         if os.environ.get(SERVER_FOLDER) == str(self.path):
             del os.environ[SERVER_FOLDER]
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def remove_abandoned(temp: Path) -> None:
+    """The folders of servers that ended without removing theirs (killed with SIGKILL, the
+    machine lost power): those of this user whose main process is gone."""
+    for folder in temp.glob(PREFIX + "*"):
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / OWNER).read_text())
+        except (OSError, ValueError):  # being made right now, or not one of ours
+            continue
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has that id now
+        return True
+    return True
