@@ -55,11 +55,12 @@ def remove_abandoned(temp: Path) -> None:
             pid = int((folder / OWNER).read_text())
         except (OSError, ValueError):  # being made right now, or not one of ours
             continue
-        if not _alive(pid):
+        if not process_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Does a process of this id run (this user's or another's)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

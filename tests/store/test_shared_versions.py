@@ -4,11 +4,13 @@ created through one worker is found through the other a moment later."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from minibase.server_folder import SERVER_FOLDER
+from minibase.store.shared_versions import SharedVersions, advance
 from minibase.store.sqlite import SQLiteDatabase
 from minibase.store.versions import Watched, bump
 
@@ -69,3 +71,20 @@ async def test_without_a_server_folder_the_check_interval_decides(
         await bump(tx, KEY)
     await other.watch.refresh_if_stale()
     assert other.loads == 1  # another instance: within its interval
+
+
+def test_workers_that_map_the_file_leave_it_free_for_the_next(tmp_path: Path) -> None:
+    """A mapping keeps a copy of the file's descriptor open: the lock must not stay with it."""
+    path = tmp_path / "versions"
+    read: list[int] = []
+
+    def two_workers_and_a_change() -> None:
+        first, second = SharedVersions(path), SharedVersions(path)
+        advance(path, KEY)
+        read.extend((first.read(KEY), second.read(KEY)))
+
+    done = threading.Thread(target=two_workers_and_a_change, daemon=True)
+    done.start()
+    done.join(5)
+    assert not done.is_alive(), "the file stayed locked"
+    assert read == [1, 1]

@@ -29,6 +29,7 @@ from typing import Any
 
 from minibase.observability.platform_errors import ErrorKey
 from minibase.observability.requests import BUCKETS, Histogram, RequestKey
+from minibase.server_folder import process_alive
 
 log = logging.getLogger("minibase.metrics")
 
@@ -218,10 +219,4 @@ def _running(path: Path, ours: int) -> bool:
         return False
     if pid == ours:  # that's us, but not our file: an exited worker had our pid
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
+    return process_alive(pid)

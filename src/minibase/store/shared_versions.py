@@ -21,6 +21,8 @@ import mmap
 import os
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -39,31 +41,30 @@ def _slot(key: str) -> int:
     return zlib.crc32(key.encode()) % SLOTS * 8
 
 
-def _open(path: Path) -> int:
-    """The file, made full size (zeros) under its lock if new or short."""
+@contextmanager
+def _locked(path: Path) -> Iterator[int]:
+    """The file open and locked, made full size (zeros) if new or short; closed after."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             if os.fstat(fd).st_size != _SIZE:
                 os.ftruncate(fd, _SIZE)
+            yield fd
         finally:
+            # let go explicitly: a mapping made meanwhile keeps a copy of the descriptor
+            # open, and with it the lock, after this one closes
             fcntl.flock(fd, fcntl.LOCK_UN)
-    except BaseException:
+    finally:
         os.close(fd)
-        raise
-    return fd
 
 
 class SharedVersions:
     """One process's view of the counters of its server's workers."""
 
     def __init__(self, path: Path) -> None:
-        fd = _open(path)
-        try:
-            self._map = mmap.mmap(fd, _SIZE, prot=mmap.PROT_READ)
-        finally:
-            os.close(fd)  # the mapping stays
+        with _locked(path) as fd:
+            self._map = mmap.mmap(fd, _SIZE, prot=mmap.PROT_READ)  # stays once the file closes
 
     @classmethod
     def of_this_server(cls) -> SharedVersions | None:
@@ -77,14 +78,10 @@ class SharedVersions:
 
 def advance(path: Path, key: str) -> None:
     """One more change of `key`, told to every worker of the server."""
-    fd = _open(path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _locked(path) as fd:
         at = _slot(key)
         (count,) = _COUNTER.unpack(os.pread(fd, 8, at))
         os.pwrite(fd, _COUNTER.pack(count + 1), at)
-    finally:
-        os.close(fd)  # and its lock
 
 
 def tell_workers_after_commit(conn: Connection, key: str) -> None:
