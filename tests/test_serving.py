@@ -1,14 +1,18 @@
 """How many worker processes `minibase serve` runs: `workers`, or by default (auto) one per core
-the server may use, as a container's CPU limit allows, at most AUTO_WORKERS_MAX; one in --dev."""
+the server may use, as a container's CPU limit allows, at most AUTO_WORKERS_MAX; one in --dev.
+And how each worker sets up its process."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from minibase.config import ConfigError, Settings, load_settings
+from minibase.server import YOUNG_COLLECTION_EVERY
 from minibase.serving import AUTO_WORKERS_MAX, usable_cores, worker_count
 
 CORES = len(os.sched_getaffinity(0))
@@ -56,3 +60,22 @@ def test_a_containers_cpu_limit_caps_the_usable_cores(
     tmp_path: Path, files: dict[str, str], cpus: int
 ) -> None:
     assert usable_cores(write(tmp_path, files)) == cpus
+
+
+def test_a_worker_collects_young_objects_less_often_and_sets_its_imports_aside(
+    tmp_path: Path,
+) -> None:
+    """What a worker process does when it builds its app (in a process of its own: the
+    collector's settings are the process's)."""
+    script = (
+        "import gc; from minibase.server import app_from_environment; app_from_environment();"
+        " print(gc.get_threshold()[0], gc.get_freeze_count())"
+    )
+    env = {**os.environ, "MINIBASE_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    threshold, frozen = map(int, done.stdout.split())
+    assert threshold == YOUNG_COLLECTION_EVERY > 700  # Python's default
+    assert frozen > 10_000  # the modules, the routes, the app

@@ -8,12 +8,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from minibase.store import sqlite
-from minibase.store.on_the_loop import RETRY_EVERY, SHORT_READ, STREAK, ReadCosts
+from minibase.store.on_the_loop import (
+    READ_SLICE,
+    RETRY_EVERY,
+    SHORT_READ,
+    STREAK,
+    ReadCosts,
+    ReadSlice,
+    ReadTooLong,
+)
 from minibase.store.sqlite import CHECKPOINT_EVERY, CHECKPOINT_ROWS, SQLiteDatabase
 
 # ~0.1-0.3 s of SQLite work on this machine: far past a read's slice on the loop
@@ -131,6 +141,81 @@ def test_a_read_found_long_runs_on_a_thread_and_is_looked_at_again_now_and_then(
         costs.note(sql, SHORT_READ / 10)  # it did (an index, fewer rows)
     assert costs.short(sql)
     assert costs.short("SELECT data FROM t WHERE _id = ?")  # others are not affected
+
+
+def _counted_to(n: int) -> str:
+    return (
+        f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})"
+        " SELECT count(*) FROM n WHERE pause(i)"
+    )
+
+
+@pytest.fixture
+def pauses() -> dict[int, float]:
+    """Seconds `pause(i)` sleeps (without using the CPU) at the row i, in `loop_conn`'s SQL."""
+    return {}
+
+
+@pytest.fixture
+def loop_conn(pauses: dict[int, float]) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:")
+
+    def pause(i: int) -> bool:
+        if i in pauses:
+            time.sleep(pauses[i])
+        return True
+
+    conn.create_function("pause", 1, pause)
+    yield conn
+    conn.close()
+
+
+def test_a_read_on_the_loop_is_stopped_once_it_has_used_its_slice(
+    loop_conn: sqlite3.Connection,
+) -> None:
+    reads = ReadSlice(loop_conn)
+    started = time.thread_time()
+    with pytest.raises(ReadTooLong):
+        reads.run(lambda conn: conn.execute(LONG_READ).fetchone())
+    assert time.thread_time() - started < 40 * READ_SLICE  # the whole read takes 100-300x
+    # the connection serves the next read, stopped again only if it runs as long
+    assert reads.run(lambda conn: conn.execute(_counted_to(10)).fetchone())[0] == (10,)
+
+
+def test_a_read_costs_its_cpu_time_not_its_waits(
+    loop_conn: sqlite3.Connection, pauses: dict[int, float]
+) -> None:
+    """Past the handler's first call a read counts the CPU it used: a wait (here a sleep; on
+    the loop, a wait for the GIL) neither stops it nor makes it look long."""
+    reads = ReadSlice(loop_conn)
+    pauses[190] = 5 * READ_SLICE  # past the handler's first call (500 steps)
+    began = time.perf_counter()
+    (row,), cost = reads.run(lambda conn: conn.execute(_counted_to(200)).fetchone())
+    assert row == 200
+    assert time.perf_counter() - began >= 5 * READ_SLICE
+    assert cost < 2 * READ_SLICE
+
+
+def test_a_short_read_that_waited_once_stays_on_the_loop(
+    loop_conn: sqlite3.Connection, pauses: dict[int, float]
+) -> None:
+    """A read too short for the handler to be called counts its wall time, at most twice
+    SHORT_READ: one wait does not send a short statement to the threads; a wait every time
+    does."""
+    reads, costs = ReadSlice(loop_conn), ReadCosts()
+    sql = _counted_to(3)
+    pauses[2] = 10 * SHORT_READ
+    for _ in range(20):
+        costs.note(sql, reads.run(lambda conn: conn.execute(sql).fetchone())[1])
+        pauses.clear()
+    assert costs.short(sql)
+    pauses[2] = 10 * SHORT_READ
+    for _ in range(3):
+        (row,), cost = reads.run(lambda conn: conn.execute(sql).fetchone())
+        assert row == 3
+        assert cost == 2 * SHORT_READ
+        costs.note(sql, cost)
+    assert not costs.short(sql)
 
 
 async def test_bulk_writes_are_checkpointed_too(

@@ -23,7 +23,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C", bound=sqlite3.Connection)
@@ -88,30 +88,49 @@ class ReadTooLong(Exception):
     """A read ran past its slice on the loop and was stopped: run it on a reader thread."""
 
 
-def read_briefly(conn: C, work: Callable[[C], T]) -> tuple[T, float]:
-    """Run a read's work on `conn`: its result and the CPU time it took, or ReadTooLong once
-    it has used READ_SLICE of this thread's CPU time. CPU time, not the wall clock: SQLite
-    lets go of the GIL while it works, and this handler (Python) may wait for it to come
-    back, which is not the read's cost."""
-    started = time.thread_time()
-    deadline = started + READ_SLICE
-    stopped = False
+class ReadSlice(Generic[C]):
+    """Runs reads on the loop's own connection, each within its slice: its result and what it
+    cost, or ReadTooLong once it has used READ_SLICE of this thread's CPU time.
 
-    def past_deadline() -> bool:
-        nonlocal stopped
-        stopped = time.thread_time() >= deadline
-        return stopped
+    The progress handler is set once, for the connection's life: setting and clearing it for
+    each read, and reading this thread's CPU clock before and after (a system call each, where
+    the wall clock is not), cost more than a get by id's statement itself. So the CPU clock is
+    read only by the handler, which SQLite calls every `_PROGRESS_STEPS` steps: a read that
+    ends before the first call is short by construction, and counts its wall time. CPU time,
+    not the wall clock, past that: SQLite lets go of the GIL while it works, and the handler
+    (Python) may wait for it to come back, which is not the read's cost. For the same reason a
+    short read's wall time counts at most twice SHORT_READ: one wait for the GIL does not send
+    a short statement to the threads (ReadCosts smooths), a statement slow every time does."""
 
-    conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
-    try:
-        result = work(conn)
-        return result, time.thread_time() - started
-    except sqlite3.OperationalError as exc:
-        if stopped:
-            raise ReadTooLong from exc
-        raise
-    finally:
-        conn.set_progress_handler(None, 0)
+    def __init__(self, conn: C) -> None:
+        self._conn = conn
+        self._started = 0.0  # the read's start, on the wall clock
+        self._cpu_from: float | None = None  # the CPU clock at the handler's first call
+        self._wall_before = 0.0  # wall time from the start to that call
+        self._stopped = False
+        conn.set_progress_handler(self._past_slice, _PROGRESS_STEPS)
+
+    def _past_slice(self) -> bool:
+        now = time.thread_time()
+        if self._cpu_from is None:
+            self._cpu_from = now
+            self._wall_before = time.perf_counter() - self._started
+            return False
+        self._stopped = now - self._cpu_from >= READ_SLICE
+        return self._stopped
+
+    def run(self, work: Callable[[C], T]) -> tuple[T, float]:
+        self._cpu_from, self._stopped = None, False
+        self._started = started = time.perf_counter()
+        try:
+            result = work(self._conn)
+        except sqlite3.OperationalError as exc:
+            if self._stopped:
+                raise ReadTooLong from exc
+            raise
+        if self._cpu_from is None:  # done within its first _PROGRESS_STEPS steps
+            return result, min(time.perf_counter() - started, 2 * SHORT_READ)
+        return result, self._wall_before + time.thread_time() - self._cpu_from
 
 
 def settled(

@@ -41,8 +41,8 @@ from minibase.store.on_the_loop import (
     READ_SLICE,
     LoopTurns,
     ReadCosts,
+    ReadSlice,
     ReadTooLong,
-    read_briefly,
     settled,
 )
 from minibase.store.statistics import TableStatistics
@@ -90,6 +90,7 @@ class _Connection(sqlite3.Connection):
     regex_budget: RegexBudget
     on_the_loop = False  # the writer's: running work on the event loop's thread now
     turns: WriteTurns | None = None  # the writer's: its process's turn among the writers
+    read_slice: ReadSlice[_Connection] | None = None  # the loop's reader: its reads' slices
 
 
 class _WouldWait(Exception):
@@ -438,7 +439,10 @@ class SQLiteDatabase:
         """One statement's work on the loop's own connection, within its time slice; with
         the CPU time it took."""
         try:
-            return read_briefly(self._reader_conn(), work)
+            conn = self._reader_conn()
+            if conn.read_slice is None:  # the loop thread's own connection, new
+                conn.read_slice = ReadSlice(conn)
+            return conn.read_slice.run(work)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
