@@ -10,10 +10,11 @@ from minibase.log import configure_logging
 
 # Python collects its youngest objects every 700 allocations (net of frees) by default. A
 # request makes a few hundred objects, nearly all freed at once, and a collection walks every
-# young object still alive: those of the requests in flight, again and again. At the default,
-# that walk was a tenth of a get by id's instructions; ten times fewer collections make it
-# about 1% (measured with callgrind, docs/benchmarks.md). What cycles hold waits a little
-# longer to be freed: a few thousand objects at most.
+# young object still alive: those of the requests in flight, again and again. Ten times fewer
+# collections: in a served worker under a get-by-id load, the collector's share of the CPU went
+# from ~2% to nothing visible (perf); in process, 10% fewer instructions a request (callgrind;
+# docs/benchmarks.md). What cycles hold waits a little longer to be freed: a few thousand
+# objects at most.
 YOUNG_COLLECTION_EVERY = 7_000
 
 
