@@ -40,6 +40,7 @@ from minibase.store.schema import ValidationError
 
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SYSTEM_INPUT = frozenset({"_id", "_owner", "_version"})
+KEPT_STATEMENTS = 1024  # SQL texts a collection keeps (_keep)
 
 
 def not_found(collection: Collection, record_id: str) -> ApiError:
@@ -57,6 +58,14 @@ def _where(
 ) -> tuple[str, tuple[Any, ...]]:
     compiled = collection.compiler(conn_dialect).compile(condition)
     return compiled.sql, compiled.params
+
+
+def _keep(statements: dict[tuple[str, str], str], key: tuple[str, str], sql: str) -> None:
+    """Keep a collection's SQL text for the next request of its shape (bounded: conditions
+    with values in their SQL, such as some rules, make a shape per value)."""
+    if len(statements) >= KEPT_STATEMENTS:
+        statements.clear()
+    statements[key] = sql
 
 
 def _user_part(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,13 +294,14 @@ async def get_record(
     _check_id(collection, record_id)
     check_projected_paths(collection, fields)
     db: Database | Connection = conn or services.db
-    if readable == TRUE:
-        row = await db.fetch_one(f"SELECT data FROM {collection.table} WHERE _id = ?", record_id)
-    else:
-        where, params = _where(db.dialect, collection, readable)
-        row = await db.fetch_one(
-            f"SELECT data FROM {collection.table} WHERE _id = ? AND {where}", record_id, *params
-        )
+    where, params = ("", ()) if readable == TRUE else _where(db.dialect, collection, readable)
+    sql = collection.statements.get(("get", where))
+    if sql is None:
+        sql = f"SELECT data FROM {collection.table} WHERE _id = ?"
+        if where:
+            sql += f" AND {where}"
+        _keep(collection.statements, ("get", where), sql)
+    row = await db.fetch_one(sql, record_id, *params)
     if row is None:
         raise not_found(collection, record_id)
     raw = row[0]

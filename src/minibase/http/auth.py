@@ -28,13 +28,23 @@ async def caller_of(request: Request) -> Caller:
 
 async def claims_of(request: Request) -> TokenClaims | None:
     """What the request's access token claims (its caller, session, expiry); None without one."""
-    header = request.headers.get("authorization")
+    header = _authorization(request)
     if not header:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
     return await claims_for_token(services_of(request), token.strip())
+
+
+def _authorization(request: Request) -> str | None:
+    """The Authorization header, straight from the request's raw headers (ASGI gives their
+    names in lower case): the same answer as `request.headers.get`, which builds the headers'
+    mapping first, for the one header every request reads."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def require_user(request: Request) -> Caller:
