@@ -297,7 +297,7 @@ async def get_record(
     where, params = ("", ()) if readable == TRUE else _where(db.dialect, collection, readable)
     sql = collection.statements.get(("get", where))
     if sql is None:
-        sql = f"SELECT data FROM {collection.table} WHERE _id = ?"
+        sql = f"SELECT {db.dialect.document_as_sent} FROM {collection.table} WHERE _id = ?"
         if where:
             sql += f" AND {where}"
         _keep(collection.statements, ("get", where), sql)

@@ -46,7 +46,8 @@ class Dispatcher:
     ) -> None:
         self._lifespan = lifespan
         self._guard = guard
-        self._mounts = tuple(mounts)  # (path prefix, app): e.g. the dev sandbox
+        # (path prefix, what starts a path below it, app): e.g. the dev sandbox
+        self._mounts = tuple((prefix, prefix + "/", app) for prefix, app in mounts)
         self._literal: dict[tuple[str, str], Endpoint] = {}
         self._templated: dict[str, list[tuple[re.Pattern[str], Endpoint]]] = {}
         self._all: list[tuple[re.Pattern[str], str, int]] = []  # (pattern, method, literals)
@@ -63,9 +64,9 @@ class Dispatcher:
         if scope["type"] == "lifespan":
             await self._serve_lifespan(scope, receive, send)
             return
-        for prefix, app in self._mounts:
-            path: str = scope["path"]
-            if path == prefix or path.startswith(prefix + "/"):
+        path: str = scope["path"]
+        for prefix, below, app in self._mounts:
+            if path == prefix or path.startswith(below):
                 scope[ROUTE] = prefix + "/*"
                 inner = {
                     **scope,

@@ -43,6 +43,8 @@ class Dialect:
     json_column_type: str
     bool_type: str
     bytes_column_type: str  # binary values: Python bytes in, bytes out, on both engines
+    # the stored document, read to be sent as it is: bytes where the engine can give them
+    document_as_sent: str
 
     def field(self, path: tuple[str, ...]) -> str:
         """The SQL expression for a field of the document (column for system fields)."""
@@ -71,6 +73,7 @@ class SQLiteDialect(Dialect):
     json_column_type = "TEXT"
     bool_type = "INTEGER"
     bytes_column_type = "BLOB"
+    document_as_sent = "CAST(data AS BLOB)"  # its UTF-8 bytes, not decoded to str and back
 
     def field(self, path: tuple[str, ...]) -> str:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
@@ -105,6 +108,7 @@ class PostgresDialect(Dialect):
     json_column_type = "JSONB"
     bool_type = "BOOLEAN"
     bytes_column_type = "BYTEA"
+    document_as_sent = "data"
 
     def field(self, path: tuple[str, ...]) -> str:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
