@@ -196,26 +196,23 @@ def test_a_read_costs_its_cpu_time_not_its_waits(
     assert cost < 2 * READ_SLICE
 
 
-def test_a_short_read_that_waited_once_stays_on_the_loop(
+def test_a_short_read_that_waits_stays_on_the_loop(
     loop_conn: sqlite3.Connection, pauses: dict[int, float]
 ) -> None:
-    """A read too short for the handler to be called counts its wall time, at most twice
-    SHORT_READ: one wait does not send a short statement to the threads; a wait every time
-    does."""
+    """A read too short for the handler to be called is short by construction: what it waited
+    for (here a sleep; on the loop, the GIL or a core) never sends its statement to the
+    threads, however often it waits."""
     reads, costs = ReadSlice(loop_conn), ReadCosts()
     sql = _counted_to(3)
     pauses[2] = 10 * SHORT_READ
     for _ in range(20):
-        costs.note(sql, reads.run(lambda conn: conn.execute(sql).fetchone())[1])
-        pauses.clear()
-    assert costs.short(sql)
-    pauses[2] = 10 * SHORT_READ
-    for _ in range(3):
+        began = time.perf_counter()
         (row,), cost = reads.run(lambda conn: conn.execute(sql).fetchone())
         assert row == 3
-        assert cost == 2 * SHORT_READ
+        assert time.perf_counter() - began >= 10 * SHORT_READ
+        assert cost <= SHORT_READ / 2 + 0.001  # SQLite's handler may come once: CPU past it
         costs.note(sql, cost)
-    assert not costs.short(sql)
+    assert costs.short(sql)
 
 
 async def test_bulk_writes_are_checkpointed_too(

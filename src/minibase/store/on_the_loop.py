@@ -95,12 +95,14 @@ class ReadSlice(Generic[C]):
     The progress handler is set once, for the connection's life: setting and clearing it for
     each read, and reading this thread's CPU clock before and after (a system call each, where
     the wall clock is not), cost more than a get by id's statement itself. So the CPU clock is
-    read only by the handler, which SQLite calls every `_PROGRESS_STEPS` steps: a read that
-    ends before the first call is short by construction, and counts its wall time. CPU time,
-    not the wall clock, past that: SQLite lets go of the GIL while it works, and the handler
-    (Python) may wait for it to come back, which is not the read's cost. For the same reason a
-    short read's wall time counts at most twice SHORT_READ: one wait for the GIL does not send
-    a short statement to the threads (ReadCosts smooths), a statement slow every time does."""
+    read only by the handler, which SQLite calls every `_PROGRESS_STEPS` steps (counted over
+    the runs of a statement, so once in a few gets by id). What a read does before that call is
+    short by construction: it counts its wall time, but at most half SHORT_READ, so a read that
+    ends before the call (a get by id) never sends its statement to the threads. Its wall time
+    may hold a wait for the GIL (SQLite lets go of it while it works) or for a core (another
+    process ran), which are not the read's cost: counted, under load they sent a few gets by id
+    in a hundred to the threads, where a hand-off costs more than the read. Past the first call,
+    the read counts the CPU time it used, for the same reason."""
 
     def __init__(self, conn: C) -> None:
         self._conn = conn
@@ -129,8 +131,8 @@ class ReadSlice(Generic[C]):
                 raise ReadTooLong from exc
             raise
         if self._cpu_from is None:  # done within its first _PROGRESS_STEPS steps
-            return result, min(time.perf_counter() - started, 2 * SHORT_READ)
-        return result, self._wall_before + time.thread_time() - self._cpu_from
+            return result, min(time.perf_counter() - started, SHORT_READ / 2)
+        return result, min(self._wall_before, SHORT_READ / 2) + time.thread_time() - self._cpu_from
 
 
 def settled(
