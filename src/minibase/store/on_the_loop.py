@@ -130,7 +130,7 @@ class ReadSlice(Generic[C]):
             if self._stopped:
                 raise ReadTooLong from exc
             raise
-        if self._cpu_from is None:  # done within its first _PROGRESS_STEPS steps
+        if self._cpu_from is None:  # done before the handler's first call
             return result, min(time.perf_counter() - started, SHORT_READ / 2)
         return result, min(self._wall_before, SHORT_READ / 2) + time.thread_time() - self._cpu_from
 
