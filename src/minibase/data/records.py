@@ -40,7 +40,7 @@ from minibase.store.schema import ValidationError
 
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SYSTEM_INPUT = frozenset({"_id", "_owner", "_version"})
-KEPT_STATEMENTS = 1024  # SQL texts a collection keeps (_keep)
+KEPT_STATEMENTS = 1024  # get-by-id SQL texts a collection keeps, at most
 
 
 def not_found(collection: Collection, record_id: str) -> ApiError:
@@ -58,14 +58,6 @@ def _where(
 ) -> tuple[str, tuple[Any, ...]]:
     compiled = collection.compiler(conn_dialect).compile(condition)
     return compiled.sql, compiled.params
-
-
-def _keep(statements: dict[tuple[str, str], str], key: tuple[str, str], sql: str) -> None:
-    """Keep a collection's SQL text for the next request of its shape (bounded: conditions
-    with values in their SQL, such as some rules, make a shape per value)."""
-    if len(statements) >= KEPT_STATEMENTS:
-        statements.clear()
-    statements[key] = sql
 
 
 def _user_part(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,12 +287,15 @@ async def get_record(
     check_projected_paths(collection, fields)
     db: Database | Connection = conn or services.db
     where, params = ("", ()) if readable == TRUE else _where(db.dialect, collection, readable)
-    sql = collection.statements.get(("get", where))
+    kept = collection.get_statements
+    sql = kept.get(where)
     if sql is None:
         sql = f"SELECT {db.dialect.document_as_sent} FROM {collection.table} WHERE _id = ?"
         if where:
             sql += f" AND {where}"
-        _keep(collection.statements, ("get", where), sql)
+        if len(kept) >= KEPT_STATEMENTS:  # rules are few; a bound all the same
+            kept.clear()
+        kept[where] = sql
     row = await db.fetch_one(sql, record_id, *params)
     if row is None:
         raise not_found(collection, record_id)

@@ -11,6 +11,7 @@ from minibase.auth.caller import ANONYMOUS, Caller
 from minibase.auth.tokens import TokenClaims
 from minibase.auth.verification import claims_for_token
 from minibase.errors import ApiError
+from minibase.http.middleware import raw_header
 from minibase.services import Services
 
 
@@ -28,23 +29,13 @@ async def caller_of(request: Request) -> Caller:
 
 async def claims_of(request: Request) -> TokenClaims | None:
     """What the request's access token claims (its caller, session, expiry); None without one."""
-    header = _authorization(request)
+    header = raw_header(request.scope, b"authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("auth.invalid_token", 401, "use the header Authorization: Bearer <token>")
     return await claims_for_token(services_of(request), token.strip())
-
-
-def _authorization(request: Request) -> str | None:
-    """The Authorization header, straight from the request's raw headers (ASGI gives their
-    names in lower case): the same answer as `request.headers.get`, which builds the headers'
-    mapping first, for the one header every request reads."""
-    for name, value in request.scope["headers"]:
-        if name == b"authorization":
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return None
 
 
 async def require_user(request: Request) -> Caller:

@@ -126,23 +126,29 @@ class RequestContext:
         return status
 
 
+def raw_header(scope: Scope, name: bytes) -> str | None:
+    """A request header's first value, straight from the ASGI scope (names come in lower
+    case): what Starlette's `request.headers.get` answers, without building its mapping."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
 def _override_method(scope: Scope) -> None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-http-method-override":
-            method = value.decode("latin-1").strip().upper()
-            if method not in _OVERRIDES:
-                raise ApiError(
-                    "request.invalid_method_override",
-                    400,
-                    f"X-HTTP-Method-Override {method!r}: a POST may stand for PATCH, PUT or DELETE",
-                )
-            scope["method"] = method
-            return
+    value = raw_header(scope, b"x-http-method-override")
+    if value is None:
+        return
+    method = value.strip().upper()
+    if method not in _OVERRIDES:
+        raise ApiError(
+            "request.invalid_method_override",
+            400,
+            f"X-HTTP-Method-Override {method!r}: a POST may stand for PATCH, PUT or DELETE",
+        )
+    scope["method"] = method
 
 
 def _incoming_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _REQUEST_ID.fullmatch(text) else None
-    return None
+    text = raw_header(scope, b"x-request-id")
+    return text if text is not None and _REQUEST_ID.fullmatch(text) else None

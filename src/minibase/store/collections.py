@@ -67,9 +67,9 @@ class Collection:
     bound_rules: dict[tuple[str, Hashable], Condition] = field(
         default_factory=dict, compare=False, repr=False
     )
-    # SQL texts built for this collection's requests, by (statement, condition's SQL): the same
-    # text object each time, whose hash SQLite's statement cache and the read costs keep
-    statements: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
+    # a get by id's SQL text, by its read rule's SQL ("" without one): the same text object
+    # each time, whose hash SQLite's statement cache and the read costs keep
+    get_statements: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def table(self) -> str:

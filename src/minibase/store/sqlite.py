@@ -437,7 +437,7 @@ class SQLiteDatabase:
 
     def _read_here(self, work: Callable[[_Connection], T]) -> tuple[T, float]:
         """One statement's work on the loop's own connection, within its time slice; with
-        the CPU time it took."""
+        what it cost (ReadSlice)."""
         try:
             conn = self._reader_conn()
             if conn.read_slice is None:  # the loop thread's own connection, new
