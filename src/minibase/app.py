@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
-from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -103,7 +103,9 @@ class MinibaseApp:
             settings = settings.replace(sandbox_url=sandbox_url)
             mounts.append((SANDBOX_PATH, self.sandbox))
         self.settings = settings
-        self.state = State()
+        # plain attributes: every request reads `state.services` (Starlette's State looks each
+        # one up through __getattr__)
+        self.state = SimpleNamespace()
         self.state.endpoints = endpoints()
         self.state.services = services
         self.state.request_metrics = RequestMetrics()  # this process's, rendered by /metrics

@@ -96,6 +96,43 @@ async def test_a_long_run_of_writes_lets_other_tasks_in_every_few_statements(
     assert turns >= statements // STREAK - 1  # at least once per streak of statements
 
 
+async def test_a_long_run_of_reads_lets_other_tasks_in_every_few_statements(
+    db: SQLiteDatabase,
+) -> None:
+    async def read() -> None:
+        for _ in range(10 * STREAK):
+            assert await db.fetch_value("SELECT 1") == 1
+
+    reading = asyncio.ensure_future(read())
+    turns = await _turns_of_others_while(reading)
+    reading.result()
+    assert turns >= 10 - 1  # at least once per streak of statements
+
+
+async def test_a_task_that_lets_others_in_between_its_reads_keeps_them_on_the_loop(
+    db: SQLiteDatabase,
+) -> None:
+    """A streak ends once the loop has had control: a long-lived task (a socket's, a job's)
+    reading now and then never sends a short read to a thread, where it would wait."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.ensure_future(tick())
+    try:
+        for _ in range(4 * STREAK):
+            before = ticks
+            assert await db.fetch_value("SELECT 1") == 1
+            assert ticks == before  # answered in place: no turn of the loop went by
+            await asyncio.sleep(0)  # others have the loop
+    finally:
+        ticking.cancel()
+
+
 async def test_the_write_ahead_log_starts_over_as_commits_pile_up(
     db: SQLiteDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,16 +168,18 @@ async def test_writes_go_on_while_a_checkpoint_copies_the_log(
 
 
 def test_a_read_found_long_runs_on_a_thread_and_is_looked_at_again_now_and_then() -> None:
-    costs = ReadCosts()
-    sql = "SELECT data FROM t WHERE owner = ? ORDER BY score"
-    assert costs.short(sql)  # not known yet: tried on the loop, within its slice
-    costs.note(sql, 20 * SHORT_READ)
-    tries = [costs.short(sql) for _ in range(3 * RETRY_EVERY)]
+    costs = ReadCosts(has_regex=lambda sql: "regexp(" in sql)
+    statement = costs.of("SELECT data FROM t WHERE owner = ? ORDER BY score")
+    assert statement.here()  # not known yet: tried on the loop, within its slice
+    statement.note(20 * SHORT_READ)
+    tries = [statement.here() for _ in range(3 * RETRY_EVERY)]
     assert tries.count(True) == 3  # once in every RETRY_EVERY runs, to see if it got shorter
     for _ in range(20):
-        costs.note(sql, SHORT_READ / 10)  # it did (an index, fewer rows)
-    assert costs.short(sql)
-    assert costs.short("SELECT data FROM t WHERE _id = ?")  # others are not affected
+        statement.note(SHORT_READ / 10)  # it did (an index, fewer rows)
+    assert statement.here()
+    assert costs.of("SELECT data FROM t WHERE _id = ?").here()  # others are not affected
+    assert costs.of("SELECT data FROM t WHERE owner = ? ORDER BY score") is statement
+    assert not costs.of("SELECT data FROM t WHERE regexp(?, title)").here()  # never here
 
 
 def _counted_to(n: int) -> str:
@@ -202,7 +241,7 @@ def test_a_short_read_that_waits_stays_on_the_loop(
     """A read too short for the handler to be called is short by construction: what it waited
     for (here a sleep; on the loop, the GIL or a core) never sends its statement to the
     threads, however often it waits."""
-    reads, costs = ReadSlice(loop_conn), ReadCosts()
+    reads, costs = ReadSlice(loop_conn), ReadCosts(has_regex=lambda sql: False)
     sql = _counted_to(3)
     pauses[2] = 10 * SHORT_READ
     for _ in range(20):
@@ -210,9 +249,9 @@ def test_a_short_read_that_waits_stays_on_the_loop(
         (row,), cost = reads.run(lambda conn: conn.execute(sql).fetchone())
         assert row == 3
         assert time.perf_counter() - began >= 10 * SHORT_READ
-        assert cost <= SHORT_READ / 2 + 0.001  # SQLite's handler may come once: CPU past it
-        costs.note(sql, cost)
-    assert costs.short(sql)
+        assert cost < SHORT_READ / 2  # SQLite's handler may come once: the CPU past it
+        costs.of(sql).note(cost)
+    assert costs.of(sql).here()
 
 
 async def test_bulk_writes_are_checkpointed_too(

@@ -11,11 +11,11 @@ import secrets
 import sys
 from time import perf_counter
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minibase.errors import ApiError
 from minibase.http.json import error_response
-from minibase.http.router import ROUTE
+from minibase.http.router import ID_HEADER, ROUTE, STATUS, answer
 from minibase.log import REQUEST_ID
 from minibase.observability.requests import UNMATCHED, RequestMetrics
 from minibase.store.database import DatabaseUnavailable
@@ -75,55 +75,41 @@ class RequestContext:
         metrics.in_flight += 1
         request_id = _incoming_id(scope) or _request_ids.new()
         in_request = REQUEST_ID.set(request_id)
-        status = 500  # if the request ends without an answer
+        scope.setdefault("state", {})["request_id"] = request_id
+        scope["app"] = self.owner
+        scope[ID_HEADER] = (b"x-request-id", request_id.encode())
         try:
-            status = await self._answer(scope, receive, send, request_id)
+            if scope["method"] == "POST":
+                _override_method(scope)
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            if STATUS in scope:  # the answer has started: too late for another
+                raise
+            error = _as_api_error(exc, request_id)
+            await answer(scope, receive, send, error_response(error, request_id))
         finally:
             REQUEST_ID.reset(in_request)
             metrics.in_flight -= 1
             metrics.observe(
-                scope.get(ROUTE, UNMATCHED), scope["method"], status, perf_counter() - began
+                scope.get(ROUTE, UNMATCHED),
+                scope["method"],
+                scope.get(STATUS, 500),  # 500: the request ended without an answer
+                perf_counter() - began,
             )
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> int:
-        """Run the request; the status it was answered with."""
-        scope.setdefault("state", {})["request_id"] = request_id
-        scope["app"] = self.owner
-        header = (b"x-request-id", request_id.encode())
-        started = False
-        status = 500
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal started, status
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        try:
-            if scope["method"] == "POST":
-                _override_method(scope)
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if started:
-                raise
-            if isinstance(exc, ApiError):
-                error = exc
-            elif isinstance(exc, DatabaseUnavailable):
-                log.error("database unavailable (request %s): %s", request_id, exc)
-                error = ApiError("server.unavailable", 503, "the database is unavailable; retry")
-            elif _redis_unreachable(exc):
-                log.error("Redis (cache_url) unreachable (request %s): %s", request_id, exc)
-                error = ApiError("server.unavailable", 503, "Redis is unavailable; retry")
-            else:
-                log.exception("unhandled error (request %s)", request_id)
-                error = ApiError(
-                    "server.internal", 500, "an unexpected error; the log has the details"
-                )
-            response = error_response(error, request_id)
-            await response(scope, receive, send_with_id)
-        return status
+def _as_api_error(exc: Exception, request_id: str) -> ApiError:
+    """What the client is told of an exception that escaped its route (the log has the rest)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, DatabaseUnavailable):
+        log.error("database unavailable (request %s): %s", request_id, exc)
+        return ApiError("server.unavailable", 503, "the database is unavailable; retry")
+    if _redis_unreachable(exc):
+        log.error("Redis (cache_url) unreachable (request %s): %s", request_id, exc)
+        return ApiError("server.unavailable", 503, "Redis is unavailable; retry")
+    log.exception("unhandled error (request %s)", request_id)
+    return ApiError("server.internal", 500, "an unexpected error; the log has the details")
 
 
 def raw_header(scope: Scope, name: bytes) -> str | None:

@@ -13,7 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minibase.errors import ApiError
 from minibase.http.routing import Endpoint
@@ -22,6 +23,10 @@ _PARAM = re.compile(r"{(\w+)}")
 # The scope key the route's template is kept under (`/api/collections/{name}/records`), for
 # metrics: a label by template, never by raw path.
 ROUTE = "minibase.route"
+# Scope keys: the header every answer carries (x-request-id, set by the middleware), and the
+# status the request was answered with, once its answer has started.
+ID_HEADER = "minibase.id_header"
+STATUS = "minibase.status"
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
 # Runs before an endpoint's handler, e.g. to refuse the request (the request rate limits).
 Guard = Callable[[Request, Endpoint], Awaitable[None]]
@@ -34,6 +39,26 @@ def _pattern(path: str) -> re.Pattern[str]:
         re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
     )
     return re.compile(regex)
+
+
+async def answer(scope: Scope, receive: Receive, send: Send, response: Response) -> None:
+    """Send an answer of ours, with the request's id, noting its status."""
+    response.raw_headers.append(scope[ID_HEADER])
+    scope[STATUS] = response.status_code
+    await response(scope, receive, send)
+
+
+def marked(scope: Scope, send: Send) -> Send:
+    """`send` for an app that answers on its own (a mount): its answer gets the request's id
+    and its status is noted."""
+
+    async def send_marked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            scope[STATUS] = message["status"]
+            message["headers"] = [*message.get("headers", []), scope[ID_HEADER]]
+        await send(message)
+
+    return send_marked
 
 
 class Dispatcher:
@@ -73,7 +98,7 @@ class Dispatcher:
                     "path": path[len(prefix) :] or "/",
                     "root_path": scope.get("root_path", "") + prefix,
                 }
-                await app(inner, receive, send)
+                await app(inner, receive, marked(scope, send))
                 return
         if b"%00" in scope["query_string"] or "\x00" in scope["path"]:
             raise ApiError(
@@ -84,7 +109,7 @@ class Dispatcher:
         if self._guard is not None:
             await self._guard(request, endpoint)
         response = await endpoint.handler(request)
-        await response(scope, receive, send)
+        await answer(scope, receive, send, response)
 
     def _find(self, scope: Scope) -> Endpoint:
         method, path = scope["method"], scope["path"]

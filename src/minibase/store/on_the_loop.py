@@ -13,8 +13,8 @@ place, when that is safe and short:
   (reads change nothing, so running one again is safe), so that a slow list never holds up the
   loop for longer than that. A longer read is better on a thread: SQLite lets go of the GIL
   while it works, so the loop serves other requests meanwhile, on another core;
-- at most `STREAK` statements of one task in a row, without another task having had the loop:
-  a bulk write or a loop of reads goes through a thread now and then, letting other requests in.
+- at most `STREAK` statements of one task in a row: a bulk write or a loop of reads goes
+  through a thread now and then, letting other requests in.
 """
 
 from __future__ import annotations
@@ -33,55 +33,85 @@ READ_SLICE = 0.001  # seconds of CPU a read may use here before it moves to a re
 SHORT_READ = 0.0003  # seconds of CPU: a read that takes longer, on average, runs on a thread
 RETRY_EVERY = 64  # a statement found long is tried here again once in so many runs
 _KNOWN_STATEMENTS = 2000  # past this many statement texts, what was learned is forgotten
+_WATCH_FROM = 4  # statements of one task in a row before LoopTurns looks for the loop's turns
 _PROGRESS_STEPS = 500  # SQLite virtual-machine steps between two looks at the clock
 
 
 class LoopTurns:
-    """Counts the statements one task has run on the loop without letting another task in."""
+    """Counts the statements one task has run on the loop without letting another task in.
+
+    A new streak starts when another task runs a statement here, when this one's statement
+    goes to a thread, or once the loop has had control. Looking for the last costs a callback
+    on the loop's next turn: it is asked for only once a streak reaches `_WATCH_FROM`, which a
+    request's few statements never do (a callback a request cost a microsecond).
+    """
 
     def __init__(self) -> None:
         self._streak = 0
         self._task: asyncio.Task[object] | None = None
-        self._reset_pending = False
 
     def take(self) -> bool:
-        """May one more statement of the current task run here now?"""
+        """May one more statement of the current task run here now? No: it goes to a thread,
+        and the task's next statement starts a new streak."""
         task = asyncio.current_task()
-        if task is not self._task:  # another task has had the loop since: a new streak
-            self._task, self._streak = task, 0
-        if self._streak >= STREAK:
+        if task is not self._task:
+            self._task, self._streak = task, 1
+            return True
+        streak = self._streak
+        if streak >= STREAK:
+            self._streak = 0
             return False
-        if not self._reset_pending:  # runs once the loop has control again
-            self._reset_pending = True
+        if streak == _WATCH_FROM:  # the loop may have had control since: see on its next turn
             asyncio.get_running_loop().call_soon(self._reset)
-        self._streak += 1
+        self._streak = streak + 1
         return True
 
     def _reset(self) -> None:
-        self._streak, self._task, self._reset_pending = 0, None, False
+        self._streak, self._task = 0, None
+
+
+class ReadStatement:
+    """What the loop knows of one read statement: whether it does $regex work (never run here)
+    and how long it took when it last ran here, smoothed."""
+
+    __slots__ = ("regex", "seconds", "skipped")
+
+    def __init__(self, regex: bool) -> None:
+        self.regex = regex
+        self.seconds = -1.0  # not run here yet
+        self.skipped = 0
+
+    def here(self) -> bool:
+        """Run it here? Yes if short or not yet known; a long one now and then, to look again."""
+        if self.regex:
+            return False
+        if self.seconds < SHORT_READ:
+            return True
+        self.skipped += 1
+        if self.skipped < RETRY_EVERY:
+            return False
+        self.skipped = 0
+        return True
+
+    def note(self, seconds: float) -> None:
+        before = self.seconds
+        self.seconds = seconds if before < 0 else 0.7 * before + 0.3 * seconds
 
 
 class ReadCosts:
-    """How long each read statement (by its text) took when it last ran here, smoothed."""
+    """The read statements run lately, by their text (one dictionary lookup a read)."""
 
-    def __init__(self) -> None:
-        self._seconds: dict[str, float] = {}
-        self._skipped: dict[str, int] = {}
+    def __init__(self, has_regex: Callable[[str], bool]) -> None:
+        self._has_regex = has_regex
+        self._statements: dict[str, ReadStatement] = {}
 
-    def short(self, sql: str) -> bool:
-        """Run it here? Yes if short or not yet known; a long one now and then, to look again."""
-        if self._seconds.get(sql, 0.0) < SHORT_READ:
-            return True
-        skipped = self._skipped.get(sql, 0) + 1
-        self._skipped[sql] = 0 if skipped >= RETRY_EVERY else skipped
-        return skipped >= RETRY_EVERY
-
-    def note(self, sql: str, seconds: float) -> None:
-        if len(self._seconds) >= _KNOWN_STATEMENTS and sql not in self._seconds:
-            self._seconds.clear()
-            self._skipped.clear()
-        before = self._seconds.get(sql)
-        self._seconds[sql] = seconds if before is None else 0.7 * before + 0.3 * seconds
+    def of(self, sql: str) -> ReadStatement:
+        statement = self._statements.get(sql)
+        if statement is None:
+            if len(self._statements) >= _KNOWN_STATEMENTS:
+                self._statements.clear()
+            statement = self._statements[sql] = ReadStatement(self._has_regex(sql))
+        return statement
 
 
 class ReadTooLong(Exception):
@@ -93,22 +123,19 @@ class ReadSlice(Generic[C]):
     cost, or ReadTooLong once it has used READ_SLICE of this thread's CPU time.
 
     The progress handler is set once, for the connection's life: setting and clearing it for
-    each read, and reading this thread's CPU clock before and after (a system call each, where
-    the wall clock is not), cost more than a get by id's statement itself. So the CPU clock is
-    read only by the handler, which SQLite calls every `_PROGRESS_STEPS` steps (counted over
-    the runs of a statement, so once in a few gets by id). What a read does before that call is
-    short by construction: it counts its wall time, but at most half SHORT_READ, so a read that
-    ends before the call (a get by id) never sends its statement to the threads. Its wall time
-    may hold a wait for the GIL (SQLite lets go of it while it works) or for a core (another
-    process ran), which are not the read's cost: counted, under load they sent a few gets by id
-    in a hundred to the threads, where a hand-off costs more than the read. Past the first call,
-    the read counts the CPU time it used, for the same reason."""
+    each read, and reading this thread's CPU clock before and after (a system call each), cost
+    more than a get by id's statement itself. So the CPU clock is read only by the handler,
+    which SQLite calls every `_PROGRESS_STEPS` steps (counted over the runs of a statement, so
+    once in a few gets by id), and once more at the end of a read it was called in. A read's
+    cost is the CPU time it used from the handler's first call; one that ends before that call
+    is short by construction (fewer than `_PROGRESS_STEPS` steps) and costs nothing. So its
+    waits, for the GIL (SQLite lets go of it while it works) or for a core (another process
+    ran), never count: counted, under load they sent a few gets by id in a hundred to the
+    threads, where a hand-off costs more than the read."""
 
     def __init__(self, conn: C) -> None:
         self._conn = conn
-        self._started = 0.0  # the read's start, on the wall clock
         self._cpu_from: float | None = None  # the CPU clock at the handler's first call
-        self._wall_before = 0.0  # wall time from the start to that call
         self._stopped = False
         conn.set_progress_handler(self._past_slice, _PROGRESS_STEPS)
 
@@ -116,23 +143,20 @@ class ReadSlice(Generic[C]):
         now = time.thread_time()
         if self._cpu_from is None:
             self._cpu_from = now
-            self._wall_before = time.perf_counter() - self._started
             return False
         self._stopped = now - self._cpu_from >= READ_SLICE
         return self._stopped
 
     def run(self, work: Callable[[C], T]) -> tuple[T, float]:
         self._cpu_from, self._stopped = None, False
-        self._started = started = time.perf_counter()
         try:
             result = work(self._conn)
         except sqlite3.OperationalError as exc:
             if self._stopped:
                 raise ReadTooLong from exc
             raise
-        if self._cpu_from is None:  # done before the handler's first call
-            return result, min(time.perf_counter() - started, SHORT_READ / 2)
-        return result, min(self._wall_before, SHORT_READ / 2) + time.thread_time() - self._cpu_from
+        cpu_from = self._cpu_from
+        return result, 0.0 if cpu_from is None else time.thread_time() - cpu_from
 
 
 def settled(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import logging
 import re
@@ -91,6 +92,14 @@ class _Connection(sqlite3.Connection):
     on_the_loop = False  # the writer's: running work on the event loop's thread now
     turns: WriteTurns | None = None  # the writer's: its process's turn among the writers
     read_slice: ReadSlice[_Connection] | None = None  # the loop's reader: its reads' slices
+    statistics = 0  # a reader's: the version of the planner's statistics it opened with
+
+
+class _Elsewhere(enum.Enum):
+    ELSEWHERE = "elsewhere"  # a read that may not run on the loop's thread now
+
+
+ELSEWHERE = _Elsewhere.ELSEWHERE
 
 
 class _WouldWait(Exception):
@@ -319,7 +328,7 @@ class SQLiteDatabase:
         self._statistics = TableStatistics(self._analyze)
         self._statistics_version = 0
         self._turns = LoopTurns()  # short statements run on the loop's thread (on_the_loop.py)
-        self._read_costs = ReadCosts()
+        self._reads = ReadCosts(SQLITE.has_regex)
         self._commits = 0  # since the last checkpoint
         self._group: _Group | None = None  # members written, COMMIT to come (transaction())
         self._committers: set[asyncio.Task[None]] = set()
@@ -413,7 +422,7 @@ class SQLiteDatabase:
 
     def _reader_conn(self) -> _Connection:
         conn: _Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.statistics != self._statistics_version:
+        if conn is not None and conn.statistics != self._statistics_version:
             # A connection plans with the statistics it loaded when it opened: reopen it.
             with self._conns_lock:
                 self._reader_conns.remove(conn)
@@ -421,8 +430,8 @@ class SQLiteDatabase:
             conn = None
         if conn is None:
             conn = _connect(self.path, read_only=True, regex_budget=self._regex_budget)
+            conn.statistics = self._statistics_version
             self._local.conn = conn
-            self._local.statistics = self._statistics_version
             with self._conns_lock:
                 self._reader_conns.append(conn)
         return conn
@@ -435,33 +444,41 @@ class SQLiteDatabase:
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
-    def _read_here(self, work: Callable[[_Connection], T]) -> tuple[T, float]:
-        """One statement's work on the loop's own connection, within its time slice; with
-        what it cost (ReadSlice)."""
+    def _read_here(self, sql: str, work: Callable[[_Connection], T]) -> T | _Elsewhere:
+        """The read on the loop's own connection, within its time slice, if it may run here:
+        short, no $regex work, the task's turn (on_the_loop.py). ELSEWHERE: on a thread."""
+        if self._reader_pool is None:
+            raise DatabaseUnavailable("database is closed")
+        statement = self._reads.of(sql)
+        if not (statement.here() and self._turns.take()):
+            return ELSEWHERE
         try:
             conn = self._reader_conn()
             if conn.read_slice is None:  # the loop thread's own connection, new
                 conn.read_slice = ReadSlice(conn)
-            return conn.read_slice.run(work)
+            result, seconds = conn.read_slice.run(work)
+        except ReadTooLong:
+            statement.note(READ_SLICE)
+            return ELSEWHERE
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
+        statement.note(seconds)
+        return result
 
-    async def _on_reader(self, sql: str, work: Callable[[_Connection], T]) -> T:
+    async def _on_reader_thread(self, sql: str, work: Callable[[_Connection], T]) -> T:
         if self._reader_pool is None:
             raise DatabaseUnavailable("database is closed")
         if not SQLITE.has_regex(sql):
-            if self._read_costs.short(sql) and self._turns.take():
-                try:
-                    result, seconds = self._read_here(work)
-                except ReadTooLong:
-                    self._read_costs.note(sql, READ_SLICE)
-                else:
-                    self._read_costs.note(sql, seconds)
-                    return result
             return await self._reader_pool.run(functools.partial(self._read, work, False))
         # $regex work never takes the last reader: other reads always find one free.
         async with self._regex_readers:
             return await self._reader_pool.run(functools.partial(self._read, work, True))
+
+    async def _on_reader(self, sql: str, work: Callable[[_Connection], T]) -> T:
+        result = self._read_here(sql, work)
+        if result is ELSEWHERE:
+            return await self._on_reader_thread(sql, work)
+        return result
 
     # -- the Database protocol ------------------------------------------------------------
 

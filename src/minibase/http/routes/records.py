@@ -197,13 +197,8 @@ async def get_route(request: Request) -> Response:
     if request.scope["query_string"]:  # the usual read has none: skip parsing
         declared_only(request, READ_QUERY)
         fields = parse_fields(request.query_params.get("fields"))
-    raw = await get_record(
-        services,
-        await caller_of(request),
-        request.path_params["name"],
-        request.path_params["id"],
-        fields,
-    )
+    params = request.path_params
+    raw = await get_record(services, await caller_of(request), params["name"], params["id"], fields)
     return raw_json_response(raw)
 
 
