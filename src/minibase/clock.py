@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -9,10 +10,18 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def timestamp(self) -> float:
+        """Seconds since the epoch: `now().timestamp()`, without building a datetime where
+        the clock need not (checking a token's expiry on every request)."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        return time.time()
 
 
 class FrozenClock:
@@ -23,6 +32,9 @@ class FrozenClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def timestamp(self) -> float:
+        return self._now.timestamp()
 
     def advance(self, **delta: float) -> None:
         self._now += timedelta(**delta)
@@ -40,6 +52,9 @@ class OffsetClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+    def timestamp(self) -> float:
+        return time.time() + self._offset.total_seconds()
 
     def advance(self, **delta: float) -> None:
         self._offset += timedelta(**delta)

@@ -30,7 +30,7 @@ class IdGenerator:
         self._random = b""
 
     def new(self) -> str:
-        ms = int(self._clock.now().timestamp() * 1000)
+        ms = int(self._clock.timestamp() * 1000)
         with self._lock:
             if ms <= self._last_ms:
                 # Same millisecond (or a clock that went back): stay monotonic.

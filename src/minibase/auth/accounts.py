@@ -46,7 +46,7 @@ def issue_merge_token(services: Services, source: str, target: str, phone_hash: 
         "from": source,
         "into": target,
         "phone": phone_hash,
-        "exp": int(services.clock.now().timestamp()) + MERGE_TOKEN_TTL,
+        "exp": int(services.clock.timestamp()) + MERGE_TOKEN_TTL,
     }
     payload = _b64(orjson.dumps(claims))
     signature = hmac.new(_merge_key(services), payload.encode(), hashlib.sha256).digest()
@@ -65,7 +65,7 @@ def _read_merge_token(services: Services, token: Any, caller_id: str) -> dict[st
         claims: dict[str, Any] = orjson.loads(base64.urlsafe_b64decode(payload + "=="))
     except ValueError:
         raise invalid from None
-    if claims.get("from") != caller_id or claims.get("exp", 0) < services.clock.now().timestamp():
+    if claims.get("from") != caller_id or claims.get("exp", 0) < services.clock.timestamp():
         raise invalid
     return claims
 

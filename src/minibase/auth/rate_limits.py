@@ -93,7 +93,7 @@ class RateLimits:
             counters.append((self._key(group, "user", user), rate, "user"))
         if not counters:
             return
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         counts = await self.store.hit([(key, rate.seconds) for key, rate, _ in counters], now)
         spent = [
             (counted.window_end, per)

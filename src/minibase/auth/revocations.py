@@ -138,7 +138,7 @@ async def void_tokens(conn: Connection, clock: Clock, user_id: str) -> int:
     version = await conn.fetch_value(
         "UPDATE users SET token_version = token_version + 1, tokens_voided_at = ?"
         " WHERE id = ? RETURNING token_version",
-        clock.now().timestamp(),
+        clock.timestamp(),
         user_id,
     )
     await bump(conn, VERSION_KEY)
@@ -150,7 +150,7 @@ async def revoke_sessions(
 ) -> None:
     """In the transaction that revokes these refresh families: their access tokens stop too.
     Sessions revoked longer ago than `horizon` seconds are forgotten here."""
-    now = clock.now().timestamp()
+    now = clock.timestamp()
     await conn.execute("DELETE FROM revoked_sessions WHERE revoked_at < ?", now - horizon)
     for family_id in family_ids:
         await conn.execute(

@@ -86,7 +86,7 @@ class Throttle:
             result = await attempt()
         except ApiError as error:
             if error.code in failures and counters:
-                now = self._clock.now().timestamp()
+                now = self._clock.timestamp()
                 await self.store.add([(self._key(lim, v), lim.window) for lim, v in counters], now)
             raise
         forgiven = [self._key(limit, value) for limit, value in counters if limit.reset_on_success]
@@ -101,7 +101,7 @@ class Throttle:
     async def check(self, counters: Sequence[tuple[Limit, str]]) -> None:
         if not counters:
             return
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         keys = {self._key(limit, value): limit for limit, value in counters}
         found = await self.store.read(list(keys), now)
         spent = [

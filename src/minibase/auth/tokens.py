@@ -52,7 +52,7 @@ class TokenSigner:
         self._header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": key_id}))
 
     def issue(self, caller: Caller, ttl: int, **extra: Any) -> str:
-        now = int(self._clock.now().timestamp())
+        now = int(self._clock.timestamp())
         claims: dict[str, Any] = {
             "sub": caller.id,
             "typ": caller.kind,
@@ -81,7 +81,7 @@ class TokenSigner:
         """
         known = self._verified.get(token)
         if known is not None:
-            if known.expires <= self._clock.now().timestamp():
+            if known.expires <= self._clock.timestamp():
                 raise ApiError("auth.token_expired", 401, "the access token has expired")
             return known
         claims = self._verify_signature(token)
@@ -109,7 +109,7 @@ class TokenSigner:
             raise invalid_token()
         if session is not None and not isinstance(session, str):
             raise invalid_token()
-        if expires <= self._clock.now().timestamp():
+        if expires <= self._clock.timestamp():
             raise ApiError("auth.token_expired", 401, "the access token has expired")
         caller = Caller(
             kind=kind,

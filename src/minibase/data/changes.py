@@ -65,7 +65,7 @@ async def _write_pending(conn: Connection, clock: Clock) -> None:
     events = _pending.pop(conn, [])
     if not events:
         return
-    now = clock.now().timestamp()
+    now = clock.timestamp()
     row = "(?, ?, ?, ?, ?, ?)"
     for start in range(0, len(events), ROWS_PER_INSERT):  # a bulk write: few statements
         chunk = events[start : start + ROWS_PER_INSERT]

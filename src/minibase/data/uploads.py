@@ -365,7 +365,7 @@ async def start_direct_upload(
     storage = services.files.storage
     assert isinstance(storage, S3Storage)
     form = storage.presigned_post(key, DIRECT_SECONDS, max_size=size)
-    expires = int(services.clock.now().timestamp()) + DIRECT_SECONDS
+    expires = int(services.clock.timestamp()) + DIRECT_SECONDS
     upload = {"url": form.url, "fields": form.fields, "part": "file"}
     return row, upload, expires
 

@@ -57,7 +57,7 @@ class AccessTokens:
         """The app's token: from this process, else the shared store, else refreshed."""
         key = (app.platform, app.appid)
         cached = self._cache.get(key)
-        if self._fresh(cached, self._clock.now().timestamp()):
+        if self._fresh(cached, self._clock.timestamp()):
             assert cached is not None
             return cached.value
         async with self._locks.setdefault(key, asyncio.Lock()):  # one task per process
@@ -65,9 +65,9 @@ class AccessTokens:
 
     async def _shared(self, app: PlatformApp, name: str) -> str:
         key = (app.platform, app.appid)
-        deadline = self._clock.now().timestamp() + self._lease * 2
+        deadline = self._clock.timestamp() + self._lease * 2
         while True:
-            now = self._clock.now().timestamp()
+            now = self._clock.timestamp()
             found = await self._adopt(key, name)
             if found is not None:
                 return found
@@ -87,7 +87,7 @@ class AccessTokens:
     async def _adopt(self, key: tuple[str, str], name: str) -> str | None:
         """The shared store's token, kept in this process, if it is fresh."""
         stored = await self._store.read(name)
-        if stored is None or not self._fresh(stored, self._clock.now().timestamp()):
+        if stored is None or not self._fresh(stored, self._clock.timestamp()):
             return None
         self._cache[key] = stored
         return stored.value
@@ -105,7 +105,7 @@ class AccessTokens:
         except PlatformError as exc:
             raise platform_failure(exc, client_input=False) from None
         self.refreshes += 1
-        stored = StoredToken(token.value, self._clock.now().timestamp() + token.expires_in)
+        stored = StoredToken(token.value, self._clock.timestamp() + token.expires_in)
         await self._store.write(name, stored, refreshed_by=self._owner)
         self._cache[(app.platform, app.appid)] = stored
         return str(token.value)

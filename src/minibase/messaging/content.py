@@ -189,13 +189,13 @@ class ContentChecks:
         found = self._verdicts.get(key)
         if found is None:
             return None
-        if found[0] < self._services.clock.now().timestamp():
+        if found[0] < self._services.clock.timestamp():
             del self._verdicts[key]
             return None
         return found[1]
 
     def _remember(self, key: tuple[str, str, str, str], verdict: TextVerdict) -> None:
-        self._verdicts[key] = (self._services.clock.now().timestamp() + REMEMBER_SECONDS, verdict)
+        self._verdicts[key] = (self._services.clock.timestamp() + REMEMBER_SECONDS, verdict)
         self._verdicts.move_to_end(key)
         while len(self._verdicts) > REMEMBER_MAX:
             self._verdicts.popitem(last=False)

@@ -184,7 +184,7 @@ class PushMessages:
         """How long the push's timestamp stays inside the window: its nonce is kept as long,
         so a replay is refused by one check or the other."""
         stamp = query.get("timestamp", "")
-        now = self._services.clock.now().timestamp()
+        now = self._services.clock.timestamp()
         if not stamp.isdigit() or abs(now - int(stamp)) > self._window:
             raise ApiError(
                 "push.stale",
@@ -251,7 +251,7 @@ class PushMessages:
         return {
             "ToUserName": message.from_user or "",
             "FromUserName": message.fields.get("ToUserName", ""),
-            "CreateTime": int(self._services.clock.now().timestamp()),
+            "CreateTime": int(self._services.clock.timestamp()),
             **reply,
         }
 

@@ -28,7 +28,7 @@ class DatabaseNonceStore:
         self._clock = clock
 
     async def claim(self, key: str, seconds: float) -> bool:
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM push_nonces WHERE expires_at < ?", now)
             row = await conn.fetch_one(

@@ -226,7 +226,7 @@ class QrCodes:
         self, app: PlatformApp, key: tuple[str, str], params: dict[str, Any]
     ) -> QrCode:
         clock = self._services.clock
-        deadline = clock.now().timestamp() + self.lease * 2
+        deadline = clock.timestamp() + self.lease * 2
         while True:
             kept = await self._find(*key)
             if kept is not None:
@@ -238,7 +238,7 @@ class QrCodes:
                     await self._unclaim(key)
                     raise
                 return await self._fill(key, image)
-            if clock.now().timestamp() > deadline:
+            if clock.timestamp() > deadline:
                 raise ApiError(
                     "platform.unavailable", 503, "wechat: another process is making this code"
                 )

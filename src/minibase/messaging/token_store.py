@@ -125,7 +125,7 @@ class DatabaseTokenStore:
                 sealed,
                 fingerprint(token.value),
                 token.expires_at,
-                self._clock.now().timestamp(),
+                self._clock.timestamp(),
                 refreshed_by,
             )
 
@@ -138,7 +138,7 @@ class DatabaseTokenStore:
         if row is None:
             return TokenStatus(None, None, None, None, None, False)
         stored, expires_at, refreshed_at, refreshed_by, owner, until, refused = row
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         # as in Redis, where a token and a lease vanish when they expire
         kept = bool(stored) and expires_at is not None and float(expires_at) > now
         held = owner is not None and until is not None and float(until) > now
@@ -168,7 +168,7 @@ class DatabaseTokenStore:
         return refused is not None
 
     async def try_lock(self, key: str, owner: str, seconds: float) -> bool:
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         async with self._db.transaction() as conn:
             row = await conn.fetch_one(
                 "INSERT INTO platform_tokens (key, lock_owner, lock_until) VALUES (?, ?, ?)"
@@ -235,7 +235,7 @@ class RedisTokenStore:
         return StoredToken(value, float(document["expires_at"]))
 
     async def write(self, key: str, token: StoredToken, *, refreshed_by: str | None = None) -> None:
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         document = {
             "sealed": self._vault.seal(token.value, _context(key)),
             "fingerprint": fingerprint(token.value),
@@ -270,7 +270,7 @@ class RedisTokenStore:
             pipe.pttl(f"{self._prefix}:token-lock:{key}")
             pipe.exists(f"{self._prefix}:token-refused:{key}")
             held, owner, lease_ms, refused = await pipe.execute()
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         token: dict[str, Any] = orjson.loads(held) if held is not None else {}
         if float(token.get("expires_at", 0)) <= now:  # Redis drops it then, by its own clock
             token = {}

@@ -40,17 +40,31 @@ class RequestMetrics:
 
     def __init__(self) -> None:
         self._series: dict[RequestKey, _Series] = {}
+        # each (route, method, status) seen, to its series: one lookup a request (bounded:
+        # routes are templates, methods the known ones, statuses three digits)
+        self._answers: dict[tuple[str, str, int], _Series] = {}
         self.in_flight = 0
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        if method not in _METHODS:
-            method = "OTHER"
-        key = (route, method, _STATUS_CLASSES[min(max(status // 100, 1), 5) - 1])
+        series = self._answers.get((route, method, status))
+        if series is None:
+            series = self._series_of(route, method, status)
+        series.counts[bisect_left(BUCKETS, seconds)] += 1
+        series.total += seconds
+
+    def _series_of(self, route: str, method: str, status: int) -> _Series:
+        known = method in _METHODS
+        key = (
+            route,
+            method if known else "OTHER",
+            _STATUS_CLASSES[min(max(status // 100, 1), 5) - 1],
+        )
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = _Series()
-        series.counts[bisect_left(BUCKETS, seconds)] += 1
-        series.total += seconds
+        if known and 100 <= status <= 999:
+            self._answers[(route, method, status)] = series
+        return series
 
     def histograms(self) -> dict[RequestKey, Histogram]:
         """A copy of this process's numbers as they are now."""

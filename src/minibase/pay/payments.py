@@ -249,7 +249,7 @@ class Payments:
         except ApiError as exc:
             return Acknowledgement(False, 404, exc.message)
         try:
-            notice = provider.read(headers, body, self._services.clock.now().timestamp())
+            notice = provider.read(headers, body, self._services.clock.timestamp())
         except PlatformError as exc:
             log.warning(
                 "refused a %s notification for %s: %s (%s)",

@@ -250,7 +250,7 @@ class TokenWatch:
     async def _forever(self) -> None:
         while self.clients:
             await asyncio.sleep(WATCH_EVERY)
-            now = self.services.clock.now().timestamp()
+            now = self.services.clock.timestamp()
             for client in tuple(self.clients):
                 await client.check_token(now)
 

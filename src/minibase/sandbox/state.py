@@ -289,7 +289,7 @@ class SandboxState:
         self.content = ContentBook()
 
     def now(self) -> float:
-        return self.clock.now().timestamp()
+        return self.clock.timestamp()
 
     def clear(self) -> None:
         """Forget apps, codes, sessions, tokens, merchants, orders, trades and faults (the

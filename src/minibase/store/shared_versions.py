@@ -72,7 +72,16 @@ class SharedVersions:
         return None if folder is None else cls(folder / FILE)
 
     def read(self, key: str) -> int:
-        count: int = _COUNTER.unpack_from(self._map, _slot(key))[0]
+        return self.read_slot(_slot(key))
+
+    @staticmethod
+    def slot(key: str) -> int:
+        """Where `key`'s counter is: for `read_slot`, read on every request (the key's hash,
+        worked out once)."""
+        return _slot(key)
+
+    def read_slot(self, slot: int) -> int:
+        count: int = _COUNTER.unpack_from(self._map, slot)[0]
         return count
 
 

@@ -38,11 +38,12 @@ class Watched:
         self._seen: str | None = None
         self._checked = float("-inf")
         self._workers = SharedVersions.of_this_server()
+        self._slot = SharedVersions.slot(key)
         self._workers_read = self._workers_seen = 0
 
     async def current(self) -> str | None:
         if self._workers is not None:  # first: a change told after this read is seen later
-            self._workers_read = self._workers.read(self._key)
+            self._workers_read = self._workers.read_slot(self._slot)
         value = await self._db.fetch_value("SELECT value FROM meta WHERE key = ?", self._key)
         return None if value is None else str(value)
 
@@ -58,7 +59,8 @@ class Watched:
 
     async def refresh_if_stale(self) -> None:
         now = self._monotonic()
-        if self._workers is not None and self._workers.read(self._key) != self._workers_seen:
+        workers = self._workers
+        if workers is not None and workers.read_slot(self._slot) != self._workers_seen:
             self._checked = now
             await self._reload()
             return

@@ -268,7 +268,7 @@ async def download_head_route(request: Request) -> Response:
 
 
 def _remaining(expires: str | None, services: Any) -> int:
-    now = int(services.clock.now().timestamp())
+    now = int(services.clock.timestamp())
     return max(int(expires or now) - now, 0)
 
 
