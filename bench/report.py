@@ -30,6 +30,7 @@ class Outcome:
     measurement: Measurement | None = None
     failure: str | None = None  # a failed check or wrk error: the run was not measured
     profile: dict[str, Any] | None = None
+    costs: dict[str, float] | None = None  # --counters: CPU µs, system calls, switches a request
 
     @property
     def flagged(self) -> bool:
@@ -47,6 +48,7 @@ class Outcome:
             "measurement": self.measurement.to_json() if self.measurement else None,
             "failure": self.failure,
             "profile": self.profile,
+            "costs": self.costs,
         }
 
 

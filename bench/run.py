@@ -32,10 +32,12 @@ from types import FrameType
 from typing import Any
 
 from bare_target import BareTarget
+from counters import CounterError, Counting
 from dataset import DEFAULT, SIZES, Dataset
 from loadgen import LoadError, run_wrk, wrk_path
 from minibase_target import MinibaseTarget
 from pocketbase_target import PocketBaseTarget
+from proc_stats import process_tree
 from processes import ServerError, postgres_database
 from report import Outcome, detail_table, markdown_table
 from sampling import format_summary, start_recording, summarize
@@ -99,6 +101,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a minibase setting for the server, e.g. rate_limits_per_user=records_read=9/second"
         " (repeatable)",
     )
+    parser.add_argument(
+        "--counters",
+        action="store_true",
+        help="count each measured run's server CPU time, system calls and context switches a"
+        " request (perf stat; bench/counters.py)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -153,15 +161,30 @@ def measure(
     try:
         if args.warmup > 0:
             run_wrk(load, duration=args.warmup, **options)
+        counting = Counting(process_tree(pid)) if args.counters else None
         outcome.measurement = run_wrk(load, duration=args.duration, **options)
+        if counting is not None:
+            outcome.costs = counting.stop(outcome.measurement.rps * args.duration)
         if args.profile and target.name == "minibase":
             outcome.profile = _profiled_run(target, scenario, dataset, args, pid)
     except LoadError as exc:
         outcome.failure = f"wrk: {exc}"
+    except CounterError as exc:
+        outcome.failure = f"counters: {exc}"
     m = outcome.measurement
     if m is not None:
         errors = f", {m.error_count} ERRORS {m.errors}" if m.error_count else ""
-        say(f"  {target.label}: {m.rps:,.0f} req/s, p50 {m.p50:.1f} ms, p99 {m.p99:.1f} ms{errors}")
+        costs = outcome.costs
+        spent = (
+            f"; a request: CPU {costs['cpu_us']:.0f} µs, {costs['syscalls']:.1f} system calls,"
+            f" {costs['switches']:.2f} context switches"
+            if costs
+            else ""
+        )
+        say(
+            f"  {target.label}: {m.rps:,.0f} req/s, p50 {m.p50:.1f} ms, p99 {m.p99:.1f} ms"
+            f"{errors}{spent}"
+        )
     return outcome
 
 
@@ -217,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
             "minibase_database": "postgres" if args.postgres else "sqlite",
             "minibase_settings": args.setting,
             "profile": args.profile,
+            "counters": args.counters,
         },
         "datasets": {
             d.name: {"users": d.users, "records_per_collection": len(d.records)} for d in datasets
