@@ -49,11 +49,19 @@ class LoopTurns:
     def __init__(self) -> None:
         self._streak = 0
         self._task: asyncio.Task[object] | None = None
+        # the loop the statements run on: current_task() without it looks the loop up, which
+        # costs a system call on Python 3.11 (getpid); a statement always runs in a task, so
+        # finding none means the database moved to another loop (tests): look again
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def take(self) -> bool:
         """May one more statement of the current task run here now? No: it goes to a thread,
         and the task's next statement starts a new streak."""
-        task = asyncio.current_task()
+        loop = self._loop
+        task = None if loop is None else asyncio.current_task(loop)
+        if loop is None or task is None:
+            loop = self._loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
         if task is not self._task:
             self._task, self._streak = task, 1
             return True
@@ -62,7 +70,7 @@ class LoopTurns:
             self._streak = 0
             return False
         if streak == _WATCH_FROM:  # the loop may have had control since: see on its next turn
-            asyncio.get_running_loop().call_soon(self._reset)
+            loop.call_soon(self._reset)
         self._streak = streak + 1
         return True
 
