@@ -47,6 +47,22 @@ async def test_a_sane_incoming_request_id_is_kept_and_echoed(client: httpx.Async
     assert answer.headers["x-request-id"] == "lb-trace-0042abcd"
 
 
+async def test_every_answer_carries_its_request_id_once(client: httpx.AsyncClient) -> None:
+    """A route's answer, an error raised in a route, the router's own 404 and a mounted app's
+    page (the console) each carry the request's id, once."""
+    answers = [
+        await client.get("/api/health"),
+        await client.get("/api/collections/notes/records", headers={"Authorization": "Bearer x"}),
+        await client.get("/api/no/such/route"),
+        await client.get("/_/"),
+    ]
+    assert [answer.status_code for answer in answers] == [200, 401, 404, 200]
+    for answer in answers:
+        assert len(answer.headers.get_list("x-request-id")) == 1, answer.headers
+    ids = {answer.headers["x-request-id"] for answer in answers}
+    assert len(ids) == len(answers)  # one per request
+
+
 @pytest.mark.parametrize("sent", ["short", "has spaces in it ok", "x" * 65, "new\\nline-header"])
 async def test_an_insane_incoming_request_id_is_replaced_by_a_new_one(
     client: httpx.AsyncClient, sent: str
