@@ -80,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--postgres",
         action="store_true",
         help="minibase on a fresh database of the local PostgreSQL (MINIBASE_BENCH_POSTGRES_URL)"
-        " instead of SQLite; implies --only minibase",
+        " instead of SQLite; beside PocketBase unless --only says otherwise (the bare app is"
+        " SQLite's ceiling: not loaded)",
     )
     parser.add_argument(
         "--scenario",
@@ -324,8 +325,10 @@ def measure_round(
 
 
 def _targets(args: argparse.Namespace, tmp: Path, environment: dict[str, str]) -> list[AnyTarget]:
-    """The servers to load, in the order each scenario loads them (--postgres: minibase only)."""
-    wanted = ["minibase"] if args.postgres else (args.only or ["minibase", "pocketbase", "bare"])
+    """The servers to load, in the order each scenario loads them (--postgres: no bare app)."""
+    wanted = args.only or ["minibase", "pocketbase", "bare"]
+    if args.postgres:
+        wanted = [name for name in wanted if name != "bare"]
     targets: list[AnyTarget] = []
     if "minibase" in wanted:
         minibase = tmp / "minibase"
