@@ -81,7 +81,8 @@ def test_workers_that_map_the_file_leave_it_free_for_the_next(tmp_path: Path) ->
     def two_workers_and_a_change() -> None:
         first, second = SharedVersions(path), SharedVersions(path)
         advance(path, KEY)
-        read.extend((first.read(KEY), second.read(KEY)))
+        slot = SharedVersions.slot(KEY)
+        read.extend((first.read_slot(slot), second.read_slot(slot)))
 
     done = threading.Thread(target=two_workers_and_a_change, daemon=True)
     done.start()

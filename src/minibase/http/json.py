@@ -13,6 +13,7 @@ from minibase.client_json import parse_client_json
 from minibase.errors import ApiError
 
 JSON = "application/json"
+_JSON = JSON.encode()
 
 
 class JsonBytes(Response):
@@ -26,9 +27,6 @@ class JsonBytes(Response):
         self.body = body
         self.background = None
         self.raw_headers = [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))]
-
-
-_JSON = JSON.encode()
 
 
 def json_response(

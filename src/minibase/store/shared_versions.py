@@ -71,9 +71,6 @@ class SharedVersions:
         folder = server_folder()
         return None if folder is None else cls(folder / FILE)
 
-    def read(self, key: str) -> int:
-        return self.read_slot(_slot(key))
-
     @staticmethod
     def slot(key: str) -> int:
         """Where `key`'s counter is: for `read_slot`, read on every request (the key's hash,

@@ -465,7 +465,10 @@ class SQLiteDatabase:
         statement.note(seconds)
         return result
 
-    async def _on_reader_thread(self, sql: str, work: Callable[[_Connection], T]) -> T:
+    async def _on_reader(self, sql: str, work: Callable[[_Connection], T]) -> T:
+        result = self._read_here(sql, work)
+        if result is not ELSEWHERE:
+            return result
         if self._reader_pool is None:
             raise DatabaseUnavailable("database is closed")
         if not SQLITE.has_regex(sql):
@@ -473,12 +476,6 @@ class SQLiteDatabase:
         # $regex work never takes the last reader: other reads always find one free.
         async with self._regex_readers:
             return await self._reader_pool.run(functools.partial(self._read, work, True))
-
-    async def _on_reader(self, sql: str, work: Callable[[_Connection], T]) -> T:
-        result = self._read_here(sql, work)
-        if result is ELSEWHERE:
-            return await self._on_reader_thread(sql, work)
-        return result
 
     # -- the Database protocol ------------------------------------------------------------
 
