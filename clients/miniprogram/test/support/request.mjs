@@ -9,6 +9,8 @@
 // content-type defaults to application/json; an answer that is JSON arrives parsed (dataType
 // "json", the default); network failures call fail with the platform's error shape.
 
+import { deadline } from "./deadline.mjs";
+
 const SPECS = {
   wechat: {
     headersKey: "header",
@@ -116,7 +118,7 @@ async function send(phone, spec, options, aborted) {
 
   const failure = phone.takeFailure(path);
   if (failure && !failure.reachServer) return { ok: false, res: spec.failure[failure.kind]() };
-  const signal = AbortSignal.any([aborted, AbortSignal.timeout(options.timeout ?? spec.timeout)]);
+  const { signal, done } = deadline(aborted, options.timeout ?? spec.timeout);
   let response;
   let bytes;
   try {
@@ -126,6 +128,8 @@ async function send(phone, spec, options, aborted) {
     if (aborted.aborted) return { ok: false, res: spec.failure.abort() };
     const kind = error?.name === "TimeoutError" ? "timeout" : "offline";
     return { ok: false, res: spec.failure[kind]() };
+  } finally {
+    done();
   }
   if (failure) return { ok: false, res: spec.failure[failure.kind]() }; // the answer is lost
   return answer(phone, spec, options, response, bytes);

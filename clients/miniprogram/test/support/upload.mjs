@@ -15,6 +15,8 @@
 // uploads as to requests, and each upload is listed in phone.requests with `upload`:
 // { part, filename, fileType, formData, size }.
 
+import { deadline } from "./deadline.mjs";
+
 const CHUNK = 64 * 1024;
 
 /** A 1x1 PNG, to put on a phone: `phone.tempFile(PNG, "png")`. */
@@ -164,7 +166,7 @@ async function send(phone, spec, options, aborted, heard) {
 
   const failure = phone.takeFailure(path);
   if (failure && !failure.reachServer) return { ok: false, res: spec.failure[failure.kind]() };
-  const signal = AbortSignal.any([aborted, AbortSignal.timeout(options.timeout ?? 60_000)]);
+  const { signal, done } = deadline(aborted, options.timeout ?? 60_000);
   let response;
   let text;
   try {
@@ -180,6 +182,8 @@ async function send(phone, spec, options, aborted, heard) {
     if (aborted.aborted) return { ok: false, res: spec.failure.abort() };
     const kind = error?.name === "TimeoutError" ? "timeout" : "offline";
     return { ok: false, res: spec.failure[kind]() };
+  } finally {
+    done();
   }
   if (failure) return { ok: false, res: spec.failure[failure.kind]() }; // the answer is lost
   return spec.answer(response.status, text, Object.fromEntries(response.headers.entries()));
