@@ -1,10 +1,11 @@
 """In-process benchmark: the whole ASGI app, without a server or a socket.
 
     .venv/bin/python bench/inprocess.py [--records 10000] [--seconds 3] [--rounds 3]
-                                        [--scenario get] [--scenario create]
+                                        [--scenario get] [--scenario create] [--postgres]
 
 Builds the micro benchmark's `priv` collection (same fields, indexes, owner rule) on a
-temporary SQLite database, then calls the app as granian would, `--in-flight` requests at a
+temporary SQLite database (with --postgres, a scratch database beside
+MINIBASE_BENCH_POSTGRES_URL's), then calls the app as granian would, `--in-flight` requests at a
 time on uvloop: a get by id with the owner rule and a create, each with a user token. Prints
 microseconds of the one thread a request. Set beside `bench/run.py`'s figures, the
 difference is what the HTTP server costs. Set beside `bench/micro.py`'s `get_record` and
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 from collections import Counter
 from functools import partial
@@ -27,6 +29,7 @@ from typing import Any
 import orjson
 import uvloop
 from micro import prepare, time_async
+from processes import scratch_postgres
 
 from minibase.app import create_app
 
@@ -58,8 +61,14 @@ def _scope(method: str, path: str, token: str, body: bytes | None) -> dict[str, 
 
 
 async def main(args: argparse.Namespace) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(scratch_postgres("inproc")) if args.postgres else None
+        await drive(args, url)
+
+
+async def drive(args: argparse.Namespace, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as data_dir:
-        services, caller, token = await prepare(Path(data_dir), args.records)
+        services, caller, token = await prepare(Path(data_dir), args.records, database_url)
         app = create_app(services.settings, services=services)
         table = (await services.collections.get("priv")).table
         row = await services.db.fetch_one(
@@ -107,4 +116,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="rounds a scenario (3)")
     parser.add_argument("--in-flight", type=int, default=64, help="requests at a time (64)")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="(repeatable)")
+    parser.add_argument("--postgres", action="store_true", help="on a scratch PostgreSQL database")
     uvloop.run(main(parser.parse_args()))

@@ -12,7 +12,9 @@ request's instructions, with what both runs share (start, seeding) taken out. Ap
 - `minibase`: `bench/inprocess.py`'s, the `priv` collection with the owner rule and a user
   token, with the collector set as a served worker sets it (`minibase.server`);
 - `bare`: `bench/bare_app.py`, the ceiling;
-- `null`: an app that answers `{}` at once: what the driving loop itself costs.
+- `null`: an app that answers `{}` at once: what the driving loop itself costs;
+- `minibase-postgres`: `minibase` on a scratch database of the local PostgreSQL
+  (MINIBASE_BENCH_POSTGRES_URL): the server's own work is not counted, only this process's.
 
 Instructions are not time: a system call, a wait for the GIL or a cache miss costs time and few
 instructions (read `perf` for those). Compare two versions of the code with PYTHONPATH pointing
@@ -34,26 +36,43 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-APPS = ("minibase", "bare", "null")
+APPS = ("minibase", "bare", "null", "minibase-postgres")
 IN_FLIGHT = 64
 WARMUP = 500
 BASE = 1000
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-async def _minibase(data_dir: Path) -> tuple[ASGIApp, str, str, Callable[[], Awaitable[None]]]:
+async def _minibase(
+    data_dir: Path, database_url: str | None = None
+) -> tuple[ASGIApp, str, str, Callable[[], Awaitable[None]]]:
     from micro import prepare
 
     from minibase.app import create_app
     from minibase.server import tune_garbage_collection
 
-    services, caller, token = await prepare(data_dir, 2000)
+    services, caller, token = await prepare(data_dir, 2000, database_url)
     table = (await services.collections.get("priv")).table
     row = await services.db.fetch_one(f"SELECT _id FROM {table} WHERE _owner = ?", caller.id)
     assert row is not None, "the seeded records are there"
     tune_garbage_collection()
     app = create_app(services.settings, services=services)
     return app, f"/api/collections/priv/records/{row[0]}", token, services.close
+
+
+async def _minibase_postgres(
+    data_dir: Path,
+) -> tuple[ASGIApp, str, str, Callable[[], Awaitable[None]]]:
+    from processes import scratch_postgres
+
+    database = scratch_postgres("instructions")
+    app, path, token, close = await _minibase(data_dir, await database.__aenter__())
+
+    async def close_both() -> None:
+        await close()
+        await database.__aexit__(None, None, None)
+
+    return app, path, token, close_both
 
 
 async def _bare(data_dir: Path) -> tuple[ASGIApp, str, str, Callable[[], Awaitable[None]]]:
@@ -97,7 +116,12 @@ async def serve(app_name: str, requests: int) -> None:
     from inprocess import _scope
 
     with tempfile.TemporaryDirectory() as folder:
-        build = {"minibase": _minibase, "bare": _bare, "null": _null}[app_name]
+        build = {
+            "minibase": _minibase,
+            "bare": _bare,
+            "null": _null,
+            "minibase-postgres": _minibase_postgres,
+        }[app_name]
         app, path, token, close = await build(Path(folder))
         answered: list[int] = []
 
@@ -158,7 +182,9 @@ def count(app_name: str, requests: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--app", action="append", choices=APPS, help="(repeatable; all three)")
+    parser.add_argument(
+        "--app", action="append", choices=APPS, help="(repeatable; default: the first three)"
+    )
     parser.add_argument("--requests", type=int, default=2000, help="counted requests (2,000)")
     parser.add_argument("--serve", choices=APPS, help=argparse.SUPPRESS)  # the run inside valgrind
     args = parser.parse_args()
@@ -168,7 +194,7 @@ def main() -> None:
 
         uvloop.run(serve(args.serve, args.requests))
         return
-    for app_name in args.app or APPS:
+    for app_name in args.app or APPS[:3]:
         short, long = count(app_name, BASE), count(app_name, BASE + args.requests)
         print(f"  {app_name:<10} {(long - short) / args.requests:>10,.0f} instructions a request")
 

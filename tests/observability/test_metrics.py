@@ -98,6 +98,7 @@ async def test_the_database_pool_is_described_for_its_engine(
         assert opened is not None
         assert in_use is not None
         assert 1 <= opened <= settings.postgres_pool_size
+        assert value(scraped, "minibase_db_queue_waiting", queue="connection") == 0
         assert 0 <= in_use <= opened
 
 

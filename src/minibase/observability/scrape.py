@@ -104,7 +104,8 @@ def pool_families(stats: PoolStats) -> list[Family]:
         waiting = Family(
             "minibase_db_queue_waiting",
             "gauge",
-            "Database work waiting for its thread (SQLite: reads, and writes for the one writer)",
+            "Database work waiting: for its thread (SQLite: reads, and writes for the one"
+            " writer), for a pooled connection (PostgreSQL)",
         )
         for queue, count in sorted(stats.waiting.items()):
             waiting.add(count, (("queue", queue),))

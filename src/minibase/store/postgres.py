@@ -26,6 +26,7 @@ from minibase.store.database import (
     regex_budget_spent,
 )
 from minibase.store.dialect import POSTGRES, Dialect
+from minibase.store.postgres_pool import ConnectionPool, PoolClosed
 from minibase.store.statistics import TableStatistics
 
 T = TypeVar("T")
@@ -44,15 +45,6 @@ _NUL = (
     asyncpg.exceptions.CharacterNotInRepertoireError,
     asyncpg.exceptions.UntranslatableCharacterError,
 )
-
-
-async def _release(conn: asyncpg.Connection[Any]) -> None:
-    """What a connection needs on its way back to the pool. No session state lives on pooled
-    connections (LISTEN has a connection of its own, locks are transaction-scoped), so the
-    default reset's round trip (UNLISTEN, RESET ALL ...) is skipped; an interrupted
-    transaction is still rolled back."""
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 @lru_cache(maxsize=4096)
@@ -75,7 +67,7 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
-AnyConnection: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+AnyConnection: TypeAlias = "asyncpg.Connection[Any]"
 
 
 def _statement(
@@ -170,43 +162,43 @@ class PostgresDatabase:
         self.url = url
         self._pool_size = pool_size
         self._regex_budget = regex_budget
-        self._pool: asyncpg.Pool[Any] | None = None
+        self._pool: ConnectionPool | None = None
         self._statistics = TableStatistics(self._analyze)
 
     async def open(self) -> None:
+        pool = ConnectionPool(self._connect, self._pool_size)
         try:
-            self._pool = await asyncpg.create_pool(
-                self.url,
-                min_size=1,
-                max_size=self._pool_size,
-                command_timeout=30,
-                reset=_release,
-            )
+            await pool.open()
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._pool = pool
+
+    def _connect(self) -> Awaitable[asyncpg.Connection[Any]]:
+        return asyncpg.connect(self.url, command_timeout=30)
 
     async def close(self) -> None:
         await self._statistics.stop()
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            await pool.close()
 
     @property
-    def pool(self) -> asyncpg.Pool[Any]:
+    def pool(self) -> ConnectionPool:
         if self._pool is None:
             raise DatabaseUnavailable("database is closed")
         return self._pool
 
-    async def _acquire(self) -> asyncpg.pool.PoolConnectionProxy[Any]:
+    async def _acquire(self) -> asyncpg.Connection[Any]:
         """A pooled connection; any failure to get one (the server down, refusing connections,
         the database gone) is the database being unavailable, not a query error."""
         try:
             return await self.pool.acquire()
-        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+        except (*_UNAVAILABLE, PoolClosed, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        pool = self.pool
         conn = await self._acquire()
         connection = PostgresConnection(conn, self._regex_budget)
         try:
@@ -214,7 +206,7 @@ class PostgresDatabase:
                 yield connection
                 await _guard(connection.committing())
         finally:
-            await self.pool.release(conn)
+            pool.release(conn)
         connection.committed()
 
     @asynccontextmanager
@@ -238,37 +230,33 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresConnection]:
+        pool = self.pool
         conn = await self._acquire()
         try:
             yield PostgresConnection(conn, self._regex_budget)
         finally:
-            await self.pool.release(conn)
+            pool.release(conn)
 
-    async def _pooled(
-        self, work: Callable[[asyncpg.pool.PoolConnectionProxy[Any]], Awaitable[T]]
-    ) -> T:
+    async def _pooled(self, method: str, sql: str, params: Sequence[Any]) -> Any:
+        """One statement through `method` ("fetchrow" ...) of a pooled connection."""
+        pool = self.pool
         conn = await self._acquire()
         try:
-            return await _guard(work(conn))
+            work = getattr(conn, method)
+            return await _guard(_statement(conn, self._regex_budget, work, sql, params))
         finally:
-            await self.pool.release(conn)
+            pool.release(conn)
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        row: Row | None = await self._pooled(
-            lambda p: _statement(p, self._regex_budget, p.fetchrow, sql, params)
-        )
+        row: Row | None = await self._pooled("fetchrow", sql, params)
         return row
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows: list[Row] = await self._pooled(
-            lambda p: _statement(p, self._regex_budget, p.fetch, sql, params)
-        )
+        rows: list[Row] = await self._pooled("fetch", sql, params)
         return rows
 
     async def fetch_value(self, sql: str, *params: Any) -> Any:
-        return await self._pooled(
-            lambda p: _statement(p, self._regex_budget, p.fetchval, sql, params)
-        )
+        return await self._pooled("fetchval", sql, params)
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")
@@ -277,8 +265,7 @@ class PostgresDatabase:
         pool = self._pool
         if pool is None:
             return PoolStats(self._pool_size, 0, 0, {})
-        opened = pool.get_size()
-        return PoolStats(self._pool_size, opened, opened - pool.get_idle_size(), {})
+        return PoolStats(self._pool_size, pool.opened, pool.in_use, {"connection": pool.waiting})
 
     def note_writes(self, table: str, rows: int) -> None:
         self._statistics.note(table, rows)
@@ -289,9 +276,9 @@ class PostgresDatabase:
 
     async def _analyze(self, table: str) -> int:
         """Refresh the planner's statistics of one table; returns its estimated row count."""
-        async with self.pool.acquire() as conn:
+        async with self.reader() as conn:
             await conn.execute(f"ANALYZE {table}")
-            rows = await conn.fetchval(
-                "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table
+            rows = await conn.fetch_value(
+                "SELECT reltuples FROM pg_class WHERE oid = ?::regclass", table
             )
         return max(0, int(rows or 0))
