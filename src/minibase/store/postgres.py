@@ -108,15 +108,23 @@ async def _within_budget(
         raise regex_budget_spent(regex_budget) from exc
 
 
+_TRANSLATED = (asyncpg.exceptions.UniqueViolationError, *_NUL, *_UNAVAILABLE)
+
+
+def _translate(exc: BaseException) -> Exception:
+    """The driver's error as the store's (one of _TRANSLATED)."""
+    if isinstance(exc, asyncpg.exceptions.UniqueViolationError):
+        return IntegrityViolation(str(exc), exc.constraint_name)
+    if isinstance(exc, _NUL):  # what the edge lets through, e.g. a function's own string
+        return nul_character("")
+    return DatabaseUnavailable(str(exc))
+
+
 async def _guard(call: Awaitable[T]) -> T:
     try:
         return await call
-    except asyncpg.exceptions.UniqueViolationError as exc:
-        raise IntegrityViolation(str(exc), exc.constraint_name) from exc
-    except _NUL as exc:  # what the edge lets through, e.g. a function's own string
-        raise nul_character("") from exc
-    except _UNAVAILABLE as exc:
-        raise DatabaseUnavailable(str(exc)) from exc
+    except _TRANSLATED as exc:
+        raise _translate(exc) from exc
 
 
 class PostgresConnection(CommitCallbacks):
@@ -242,8 +250,9 @@ class PostgresDatabase:
         pool = self.pool
         conn = await self._acquire()
         try:
-            work = getattr(conn, method)
-            return await _guard(_statement(conn, self._regex_budget, work, sql, params))
+            return await _statement(conn, self._regex_budget, getattr(conn, method), sql, params)
+        except _TRANSLATED as exc:  # _guard's, without a coroutine more a read
+            raise _translate(exc) from exc
         finally:
             pool.release(conn)
 
