@@ -202,3 +202,85 @@ async def _turns_of_others_while(work: asyncio.Future[None]) -> int:
         turns += 1
     work.result()
     return turns
+
+
+LOG = "INSERT INTO log (note_id, kind)"
+
+
+async def insert_and_log(db: SQLiteDatabase, note_id: int, *, fail: bool = False) -> None:
+    """A note, and a row for the log written at commit (as the change log is)."""
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO notes (id, text) VALUES (?, 'x')", note_id)
+        tx.add_at_commit(LOG, (note_id, "insert"))
+        if fail:
+            raise ValueError("the hook said no")
+
+
+def logged(path: Path) -> list[tuple[int, int, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.execute("SELECT seq, note_id, kind FROM log ORDER BY seq"))
+    finally:
+        conn.close()
+
+
+async def test_rows_written_at_commit_go_in_one_statement_for_the_group_in_its_order(
+    db: SQLiteDatabase, tmp_path: Path
+) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "CREATE TABLE log (seq INTEGER PRIMARY KEY, note_id INTEGER NOT NULL, kind TEXT)"
+        )
+    outcomes = []
+    with statements_run(db) as statements:
+        writes = [insert_and_log(db, i, fail=i == 3) for i in range(10)]
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    assert [isinstance(outcome, ValueError) for outcome in outcomes] == [i == 3 for i in range(10)]
+    # written once, outside the members' savepoints, just before the one COMMIT
+    inserts = [s for s in statements if s.startswith(LOG)]
+    assert len(inserts) == 1, inserts
+    assert statements.index(inserts[0]) == statements.index("COMMIT") - 1
+    assert statements.count("COMMIT") == 1
+    # numbered in the order the transactions ended; none for the one that failed
+    kept = [i for i in range(10) if i != 3]
+    assert [row[1] for row in logged(tmp_path / "data.db")] == kept
+    assert [row[0] for row in committed_rows(tmp_path / "data.db")] == kept
+
+
+async def test_rows_written_at_commit_are_lost_with_a_commit_that_fails(
+    db: SQLiteDatabase, tmp_path: Path
+) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, note_id INTEGER NOT NULL)")
+
+    async def log_a_kind_the_table_lacks() -> None:  # its row makes the group's INSERT fail
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO notes (id, text) VALUES (9, 'x')")
+            tx.add_at_commit("INSERT INTO log (note_id, missing)", (9, "x"))
+
+    outcomes = await asyncio.gather(
+        insert(db, 1), log_a_kind_the_table_lacks(), insert(db, 2), return_exceptions=True
+    )
+    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    assert committed_rows(tmp_path / "data.db") == []
+    assert logged_count(tmp_path / "data.db") == 0
+    await insert(db, 3)  # the next group is not affected
+    assert committed_rows(tmp_path / "data.db") == [(3, "x")]
+
+
+def logged_count(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM log").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_a_transaction_with_only_rows_to_write_at_commit_writes_them(
+    db: SQLiteDatabase, tmp_path: Path
+) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, note_id INTEGER NOT NULL)")
+    async with db.transaction() as tx:
+        tx.add_at_commit("INSERT INTO log (note_id)", (5,))
+    assert logged_count(tmp_path / "data.db") == 1

@@ -17,10 +17,8 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from itertools import pairwise
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
 
@@ -30,7 +28,6 @@ from minibase.store.database import Connection, Database, json_column
 
 CHANGES_CHANNEL = "minibase_changes"
 _COLUMNS = "seq, collection, record_id, action, doc, previous"
-ROWS_PER_INSERT = 500  # 3,000 parameters: under every engine's limit
 START_PATIENCE = 2.0  # seconds a new reader waits for the writers in progress to end
 RECENT = 10_000  # how far back a reader that waited no longer looks for gaps
 
@@ -45,46 +42,28 @@ class Change:
     previous: dict[str, Any] | None  # as it was before an update
 
 
-async def log_change(
+_INSERT = "INSERT INTO record_changes (collection, record_id, action, doc, previous, created)"
+
+
+def log_change(
     conn: Connection, clock: Clock, event: RecordEvent, wake: Callable[[], None]
 ) -> None:
     """In the write's transaction: the change, written and numbered just before the
-    transaction commits (after everything else it does); `wake` runs once it has."""
-    pending = _pending.get(conn)
-    if pending is None:
-        pending = _pending[conn] = []
-        conn.before_commit(partial(_write_pending, conn, clock))
-        conn.after_commit(wake)
-    pending.append(event)
-
-
-_pending: WeakKeyDictionary[Connection, list[RecordEvent]] = WeakKeyDictionary()
-
-
-async def _write_pending(conn: Connection, clock: Clock) -> None:
-    events = _pending.pop(conn, [])
-    if not events:
-        return
-    now = clock.timestamp()
-    row = "(?, ?, ?, ?, ?, ?)"
-    for start in range(0, len(events), ROWS_PER_INSERT):  # a bulk write: few statements
-        chunk = events[start : start + ROWS_PER_INSERT]
-        await conn.execute(
-            "INSERT INTO record_changes (collection, record_id, action, doc, previous, created)"
-            f" VALUES {', '.join([row] * len(chunk))}",
-            *(
-                value
-                for event in chunk
-                for value in (
-                    event.collection,
-                    event.record["_id"],
-                    event.action,
-                    orjson.dumps(event.record).decode(),
-                    None if event.previous is None else orjson.dumps(event.previous).decode(),
-                    now,
-                )
-            ),
-        )
+    transaction commits (after everything else it does: `add_at_commit`); `wake` runs once
+    it has."""
+    previous = event.previous
+    conn.add_at_commit(
+        _INSERT,
+        (
+            event.collection,
+            event.record["_id"],
+            event.action,
+            orjson.dumps(event.record).decode(),
+            None if previous is None else orjson.dumps(previous).decode(),
+            clock.timestamp(),
+        ),
+    )
+    conn.after_commit(wake)
 
 
 def _change(row: Any) -> Change:

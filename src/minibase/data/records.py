@@ -194,7 +194,7 @@ async def after_write(
     """In the write's transaction: the after hooks, and the change for realtime subscribers."""
     if services.hooks.watches(collection.name, event.action):
         await services.hooks.after(event, conn)
-    await log_change(conn, services.clock, event, services.realtime.committed)
+    log_change(conn, services.clock, event, services.realtime.committed)
 
 
 async def create_record(

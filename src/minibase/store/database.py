@@ -79,13 +79,54 @@ class Connection(Protocol):
         before it commits (never when it rolls back); True when first asked for."""
         ...
 
+    def add_at_commit(self, insert: str, row: Sequence[Any]) -> None:
+        """A row for `insert` ("INSERT INTO t (a, b)"), written after the transaction's
+        before-commit callbacks, just before it commits (never when it rolls back): the rows
+        of one `insert` go in few statements. On SQLite the rows of every transaction of a
+        group commit go in together, outside the members' savepoints."""
+        ...
+
+
+# parameters a statement of rows written at commit binds, at most: under every engine's limit
+_ROW_PARAMETERS = 3000
+
+
+def rows_statements(insert: str, rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
+    """Multi-row INSERTs of `rows` for `insert`, each under _ROW_PARAMETERS parameters, in
+    the order of the rows (numbers they are given follow it)."""
+    if not rows:
+        return []
+    width = len(rows[0])
+    per_statement = max(1, _ROW_PARAMETERS // width)
+    values = "(" + ", ".join(["?"] * width) + ")"
+    statements = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        params = [value for row in chunk for value in row]
+        statements.append((f"{insert} VALUES {', '.join([values] * len(chunk))}", params))
+    return statements
+
 
 class CommitCallbacks:
     """What a transaction's connection runs just before it commits, and once it has
-    (each callback once)."""
+    (each callback once), and the rows it writes last."""
 
     _callbacks: list[Callable[[], None]] | None = None
     _finishers: list[Callable[[], Awaitable[None]]] | None = None
+    _rows: dict[str, list[Sequence[Any]]] | None = None
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        raise NotImplementedError
+
+    def add_at_commit(self, insert: str, row: Sequence[Any]) -> None:
+        if self._rows is None:
+            self._rows = {}
+        self._rows.setdefault(insert, []).append(row)
+
+    def take_rows(self) -> dict[str, list[Sequence[Any]]]:
+        """The rows to write at commit, by statement; none are left to write here."""
+        rows, self._rows = self._rows, None
+        return rows or {}
 
     def before_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
         if self._finishers is None:
@@ -96,7 +137,15 @@ class CommitCallbacks:
         return True
 
     async def committing(self) -> None:
-        """Run by the database in the transaction, right before COMMIT."""
+        """Run by the database in the transaction, right before COMMIT: the before-commit
+        callbacks, then the rows to add."""
+        await self.finishing()
+        for insert, rows in self.take_rows().items():
+            for sql, params in rows_statements(insert, rows):
+                await self.execute(sql, *params)
+
+    async def finishing(self) -> None:
+        """The before-commit callbacks alone (SQLite writes the rows with its group's)."""
         for finisher in self._finishers or ():
             await finisher()
 

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,7 @@ from minibase.store.database import (
     PoolStats,
     Row,
     regex_budget_spent,
+    rows_statements,
 )
 from minibase.store.dialect import SQLITE, Dialect
 from minibase.store.on_the_loop import (
@@ -216,6 +217,9 @@ def _commit(conn: sqlite3.Connection, group: _Group) -> None:
     try:
         if group.spoiled or not conn.in_transaction:
             raise DatabaseUnavailable("the transaction was lost before it committed; try again")
+        for insert, rows in group.rows.items():  # the members' rows written at commit
+            for sql, params in rows_statements(insert, rows):
+                conn.execute(sql, params)
         conn.execute("COMMIT")
     except (sqlite3.Error, DatabaseUnavailable):
         if conn.in_transaction:
@@ -266,6 +270,14 @@ class _Group:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.committed: asyncio.Future[None] = loop.create_future()
         self.spoiled = False  # a member's writes could not be undone: commit none
+        # the members' rows written at commit (add_at_commit), in the order the members
+        # joined: one statement for all of them, outside their savepoints (a row written in
+        # a savepoint copies the pages it touches first: the change log's cost a record)
+        self.rows: dict[str, list[Sequence[Any]]] = {}
+
+    def add_rows(self, rows: Mapping[str, list[Sequence[Any]]]) -> None:
+        for insert, more in rows.items():
+            self.rows.setdefault(insert, []).extend(more)
 
     def spoil(self, undoing: asyncio.Future[None]) -> None:
         if undoing.cancelled() or undoing.exception() is not None:
@@ -520,7 +532,13 @@ class SQLiteDatabase:
         try:
             try:
                 yield conn
-                await conn.committing()
+                await conn.finishing()
+                rows = conn.take_rows()
+                if rows and not entered:  # rows alone: written as any statement, to begin
+                    for insert, added in rows.items():
+                        for sql, params in rows_statements(insert, added):
+                            await conn.execute(sql, *params)
+                    rows = {}
                 if entered and group is not None:
                     await self._submit_to_writer(_release_member, short=True)
             except BaseException:
@@ -532,6 +550,8 @@ class SQLiteDatabase:
                 committer = asyncio.get_running_loop().create_task(self._commit_group(group))
                 self._committers.add(committer)
                 committer.add_done_callback(self._committers.discard)
+            if group is not None and rows:  # the group commits them, under this lock still
+                group.add_rows(rows)
         finally:
             self._write_lock.release()
         if entered and group is not None:
