@@ -142,6 +142,24 @@ async def test_a_borrower_that_goes_away_as_it_is_handed_a_connection_gives_it_b
         pool.release(conn)
 
 
+async def test_a_place_freed_for_a_borrower_that_went_away_is_the_next_ones(
+    pool: ConnectionPool,
+) -> None:
+    lent = [await pool.acquire() for _ in range(SIZE)]
+    first = asyncio.create_task(pool.acquire())
+    second = asyncio.create_task(pool.acquire())
+    await asyncio.sleep(0.05)
+    lent[0].terminate()  # lost: its place is freed, and the first waiter told to open one
+    pool.release(lent[0])
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    conn = await asyncio.wait_for(second, timeout=5)
+    assert await conn.fetchval("SELECT 1") == 1
+    for each in (conn, *lent[1:]):
+        pool.release(each)
+
+
 async def test_a_failed_connect_lets_a_waiter_try_in_its_place(settings: Settings) -> None:
     url = settings.database_url
     assert url is not None

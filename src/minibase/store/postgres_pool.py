@@ -81,10 +81,13 @@ class ConnectionPool:
             try:
                 handed = await waiter
             except asyncio.CancelledError:
-                late = waiter.result() if waiter.done() and not waiter.cancelled() else None
-                if late is not None:  # handed over as the caller went away
-                    self._lent.discard(late)
-                    self._give(late)
+                if waiter.done() and not waiter.cancelled():  # woken as the caller went away
+                    late = waiter.result()
+                    if late is None:
+                        self._wake()  # the place freed is the next waiter's
+                    else:
+                        self._lent.discard(late)
+                        self._give(late)
                 raise
             if handed is not None:
                 return handed
