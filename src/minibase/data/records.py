@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,7 +36,7 @@ from minibase.hooks import RecordEvent
 from minibase.rules.conditions import FALSE, TRUE, Condition, all_of, evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
-from minibase.store.database import Connection, Database, IntegrityViolation
+from minibase.store.database import Connection, Database, IntegrityViolation, json_column
 from minibase.store.schema import ValidationError
 
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -305,14 +306,20 @@ async def get_record(
     return orjson.dumps(project(orjson.loads(raw), fields))
 
 
-async def list_records(
+@dataclass(frozen=True, slots=True)
+class _Page:
+    docs: list[Any]  # each stored document as the engine gives it (bytes or text; decoded)
+    next_cursor: str | None
+    total: int | None
+
+
+async def _list_page(
     services: Services,
     caller: Caller,
     name: str,
     query: ListQuery,
-    *,
-    conn: Connection | None = None,
-) -> dict[str, Any]:
+    conn: Connection | None,
+) -> _Page:
     collection = await services.collections.get(name)
     visible = rule_condition(caller, collection, "list")
     check_filter_paths(collection, query.filter.paths)
@@ -328,8 +335,8 @@ async def list_records(
         page_where = f"{where} AND {after_cursor(dialect, keys, values, page_params)}"
     key_columns = ", ".join(dialect.field(path) for path, _ in keys)
     sql = (
-        f"SELECT data, {key_columns} FROM {collection.table} WHERE {page_where}"
-        f" ORDER BY {order_by(dialect, keys)} LIMIT ?"
+        f"SELECT {dialect.document_as_sent}, {key_columns} FROM {collection.table}"
+        f" WHERE {page_where} ORDER BY {order_by(dialect, keys)} LIMIT ?"
     )
     async with _reading(services, conn) as reader:
         rows = await reader.fetch_all(sql, *page_params, query.limit + 1)
@@ -340,16 +347,43 @@ async def list_records(
             )
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    items = [orjson.loads(row[0]) for row in rows]
+    cursor = encode_cursor(keys, list(rows[-1][1:])) if more and rows else None
+    return _Page([row[0] for row in rows], cursor, None if total is None else int(total))
+
+
+async def list_records(
+    services: Services,
+    caller: Caller,
+    name: str,
+    query: ListQuery,
+    *,
+    conn: Connection | None = None,
+) -> dict[str, Any]:
+    page = await _list_page(services, caller, name, query, conn)
+    items = [json_column(doc) for doc in page.docs]
     if query.fields is not None:
         items = [project(item, query.fields) for item in items]
-    result: dict[str, Any] = {
-        "items": items,
-        "next_cursor": encode_cursor(keys, list(rows[-1][1:])) if more and rows else None,
-    }
-    if total is not None:
-        result["total"] = int(total)
+    result: dict[str, Any] = {"items": items, "next_cursor": page.next_cursor}
+    if page.total is not None:
+        result["total"] = page.total
     return result
+
+
+async def list_records_json(
+    services: Services, caller: Caller, name: str, query: ListQuery
+) -> bytes:
+    """`list_records` as the JSON the API answers with: where the engine keeps the text
+    written (SQLite), the stored documents are spliced in as they are, not decoded and encoded
+    again (unless the query projects fields)."""
+    if query.fields is not None or not services.db.dialect.stored_text_is_sent:
+        return orjson.dumps(await list_records(services, caller, name, query))
+    page = await _list_page(services, caller, name, query, None)
+    docs = [doc.encode() if isinstance(doc, str) else bytes(doc) for doc in page.docs]
+    tail: dict[str, Any] = {"next_cursor": page.next_cursor}
+    if page.total is not None:
+        tail["total"] = page.total
+    # '{"next_cursor":...}' without its opening brace, after the items
+    return b'{"items":[' + b",".join(docs) + b"]," + orjson.dumps(tail)[1:]
 
 
 @asynccontextmanager

@@ -45,6 +45,9 @@ class Dialect:
     bytes_column_type: str  # binary values: Python bytes in, bytes out, on both engines
     # the stored document, read to be sent as it is: bytes where the engine can give them
     document_as_sent: str
+    # is the stored document's text the API's JSON, byte for byte? (SQLite keeps the text
+    # written; PostgreSQL's jsonb writes its own: a float past 2^64 comes back as 20 digits)
+    stored_text_is_sent: bool
 
     def field(self, path: tuple[str, ...]) -> str:
         """The SQL expression for a field of the document (column for system fields)."""
@@ -74,6 +77,7 @@ class SQLiteDialect(Dialect):
     bool_type = "INTEGER"
     bytes_column_type = "BLOB"
     document_as_sent = "CAST(data AS BLOB)"  # its UTF-8 bytes, not decoded to str and back
+    stored_text_is_sent = True
 
     def field(self, path: tuple[str, ...]) -> str:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
@@ -109,6 +113,7 @@ class PostgresDialect(Dialect):
     bool_type = "BOOLEAN"
     bytes_column_type = "BYTEA"
     document_as_sent = "data"
+    stored_text_is_sent = False
 
     def field(self, path: tuple[str, ...]) -> str:
         if len(path) == 1 and path[0] in SYSTEM_COLUMNS:

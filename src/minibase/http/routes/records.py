@@ -14,7 +14,7 @@ from minibase.data.records import (
     create_records,
     delete_record,
     get_record,
-    list_records,
+    list_records_json,
     update_record,
 )
 from minibase.errors import ApiError
@@ -102,8 +102,8 @@ async def list_route(request: Request) -> Response:
         request.query_params, settings.list_default_limit, settings.list_max_limit
     )
     caller = await caller_of(request)
-    page = await list_records(services, caller, request.path_params["name"], query)
-    return json_response(page)
+    page = await list_records_json(services, caller, request.path_params["name"], query)
+    return raw_json_response(page)
 
 
 @routes.add(
