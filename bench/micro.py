@@ -28,15 +28,13 @@ from minibase_target import FIELDS, INDEXES, LIST_QUERY, PRIV_RULES
 
 from minibase.auth.caller import Caller
 from minibase.auth.users import insert_user
-from minibase.clock import SystemClock
 from minibase.config import Settings
 from minibase.data.access import rule_condition
 from minibase.data.definitions import create_collection
 from minibase.data.listing import parse_list_query
 from minibase.data.records import create_record, create_records, get_record, list_records
-from minibase.services import Services, database_for, open_services
+from minibase.services import Services, open_services
 from minibase.store.database import Connection, Database, Row
-from minibase.store.migrations import migrate
 from minibase.store.query import ConditionCompiler
 
 ADMIN = Caller(kind="admin", id="bench-admin")
@@ -121,15 +119,9 @@ class RecordingDatabase:
 async def prepare(
     data_dir: Path, records: int, database_url: str | None = None
 ) -> tuple[Services, Caller, str]:
+    # a new database either way (a temporary folder, or a scratch PostgreSQL one): migrated
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    if database_url is not None:  # a scratch PostgreSQL database: its system tables first
-        db = database_for(settings)
-        await db.open()
-        try:
-            await migrate(db, SystemClock())
-        finally:
-            await db.close()
-    services = await open_services(settings)
+    services = await open_services(settings, migrate_now=True)
     definition = {"name": "priv", "fields": FIELDS, "indexes": INDEXES, "rules": PRIV_RULES}
     await create_collection(services, definition)
     async with services.db.transaction() as conn:

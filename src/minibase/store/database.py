@@ -140,8 +140,12 @@ class CommitCallbacks:
         """Run by the database in the transaction, right before COMMIT: the before-commit
         callbacks, then the rows to add."""
         await self.finishing()
-        for insert, rows in self.take_rows().items():
-            for sql, params in rows_statements(insert, rows):
+        await self.write_rows(self.take_rows())
+
+    async def write_rows(self, rows: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+        """Rows taken from `take_rows`, written now, in this transaction."""
+        for insert, added in rows.items():
+            for sql, params in rows_statements(insert, added):
                 await self.execute(sql, *params)
 
     async def finishing(self) -> None:

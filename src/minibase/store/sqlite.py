@@ -535,9 +535,7 @@ class SQLiteDatabase:
                 await conn.finishing()
                 rows = conn.take_rows()
                 if rows and not entered:  # rows alone: written as any statement, to begin
-                    for insert, added in rows.items():
-                        for sql, params in rows_statements(insert, added):
-                            await conn.execute(sql, *params)
+                    await conn.write_rows(rows)
                     rows = {}
                 if entered and group is not None:
                     await self._submit_to_writer(_release_member, short=True)
