@@ -1,18 +1,18 @@
 """In-process benchmark: the whole ASGI app, without a server or a socket.
 
     .venv/bin/python bench/inprocess.py [--records 10000] [--seconds 3] [--rounds 3]
-                                        [--scenario get] [--scenario create] [--postgres]
+                                        [--scenario get|create|list ...] [--postgres]
 
 Builds the micro benchmark's `priv` collection (same fields, indexes, owner rule) on a
 temporary SQLite database (with --postgres, a scratch database beside
 MINIBASE_BENCH_POSTGRES_URL's), then calls the app as granian would, `--in-flight` requests at a
-time on uvloop: a get by id with the owner rule and a create, each with a user token. Prints
-microseconds of the one thread a request. Set beside `bench/run.py`'s figures, the
-difference is what the HTTP server costs. Set beside `bench/micro.py`'s `get_record` and
-`create_record`, the difference is what the app costs (token, body, JSON, response). No
-server or load generator shares the two cores with it, but the machine's own speed still
-moves from one minute to the next: compare two versions of the code by alternating them,
-a few rounds each, with PYTHONPATH pointing at each.
+time on uvloop: a get by id with the owner rule, a create, and the bench's list of 20 (score >
+500, sort -score, the owner rule), each with a user token. Prints microseconds of the one thread
+a request. Set beside `bench/run.py`'s figures, the difference is what the HTTP server costs.
+Set beside `bench/micro.py`'s `get_record` and `create_record`, the difference is what the app
+costs (token, body, JSON, response). No server or load generator shares the two cores with it,
+but the machine's own speed still moves from one minute to the next: compare two versions of
+the code by alternating them, a few rounds each, with PYTHONPATH pointing at each.
 """
 
 from __future__ import annotations
@@ -25,18 +25,21 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import uvloop
 from micro import prepare, time_async
+from minibase_target import LIST_QUERY
 from processes import scratch_postgres
 
 from minibase.app import create_app
 
-SCENARIOS = ("get", "create")
+SCENARIOS = ("get", "create", "list")
 
 
-def _scope(method: str, path: str, token: str, body: bytes | None) -> dict[str, Any]:
+def _scope(method: str, target: str, token: str, body: bytes | None) -> dict[str, Any]:
+    path, _, query = target.partition("?")
     headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
     if body is not None:
         headers += [
@@ -51,7 +54,7 @@ def _scope(method: str, path: str, token: str, body: bytes | None) -> dict[str, 
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 40000),
@@ -79,6 +82,7 @@ async def drive(args: argparse.Namespace, database_url: str | None) -> None:
         requests = {
             "get": ("GET", f"/api/collections/priv/records/{row[0]}", None),
             "create": ("POST", "/api/collections/priv/records", body),
+            "list": ("GET", f"/api/collections/priv/records?{urlencode(LIST_QUERY)}", None),
         }
         statuses: Counter[int] = Counter()
 

@@ -79,6 +79,8 @@ class Services:
     sandbox: Any = None  # the in-process sandbox in --dev (minibase.sandbox.Sandbox)
     # Set when the instance begins to stop: /api/ready answers 503 so that traffic drains away.
     shutting_down: bool = False
+    # list queries (minibase.data.listing.ListQuery) parsed lately, by their query string
+    list_queries: dict[bytes, Any] = field(default_factory=dict)
     started: datetime = field(init=False)  # when this process built its services
 
     def __post_init__(self) -> None:

@@ -119,8 +119,12 @@ def test_a_worker_that_dies_is_started_again_while_the_other_serves_on(
     server = start("--port", str(free_port), *where, port=free_port, env={"MINIBASE_WORKERS": "2"})
     server.wait_until_up()
     deadline = time.monotonic() + 10
-    while len(workers := children_of(server.process.pid)) < 2:
-        assert time.monotonic() < deadline, workers
+    # both workers serving first: one killed before it started would never log "Started"
+    while (
+        len(workers := children_of(server.process.pid)) < 2
+        or server.log.read_text().count("Started worker") < 2
+    ):
+        assert time.monotonic() < deadline, (workers, server.log.read_text())
         time.sleep(0.1)
     killed = min(workers)
     os.kill(killed, signal.SIGKILL)  # as the kernel's out-of-memory killer would

@@ -16,6 +16,7 @@ import orjson
 from minibase.auth.caller import Caller, CallerKind
 from minibase.clock import Clock
 from minibase.errors import ApiError
+from minibase.memo import remember
 
 VERIFIED_CACHE_SIZE = 10_000
 
@@ -84,11 +85,7 @@ class TokenSigner:
             if known.expires <= self._clock.timestamp():
                 raise ApiError("auth.token_expired", 401, "the access token has expired")
             return known
-        claims = self._verify_signature(token)
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            self._verified.clear()
-        self._verified[token] = claims
-        return claims
+        return remember(self._verified, token, self._verify_signature(token), VERIFIED_CACHE_SIZE)
 
     def _verify_signature(self, token: str) -> TokenClaims:
         raw = token.encode()

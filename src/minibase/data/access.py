@@ -12,6 +12,7 @@ from typing import Any
 
 from minibase.auth.caller import Caller
 from minibase.errors import ApiError
+from minibase.memo import remember
 from minibase.rules.binding import bind
 from minibase.rules.conditions import TRUE, Condition
 from minibase.store.collections import Collection
@@ -43,9 +44,7 @@ def rule_condition(
     key = (action, caller)  # a Caller compares by its identity, not its cached rule view
     bound = kept.get(key)
     if bound is None:
-        if len(kept) >= BOUND_RULES:
-            kept.clear()
-        bound = kept[key] = bind(rule, caller.rule_view(), body)
+        bound = remember(kept, key, bind(rule, caller.rule_view(), body), BOUND_RULES)
     return bound
 
 

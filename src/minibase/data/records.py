@@ -21,6 +21,7 @@ from minibase.data.file_refs import release_files, settle_files
 from minibase.data.known_paths import check_filter_paths, check_projected_paths, check_sort_paths
 from minibase.data.listing import (
     ListQuery,
+    SortKey,
     after_cursor,
     decode_cursor,
     encode_cursor,
@@ -33,6 +34,7 @@ from minibase.data.shape import RecordLimits, check_shape
 from minibase.data.updates import Change, apply_update, parse_update
 from minibase.errors import ApiError
 from minibase.hooks import RecordEvent
+from minibase.memo import remember
 from minibase.rules.conditions import FALSE, TRUE, Condition, all_of, evaluate
 from minibase.services import Services
 from minibase.store.collections import Collection
@@ -41,7 +43,7 @@ from minibase.store.schema import ValidationError
 
 RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SYSTEM_INPUT = frozenset({"_id", "_owner", "_version"})
-KEPT_STATEMENTS = 1024  # get-by-id SQL texts a collection keeps, at most
+KEPT_STATEMENTS = 1024  # get-by-id and list SQL a collection keeps, at most (each)
 
 
 def not_found(collection: Collection, record_id: str) -> ApiError:
@@ -294,9 +296,7 @@ async def get_record(
         sql = f"SELECT {db.dialect.document_as_sent} FROM {collection.table} WHERE _id = ?"
         if where:
             sql += f" AND {where}"
-        if len(kept) >= KEPT_STATEMENTS:  # rules are few; a bound all the same
-            kept.clear()
-        kept[where] = sql
+        remember(kept, where, sql, KEPT_STATEMENTS)  # rules are few; a bound all the same
     row = await db.fetch_one(sql, record_id, *params)
     if row is None:
         raise not_found(collection, record_id)
@@ -313,6 +313,51 @@ class _Page:
     total: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _ListStatement:
+    """A list's SQL for one filter, sort and bound rule, kept by the collection: a list asked
+    again (the same query string: a parsed query is kept too, http/routes/records.py) by the
+    same caller (the same bound rule, data/access.py) is one dictionary lookup from its SQL."""
+
+    filter: Condition  # held: the statement is found by their ids, so none can take them
+    visible: Condition
+    keys: list[SortKey]
+    where: str  # the filter and the rule
+    params: tuple[Any, ...]
+    select: str  # SELECT {the document, the sort keys} FROM {table}
+    ordered: str  # ORDER BY {the sort keys} LIMIT ?
+    first_page: str  # {select} WHERE {where} {ordered}
+
+
+def _list_statement(
+    dialect: Any, collection: Collection, query: ListQuery, visible: Condition
+) -> _ListStatement:
+    key = (id(query.filter.condition), id(visible), query.sort, query.fields)
+    kept: _ListStatement | None = collection.list_statements.get(key)
+    if kept is not None and kept.filter is query.filter.condition and kept.visible is visible:
+        return kept
+    check_filter_paths(collection, query.filter.paths)
+    check_sort_paths(collection, query.sort)
+    check_projected_paths(collection, query.fields)
+    where, params = _where(dialect, collection, all_of(query.filter.condition, visible))
+    keys = sort_keys(query)
+    key_columns = ", ".join(dialect.field(path) for path, _ in keys)
+    select = f"SELECT {dialect.document_as_sent}, {key_columns} FROM {collection.table}"
+    ordered = f"ORDER BY {order_by(dialect, keys)} LIMIT ?"
+    statement = _ListStatement(
+        query.filter.condition,
+        visible,
+        keys,
+        where,
+        params,
+        select,
+        ordered,
+        f"{select} WHERE {where} {ordered}",
+    )
+    remember(collection.list_statements, key, statement, KEPT_STATEMENTS)
+    return statement
+
+
 async def _list_page(
     services: Services,
     caller: Caller,
@@ -322,22 +367,16 @@ async def _list_page(
 ) -> _Page:
     collection = await services.collections.get(name)
     visible = rule_condition(caller, collection, "list")
-    check_filter_paths(collection, query.filter.paths)
-    check_sort_paths(collection, query.sort)
-    check_projected_paths(collection, query.fields)
     dialect = services.db.dialect
-    where, params = _where(dialect, collection, all_of(query.filter.condition, visible))
-    keys = sort_keys(query)
-    page_where = where
-    page_params = list(params)
+    statement = _list_statement(dialect, collection, query, visible)
+    keys, where, params = statement.keys, statement.where, statement.params
+    sql, page_params = statement.first_page, params
     if query.cursor:
         values = decode_cursor(dialect, keys, query.cursor)
-        page_where = f"{where} AND {after_cursor(dialect, keys, values, page_params)}"
-    key_columns = ", ".join(dialect.field(path) for path, _ in keys)
-    sql = (
-        f"SELECT {dialect.document_as_sent}, {key_columns} FROM {collection.table}"
-        f" WHERE {page_where} ORDER BY {order_by(dialect, keys)} LIMIT ?"
-    )
+        cursor_params = list(params)
+        after = after_cursor(dialect, keys, values, cursor_params)
+        sql = f"{statement.select} WHERE {where} AND {after} {statement.ordered}"
+        page_params = tuple(cursor_params)
     async with _reading(services, conn) as reader:
         rows = await reader.fetch_all(sql, *page_params, query.limit + 1)
         total = None

@@ -70,6 +70,8 @@ class Collection:
     # a get by id's SQL text, by its read rule's SQL ("" without one): the same text object
     # each time, whose hash SQLite's statement cache and the read costs keep
     get_statements: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # a list's SQL by its filter, sort and bound rule (data/records.py)
+    list_statements: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def table(self) -> str:

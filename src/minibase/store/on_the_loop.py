@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from minibase.memo import remember
+
 T = TypeVar("T")
 C = TypeVar("C", bound=sqlite3.Connection)
 
@@ -116,9 +118,8 @@ class ReadCosts:
     def of(self, sql: str) -> ReadStatement:
         statement = self._statements.get(sql)
         if statement is None:
-            if len(self._statements) >= _KNOWN_STATEMENTS:
-                self._statements.clear()
-            statement = self._statements[sql] = ReadStatement(self._has_regex(sql))
+            statement = ReadStatement(self._has_regex(sql))
+            remember(self._statements, sql, statement, _KNOWN_STATEMENTS)
         return statement
 
 

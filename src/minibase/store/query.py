@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from minibase.memo import remember
 from minibase.rules.conditions import (
     And,
     Compare,
@@ -288,11 +289,6 @@ class CachedCompiler(ConditionCompiler):
         key = repr(condition)
         found = self._compiled.get(key)
         if found is None:
-            found = super().compile(condition)
-            if len(self._compiled) >= self.SIZE:
-                self._compiled.clear()
-            self._compiled[key] = found
-        if len(self._by_object) >= self.SIZE:
-            self._by_object.clear()
-        self._by_object[id(condition)] = (condition, found)
+            found = remember(self._compiled, key, super().compile(condition), self.SIZE)
+        remember(self._by_object, id(condition), (condition, found), self.SIZE)
         return found

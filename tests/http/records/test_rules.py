@@ -204,3 +204,53 @@ async def test_create_and_update_rules_see_the_record_as_it_will_be(
     assert lock.status_code == 200  # doc is the stored record: it was not locked yet
     assert_error(after_lock, 403, "auth.forbidden")
     assert await all_records(client, admin, "games") == [lock.json()]
+
+
+async def test_the_same_list_asked_again_follows_each_caller_and_the_rule_of_the_moment(
+    client: httpx.AsyncClient, admin: Actor, make_user: MakeUser
+) -> None:
+    """A list asked again (the same query string) is answered from SQL kept for it: kept per
+    caller's bound rule, and forgotten when the collection's rules or fields change."""
+    fields = {"n": {"type": "integer"}, "m": {"type": "integer"}}
+    await make_collection(
+        client, admin, "notes", fields, rules={"preset": "owner_only"}, additional=False
+    )
+    alice, bob = await make_user(), await make_user()
+    for n in range(4):
+        await create(client, alice.headers, "notes", {"n": n})
+    await create(client, bob.headers, "notes", {"n": 10})
+    query = {"filter": '{"n": {"$gte": 0}}', "sort": "-n", "count": "true"}
+
+    for _ in range(2):
+        assert [
+            r["n"] for r in (await list_page(client, alice.headers, "notes", **query))["items"]
+        ] == [3, 2, 1, 0]
+        assert (await list_page(client, bob.headers, "notes", **query))["items"][0]["n"] == 10
+        assert (await list_page(client, bob.headers, "notes", **query))["total"] == 1
+        anonymous = await list_page(client, ANONYMOUS, "notes", **query)
+        assert anonymous == {"items": [], "next_cursor": None, "total": 0}
+    seen = await walk_pages(client, alice.headers, "notes", limit="3", **query)
+    assert [r["n"] for r in seen] == [3, 2, 1, 0]
+
+    changed = await client.patch(
+        "/api/admin/collections/notes",
+        json={"rules": {"preset": "public_read_owner_write"}},
+        headers=admin.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    page = await list_page(client, bob.headers, "notes", **query)
+    assert [r["n"] for r in page["items"]] == [10, 3, 2, 1, 0]
+    assert page["total"] == 5
+
+    on_m = {"filter": '{"m": {"$gte": 0}}'}
+    for _ in range(2):
+        assert (await list_page(client, alice.headers, "notes", **on_m))["items"] == []
+    changed = await client.patch(
+        "/api/admin/collections/notes",
+        json={"fields": {"n": {"type": "integer"}}},
+        headers=admin.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    # `m` is no field of the collection any more: the same query is refused now, saying so
+    refused = await client.get(records_url("notes"), params=on_m, headers=alice.headers)
+    assert_error(refused, 400, "records.invalid_filter")

@@ -22,10 +22,12 @@ from minibase.http.auth import caller_of, services_of
 from minibase.http.json import json_response, raw_json_response, read_json, read_object
 from minibase.http.paging import declared_only, limit_param, page_answer
 from minibase.http.routing import Routes
+from minibase.memo import remember
 
 routes = Routes("records")
 
 BASE = "/api/collections/{name}/records"
+PARSED_QUERIES = 1024  # list queries kept parsed, by their query string
 RECORD: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -96,11 +98,16 @@ def _version_header(request: Request) -> int | None:
 )
 async def list_route(request: Request) -> Response:
     services = services_of(request)
-    settings = services.settings
-    declared_only(request, LIST_QUERY)
-    query = parse_list_query(
-        request.query_params, settings.list_default_limit, settings.list_max_limit
-    )
+    text = request.scope["query_string"]
+    query = services.list_queries.get(text)
+    if query is None:  # a list asked afresh (a query string asked again is parsed already)
+        settings = services.settings
+        declared_only(request, LIST_QUERY)
+        query = parse_list_query(
+            request.query_params, settings.list_default_limit, settings.list_max_limit
+        )
+        if query.cursor is None:  # each next page's cursor is new: not worth keeping
+            remember(services.list_queries, text, query, PARSED_QUERIES)
     caller = await caller_of(request)
     page = await list_records_json(services, caller, request.path_params["name"], query)
     return raw_json_response(page)
