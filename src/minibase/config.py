@@ -111,6 +111,11 @@ class Settings:
     # Seconds one statement with $regex work (a list, its count, a bulk filter) may take;
     # past it the request fails with 400 instead of holding a database connection.
     regex_budget: float = 0.25
+    # An aggregation: seconds its statement may take, documents and bytes it may answer with;
+    # past any, the request fails with 400 (aggregate.too_slow / aggregate.too_large).
+    aggregate_budget: float = 2.0
+    aggregate_max_results: int = 1000
+    aggregate_max_bytes: int = 4_000_000
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
     # "text" (one line, for people) or "json" (one object a line, for log collectors); either
@@ -439,6 +444,9 @@ def _check(settings: Settings) -> None:
         "shutdown_timeout",
         "postgres_pool_size",
         "regex_budget",
+        "aggregate_budget",
+        "aggregate_max_results",
+        "aggregate_max_bytes",
         "pay_order_ttl",
         "pay_reconcile_after",
         "push_window",

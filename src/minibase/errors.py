@@ -262,6 +262,22 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "The record passes a shape limit: a field name too long, too many fields in one object"
         " or in all; details name the limit (a setting), its max and the path.",
     ),
+    # aggregations
+    "aggregate.invalid_pipeline": (
+        400,
+        "The aggregation pipeline cannot run: an unknown stage or operator, a path no record"
+        " holds, a value out of bounds; details.at names the place (pipeline.2.$group.total).",
+    ),
+    "aggregate.too_slow": (
+        400,
+        "The aggregation ran past its time budget (setting aggregate_budget) and was stopped.",
+    ),
+    "aggregate.too_large": (
+        400,
+        "The aggregation makes more documents or bytes than an answer may hold (settings"
+        " aggregate_max_results, aggregate_max_bytes): end it with $limit or $project less.",
+    ),
+    "aggregate.out_of_range": (400, "A $sum went past the 64-bit integer range."),
     # files
     "realtime.bad_frame": (
         400,

@@ -7,17 +7,14 @@ what keeps a list filtered by rules correct.
 
 from __future__ import annotations
 
-import asyncio
 import random
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.store.conftest import OnEngine
 
 from minibase.auth.caller import Caller
-from minibase.config import Settings
 from minibase.data.definitions import create_collection
 from minibase.rules.conditions import (
     And,
@@ -32,9 +29,8 @@ from minibase.rules.conditions import (
     Regex,
     evaluate,
 )
-from minibase.services import Services, open_services
+from minibase.services import Services
 from minibase.store.query import ConditionCompiler
-from minibase.testing import postgres
 
 ADMIN = Caller(kind="admin", id="admin")
 TRICKY = [
@@ -172,48 +168,18 @@ async def _select(services: Services, condition: Condition) -> set[str]:
     return {row[0] for row in rows}
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
-def test_sql_selects_exactly_what_python_evaluates(
-    engine: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    loop = asyncio.new_event_loop()
-    base = Settings(data_dir=tmp_path, master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=")
-    database = None
-    if engine == "postgres":
-        request.getfixturevalue("_postgres_template")
-        database = loop.run_until_complete(postgres.clone_database())
-        base = base.replace(database_url=postgres.url_for(database))
-    services = loop.run_until_complete(open_services(base, migrate_now=True))
-    try:
-        records = loop.run_until_complete(_corpus(services))
+def test_sql_selects_exactly_what_python_evaluates(engine: OnEngine) -> None:
+    records = engine.run(_corpus(engine.services))
 
-        @given(condition=conditions)
-        @settings(
-            max_examples=400,
-            deadline=None,
-            suppress_health_check=[HealthCheck.function_scoped_fixture],
-        )
-        def agrees(condition: Condition) -> None:
-            selected = loop.run_until_complete(_select(services, condition))
-            expected = {r["_id"] for r in records if evaluate(condition, r)}
-            assert selected == expected
+    @given(condition=conditions)
+    @settings(
+        max_examples=400,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    def agrees(condition: Condition) -> None:
+        selected = engine.run(_select(engine.services, condition))
+        expected = {r["_id"] for r in records if evaluate(condition, r)}
+        assert selected == expected
 
-        agrees()
-    finally:
-        loop.run_until_complete(services.close())
-        if database:
-            loop.run_until_complete(postgres.drop_database(database))
-        loop.close()
-
-
-def test_the_compile_cache_keeps_true_one_and_one_point_zero_apart() -> None:
-    from minibase.store.dialect import SQLITE
-    from minibase.store.query import CachedCompiler
-
-    compiler = CachedCompiler(SQLITE, lambda path: None)
-    as_bool = compiler.compile(Compare("eq", ("x",), True))
-    as_int = compiler.compile(Compare("eq", ("x",), 1))
-    as_float = compiler.compile(Compare("eq", ("x",), 1.0))
-    assert as_bool.sql != as_int.sql
-    assert type(as_int.params[0]) is int
-    assert type(as_float.params[0]) is float
+    agrees()

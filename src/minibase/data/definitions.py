@@ -80,6 +80,7 @@ class Plan:
 
 
 async def create_collection(services: Services, definition: Any) -> Collection:
+    await services.collections.load()  # another worker may have changed them a moment ago
     async with services.db.transaction() as conn:
         collection = await _create(services, conn, definition, pending={})
     await services.collections.load()
@@ -94,6 +95,7 @@ async def alter_collection(
     The read-only keys of a collection as GET returns it (id, preset, created, updated) are
     ignored, so a client can send back what it read, edited.
     """
+    await services.collections.load()  # as it is now, not as this worker saw it lately
     current = await services.collections.get(name)
     edited = {key: value for key, value in changes.items() if key not in READ_ONLY_KEYS}
     merged = edited if replace else {**current.to_definition(), **edited}
@@ -106,6 +108,7 @@ async def alter_collection(
 
 
 async def drop_collection(services: Services, name: str) -> None:
+    await services.collections.load()
     collection = await services.collections.get(name)
     async with services.db.transaction() as conn:
         await _drop(services, conn, collection, await services.collections.all(), dropping=set())
@@ -125,6 +128,7 @@ async def apply_definitions(
     names = [d.get("name") if isinstance(d, Mapping) else None for d in definitions]
     if len({str(n).lower() for n in names}) != len(names):
         raise ApiError("collections.invalid_definition", 400, "a collection name appears twice")
+    await services.collections.load()
     existing = {c.name.lower(): c for c in await services.collections.all()}
     plan = Plan()
     pending = {str(n).lower(): d for n, d in zip(names, definitions, strict=True)}

@@ -56,13 +56,16 @@ class FilterError(ValueError):
         self.at = at
 
 
-def parse_path(text: str, at: str = "") -> tuple[str, ...]:
-    """A dotted field path: identifiers and array indexes; system fields only at the top."""
+def parse_path(text: str, at: str = "", *, documents: bool = False) -> tuple[str, ...]:
+    """A dotted field path: identifiers and array indexes; system fields only at the top
+    (unless `documents`: a path into the documents an aggregation stage makes, `_id.day`)."""
     parts = tuple(text.split("."))
     if len(parts) > 16 or not all(SEGMENT.fullmatch(part) for part in parts):
         raise FilterError(f"{text!r} is not a field path (letters, digits, _ and dots)", at)
     if parts[0].isdigit():
         raise FilterError(f"{text!r} cannot start with an array index", at)
+    if documents:
+        return parts
     if parts[0].startswith("_") and (parts[0] not in SYSTEM_FIELDS or len(parts) > 1):
         raise FilterError(
             f"{text!r}: only the system fields {sorted(SYSTEM_FIELDS)} start with _", at
@@ -81,9 +84,10 @@ class Filter:
 
 
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, documents: bool) -> None:
         self.nodes = 0
         self.paths: set[FieldPath] = set()
+        self.documents = documents
 
     def filter(self, value: Any, at: str, depth: int) -> Condition:
         if depth > MAX_DEPTH:
@@ -103,7 +107,7 @@ class _Parser:
             elif isinstance(key, str) and key.startswith("$"):
                 raise FilterError(f"unknown operator {key!r} here", where)
             else:
-                path = parse_path(key, where)
+                path = parse_path(key, where, documents=self.documents)
                 self.paths.add(path)
                 parts.append(self.field(path, item, where, depth))
         return all_of(*parts)
@@ -222,10 +226,11 @@ def regex(path: tuple[str, ...], pattern: Any, options: Any, at: str) -> Conditi
     return Regex(path, pattern, ignore_case=options == "i")
 
 
-def parse_filter(value: Any) -> Filter:
-    """Parse a decoded JSON filter; raises FilterError naming where the problem is."""
+def parse_filter(value: Any, *, documents: bool = False) -> Filter:
+    """Parse a decoded JSON filter; raises FilterError naming where the problem is.
+    `documents`: a filter of the documents an aggregation stage makes (see parse_path)."""
     if value is None:
         return Filter(TRUE, frozenset())
-    parser = _Parser()
+    parser = _Parser(documents)
     condition = parser.filter(value, "", 0)
     return Filter(condition, frozenset(parser.paths))

@@ -42,6 +42,18 @@ def json_column(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+class TimeBudgetSpent(Exception):
+    """A long read ran past the seconds it was given, and the engine stopped it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"stopped after {seconds} s")
+        self.seconds = seconds
+
+
+class NumberOutOfRange(Exception):
+    """A statement's arithmetic left the engine's range (SQLite: a SUM past 64-bit integers)."""
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached (answered as 503 `server.unavailable`)."""
 
@@ -199,6 +211,11 @@ class Database(Protocol):
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]: ...
 
     async def fetch_value(self, sql: str, *params: Any) -> Any: ...
+
+    async def fetch_all_within(self, seconds: float, sql: str, *params: Any) -> list[Row]:
+        """A read that may be long (an aggregation), stopped after `seconds` (TimeBudgetSpent);
+        on SQLite never on the event loop's thread."""
+        ...
 
     async def ping(self) -> None: ...
 

@@ -7,6 +7,7 @@ paths), so every path segment is checked against SEGMENT first: an identifier or
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from minibase.rules.filters import SEGMENT
@@ -48,6 +49,14 @@ class Dialect:
     # is the stored document's text the API's JSON, byte for byte? (SQLite keeps the text
     # written; PostgreSQL's jsonb writes its own: a float past 2^64 comes back as 20 digits)
     stored_text_is_sent: bool
+    # the fields read from columns of their own: a record's, not those of the documents an
+    # aggregation stage makes (`documents`), whose `_id` may be anything
+    system_columns: Mapping[str, str] = SYSTEM_COLUMNS
+
+    @property
+    def documents(self) -> Dialect:
+        """This engine's dialect over documents alone: every field, `_id` too, in `data`."""
+        raise NotImplementedError
 
     def field(self, path: tuple[str, ...]) -> str:
         """The SQL expression for a field of the document (column for system fields)."""
@@ -79,8 +88,12 @@ class SQLiteDialect(Dialect):
     document_as_sent = "CAST(data AS BLOB)"  # its UTF-8 bytes, not decoded to str and back
     stored_text_is_sent = True
 
+    @property
+    def documents(self) -> Dialect:
+        return SQLITE_DOCUMENTS
+
     def field(self, path: tuple[str, ...]) -> str:
-        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
+        if len(path) == 1 and path[0] in self.system_columns:
             return path[0]
         return f"json_extract(data, '{self.json_path(path)}')"
 
@@ -115,8 +128,12 @@ class PostgresDialect(Dialect):
     document_as_sent = "data"
     stored_text_is_sent = False
 
+    @property
+    def documents(self) -> Dialect:
+        return POSTGRES_DOCUMENTS
+
     def field(self, path: tuple[str, ...]) -> str:
-        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
+        if len(path) == 1 and path[0] in self.system_columns:
             return path[0]
         return self.json_value(path)
 
@@ -146,5 +163,15 @@ class PostgresDialect(Dialect):
         return "~" in sql and (" ~ ?" in sql or " ~* ?" in sql)
 
 
+class _SQLiteDocuments(SQLiteDialect):
+    system_columns: Mapping[str, str] = {}
+
+
+class _PostgresDocuments(PostgresDialect):
+    system_columns: Mapping[str, str] = {}
+
+
 SQLITE = SQLiteDialect()
 POSTGRES = PostgresDialect()
+SQLITE_DOCUMENTS = _SQLiteDocuments()
+POSTGRES_DOCUMENTS = _PostgresDocuments()

@@ -21,8 +21,10 @@ from minibase.store.database import (
     CommitCallbacks,
     DatabaseUnavailable,
     IntegrityViolation,
+    NumberOutOfRange,
     PoolStats,
     Row,
+    TimeBudgetSpent,
     regex_budget_spent,
 )
 from minibase.store.dialect import POSTGRES, Dialect
@@ -90,6 +92,7 @@ async def _within_budget(
     method: Callable[..., Awaitable[T]],
     sql: str,
     params: Sequence[Any],
+    spent: Callable[[float], Exception] = regex_budget_spent,
 ) -> T:
     """PostgreSQL's regex engine does not backtrack like Python's, but some patterns (nested
     counted repeats) still take it seconds: the server stops the statement at the budget.
@@ -105,7 +108,7 @@ async def _within_budget(
                 await conn.execute("SET LOCAL statement_timeout = DEFAULT")
             return result
     except asyncpg.exceptions.QueryCanceledError as exc:
-        raise regex_budget_spent(regex_budget) from exc
+        raise spent(regex_budget) from exc
 
 
 _TRANSLATED = (asyncpg.exceptions.UniqueViolationError, *_NUL, *_UNAVAILABLE)
@@ -259,6 +262,21 @@ class PostgresDatabase:
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         row: Row | None = await self._pooled("fetchrow", sql, params)
         return row
+
+    async def fetch_all_within(self, seconds: float, sql: str, *params: Any) -> list[Row]:
+        pool = self.pool
+        conn = await self._acquire()
+        try:
+            rows: list[Row] = await _within_budget(
+                conn, seconds, conn.fetch, numbered(sql), params, TimeBudgetSpent
+            )
+            return rows
+        except asyncpg.exceptions.NumericValueOutOfRangeError as exc:
+            raise NumberOutOfRange(str(exc)) from exc
+        except _TRANSLATED as exc:
+            raise _translate(exc) from exc
+        finally:
+            pool.release(conn)
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
         rows: list[Row] = await self._pooled("fetch", sql, params)

@@ -32,7 +32,7 @@ from minibase.rules.conditions import (
     like_parts,
     scalar_kind,
 )
-from minibase.store.dialect import SYSTEM_COLUMNS, Dialect, PostgresDialect, SQLiteDialect
+from minibase.store.dialect import Dialect, PostgresDialect, SQLiteDialect
 
 KindOf = Callable[[tuple[str, ...]], str | None]
 
@@ -75,8 +75,9 @@ class ConditionCompiler:
         return Compiled(self._node(condition, False, params), params)
 
     def kind(self, path: tuple[str, ...]) -> str | None:
-        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
-            return SYSTEM_COLUMNS[path[0]]
+        columns = self.dialect.system_columns
+        if len(path) == 1 and path[0] in columns:
+            return columns[path[0]]
         return self._kind_of(path)
 
     # -- structure ----------------------------------------------------------------------
@@ -114,7 +115,7 @@ class ConditionCompiler:
     # -- leaves -------------------------------------------------------------------------
 
     def _is_system(self, path: tuple[str, ...]) -> bool:
-        return len(path) == 1 and path[0] in SYSTEM_COLUMNS
+        return len(path) == 1 and path[0] in self.dialect.system_columns
 
     def _null_check(self, path: tuple[str, ...]) -> str:
         expr = self.dialect.field(path)
@@ -128,7 +129,7 @@ class ConditionCompiler:
             params.append(orjson.dumps(value).decode())
             return "?::jsonb"
         params.append(value)
-        if isinstance(self.dialect, PostgresDialect) and SYSTEM_COLUMNS[path[0]] == "number":
+        if isinstance(self.dialect, PostgresDialect) and self.kind(path) == "number":
             return "?::numeric"  # an int4 parameter would truncate 1.5 to 1 (and refuse 2**31)
         return "?"
 

@@ -33,8 +33,10 @@ from minibase.store.database import (
     CommitCallbacks,
     DatabaseUnavailable,
     IntegrityViolation,
+    NumberOutOfRange,
     PoolStats,
     Row,
+    TimeBudgetSpent,
     regex_budget_spent,
     rows_statements,
 )
@@ -49,6 +51,7 @@ from minibase.store.on_the_loop import (
 )
 from minibase.store.statistics import TableStatistics
 from minibase.store.threads import WorkerThreads
+from minibase.store.time_zones import utc_offset_minutes
 from minibase.store.write_turns import WriteTurns
 
 T = TypeVar("T")
@@ -171,14 +174,17 @@ class RegexBudget:
             self._spent = True
         return self._spent
 
-    def run(self, work: Callable[[_Connection], T]) -> T:
-        """Run one statement's work within the budget; ApiError 400 once it is spent."""
-        self._deadline = time.monotonic() + self.seconds
+    def run(self, work: Callable[[_Connection], T], seconds: float | None = None) -> T:
+        """Run one statement's work within the budget: ApiError 400 once it is spent; with
+        `seconds` (a long read's own budget, its $regex work included) TimeBudgetSpent."""
+        self._deadline = time.monotonic() + (self.seconds if seconds is None else seconds)
         self._spent = False
         self._conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
         try:
             return work(self._conn)
         except sqlite3.Error as exc:
+            if self._spent and seconds is not None:
+                raise TimeBudgetSpent(seconds) from exc
             if self._spent:
                 raise regex_budget_spent(self.seconds) from exc
             raise
@@ -198,6 +204,7 @@ def _connect(path: Path, *, read_only: bool, regex_budget: float) -> _Connection
         conn.execute("PRAGMA query_only=ON")
     conn.regex_budget = RegexBudget(conn, regex_budget)
     conn.create_function("minibase_regexp", 3, conn.regex_budget.regexp, deterministic=True)
+    conn.create_function("minibase_utc_offset", 2, utc_offset_minutes, deterministic=True)
     return conn
 
 
@@ -208,6 +215,8 @@ def _translate(error: sqlite3.Error) -> Exception:
         return IntegrityViolation(str(error), name)
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
         return DatabaseUnavailable(str(error))
+    if isinstance(error, sqlite3.OperationalError) and str(error) == "integer overflow":
+        return NumberOutOfRange(str(error))
     return error
 
 
@@ -456,6 +465,12 @@ class SQLiteDatabase:
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
+    def _read_within(self, work: Callable[[_Connection], T], seconds: float) -> T:
+        try:
+            return self._reader_conn().regex_budget.run(work, seconds)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
     def _read_here(self, sql: str, work: Callable[[_Connection], T]) -> T | _Elsewhere:
         """The read on the loop's own connection, within its time slice, if it may run here:
         short, no $regex work, the task's turn (on_the_loop.py). ELSEWHERE: on a thread."""
@@ -665,6 +680,17 @@ class SQLiteDatabase:
     async def fetch_value(self, sql: str, *params: Any) -> Any:
         row = await self.fetch_one(sql, *params)
         return None if row is None else row[0]
+
+    async def fetch_all_within(self, seconds: float, sql: str, *params: Any) -> list[Row]:
+        if self._reader_pool is None:
+            raise DatabaseUnavailable("database is closed")
+
+        def work(conn: _Connection) -> list[Row]:
+            return conn.execute(sql, params).fetchall()
+
+        # like $regex work, never on the loop's thread, and never taking the last reader
+        async with self._regex_readers:
+            return await self._reader_pool.run(functools.partial(self._read_within, work, seconds))
 
     async def ping(self) -> None:
         await self.fetch_value("SELECT 1")

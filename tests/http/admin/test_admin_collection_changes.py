@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from minibase.data.definitions import alter_collection, create_collection
+from minibase.services import Services, open_services
 from minibase.testing.plugin import Actor
 
 COLLECTIONS = "/api/admin/collections"
@@ -331,3 +333,31 @@ async def test_a_collection_that_references_itself_can_be_dropped(
     )
     response = await client.delete(f"{COLLECTIONS}/nodes", headers=admin.headers)
     assert response.status_code == 204
+
+
+async def test_a_change_sees_what_another_worker_changed_a_moment_before(
+    client: httpx.AsyncClient, admin: Actor, services: Services
+) -> None:
+    """Each worker keeps the definitions and looks for changes once a second; a definition
+    change reads them afresh, so a collection just made by another worker can be referenced,
+    and a PATCH merges into the definition as it is now."""
+    other = await open_services(services.settings)  # another worker, same database
+    try:
+        await other.collections.all()  # it has the definitions, as they were
+        await create(client, admin, name="buyers", fields={"name": {"type": "string"}})
+        orders = {
+            "name": "orders",
+            "fields": {"buyer": {"type": "reference", "collection": "buyers"}},
+            "rules": {"preset": "public_read_admin_write"},
+        }
+        made = await create_collection(other, orders)
+        assert made.schema.references() == ((("buyer",), "buyers"),)
+        changed = await client.patch(
+            f"{COLLECTIONS}/buyers", json={"rules": {"preset": "owner_only"}}, headers=admin.headers
+        )
+        assert changed.status_code == 200, changed.text
+        indexed = await alter_collection(other, "buyers", {"indexes": [{"fields": ["name"]}]})
+        assert indexed.rules == (await services.collections.get("buyers")).rules  # kept
+        assert indexed.rules["list"] == "doc._owner == auth.id"  # the PATCH of a moment ago
+    finally:
+        await other.close()

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minibase.data.aggregate import aggregate
 from minibase.data.bulk import delete_by_filter, update_by_filter
 from minibase.data.listing import MAX_FIELDS, MAX_SORT_KEYS, parse_fields, parse_list_query
 from minibase.data.records import (
@@ -23,6 +24,7 @@ from minibase.http.json import json_response, raw_json_response, read_json, read
 from minibase.http.paging import declared_only, limit_param, page_answer
 from minibase.http.routing import Routes
 from minibase.memo import remember
+from minibase.rules.pipeline import MAX_STAGES, STAGES
 
 routes = Routes("records")
 
@@ -41,6 +43,11 @@ RECORD: dict[str, Any] = {
 }
 TOTAL = {"type": "integer", "description": "with count=true: how many records match"}
 PAGE = page_answer(RECORD, "cursor", total=TOTAL)
+AGGREGATED = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {"type": "object"}}},
+}
 UPDATE = {
     "type": "object",
     "description": "Fields to merge, or operators: $set $unset $inc $push $pull (not both)",
@@ -188,6 +195,43 @@ async def bulk_delete_route(request: Request) -> Response:
     return json_response(
         await delete_by_filter(services, caller, request.path_params["name"], body)
     )
+
+
+@routes.add(
+    "POST",
+    "/api/collections/{name}/aggregate",
+    "Aggregate the records the caller may list: a pipeline of stages, as in MongoDB",
+    access="optional",
+    body={
+        "type": "object",
+        "required": ["pipeline"],
+        "properties": {
+            "pipeline": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_STAGES,
+                "items": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "propertyNames": {"enum": list(STAGES)},
+                },
+                "description": "stages: $match $group $sort $skip $limit $project $unwind"
+                " $count $lookup",
+            }
+        },
+    },
+    responses={
+        200: ("The documents the pipeline makes", AGGREGATED),
+        400: ("An invalid pipeline, too slow or too large an answer", None),
+    },
+)
+async def aggregate_route(request: Request) -> Response:
+    services = services_of(request)
+    caller = await caller_of(request)
+    body = await read_object(request, services.settings.max_body_bytes)
+    name = request.path_params["name"]
+    return raw_json_response(await aggregate(services, caller, name, body))
 
 
 @routes.add(

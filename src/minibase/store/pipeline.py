@@ -1,0 +1,609 @@
+"""An aggregation pipeline (`minibase.rules.pipeline`) as one SQL statement, on either engine.
+
+Each stage is a subquery over the one before: a relation of `data` (the document: JSON text on
+SQLite, jsonb on PostgreSQL) and the keys that order it (`k0`, `k1` ...: the record's `_id`
+first, a `$sort`'s keys, an `$unwind`'s index), so `$skip`, `$limit`, `$push` and the answer
+follow the order the pipeline set. Nothing is aggregated in Python.
+
+Values as both engines give them: a missing field is SQL NULL, JSON null is JSON null. Numbers
+compare as numbers whatever their JSON spelling, and never with strings or booleans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from minibase.rules.conditions import FieldPath
+from minibase.rules.pipeline import (
+    FIXED_OFFSET,
+    Accumulator,
+    Arithmetic,
+    Constant,
+    Count,
+    DateToString,
+    Expression,
+    FieldRef,
+    Group,
+    Limit,
+    Lookup,
+    Match,
+    ObjectOf,
+    Project,
+    Skip,
+    Sort,
+    Stage,
+    Unwind,
+)
+from minibase.store.dialect import SQLITE, SYSTEM_COLUMNS, Dialect, SQLiteDialect, check_path
+from minibase.store.query import ConditionCompiler
+
+json_path = SQLITE.json_path  # SQLite's text of a path: $.a.b[0]
+
+
+class Sql:
+    """SQL text and its parameters, in the order their placeholders appear."""
+
+    __slots__ = ("params", "text")
+
+    def __init__(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.text = text
+        self.params = list(params)
+
+
+def sql(*parts: str | Sql) -> Sql:
+    """The parts one after the other, text and parameters alike."""
+    out = Sql("")
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+        else:
+            texts.append(part.text)
+            out.params.extend(part.params)
+    out.text = "".join(texts)
+    return out
+
+
+def joined(separator: str, parts: Sequence[Sql]) -> Sql:
+    pieces: list[str | Sql] = []
+    for i, part in enumerate(parts):
+        if i:
+            pieces.append(separator)
+        pieces.append(part)
+    return sql(*pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A collection as a stage reads it: its table and, compiled, what the caller may list."""
+
+    table: str
+    visible: Sql  # a condition over the table's row (its `data` and system columns)
+
+
+@dataclass(frozen=True, slots=True)
+class _Relation:
+    query: Sql  # SELECT data, k0 ... k{keys - 1}
+    order: tuple[bool, ...]  # each key's direction: True for descending
+
+
+class PipelineCompiler:
+    """One pipeline's SQL for one engine; `most` bounds the answer (it asks for one more, so
+    that the caller can tell an answer cut short)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.sqlite = isinstance(dialect, SQLiteDialect)
+        self._filters = ConditionCompiler(dialect.documents, lambda _path: None)
+        self._aliases = 0
+
+    def compile(
+        self,
+        base: Source,
+        stages: Sequence[Stage],
+        sources: Mapping[str, Source],
+        most: int,
+    ) -> Sql:
+        relation = _Relation(
+            sql(f"SELECT data, _id AS k0 FROM {base.table} WHERE ", base.visible), (False,)
+        )
+        for stage in stages:
+            relation = self._stage(relation, stage, sources)
+        alias = self._alias()
+        return sql(
+            f"SELECT {self._sent('data')} FROM (",
+            relation.query,
+            f") AS {alias}{self._order_by(relation)} LIMIT {int(most) + 1}",
+        )
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _alias(self) -> str:
+        self._aliases += 1
+        return f"s{self._aliases}"
+
+    def _sent(self, column: str) -> str:
+        return f"CAST({column} AS BLOB)" if self.sqlite else f"{column}::text"
+
+    @staticmethod
+    def _keys(relation: _Relation, prefix: str = "") -> str:
+        return "".join(f", {prefix}k{i}" for i in range(len(relation.order)))
+
+    @staticmethod
+    def _order_by(relation: _Relation, prefix: str = "") -> str:
+        if not relation.order:
+            return ""
+        terms = (f"{prefix}k{i}{' DESC' if desc else ''}" for i, desc in enumerate(relation.order))
+        return " ORDER BY " + ", ".join(terms)
+
+    def _fenced(self, query: Sql) -> Sql:
+        """A subquery that makes its documents kept as one: the stages after it read `data`
+        several times, and neither engine may fold it into them (each read would make the
+        document again: a $lookup's subquery, once for each)."""
+        return sql(query, " LIMIT -1" if self.sqlite else " OFFSET 0")
+
+    def _stage(self, relation: _Relation, stage: Stage, sources: Mapping[str, Source]) -> _Relation:
+        alias = self._alias()
+        keys = self._keys(relation)
+        if isinstance(stage, Match):
+            where = self._filters.compile(stage.filter.condition)
+            query = sql(
+                f"SELECT data{keys} FROM (",
+                relation.query,
+                f") AS {alias} WHERE ",
+                Sql(where.sql, where.params),
+            )
+            return _Relation(query, relation.order)
+        if isinstance(stage, Sort):
+            return self._sort(relation, stage, alias)
+        if isinstance(stage, Skip | Limit):
+            limit = stage.count if isinstance(stage, Limit) else -1 if self.sqlite else None
+            offset = stage.count if isinstance(stage, Skip) else 0
+            bound = f" LIMIT {limit}" if limit is not None else ""
+            query = sql(
+                f"SELECT data{keys} FROM (",
+                relation.query,
+                f") AS {alias}{self._order_by(relation)}{bound} OFFSET {offset}",
+            )
+            return _Relation(query, relation.order)
+        if isinstance(stage, Group):
+            return self._group(relation, stage, alias)
+        if isinstance(stage, Project):
+            document = self._project(stage)
+            query = sql(
+                "SELECT ", document, f" AS data{keys} FROM (", relation.query, f") AS {alias}"
+            )
+            return _Relation(self._fenced(query), relation.order)
+        if isinstance(stage, Unwind):
+            return self._unwind(relation, stage, alias)
+        if isinstance(stage, Count):
+            count = "COUNT(*)" if self.sqlite else "to_jsonb(COUNT(*))"
+            query = sql(
+                "SELECT ",
+                self._object([(stage.name, Sql(count))]),
+                " AS data FROM (",
+                relation.query,
+                f") AS {alias} HAVING COUNT(*) > 0",
+            )
+            return _Relation(query, ())
+        if isinstance(stage, Lookup):
+            return self._lookup(relation, stage, sources[stage.source], alias)
+        raise TypeError(f"not a stage: {stage!r}")
+
+    # -- values -------------------------------------------------------------------------
+
+    def value(self, path: FieldPath, column: str = "data") -> str:
+        """The JSON value at path (SQL NULL when missing)."""
+        if self.sqlite:
+            return f"({column} -> '{json_path(path)}')"
+        check_path(path)
+        expr = column
+        for segment in path:
+            if segment.isdigit():  # `scalar -> 0` is the scalar itself: index arrays only
+                expr = f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr} -> {segment} END"
+            else:
+                expr = f"{expr} -> '{segment}'"
+        return f"({expr})"
+
+    def json_type(self, value: str) -> str:
+        """'null' 'boolean' 'number' 'string' 'array' 'object', or NULL when missing."""
+        if self.sqlite:
+            return (
+                f"(CASE json_type({value}) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'"
+                f" WHEN 'text' THEN 'string' WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean'"
+                f" ELSE json_type({value}) END)"
+            )
+        return f"jsonb_typeof({value})"
+
+    def number(self, value: Sql | str) -> Sql:
+        """The value as an SQL number, NULL unless it is a JSON number."""
+        if self.sqlite:
+            return sql(
+                "(CASE WHEN json_type(",
+                value,
+                ") IN ('integer', 'real') THEN ",
+                value,
+                " ->> '$' END)",
+            )
+        return sql(
+            "(CASE WHEN jsonb_typeof(", value, ") = 'number' THEN (", value, ")::numeric END)"
+        )
+
+    def text(self, value: Sql | str) -> Sql:
+        """The value as SQL text, NULL unless it is a JSON string."""
+        if self.sqlite:
+            return sql("(CASE WHEN json_type(", value, ") = 'text' THEN ", value, " ->> '$' END)")
+        return sql("(CASE WHEN jsonb_typeof(", value, ") = 'string' THEN ", value, " #>> '{}' END)")
+
+    def expression(self, expr: Expression) -> Sql:
+        """The expression's JSON value."""
+        if isinstance(expr, FieldRef):
+            return Sql(self.value(expr.path))
+        if isinstance(expr, Constant):
+            return Sql(
+                "json(?)" if self.sqlite else "?::jsonb", [orjson.dumps(expr.value).decode()]
+            )
+        if isinstance(expr, ObjectOf):
+            return self._object([(name, self.expression(item)) for name, item in expr.fields])
+        if isinstance(expr, Arithmetic):
+            return self._arithmetic(expr)
+        if isinstance(expr, DateToString):
+            return self._date_to_string(expr)
+        raise TypeError(f"not an expression: {expr!r}")
+
+    def _arithmetic(self, expr: Arithmetic) -> Sql:
+        operands = [self.number(self.expression(item)) for item in expr.operands]
+        symbol = {"add": " + ", "subtract": " - ", "multiply": " * ", "divide": " / "}[expr.op]
+        if expr.op == "divide":
+            left, right = operands
+            if self.sqlite:  # SQLite divides integers as integers: 7 / 2 is 3
+                left = sql("CAST(", left, " AS REAL)")
+            else:
+                left, right = sql("(", left, ")::float8"), sql("(", right, ")::float8")
+            body = sql("(", left, " / NULLIF(", right, ", 0))")
+        else:
+            body = sql("(", joined(symbol, operands), ")")
+        if self.sqlite:
+            return sql("json_quote(", body, ")")
+        return sql("COALESCE(to_jsonb(", body, "), 'null'::jsonb)")
+
+    def _date_to_string(self, expr: DateToString) -> Sql:
+        stored = self.value(expr.date.path)
+        if self.sqlite:
+            # the stored time is UTC text (2026-01-01T00:00:00.000000Z); the zone's offset at
+            # that instant, in minutes, comes from minibase_utc_offset (store/sqlite.py)
+            text = f"({stored} ->> '$')"
+            return Sql(
+                f"(CASE WHEN json_type({stored}) = 'text' THEN json_quote(strftime(?,"
+                f" substr({text}, 1, 19), minibase_utc_offset({text}, ?) || ' minutes')) END)",
+                [expr.format, expr.timezone],
+            )
+        text = f"({stored} #>> '{{}}')"
+        # "+08:00" as text would be a POSIX zone, its sign the other way round: an interval
+        zone = "::text::interval" if FIXED_OFFSET.fullmatch(expr.timezone) else ""
+        return Sql(
+            f"(CASE WHEN jsonb_typeof({stored}) = 'string' THEN"
+            f" to_jsonb(to_char(({text})::timestamptz AT TIME ZONE ?{zone}, ?)) END)",
+            [expr.timezone, postgres_date_format(expr.format)],
+        )
+
+    # -- stages -------------------------------------------------------------------------
+
+    def _sort(self, relation: _Relation, stage: Sort, alias: str) -> _Relation:
+        columns: list[str] = []
+        order: list[bool] = []
+        for path, descending in stage.keys:
+            value = self.value(path)
+            rank = (
+                f"(CASE {self.json_type(value)} WHEN 'number' THEN 1 WHEN 'string' THEN 2"
+                " WHEN 'object' THEN 3 WHEN 'array' THEN 4 WHEN 'boolean' THEN 5 ELSE 0 END)"
+            )
+            # null and missing alike (NULL), so that they tie, and earlier keys decide
+            if self.sqlite:
+                plain = f"json_extract(data, '{json_path(path)}')"
+            else:
+                plain = f"(CASE WHEN jsonb_typeof({value}) <> 'null' THEN {value} END)"
+            columns += [rank, plain]
+            order += [descending, descending]
+        # the keys before this sort break its ties
+        previous = [f"k{i}" for i in range(len(relation.order))]
+        selected = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate([*columns, *previous]))
+        query = sql(f"SELECT data, {selected} FROM (", relation.query, f") AS {alias}")
+        return _Relation(query, (*order, *relation.order))
+
+    def _group(self, relation: _Relation, stage: Group, alias: str) -> _Relation:
+        # the key's parts are computed first, as columns (g0 ...) of the rows: the groups are
+        # their values, and the key is made of them again
+        parts = list(stage.key.fields) if isinstance(stage.key, ObjectOf) else [("", stage.key)]
+        computed = [
+            (i, self.expression(part))
+            for i, (_, part) in enumerate(parts)
+            if not isinstance(part, Constant)
+        ]
+        columns = [sql(", ", value, f" AS g{i}") for i, value in computed]
+        inner = sql(
+            f"SELECT data{self._keys(relation)}",
+            *columns,
+            " FROM (",
+            relation.query,
+            f") AS {alias}_g",
+        )
+        if self.sqlite and relation.order:
+            # SQLite's aggregates take rows in the order they come: the order set so far
+            inner = sql(inner, self._order_by(relation))
+        grouped: list[str] = []
+        key_parts: list[Sql] = []
+        for i, (_, part) in enumerate(parts):
+            if isinstance(part, Constant):
+                key_parts.append(self.expression(part))
+            elif self.sqlite:
+                grouped += [f"COALESCE({self._kind(f'g{i}')}, 'null')", f"json_extract(g{i}, '$')"]
+                key_parts.append(Sql(f"g{i}"))
+            else:
+                grouped.append(f"COALESCE(g{i}, 'null'::jsonb)")
+                key_parts.append(Sql(f"COALESCE(g{i}, 'null'::jsonb)"))
+        if isinstance(stage.key, ObjectOf):
+            key = self._object(
+                [(name, part) for (name, _), part in zip(parts, key_parts, strict=True)]
+            )
+        else:
+            key = key_parts[0]
+        outputs = [("_id", key)]
+        outputs += [(name, self._accumulate(acc, relation)) for name, acc in stage.outputs]
+        group_by = f" GROUP BY {', '.join(grouped)}" if grouped else ""
+        query = sql(
+            "SELECT ",
+            self._object(outputs),
+            " AS data FROM (",
+            inner,
+            f") AS {alias}",
+            f"{group_by} HAVING COUNT(*) > 0",
+        )
+        return _Relation(query, ())
+
+    def _object(self, fields: Sequence[tuple[str, Sql]]) -> Sql:
+        """A JSON object of (name, JSON value) pairs; a missing value is JSON null."""
+        if self.sqlite:
+            members = [sql(f"'{name}', json(", value, ")") for name, value in fields]
+            return sql("json_object(", joined(", ", members), ")")
+        members = [sql(f"'{name}', COALESCE(", value, ", 'null'::jsonb)") for name, value in fields]
+        return sql("jsonb_build_object(", joined(", ", members), ")")
+
+    @staticmethod
+    def _kind(value: str) -> str:
+        """SQLite's JSON type of a JSON value, numbers as one kind (1 and 1.0 group together)."""
+        return (
+            f"(CASE json_type({value}) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'"
+            f" ELSE json_type({value}) END)"
+        )
+
+    def _accumulate(self, accumulator: Accumulator, relation: _Relation) -> Sql:
+        op = accumulator.op
+        if op == "count":
+            return Sql("COUNT(*)" if self.sqlite else "to_jsonb(COUNT(*))")
+        constant = accumulator.of.value if isinstance(accumulator.of, Constant) else None
+        if op == "sum" and type(constant) in (int, float):  # {"$sum": 1}: a count, at once
+            if self.sqlite:
+                return Sql("json_quote(COUNT(*) * ?)", [constant])
+            return Sql("to_jsonb(COUNT(*) * ?::numeric)", [constant])
+        value = self.expression(accumulator.of)
+        if op in ("sum", "avg"):
+            number = self.number(value)
+            if op == "sum":
+                if self.sqlite:
+                    return sql("json_quote(COALESCE(SUM(", number, "), 0))")
+                # whole numbers as 64-bit integers, as on SQLite (past them: out of range)
+                total = sql("COALESCE(SUM(", number, "), 0)")
+                return sql(
+                    "(CASE WHEN scale(",
+                    total,
+                    ") = 0 THEN to_jsonb((",
+                    total,
+                    ")::bigint) ELSE to_jsonb(",
+                    total,
+                    ") END)",
+                )
+            if self.sqlite:
+                return sql("json_quote(AVG(", number, "))")
+            return sql("COALESCE(to_jsonb(AVG((", number, ")::float8)), 'null'::jsonb)")
+        if op in ("min", "max"):
+            func = op.upper()
+            number = self.number(value)
+            if self.sqlite:
+                # SQLite orders numbers before text, as MongoDB does; booleans, objects and
+                # arrays take no part
+                scalar = sql(
+                    "(CASE WHEN json_type(",
+                    value,
+                    ") IN ('integer', 'real', 'text') THEN ",
+                    value,
+                    " ->> '$' END)",
+                )
+                return sql(f"json_quote({func}(", scalar, "))")
+            text = self.text(value)
+            numbers = sql(f"to_jsonb({func}(", number, "))")
+            texts = sql(f"to_jsonb({func}(", text, "))")
+            first, second = (numbers, texts) if op == "min" else (texts, numbers)
+            return sql("COALESCE(", first, ", ", second, ", 'null'::jsonb)")
+        distinct = "DISTINCT " if op == "addToSet" else ""
+        if self.sqlite:
+            return sql(
+                f"json_group_array({distinct}json(",
+                value,
+                ")) FILTER (WHERE ",
+                value,
+                " IS NOT NULL)",
+            )
+        ordered = "" if distinct else self._order_by(relation)
+        return sql(
+            f"COALESCE(jsonb_agg({distinct}",
+            value,
+            f"{ordered}) FILTER (WHERE ",
+            value,
+            " IS NOT NULL), '[]'::jsonb)",
+        )
+
+    def _project(self, stage: Project) -> Sql:
+        if stage.kept is None:
+            if self.sqlite:
+                paths = ", ".join(f"'{json_path(path)}'" for path in stage.removed)
+                return Sql(f"json_remove(data, {paths})")
+            removed = "".join(f" #- '{{{','.join(path)}}}'" for path in stage.removed)
+            return Sql(f"(data{removed})")
+        fields: list[tuple[str, Expression]] = []
+        if ("_id",) not in stage.removed and "_id" not in {name for name, _ in stage.kept}:
+            fields.append(("_id", FieldRef(("_id",))))
+        fields.extend(stage.kept)
+        values = [(name, self.expression(expr)) for name, expr in fields]
+        if self.sqlite:
+            members = [sql(f"'{name}', json(", value, ")") for name, value in values]
+            # a missing value leaves its field out (`$."-"`: a path no field has)
+            gone = [
+                sql("CASE WHEN ", value, f" IS NULL THEN '$.{name}' ELSE '$.\"-\"' END")
+                for name, value in values
+            ]
+            return sql(
+                "json_remove(json_object(", joined(", ", members), "), ", joined(", ", gone), ")"
+            )
+        members = [sql(f"'{name}', ", value) for name, value in values]
+        gone = [sql("CASE WHEN ", value, f" IS NULL THEN '{name}' END") for name, value in values]
+        return sql(
+            "(jsonb_build_object(",
+            joined(", ", members),
+            ") - ARRAY_REMOVE(ARRAY[",
+            joined(", ", gone),
+            "]::text[], NULL))",
+        )
+
+    def _unwind(self, relation: _Relation, stage: Unwind, alias: str) -> _Relation:
+        column = f"{alias}.data"
+        value = self.value(stage.path, column)
+        keys = self._keys(relation, f"{alias}.")
+        join = "LEFT JOIN" if stage.keep_empty else "JOIN"
+        n = len(relation.order)
+        if self.sqlite:
+            path = json_path(stage.path)
+            kind = f"json_type({column}, '{path}')"
+            items = (
+                f"(CASE WHEN {kind} = 'array' THEN {value}"
+                f" WHEN {kind} IS NULL OR {kind} = 'null' THEN '[]'"
+                f" ELSE json_array(json({value})) END)"
+            )
+            element = (
+                f"(CASE WHEN {kind} = 'array' THEN {column} -> ('{path}[' || e.key || ']')"
+                f" ELSE {value} END)"
+            )
+            index = f"(CASE WHEN {kind} = 'array' THEN e.key END)"
+            unwound = f"json_set({column}, '{path}', json({element}))"
+            emptied = f"json_remove({column}, '{path}')"
+            kept = f"(CASE WHEN {kind} = 'array' THEN {emptied} ELSE {column} END)"
+            document = f"(CASE WHEN e.key IS NULL THEN {kept} ELSE {unwound} END)"
+            if stage.index_as:
+                document = f"json_set({document}, '$.{stage.index_as}', {index})"
+            query = sql(
+                f"SELECT {document} AS data{keys}, e.key AS k{n} FROM (",
+                relation.query,
+                f") AS {alias} {join} json_each({items}) AS e ON 1",
+            )
+        else:
+            kind = f"jsonb_typeof({value})"
+            items = (
+                f"(CASE WHEN {kind} = 'array' THEN {value}"
+                f" WHEN {value} IS NULL OR {kind} = 'null' THEN '[]'::jsonb"
+                f" ELSE jsonb_build_array({value}) END)"
+            )
+            steps = ",".join(stage.path)
+            index = (
+                f"COALESCE(CASE WHEN {kind} = 'array' THEN to_jsonb(e.n - 1) END, 'null'::jsonb)"
+            )
+            unwound = f"jsonb_set({column}, '{{{steps}}}', e.value)"
+            kept = f"(CASE WHEN {kind} = 'array' THEN {column} #- '{{{steps}}}' ELSE {column} END)"
+            document = f"(CASE WHEN e.n IS NULL THEN {kept} ELSE {unwound} END)"
+            if stage.index_as:
+                document = f"jsonb_set({document}, '{{{stage.index_as}}}', {index})"
+            query = sql(
+                f"SELECT {document} AS data{keys}, e.n AS k{n} FROM (",
+                relation.query,
+                f") AS {alias} {join} LATERAL jsonb_array_elements({items})"
+                " WITH ORDINALITY AS e(value, n) ON TRUE",
+            )
+        return _Relation(self._fenced(query), (*relation.order, False))
+
+    @staticmethod
+    def _same_kind(sqlite_type: str) -> str:
+        """SQLite's json_type, with integers and reals one kind."""
+        return f"(CASE {sqlite_type} WHEN 'integer' THEN 'real' ELSE {sqlite_type} END)"
+
+    def _lookup(self, relation: _Relation, stage: Lookup, source: Source, alias: str) -> _Relation:
+        column = f"{alias}.data"
+        local = self.value(stage.local, column)
+        foreign = stage.foreign
+        keys = self._keys(relation, f"{alias}.")
+        system = SYSTEM_COLUMNS.get(foreign[0]) if len(foreign) == 1 else None
+        if self.sqlite:
+            if system is not None:
+                as_column = self.number(local) if system == "number" else self.text(local)
+                match = f"{foreign[0]} = {as_column.text}"
+            else:
+                path = json_path(foreign)
+                there = f"json_type(data, '{path}')"
+                scalar = f"(CASE WHEN json_type({local}) NOT IN ('null', 'object', 'array')"
+                match = (
+                    f"json_extract(data, '{path}') = {scalar} THEN {local} ->> '$' END)"
+                    f" AND {self._same_kind(there)} = {self._same_kind(f'json_type({local})')}"
+                )
+            found = sql(
+                "(SELECT json_group_array(json(data)) FROM (SELECT data FROM ",
+                f"{source.table} WHERE ",
+                source.visible,
+                f" AND {match} ORDER BY _id))",
+            )
+            document = sql(f"json_set({column}, '$.{stage.into}', json(", found, "))")
+        else:
+            if system is not None:
+                as_column = self.number(local) if system == "number" else self.text(local)
+                match = f"{foreign[0]} = {as_column.text}"
+            else:
+                match = (
+                    f"{self.value(foreign)} = {local}"
+                    f" AND jsonb_typeof({local}) NOT IN ('null', 'object', 'array')"
+                )
+            found = sql(
+                "(SELECT COALESCE(jsonb_agg(data ORDER BY _id), '[]'::jsonb) FROM ",
+                f"{source.table} WHERE ",
+                source.visible,
+                f" AND {match})",
+            )
+            document = sql(f"jsonb_set({column}, '{{{stage.into}}}', ", found, ")")
+        query = sql("SELECT ", document, f" AS data{keys} FROM (", relation.query, f") AS {alias}")
+        return _Relation(self._fenced(query), relation.order)
+
+
+def postgres_date_format(text: str) -> str:
+    """A $dateToString format (%Y %m %d %H %M %S %%) as PostgreSQL's to_char pattern: the
+    fields as its codes, everything else quoted, so no letter is read as a code."""
+    codes = {"Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS"}
+    out: list[str] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "%" and i + 1 < len(text) and text[i + 1] in codes:
+            if literal:
+                out.append('"' + "".join(literal).replace("\\", "\\\\").replace('"', '\\"') + '"')
+                literal = []
+            out.append(codes[text[i + 1]])
+            i += 2
+            continue
+        if text[i] == "%" and i + 1 < len(text) and text[i + 1] == "%":
+            literal.append("%")
+            i += 2
+            continue
+        literal.append(text[i])
+        i += 1
+    if literal:
+        out.append('"' + "".join(literal).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "".join(out)
