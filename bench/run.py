@@ -261,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"start and seed, run {r['run']} {r['dataset']} (s): {times}")
     print()
     described = {d.name: d.description for d in datasets}
-    print(markdown_table(outcomes, scenarios, described, args.runs))
+    print(markdown_table(outcomes, scenarios, described, args.runs, args.postgres))
     print()
     flagged = [o for o in outcomes if o.flagged]
     for o in flagged:

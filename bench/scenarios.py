@@ -41,6 +41,10 @@ class Scenario:
     collection: str
     goal: float  # issue 19: minibase's req/s at least this many times PocketBase's
 
+    @property
+    def writes(self) -> bool:
+        return self.key.startswith("create")
+
 
 SCENARIOS = (
     Scenario("get_owned", "get by id, user token, owner rule", "priv", 2.0),
