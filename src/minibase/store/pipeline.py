@@ -316,32 +316,47 @@ class PipelineCompiler:
         return _Relation(query, (*order, *relation.order))
 
     def _group(self, relation: _Relation, stage: Group, alias: str) -> _Relation:
-        # the key's parts are computed first, as columns (g0 ...) of the rows: the groups are
-        # their values, and the key is made of them again
+        # what each row brings is computed first, as columns of their own: the key's parts
+        # (g0 ...: the groups are their values, and the key is made of them again) and the
+        # accumulators' arguments (a0 ...), so the rows grouped carry no documents
         parts = list(stage.key.fields) if isinstance(stage.key, ObjectOf) else [("", stage.key)]
-        computed = [
-            (i, self.expression(part))
-            for i, (_, part) in enumerate(parts)
-            if not isinstance(part, Constant)
+        columns: list[Sql] = []
+        for i, (_, part) in enumerate(parts):
+            if isinstance(part, Constant):
+                continue
+            columns.append(sql(", ", self.expression(part), f" AS g{i}"))
+            if self.sqlite and isinstance(part, FieldRef):
+                # its kind and value, to group by: read from the document, parsed once a row
+                path = json_path(part.path)
+                columns.append(
+                    Sql(
+                        f", json_type(data, '{path}') AS gk{i},"
+                        f" json_extract(data, '{path}') AS gv{i}"
+                    )
+                )
+        accumulated = [
+            self._accumulate(acc, j, relation) for j, (_, acc) in enumerate(stage.outputs)
         ]
-        columns = [sql(", ", value, f" AS g{i}") for i, value in computed]
-        inner = sql(
-            f"SELECT data{self._keys(relation)}",
-            *columns,
-            " FROM (",
-            relation.query,
-            f") AS {alias}_g",
-        )
-        if self.sqlite and relation.order:
-            # SQLite's aggregates take rows in the order they come: the order set so far
+        for arguments, _ in accumulated:
+            columns += [sql(", ", argument) for argument in arguments]
+        pushes = any(acc.op == "push" for _, acc in stage.outputs)
+        keys = self._keys(relation) if pushes else ""
+        inner = sql(f"SELECT 1{keys}", *columns, " FROM (", relation.query, f") AS {alias}_g")
+        if self.sqlite and relation.order and pushes:
+            # SQLite's aggregates take rows in the order they come: a $push follows the order
+            # set so far (no other accumulator depends on it: no sort for them)
             inner = sql(inner, self._order_by(relation))
         grouped: list[str] = []
         key_parts: list[Sql] = []
         for i, (_, part) in enumerate(parts):
             if isinstance(part, Constant):
                 key_parts.append(self.expression(part))
-            elif self.sqlite:
-                grouped += [f"COALESCE({self._kind(f'g{i}')}, 'null')", f"json_extract(g{i}, '$')"]
+            elif self.sqlite:  # numbers as one kind: 1 and 1.0 group together
+                if isinstance(part, FieldRef):
+                    kind, plain = f"gk{i}", f"gv{i}"
+                else:
+                    kind, plain = f"json_type(g{i})", f"json_extract(g{i}, '$')"
+                grouped += [f"COALESCE({self._same_kind(kind)}, 'null')", plain]
                 key_parts.append(Sql(f"g{i}"))
             else:
                 grouped.append(f"COALESCE(g{i}, 'null'::jsonb)")
@@ -353,7 +368,10 @@ class PipelineCompiler:
         else:
             key = key_parts[0]
         outputs = [("_id", key)]
-        outputs += [(name, self._accumulate(acc, relation)) for name, acc in stage.outputs]
+        outputs += [
+            (name, aggregate)
+            for (name, _), (_, aggregate) in zip(stage.outputs, accumulated, strict=True)
+        ]
         group_by = f" GROUP BY {', '.join(grouped)}" if grouped else ""
         query = sql(
             "SELECT ",
@@ -373,46 +391,35 @@ class PipelineCompiler:
         members = [sql(f"'{name}', COALESCE(", value, ", 'null'::jsonb)") for name, value in fields]
         return sql("jsonb_build_object(", joined(", ", members), ")")
 
-    @staticmethod
-    def _kind(value: str) -> str:
-        """SQLite's JSON type of a JSON value, numbers as one kind (1 and 1.0 group together)."""
-        return (
-            f"(CASE json_type({value}) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'"
-            f" ELSE json_type({value}) END)"
-        )
-
-    def _accumulate(self, accumulator: Accumulator, relation: _Relation) -> Sql:
-        op = accumulator.op
+    def _accumulate(
+        self, accumulator: Accumulator, j: int, relation: _Relation
+    ) -> tuple[list[Sql], Sql]:
+        """The columns a row brings to an accumulator (`... AS a{j}`), and the aggregate over
+        them, as a JSON value."""
+        op, a = accumulator.op, f"a{j}"
         if op == "count":
-            return Sql("COUNT(*)" if self.sqlite else "to_jsonb(COUNT(*))")
+            return [], Sql("COUNT(*)" if self.sqlite else "to_jsonb(COUNT(*))")
         constant = accumulator.of.value if isinstance(accumulator.of, Constant) else None
         if op == "sum" and type(constant) in (int, float):  # {"$sum": 1}: a count, at once
             if self.sqlite:
-                return Sql("json_quote(COUNT(*) * ?)", [constant])
-            return Sql("to_jsonb(COUNT(*) * ?::numeric)", [constant])
-        value = self.expression(accumulator.of)
+                return [], Sql("json_quote(COUNT(*) * ?)", [constant])
+            return [], Sql("to_jsonb(COUNT(*) * ?::numeric)", [constant])
         if op in ("sum", "avg"):
-            number = self.number(value)
-            if op == "sum":
-                if self.sqlite:
-                    return sql("json_quote(COALESCE(SUM(", number, "), 0))")
-                # whole numbers as 64-bit integers, as on SQLite (past them: out of range)
-                total = sql("COALESCE(SUM(", number, "), 0)")
-                return sql(
-                    "(CASE WHEN scale(",
-                    total,
-                    ") = 0 THEN to_jsonb((",
-                    total,
-                    ")::bigint) ELSE to_jsonb(",
-                    total,
-                    ") END)",
-                )
+            arguments = [sql(self._number_of(accumulator.of), f" AS {a}")]
             if self.sqlite:
-                return sql("json_quote(AVG(", number, "))")
-            return sql("COALESCE(to_jsonb(AVG((", number, ")::float8)), 'null'::jsonb)")
+                func = f"COALESCE(SUM({a}), 0)" if op == "sum" else f"AVG({a})"
+                return arguments, Sql(f"json_quote({func})")
+            if op == "avg":
+                return arguments, Sql(f"COALESCE(to_jsonb(AVG({a}::float8)), 'null'::jsonb)")
+            # whole numbers as 64-bit integers, as on SQLite (past them: out of range)
+            total = f"COALESCE(SUM({a}), 0)"
+            return arguments, Sql(
+                f"(CASE WHEN scale({total}) = 0 THEN to_jsonb(({total})::bigint)"
+                f" ELSE to_jsonb({total}) END)"
+            )
+        value = self.expression(accumulator.of)
         if op in ("min", "max"):
             func = op.upper()
-            number = self.number(value)
             if self.sqlite:
                 # SQLite orders numbers before text, as MongoDB does; booleans, objects and
                 # arrays take no part
@@ -423,29 +430,33 @@ class PipelineCompiler:
                     value,
                     " ->> '$' END)",
                 )
-                return sql(f"json_quote({func}(", scalar, "))")
-            text = self.text(value)
-            numbers = sql(f"to_jsonb({func}(", number, "))")
-            texts = sql(f"to_jsonb({func}(", text, "))")
+                return [sql(scalar, f" AS {a}")], Sql(f"json_quote({func}({a}))")
+            arguments = [sql(self.number(value), f" AS {a}"), sql(self.text(value), f" AS {a}t")]
+            numbers, texts = f"to_jsonb({func}({a}))", f"to_jsonb({func}({a}t))"
             first, second = (numbers, texts) if op == "min" else (texts, numbers)
-            return sql("COALESCE(", first, ", ", second, ", 'null'::jsonb)")
+            return arguments, Sql(f"COALESCE({first}, {second}, 'null'::jsonb)")
+        arguments = [sql(value, f" AS {a}")]
         distinct = "DISTINCT " if op == "addToSet" else ""
         if self.sqlite:
-            return sql(
-                f"json_group_array({distinct}json(",
-                value,
-                ")) FILTER (WHERE ",
-                value,
-                " IS NOT NULL)",
+            return arguments, Sql(
+                f"json_group_array({distinct}json({a})) FILTER (WHERE {a} IS NOT NULL)"
             )
         ordered = "" if distinct else self._order_by(relation)
-        return sql(
-            f"COALESCE(jsonb_agg({distinct}",
-            value,
-            f"{ordered}) FILTER (WHERE ",
-            value,
-            " IS NOT NULL), '[]'::jsonb)",
+        return arguments, Sql(
+            f"COALESCE(jsonb_agg({distinct}{a}{ordered}) FILTER (WHERE {a} IS NOT NULL),"
+            " '[]'::jsonb)"
         )
+
+    def _number_of(self, expr: Expression) -> Sql:
+        """An expression's value as an SQL number (NULL unless a JSON number); a field read
+        straight from the document on SQLite, without its JSON text made first."""
+        if self.sqlite and isinstance(expr, FieldRef):
+            path = json_path(expr.path)
+            return Sql(
+                f"(CASE WHEN json_type(data, '{path}') IN ('integer', 'real')"
+                f" THEN json_extract(data, '{path}') END)"
+            )
+        return self.number(self.expression(expr))
 
     def _project(self, stage: Project) -> Sql:
         if stage.kept is None:
