@@ -16,6 +16,7 @@ from tests.store.conftest import OnEngine
 
 from minibase.auth.caller import Caller
 from minibase.data.definitions import create_collection
+from minibase.data.known_paths import checked_filter
 from minibase.rules.conditions import (
     And,
     Compare,
@@ -27,8 +28,10 @@ from minibase.rules.conditions import (
     Not,
     Or,
     Regex,
+    Search,
     evaluate,
 )
+from minibase.rules.filters import Filter
 from minibase.services import Services
 from minibase.store.query import ConditionCompiler
 
@@ -80,6 +83,7 @@ DEFINITION = {
         "tags": {"type": "array", "items": {"type": "string"}},
         "meta": {"type": "object", "fields": {"size": {"type": "number"}}},
     },
+    "indexes": [{"fields": ["title"], "search": True}],
     "rules": {"preset": "admin_only"},
 }
 
@@ -135,6 +139,10 @@ leaves = st.one_of(
         Regex, paths, st.sampled_from(["^a", "b$", "a.b", "[ab]+", "\\d", "é|中"]), st.booleans()
     ),
     st.builds(Like, paths, st.sampled_from(["a%", "%b", "a_b", "%", "_", "a\\%b", "%'%", "a*%"])),
+    st.builds(
+        Search,
+        st.sampled_from(["ab", "AB", "中文", "it'", '"q', "%b", "a_", "10", "ru", "*b?", "DROP"]),
+    ),
 )
 conditions = st.recursive(
     leaves,
@@ -170,6 +178,7 @@ async def _select(services: Services, condition: Condition) -> set[str]:
 
 def test_sql_selects_exactly_what_python_evaluates(engine: OnEngine) -> None:
     records = engine.run(_corpus(engine.services))
+    collection = engine.run(engine.services.collections.get("things"))
 
     @given(condition=conditions)
     @settings(
@@ -178,6 +187,8 @@ def test_sql_selects_exactly_what_python_evaluates(engine: OnEngine) -> None:
         suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     def agrees(condition: Condition) -> None:
+        # a $search found in the collection's search index, as the data layer binds it
+        condition = checked_filter(collection, Filter(condition, frozenset()))
         selected = engine.run(_select(engine.services, condition))
         expected = {r["_id"] for r in records if evaluate(condition, r)}
         assert selected == expected

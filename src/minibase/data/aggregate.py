@@ -13,7 +13,7 @@ import orjson
 
 from minibase.auth.caller import Caller
 from minibase.data.access import rule_condition
-from minibase.data.known_paths import check_filter_paths, stray_path
+from minibase.data.known_paths import check_filter_paths, checked_filter, stray_path
 from minibase.errors import ApiError
 from minibase.rules.conditions import FieldPath, all_of
 from minibase.rules.pipeline import (
@@ -63,7 +63,9 @@ async def aggregate(services: Services, caller: Caller, name: str, body: Any) ->
     _check_records_paths(collection, stages)
     leading = []
     while stages and isinstance(stages[0], Match):
-        leading.append(stages.pop(0).filter.condition)  # type: ignore[union-attr]
+        first = stages.pop(0)
+        assert isinstance(first, Match)
+        leading.append(checked_filter(collection, first.filter))  # $search bound
     dialect = services.db.dialect
     where = collection.compiler(dialect).compile(all_of(visible, *leading))
     base = Source(collection.table, Sql(where.sql, where.params))

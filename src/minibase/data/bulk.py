@@ -15,7 +15,7 @@ from minibase.auth.caller import Caller
 from minibase.data.access import rule_condition
 from minibase.data.content_rule import ContentGate, gated
 from minibase.data.file_refs import release_files
-from minibase.data.known_paths import check_filter_paths
+from minibase.data.known_paths import checked_filter
 from minibase.data.listing import parse_filter_value
 from minibase.data.records import after_write, before_write, next_fields, write_update
 from minibase.data.updates import parse_update
@@ -64,7 +64,7 @@ async def update_by_filter(
     where = _filter(body)
     changes = parse_update(body.get("update"))
     visible = rule_condition(caller, collection, "list")
-    check_filter_paths(collection, where.paths)
+    condition = checked_filter(collection, where)
     if collection.compiled_rules["update"] is None and not caller.is_admin:
         rule_condition(caller, collection, "update")  # raises: admins only
     gate = ContentGate(services, caller, collection, can_leave=True)
@@ -72,7 +72,7 @@ async def update_by_filter(
     async def write() -> dict[str, int]:
         updated = skipped = 0
         async with services.db.transaction() as conn:
-            rows = await _matching(services, conn, collection, all_of(where.condition, visible))
+            rows = await _matching(services, conn, collection, all_of(condition, visible))
             for _, raw in rows:
                 stored = orjson.loads(raw)
                 fields = next_fields(collection, stored, {}, changes, services.settings)
@@ -95,8 +95,7 @@ async def delete_by_filter(
     where = _filter(body)
     visible = rule_condition(caller, collection, "list")
     deletable = rule_condition(caller, collection, "delete")
-    check_filter_paths(collection, where.paths)
-    matching = all_of(where.condition, visible, deletable)
+    matching = all_of(checked_filter(collection, where), visible, deletable)
     async with services.db.transaction() as conn:
         rows = await _matching(services, conn, collection, matching)
         ids = [row[0] for row in rows]

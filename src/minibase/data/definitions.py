@@ -238,10 +238,10 @@ async def _alter(
     old = {index.fingerprint: index for index in current.indexes}
     new = {index.fingerprint: index for index in altered.indexes}
     for key in old.keys() - new.keys():
-        await conn.execute(drop_index(current, old[key]))
+        await conn.execute_script(drop_index(conn.dialect, current, old[key]))
     for key in new.keys() - old.keys():
         try:
-            await conn.execute(create_index(conn.dialect, altered, new[key]))
+            await conn.execute_script(create_index(conn.dialect, altered, new[key]))
         except IntegrityViolation:
             raise ApiError(
                 "collections.unique_violation",
@@ -270,7 +270,7 @@ async def _drop(
 ) -> None:
     _check_not_referenced(collection, everything, dropping, "drop")
     await discard_collection_files(services, conn, collection.id)
-    await conn.execute_script(drop_table(collection))
+    await conn.execute_script(drop_table(conn.dialect, collection))
     await conn.execute("DELETE FROM collections WHERE id = ?", collection.id)
     await bump_version(conn)
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from minibase.data.listing import SortKey
 from minibase.errors import ApiError
-from minibase.rules.conditions import FieldPath
+from minibase.rules.conditions import And, Condition, FieldPath, Not, Or, Search
+from minibase.rules.filters import Filter
 from minibase.rules.presets import ACTIONS
 from minibase.store.collections import Collection
 from minibase.store.dialect import SYSTEM_COLUMNS
@@ -39,6 +40,34 @@ def check_filter_paths(collection: Collection, paths: Iterable[FieldPath]) -> No
     """400 `records.invalid_filter` for the first path the filter names that no record holds."""
     for path in sorted(paths):
         _refuse(stray_path(collection, path), "records.invalid_filter")
+
+
+def checked_filter(collection: Collection, where: Filter) -> Condition:
+    """A filter's condition for this collection: every path it names checked (as
+    `check_filter_paths`), each `$search` bound to the collection's search index (400
+    `records.invalid_filter` if it has none)."""
+    check_filter_paths(collection, where.paths)
+    return _bind_search(collection, where.condition)
+
+
+def _bind_search(collection: Collection, condition: Condition) -> Condition:
+    if isinstance(condition, Search):
+        index = collection.search_index
+        if index is None:
+            raise ApiError(
+                "records.invalid_filter",
+                400,
+                f"{collection.name} has no search index for $search: declare one, e.g."
+                ' {"fields": ["title", "body"], "search": true} in its indexes',
+            )
+        return Search(condition.text, index.paths, collection.id)
+    if isinstance(condition, And | Or):
+        items = tuple(_bind_search(collection, item) for item in condition.items)
+        return type(condition)(items) if items != condition.items else condition
+    if isinstance(condition, Not):
+        item = _bind_search(collection, condition.item)
+        return Not(item) if item is not condition.item else condition
+    return condition
 
 
 def check_sort_paths(collection: Collection, sort: Sequence[SortKey]) -> None:

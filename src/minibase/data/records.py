@@ -18,7 +18,7 @@ from minibase.data.access import denied, is_locked, rule_condition
 from minibase.data.changes import log_change
 from minibase.data.content_rule import ContentGate, gated, new_texts
 from minibase.data.file_refs import release_files, settle_files
-from minibase.data.known_paths import check_filter_paths, check_projected_paths, check_sort_paths
+from minibase.data.known_paths import check_projected_paths, check_sort_paths, checked_filter
 from minibase.data.listing import (
     ListQuery,
     SortKey,
@@ -336,10 +336,10 @@ def _list_statement(
     kept: _ListStatement | None = collection.list_statements.get(key)
     if kept is not None and kept.filter is query.filter.condition and kept.visible is visible:
         return kept
-    check_filter_paths(collection, query.filter.paths)
+    condition = checked_filter(collection, query.filter)
     check_sort_paths(collection, query.sort)
     check_projected_paths(collection, query.fields)
-    where, params = _where(dialect, collection, all_of(query.filter.condition, visible))
+    where, params = _where(dialect, collection, all_of(condition, visible))
     keys = sort_keys(query)
     key_columns = ", ".join(dialect.field(path) for path, _ in keys)
     select = f"SELECT {dialect.document_as_sent}, {key_columns} FROM {collection.table}"

@@ -36,6 +36,7 @@ from minibase.rules.conditions import (
     Not,
     Or,
     Regex,
+    Search,
     evaluate,
     resolve,
 )
@@ -170,6 +171,8 @@ def describe(condition: Condition, record: Mapping[str, Any]) -> str:
     if isinstance(condition, And | Or):
         joiner = " && " if isinstance(condition, And) else " || "
         return "(" + joiner.join(describe(item, record) for item in condition.items) + ")"
+    if isinstance(condition, Search):  # filters only: rules have no $search
+        return f"$search {condition.text!r}"
     path = ".".join(condition.path)
     if isinstance(condition, Compare):
         text = f"{path} {_OPS[condition.op]} {_shown(condition.value)}"

@@ -23,6 +23,7 @@ from minibase.auth.caller import ANONYMOUS, Caller
 from minibase.auth.tokens import TokenClaims
 from minibase.auth.verification import claims_for_token
 from minibase.data.changes import backlog, last_seq, resumable
+from minibase.data.known_paths import checked_filter
 from minibase.data.listing import parse_list_query
 from minibase.data.records import list_records
 from minibase.errors import ApiError
@@ -136,7 +137,7 @@ class Client:
         query = parse_list_query(params, settings.list_default_limit, settings.list_max_limit)
         collection = await self.services.collections.get(name)
         subscription = Subscription(
-            sub_id, query.filter.condition, self.caller, collection, self.send
+            sub_id, checked_filter(collection, query.filter), self.caller, collection, self.send
         )
         since = frame.get("since")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int)):

@@ -72,6 +72,17 @@ class Like:
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """`{"$search": "拿铁"}`: one of the fields of the collection's search index holds the text,
+    ASCII letters in either case. The parser knows the text only; the data layer binds the
+    index's fields and the collection (`minibase.data.known_paths.checked_filter`)."""
+
+    text: str
+    fields: tuple[FieldPath, ...] = ()
+    collection_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Condition, ...]
 
@@ -86,7 +97,16 @@ class Not:
     item: Condition
 
 
-Condition: TypeAlias = Const | Compare | In | Contains | Exists | Regex | Like | And | Or | Not
+Condition: TypeAlias = (
+    Const | Compare | In | Contains | Exists | Regex | Like | Search | And | Or | Not
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """ASCII letters lowered, nothing else: what both engines' lower() do (SQLite's, and
+    PostgreSQL's in the "C" collation), so a search matches alike on each."""
+    return text.translate(_ASCII_LOWER)
 
 
 def all_of(*items: Condition) -> Condition:
@@ -217,6 +237,12 @@ def evaluate(condition: Condition, doc: Mapping[str, Any]) -> bool:
         case Like(path, pattern):
             actual = resolve(doc, path)
             return isinstance(actual, str) and like_regex(pattern).fullmatch(actual) is not None
+        case Search(text, fields):
+            needle = ascii_lower(text)
+            return any(
+                isinstance(value := resolve(doc, path), str) and needle in ascii_lower(value)
+                for path in fields
+            )
         case And(items):
             return all(evaluate(item, doc) for item in items)
         case Or(items):

@@ -25,6 +25,7 @@ from minibase.rules.conditions import (
     Like,
     Regex,
     Scalar,
+    Search,
     all_of,
     any_of,
     negate,
@@ -39,6 +40,7 @@ MAX_NODES = 256
 MAX_LIST = 100
 MAX_STRING = 4096
 MAX_PATTERN = 256
+MIN_SEARCH, MAX_SEARCH = 2, 100  # characters a $search looks for
 # Operator names as they are written without their $: never field equality (a filter compares
 # scalars only), so a value made of them is a mistake that deserves a pointed answer.
 BARE_OPERATORS = frozenset(
@@ -81,6 +83,7 @@ class Filter:
 
     condition: Condition
     paths: frozenset[FieldPath]
+    searches: bool = False  # holds a $search
 
 
 class _Parser:
@@ -88,6 +91,7 @@ class _Parser:
         self.nodes = 0
         self.paths: set[FieldPath] = set()
         self.documents = documents
+        self.searched = False
 
     def filter(self, value: Any, at: str, depth: int) -> Condition:
         if depth > MAX_DEPTH:
@@ -102,6 +106,9 @@ class _Parser:
                 raise FilterError(f"the filter has more than {MAX_NODES} conditions", where)
             if key in ("$and", "$or", "$nor"):
                 parts.append(self.combine(key, item, where, depth))
+            elif key == "$search":
+                parts.append(search(item, where))
+                self.searched = True
             elif key == "$not":
                 parts.append(negate(self.filter(item, where, depth + 1)))
             elif isinstance(key, str) and key.startswith("$"):
@@ -212,6 +219,13 @@ def scalar_list(value: Any, at: str) -> tuple[Scalar, ...]:
     return tuple(scalar(item, f"{at}.{i}") for i, item in enumerate(value))
 
 
+def search(text: Any, at: str) -> Search:
+    if not isinstance(text, str) or not MIN_SEARCH <= len(text) <= MAX_SEARCH:
+        raise FilterError(f"$search takes text of {MIN_SEARCH} to {MAX_SEARCH} characters", at)
+    scalar(text, at)  # no NUL, as for every string
+    return Search(text)
+
+
 def regex(path: tuple[str, ...], pattern: Any, options: Any, at: str) -> Condition:
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
         raise FilterError(f"$regex takes a pattern of at most {MAX_PATTERN} characters", at)
@@ -233,4 +247,4 @@ def parse_filter(value: Any, *, documents: bool = False) -> Filter:
         return Filter(TRUE, frozenset())
     parser = _Parser(documents)
     condition = parser.filter(value, "", 0)
-    return Filter(condition, frozenset(parser.paths))
+    return Filter(condition, frozenset(parser.paths), parser.searched)

@@ -205,6 +205,12 @@ def parse_pipeline(value: Any) -> Pipeline:
         ((name, spec),) = raw.items()
         at = f"{at}.{name}"
         stage = _stage(str(name), spec, at, on_records)
+        if (
+            isinstance(stage, Match)
+            and stage.filter.searches
+            and len(stages) > sum(1 for earlier in stages if isinstance(earlier, Match))
+        ):
+            raise PipelineError("$search goes in the $match stages that begin the pipeline", at)
         if not isinstance(stage, Match | Sort | Skip | Limit):
             on_records = False
         stages.append(stage)

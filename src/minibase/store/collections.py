@@ -41,14 +41,22 @@ class InvalidDefinition(ValueError):
 class IndexSpec:
     keys: tuple[tuple[tuple[str, ...], bool], ...]  # (path, descending)
     unique: bool
+    search: bool = False  # a text search index on string fields (`$search` in filters)
 
     @property
     def fingerprint(self) -> str:
         text = ",".join(("-" if desc else "") + ".".join(path) for path, desc in self.keys)
-        return hashlib.sha256(f"{text}|{self.unique}".encode()).hexdigest()[:10]
+        kind = "|search" if self.search else ""
+        return hashlib.sha256(f"{text}|{self.unique}{kind}".encode()).hexdigest()[:10]
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(path for path, _ in self.keys)
 
     def to_definition(self) -> dict[str, Any]:
         fields = [("-" if desc else "") + ".".join(path) for path, desc in self.keys]
+        if self.search:
+            return {"fields": fields, "search": True}
         return {"fields": fields, "unique": self.unique}
 
 
@@ -76,6 +84,16 @@ class Collection:
     @property
     def table(self) -> str:
         return f'"c_{self.id}"'
+
+    @property
+    def search_index(self) -> IndexSpec | None:
+        """The collection's text search index (at most one), if it declares one."""
+        return next((index for index in self.indexes if index.search), None)
+
+    @property
+    def search_table(self) -> str:
+        """SQLite's full-text table of the search index: the fields' text, by the row's rowid."""
+        return f'"t_{self.id}"'
 
     def index_name(self, index: IndexSpec) -> str:
         return f'"i_{self.id}_{index.fingerprint}"'
@@ -141,6 +159,8 @@ def parse_definition(
     except ValueError as exc:
         problems.append({"field": "rules", "message": str(exc)})
         rules = {action: None for action in ACTIONS}
+    if schema is not None:
+        problems += _search_problems(schema, indexes)
     if problems or schema is None:
         raise InvalidDefinition(problems)
     compiled = _compile_rules(rules)
@@ -154,6 +174,23 @@ def parse_definition(
         created=created,
         updated=updated,
     )
+
+
+def _search_problems(schema: Schema, indexes: tuple[IndexSpec, ...]) -> list[dict[str, Any]]:
+    """A search index reads declared string fields (in objects, not in arrays)."""
+    problems = []
+    for position, index in enumerate(indexes):
+        for path in index.paths if index.search else ():
+            if schema.type_at(path) != "string" or schema.kind_of(path) != "string":
+                name = ".".join(path)
+                problems.append(
+                    {
+                        "field": f"indexes.{position}",
+                        "message": f"{name} is not a declared string field: a search index"
+                        " reads string fields",
+                    }
+                )
+    return problems
 
 
 def _unless_null(definition: Mapping[str, Any], key: str, empty: Any) -> Any:
@@ -175,10 +212,23 @@ def _parse_indexes(raw: Any, problems: list[dict[str, Any]]) -> tuple[IndexSpec,
         where = f"indexes.{position}"
         if isinstance(item, str | list):
             item = {"fields": [item] if isinstance(item, str) else item}
-        if not isinstance(item, Mapping) or set(item) - {"fields", "unique"}:
-            problems.append({"field": where, "message": "an index is {fields: [...], unique}"})
+        if not isinstance(item, Mapping) or set(item) - {"fields", "unique", "search"}:
+            problems.append(
+                {
+                    "field": where,
+                    "message": "an index is {fields: [...], unique} or {fields, search}",
+                }
+            )
             continue
-        fields, unique = item.get("fields"), item.get("unique", False)
+        fields, unique, search = item.get("fields"), item.get("unique", False), item.get("search")
+        if search is not None and (not isinstance(search, bool) or "unique" in item):
+            problems.append(
+                {
+                    "field": where,
+                    "message": "search is true or false, and a search index is not unique",
+                }
+            )
+            continue
         if not isinstance(fields, list) or not 0 < len(fields) <= MAX_INDEX_FIELDS:
             problems.append(
                 {"field": where, "message": f"fields: a list of 1 to {MAX_INDEX_FIELDS} paths"}
@@ -195,8 +245,15 @@ def _parse_indexes(raw: Any, problems: list[dict[str, Any]]) -> tuple[IndexSpec,
                 break
             keys.append(key)
         else:
-            index = IndexSpec(tuple(keys), unique)
+            if search and any(descending for _, descending in keys):
+                problems.append({"field": where, "message": "a search index has no order (-)"})
+                continue
+            index = IndexSpec(tuple(keys), bool(unique), bool(search))
             found.setdefault(index.fingerprint, index)
+    if sum(1 for index in found.values() if index.search) > 1:
+        problems.append(
+            {"field": "indexes", "message": "one search index at most: list its fields"}
+        )
     return tuple(found.values())
 
 

@@ -66,6 +66,12 @@ class Dialect:
         """Placeholder for a JSON text parameter."""
         raise NotImplementedError
 
+    def search_text(self, path: tuple[str, ...], row: str = "") -> str:
+        """The text a `$search` reads from a field (of `row`'s document): its ASCII letters
+        lowered (each engine's lower(), ASCII only: SQLite's, PostgreSQL's in the "C"
+        collation); NULL unless the field holds a string."""
+        raise NotImplementedError
+
     def set_owner(self, column: str) -> str:
         """The document with its `_owner` copy set to the next parameter."""
         raise NotImplementedError
@@ -106,6 +112,13 @@ class SQLiteDialect(Dialect):
 
     def json_type(self, path: tuple[str, ...]) -> str:
         return f"json_type(data, '{self.json_path(path)}')"
+
+    def search_text(self, path: tuple[str, ...], row: str = "") -> str:
+        data, json_path = f"{row}.data" if row else "data", self.json_path(path)
+        return (
+            f"lower(CASE WHEN json_type({data}, '{json_path}') = 'text'"
+            f" THEN json_extract({data}, '{json_path}') END)"
+        )
 
     def json_param(self) -> str:
         return "?"
@@ -151,6 +164,11 @@ class PostgresDialect(Dialect):
 
     def json_param(self) -> str:
         return "?::jsonb"
+
+    def search_text(self, path: tuple[str, ...], row: str = "") -> str:
+        check_path(path)
+        data = f"{row}.data" if row else "data"
+        return f"lower(({data} #>> '{{{','.join(path)}}}') COLLATE \"C\")"
 
     def set_owner(self, column: str) -> str:
         return f"jsonb_set({column}, '{{_owner}}', to_jsonb(?::text))"

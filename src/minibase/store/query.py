@@ -29,6 +29,8 @@ from minibase.rules.conditions import (
     Or,
     Regex,
     Scalar,
+    Search,
+    ascii_lower,
     like_parts,
     scalar_kind,
 )
@@ -110,6 +112,8 @@ class ConditionCompiler:
             return self._regex(node, params)
         if isinstance(node, Like):
             return self._like(node, params)
+        if isinstance(node, Search):
+            return self._search(node, params)
         raise TypeError(f"not a leaf: {node!r}")
 
     # -- leaves -------------------------------------------------------------------------
@@ -248,6 +252,30 @@ class ConditionCompiler:
         params.append(node.pattern)
         test = self.dialect.regex_match(text, node.ignore_case)
         return f"({guard} AND {test})" if guard else test
+
+    def _search(self, node: Search, params: list[Any]) -> str:
+        """Records whose search index holds the text: SQLite's FTS5 trigram table (a phrase of
+        three characters or more is looked up in it; two are read through), PostgreSQL's
+        pg_trgm-indexed LIKE on each field's lowered text (store/tables.py writes both)."""
+        if not node.fields:
+            raise TypeError("a $search bound to no search index")  # the data layer binds it
+        needle = ascii_lower(node.text)
+        if isinstance(self.dialect, SQLiteDialect):
+            table = f'"t_{node.collection_id}"'
+            if len(needle) >= 3:
+                params.append('"' + needle.replace('"', '""') + '"')
+                found = f"SELECT rowid FROM {table} WHERE {table} MATCH ?"
+            else:  # read through: FTS5's own GLOB and LIKE miss two non-ASCII characters
+                params.extend(needle for _ in node.fields)
+                tests = " OR ".join(f"instr(f{n}, ?) > 0" for n in range(len(node.fields)))
+                found = f"SELECT rowid FROM {table} WHERE {tests}"
+            return f"rowid IN ({found})"
+        escaped = "%" + "".join("\\" + c if c in "%_\\" else c for c in needle) + "%"
+        likes = []
+        for path in node.fields:
+            params.append(escaped)
+            likes.append(f"{self.dialect.search_text(path)} LIKE ?")
+        return "(" + " OR ".join(likes) + ")"
 
     def _like(self, node: Like, params: list[Any]) -> str:
         text, guard = self._text(node.path)

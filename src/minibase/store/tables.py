@@ -25,12 +25,15 @@ def create_table(dialect: Dialect, collection: Collection) -> list[str]:
         # Owner rules ("doc._owner == auth.id") are the most common filter of all.
         f'CREATE INDEX "o_{collection.id}" ON {table} (_owner, _id)',
     ]
-    statements.extend(create_index(dialect, collection, index) for index in collection.indexes)
+    for index in collection.indexes:
+        statements.extend(create_index(dialect, collection, index))
     return statements
 
 
-def drop_table(collection: Collection) -> list[str]:
-    return [f"DROP TABLE {collection.table}"]
+def drop_table(dialect: Dialect, collection: Collection) -> list[str]:
+    search = collection.search_index
+    dropped = drop_index(dialect, collection, search) if search is not None else []
+    return [*dropped, f"DROP TABLE {collection.table}"]
 
 
 def index_columns(dialect: Dialect, index: IndexSpec) -> list[str]:
@@ -54,11 +57,76 @@ def order_suffix(dialect: Dialect, descending: bool) -> str:
     return "DESC" if descending else "ASC"
 
 
-def create_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> str:
+def create_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
+    if index.search:
+        return _create_search(dialect, collection, index)
     unique = "UNIQUE " if index.unique else ""
     columns = ", ".join(index_columns(dialect, index))
-    return f"CREATE {unique}INDEX {collection.index_name(index)} ON {collection.table} ({columns})"
+    return [
+        f"CREATE {unique}INDEX {collection.index_name(index)} ON {collection.table} ({columns})"
+    ]
 
 
-def drop_index(collection: Collection, index: IndexSpec) -> str:
-    return f"DROP INDEX {collection.index_name(index)}"
+def drop_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
+    if not index.search:
+        return [f"DROP INDEX {collection.index_name(index)}"]
+    if dialect.name == "postgres":
+        return [
+            f"DROP INDEX {_search_index_name(collection, index, n)}" for n in range(len(index.keys))
+        ]
+    return [
+        *(
+            f"DROP TRIGGER {_trigger(collection, event)}"
+            for event in ("insert", "update", "delete")
+        ),
+        f"DROP TABLE {collection.search_table}",
+    ]
+
+
+# -- text search ----------------------------------------------------------------------------
+#
+# What a search matches: the text of a record's string field, its ASCII letters lowered (the
+# engines' own lower() on SQLite, lower() in the "C" collation on PostgreSQL: both ASCII only),
+# holding the query as a substring. SQLite keeps those texts in an FTS5 table of trigrams (one
+# column a field, by the record's rowid), kept by triggers in the writes' own transactions;
+# PostgreSQL indexes each field's text with pg_trgm.
+
+
+def _trigger(collection: Collection, event: str) -> str:
+    return f'"t_{collection.id}_{event}"'
+
+
+def _search_index_name(collection: Collection, index: IndexSpec, n: int) -> str:
+    return f'"x_{collection.id}_{index.fingerprint}_{n}"'
+
+
+def _create_search(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
+    table = collection.table
+    if dialect.name == "postgres":
+        return [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            *(
+                f"CREATE INDEX {_search_index_name(collection, index, n)} ON {table}"
+                f" USING gin (({dialect.search_text(path)}) gin_trgm_ops)"
+                for n, path in enumerate(index.paths)
+            ),
+        ]
+    search = collection.search_table
+    columns = ", ".join(f"f{n}" for n in range(len(index.keys)))
+
+    def texts(row: str) -> str:
+        return ", ".join(dialect.search_text(path, row) for path in index.paths)
+
+    insert = f"INSERT INTO {search}(rowid, {columns}) VALUES (new.rowid, {texts('new')});"
+    remove = f"DELETE FROM {search} WHERE rowid = old.rowid;"
+    return [
+        f"CREATE VIRTUAL TABLE {search} USING fts5({columns},"
+        " tokenize = 'trigram case_sensitive 1')",
+        f"CREATE TRIGGER {_trigger(collection, 'insert')} AFTER INSERT ON {table}"
+        f" BEGIN {insert} END",
+        f"CREATE TRIGGER {_trigger(collection, 'update')} AFTER UPDATE OF data ON {table}"
+        f" BEGIN {remove} {insert} END",
+        f"CREATE TRIGGER {_trigger(collection, 'delete')} AFTER DELETE ON {table}"
+        f" BEGIN {remove} END",
+        f"INSERT INTO {search}(rowid, {columns}) SELECT rowid, {texts(table)} FROM {table}",
+    ]

@@ -37,7 +37,8 @@ DEFINITION: dict[str, Any] = {
         "indexes": {
             "type": ["array", "null"],
             "items": {
-                "description": "a field, a list of fields, or {fields, unique}",
+                "description": "a field, a list of fields, {fields, unique}, or {fields, search:"
+                " true} (a text search index on string fields, for $search)",
                 "anyOf": [
                     {"type": "string"},
                     {"type": "array", "items": {"type": "string"}},
@@ -46,6 +47,7 @@ DEFINITION: dict[str, Any] = {
                         "properties": {
                             "fields": {"type": "array", "items": {"type": "string"}},
                             "unique": {"type": "boolean"},
+                            "search": {"type": "boolean"},
                         },
                         "additionalProperties": False,
                     },
