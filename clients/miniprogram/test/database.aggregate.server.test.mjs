@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { loadDatabase, userCaller } from "./support/database.mjs";
+import { docBlock } from "./support/docs.mjs";
 import { startServer } from "./support/server.mjs";
 
 let server;
@@ -46,9 +47,11 @@ async function orders() {
   return name;
 }
 
-/** A new collection everyone may list and only admins write, holding `records`. */
-async function publicCollection(records, rules = { preset: "public_read_admin_write" }) {
-  const name = `shared${++collections}`;
+/** A new collection everyone may list and only admins write (unless `rules` say otherwise),
+ * holding `records`. */
+async function shared(records, options = {}) {
+  const { name = `shared${++collections}`, rules = { preset: "public_read_admin_write" } } =
+    options;
   await server.admin("POST", "/api/admin/collections", { name, additional: true, rules });
   if (records.length) {
     await server.admin("POST", `/api/collections/${name}/records/bulk-create`, { records });
@@ -163,7 +166,7 @@ describe("aggregate() on the server", () => {
   });
 
   test("lookup() brings each best buyer's record, through its collection's list rule", async () => {
-    const buyers = await publicCollection([
+    const buyers = await shared([
       { _id: "ann", name: "Ann" },
       { _id: "bo", name: "Bo" },
     ]);
@@ -189,7 +192,7 @@ describe("aggregate() on the server", () => {
         { spent: 12.5, name: "Bo" },
       ],
     });
-    const hidden = await publicCollection([], { preset: "admin_only" });
+    const hidden = await shared([], { rules: { preset: "admin_only" } });
     await assert.rejects(joined(hidden).end(), { code: "auth.forbidden", status: 403 });
   });
 
@@ -268,5 +271,41 @@ describe("aggregate() on the server", () => {
       code: "collections.not_found",
       status: 404,
     });
+  });
+
+  test("docs/client.md's example answers what its comments say", async () => {
+    await server.admin("POST", "/api/admin/collections", {
+      name: "orders",
+      fields: { amount: { type: "integer" }, paid_at: { type: "datetime" } },
+      additional: true,
+      rules: { preset: "owner_only" },
+    });
+    await shared(
+      [
+        { _id: "roast", name: "Roastery" },
+        { _id: "tea", name: "Tea House" },
+      ],
+      { name: "shops" },
+    );
+    const paid = (amount, shop, at) => ({ amount, shop, status: "paid", paid_at: new Date(at) });
+    await ann.collection("orders").add({
+      data: [
+        paid(3000, "roast", "2026-12-07T10:00:00+08:00"),
+        paid(1250, "tea", "2026-12-08T00:30:00+08:00"),
+        paid(2000, "roast", "2026-12-08T10:00:00+08:00"),
+        paid(999, "tea", "2026-11-30T12:00:00+08:00"),
+        { amount: 500, shop: "tea", status: "new" },
+      ],
+    });
+    await bob.collection("orders").add({ data: paid(99999, "tea", "2026-12-07T10:00:00+08:00") });
+    const block = docBlock("client.md", "js", "## Aggregating");
+    const body = `return (async () => {\n${block}\nreturn { days, best };\n})();`;
+    const run = new Function("app", body);
+    const { days, best } = await run({ minibase: { database: () => ann } });
+    const [toldDays, toldBest] = [...block.matchAll(/^\/\/ (\[.*\])$/gm)].map(([, told]) =>
+      new Function(`return ${told};`)(),
+    );
+    assert.deepEqual(days, toldDays);
+    assert.deepEqual(best, toldBest);
   });
 });
