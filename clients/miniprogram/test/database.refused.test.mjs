@@ -30,6 +30,9 @@ async function refusedBeforeSending(code, cases) {
 const where = (condition) => (db, _) => db.collection("posts").where(condition(_, db)).get();
 /** A case updating a post with `data(_, db)`. */
 const update = (data) => (db, _) => db.collection("posts").doc("p1").update({ data: data(_, db) });
+/** A case ending the pipeline `build(aggregate, $, _)` on orders. */
+const aggregate = (build) => (db, _) =>
+  build(db.collection("orders").aggregate(), db.command.aggregate, _).end();
 
 describe("what minibase cannot do fails with client.unsupported before any request", () => {
   test("query commands without a minibase operator", async () => {
@@ -81,6 +84,37 @@ describe("what minibase cannot do fails with client.unsupported before any reque
       ["field({ a: false })", (db) => db.collection("posts").field({ body: false }).get()],
       ["a success callback", (db) => db.collection("posts").add({ data: {}, success() {} })],
       ["serverDate in add", (db) => db.collection("posts").add({ data: { at: db.serverDate() } })],
+    ]);
+  });
+
+  test("in aggregate(): stages, operators and shapes minibase lacks", async () => {
+    const lookup = { from: "buyers", localField: "buyer", foreignField: "_id", as: "b" };
+    await refusedBeforeSending("client.unsupported", [
+      ["addFields()", aggregate((a) => a.addFields({ total: 1 }))],
+      ["bucket()", aggregate((a) => a.bucket({ groupBy: "$price", boundaries: [0, 50] }))],
+      ["bucketAuto()", aggregate((a) => a.bucketAuto({ groupBy: "$price", buckets: 2 }))],
+      ["geoNear()", aggregate((a) => a.match({}).geoNear({ distanceField: "d" }))],
+      ["replaceRoot()", aggregate((a) => a.replaceRoot({ newRoot: "$author" }))],
+      ["sample()", aggregate((a) => a.sample({ size: 1 }))],
+      ["sortByCount()", aggregate((a) => a.sortByCount("$status"))],
+      ["lookup with pipeline", aggregate((a) => a.lookup({ ...lookup, pipeline: [] }))],
+      ["lookup with let", aggregate((a) => a.lookup({ ...lookup, let: { x: "$x" } }))],
+      ["nested inclusion", aggregate((a) => a.project({ author: { name: 1 } }))],
+      ["nested inclusion, deeper", aggregate((a) => a.project({ a: { b: "$b", c: { d: true } } }))],
+      ["a dotted field kept", aggregate((a) => a.project({ "author.name": 1 }))],
+      ["a dotted field computed", aggregate((a) => a.project({ "a.b": "$c" }))],
+      ["$$ROOT", aggregate((a, $) => a.group({ _id: null, all: $.push("$$ROOT") }))],
+      ["a list of expressions", aggregate((a) => a.project({ pair: ["$a", "$b"] }))],
+      ["a sum in project()", aggregate((a, $) => a.project({ n: $.sum("$items") }))],
+      ["$.first", aggregate((a, $) => a.group({ _id: "$s", first: $.first("$a") }))],
+      ["$.cond", aggregate((a, $) => a.project({ big: $.cond({ if: 1, then: 1, else: 0 }) }))],
+      [
+        "dateToString onNull",
+        aggregate((a, $) => a.project({ d: $.dateToString({ date: "$at", onNull: "-" }) })),
+      ],
+      ["_.size in match()", aggregate((a, $, _) => a.match({ tags: _.size(2) }))],
+      ["_openid in match()", aggregate((a) => a.match({ _openid: "{openid}" }))],
+      ["end() callbacks", (db) => db.collection("o").aggregate().match({}).end({ success() {} })],
     ]);
   });
 
@@ -151,6 +185,61 @@ describe("malformed calls fail with client.invalid_argument before any request",
         "a bulk update with orderBy",
         (db) => posts(db).where({}).orderBy("a", "asc").update({ data: { a: 1 } }),
       ],
+    ]);
+  });
+
+  test("in aggregate()", async () => {
+    const lookup = { from: "buyers", localField: "buyer", foreignField: "_id", as: "b" };
+    await refusedBeforeSending("client.invalid_argument", [
+      ["no stage", aggregate((a) => a)],
+      ["a bad collection name", (db) => db.collection("my orders").aggregate().match({}).end()],
+      ["match(a string)", aggregate((a) => a.match("status = paid"))],
+      ["a raw operator in match()", aggregate((a) => a.match({ n: { $gt: 1 } }))],
+      ["an update command in match()", aggregate((a, $, _) => a.match({ n: _.inc(1) }))],
+      ["an operator in match()", aggregate((a, $) => a.match({ n: $.sum(1) }))],
+      ["group() without _id", aggregate((a, $) => a.group({ n: $.sum(1) }))],
+      ["a group() output of a field", aggregate((a) => a.group({ _id: null, n: "$amount" }))],
+      ["a raw accumulator", aggregate((a) => a.group({ _id: null, n: { $sum: "$amount" } }))],
+      ["an expression as an output", aggregate((a, $) => a.group({ _id: null, n: $.add([1]) }))],
+      ["$.count(1)", aggregate((a, $) => a.group({ _id: null, n: $.count(1) }))],
+      ["a raw operator in _id", aggregate((a) => a.group({ _id: { $year: "$at" } }))],
+      ["a query command in _id", aggregate((a, $, _) => a.group({ _id: _.gt(1) }))],
+      ["sort 'desc'", aggregate((a) => a.sort({ n: "desc" }))],
+      ["sort({})", aggregate((a) => a.sort({}))],
+      ["skip(-1)", aggregate((a) => a.skip(-1))],
+      ["limit(0)", aggregate((a) => a.limit(0))],
+      ["limit(2.5)", aggregate((a) => a.limit(2.5))],
+      ["project({})", aggregate((a) => a.project({}))],
+      ["project() keeping and removing", aggregate((a) => a.project({ a: 1, b: 0 }))],
+      ["project() of a number", aggregate((a) => a.project({ a: 5 }))],
+      ["NaN in project()", aggregate((a, $) => a.project({ a: $.add(["$a", Number.NaN]) }))],
+      ["unwind without $", aggregate((a) => a.unwind("tags"))],
+      ["unwind of $$", aggregate((a) => a.unwind("$$tags"))],
+      ["unwind without path", aggregate((a) => a.unwind({ includeArrayIndex: "i" }))],
+      ["unwind option unknown", aggregate((a) => a.unwind({ path: "$t", keep: true }))],
+      ["count('')", aggregate((a) => a.count(""))],
+      ["count('a.b')", aggregate((a) => a.count("a.b"))],
+      ["lookup without as", aggregate((a) => a.lookup({ ...lookup, as: undefined }))],
+      ["lookup of '$buyer'", aggregate((a) => a.lookup({ ...lookup, localField: "$buyer" }))],
+      ["lookup from a bad name", aggregate((a) => a.lookup({ ...lookup, from: "my buyers" }))],
+      ["lookup option unknown", aggregate((a) => a.lookup({ ...lookup, where: {} }))],
+      ["$.subtract of three", aggregate((a, $) => a.project({ d: $.subtract([1, 2, 3]) }))],
+      ["$.add of a field", aggregate((a, $) => a.project({ d: $.add("$a") }))],
+      ["$.add([])", aggregate((a, $) => a.project({ d: $.add([]) }))],
+      ["$.literal()", aggregate((a, $) => a.project({ d: $.literal() }))],
+      ["dateToString of no date", aggregate((a, $) => a.project({ d: $.dateToString({}) }))],
+      [
+        "dateToString of a value",
+        aggregate((a, $) => a.project({ d: $.dateToString({ date: "paid_at" }) })),
+      ],
+      [
+        "dateToString of a Date",
+        aggregate((a, $) => a.project({ d: $.dateToString({ date: new Date() }) })),
+      ],
+      ["end(1)", (db) => db.collection("orders").aggregate().match({}).end(1)],
+      ["an operator in where()", where((_) => ({ n: _.aggregate.sum(1) }))],
+      ["an operator in update()", update((_) => ({ n: _.aggregate.sum(1) }))],
+      ["an operator in add()", (db, _) => db.collection("o").add({ data: { n: _.aggregate.max(1) } })],
     ]);
   });
 });

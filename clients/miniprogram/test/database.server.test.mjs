@@ -2,49 +2,8 @@
 // the records, as a signed-in user of a mini program sees it.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { loadDatabase } from "./support/database.mjs";
+import { loadDatabase, userCaller } from "./support/database.mjs";
 import { startServer } from "./support/server.mjs";
-
-// -- the user's calls, over fetch, as the Caller contract makes them --------------------------
-
-async function send(url, method, path, { query, body, headers, token } = {}) {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query ?? {})) {
-    if (value !== undefined) params.set(key, String(value));
-  }
-  const response = await fetch(url + path + (params.size ? `?${params}` : ""), {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!response.ok) {
-    throw Object.assign(new Error(data?.message), { status: response.status, data });
-  }
-  return data;
-}
-
-/** The Caller contract over fetch, as a signed-in user: the server's errors as MinibaseError. */
-function userCaller(url, token, MinibaseError) {
-  return {
-    async call(method, path, options = {}) {
-      try {
-        return await send(url, method, path, { ...options, token });
-      } catch (error) {
-        if (!error.data) throw error;
-        const { code, message, details, request_id: requestId } = error.data;
-        throw new MinibaseError(code, message, { status: error.status, requestId, details });
-      }
-    },
-  };
-}
-
-// -- the tests ---------------------------------------------------------------------------------
 
 let server;
 let db;

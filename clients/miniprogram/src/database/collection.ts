@@ -1,6 +1,7 @@
-/** `db.collection(name)`: its records (a query over all of them), one of them by id, and new
- * ones. */
+/** `db.collection(name)`: its records (a query over all of them), one of them by id, new
+ * ones, and aggregations of them. */
 import { invalidArgument } from "../errors";
+import { Aggregate } from "./aggregate";
 import { DocumentReference } from "./document";
 import { optionsOf, recordsPath } from "./paths";
 import { Query } from "./query";
@@ -16,6 +17,13 @@ export class Collection<T = AnyFields> extends Query<T> {
   /** One record, by its `_id`. */
   doc(id: string): DocumentReference<T> {
     return new DocumentReference<T>(this.caller, this.collection, id, undefined, this.watching);
+  }
+
+  /** A pipeline of stages over the records the user may list, as CloudBase's aggregate():
+   * `.match(...).group(...).sort(...)`, then `end()` answers `{ list }`. `aggregate<R>()` types
+   * the documents it makes. */
+  aggregate<R = AnyFields>(): Aggregate<R> {
+    return new Aggregate<R>(this.caller, this.collection);
   }
 
   /** Create a record: `{ _id, data }` (give `data._id` to choose the id). With a list of

@@ -1,10 +1,13 @@
-/** `db.command` (`const _ = db.command`): CloudBase's query and update commands.
+/** `db.command` (`const _ = db.command`): CloudBase's query and update commands, and its
+ * aggregation operators (`const $ = db.command.aggregate`, in operators.ts).
  *
  * A command only records what was asked; `where()` and `update()` translate it into minibase's
  * filter and update operators when the request is about to be sent. A command minibase has no
  * operator for (marked `@deprecated` below, so editors strike it through) makes that call
  * reject with `client.unsupported` before anything is sent.
  */
+
+import { aggregateCommand } from "./operators";
 
 /** One CloudBase command and its operands, as written. */
 export class Command {
@@ -155,6 +158,10 @@ export const command = {
   addToSet: (values: unknown) => make("addToSet", values),
   /** @deprecated minibase has no $bit: fails with client.unsupported */
   bit: (operation: unknown) => make("bit", operation),
+
+  // -- aggregation operators, for aggregate()'s stages ---------------------------------------
+  /** `const $ = db.command.aggregate`: `$.sum('$amount')`, `$.dateToString({ ... })` ... */
+  aggregate: aggregateCommand,
 };
 
 export type DatabaseCommand = typeof command;

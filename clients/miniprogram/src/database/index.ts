@@ -15,6 +15,9 @@
  *   client.unsupported;
  * - commands with no minibase operator (`_.mul`, `_.size`, geo queries, ...) fail with
  *   client.unsupported, as do success/fail callbacks: answers are promises;
+ * - aggregate() has the stages and `db.command.aggregate` operators the server runs
+ *   (docs/data-api.md, Aggregation); the others fail with client.unsupported, and its answer is
+ *   every document the pipeline makes (up to the server's bound), not 20 by default;
  * - dates come back as ISO-8601 text, geo points as GeoJSON; records carry `_owner` (the user's
  *   id) instead of `_openid`, and `_version` for optimistic writes.
  * Whatever fails does so before any request is sent; so do mistakes in a call (a bad argument,
@@ -33,16 +36,21 @@ import {
   constructible,
 } from "./commands";
 
+export { Aggregate } from "./aggregate";
+export type { AggregateResult, GroupSpec, LookupOptions, UnwindOptions } from "./aggregate";
 export { Collection } from "./collection";
 export { Command, DbRegExp, GeoPoint } from "./commands";
 export type { DatabaseCommand } from "./commands";
 export { DocumentReference } from "./document";
+export { AggregateOperator } from "./operators";
+export type { AggregateCommand, AggregateExpression, DateToStringOptions } from "./operators";
 export { Query } from "./query";
 export type { SortOrder } from "./query";
 export type * from "./types";
 
 export interface Database {
-  /** the query and update commands: `const _ = db.command` */
+  /** the query and update commands: `const _ = db.command`; the aggregation operators:
+   * `const $ = db.command.aggregate` */
   readonly command: DatabaseCommand;
   /** `new db.Geo.Point(longitude, latitude)` for `geopoint` fields */
   readonly Geo: typeof Geo;

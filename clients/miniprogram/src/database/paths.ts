@@ -1,4 +1,5 @@
-/** Where records live on the server, and the query parameters shared by lists and reads. */
+/** Where records (and their aggregations) live on the server, and the query parameters shared
+ * by lists and reads. */
 import { MinibaseError, invalidArgument, unsupported } from "../errors";
 import { isPlainObject } from "./values";
 
@@ -23,6 +24,11 @@ export function recordsPath(collection: unknown, id?: unknown): string {
     throw invalidArgument(`doc(${JSON.stringify(id)}): a record id is a non-empty string`);
   }
   return `${base}/${encodeURIComponent(id)}`;
+}
+
+/** `/api/collections/{name}/aggregate`, the name checked first. */
+export function aggregatePath(collection: unknown): string {
+  return `/api/collections/${collectionName(collection)}/aggregate`;
 }
 
 /** The server's `fields` parameter for `field({ a: true, 'b.c': true })`. */

@@ -2,6 +2,7 @@
  * take) and `db.Geo.Point` as GeoJSON (what `geopoint` fields take). */
 import { invalidArgument, unsupported } from "../errors";
 import { Command, DbRegExp, GeoPoint, UnsupportedValue } from "./commands";
+import { AggregateOperator } from "./operators";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -58,6 +59,11 @@ export function notAValue(value: unknown, at: string): Error {
   if (value instanceof Command) {
     return invalidArgument(
       `${at}: _.${value.name}() is a command, for where() or update({ data }), not a value`,
+    );
+  }
+  if (value instanceof AggregateOperator) {
+    return invalidArgument(
+      `${at}: $.${value.name}() is an aggregation operator, for aggregate()'s stages, not a value`,
     );
   }
   if (value instanceof RegExp || value instanceof DbRegExp) {

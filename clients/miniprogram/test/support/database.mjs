@@ -1,6 +1,7 @@
 // The data API straight from its TypeScript (src/database), bundled in memory by esbuild, with
 // the SDK's MinibaseError from the same bundle (the data API tells the server's answers apart
-// by it). Importing this file does nothing by itself.
+// by it), and a Caller over fetch for tests against a real server. Importing this file does
+// nothing by itself.
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -42,4 +43,42 @@ export function recordingCaller(answer = defaultAnswer) {
 function defaultAnswer(call) {
   const listing = call.method === "GET" && call.path.endsWith("/records");
   return listing ? { items: [], next_cursor: null } : {};
+}
+
+/** The Caller contract over fetch, as the user whose access token this is: the server's errors
+ * as `MinibaseError` (the one loadDatabase answers), as the SDK's own caller makes them. */
+export function userCaller(url, token, MinibaseError) {
+  return {
+    async call(method, path, options = {}) {
+      try {
+        return await send(url, method, path, { ...options, token });
+      } catch (error) {
+        if (!error.data) throw error;
+        const { code, message, details, request_id: requestId } = error.data;
+        throw new MinibaseError(code, message, { status: error.status, requestId, details });
+      }
+    },
+  };
+}
+
+async function send(url, method, path, { query, body, headers, token } = {}) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const response = await fetch(url + path + (params.size ? `?${params}` : ""), {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (!response.ok) {
+    throw Object.assign(new Error(data?.message), { status: response.status, data });
+  }
+  return data;
 }
