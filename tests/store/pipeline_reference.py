@@ -82,7 +82,7 @@ def evaluate_expression(expr: Expression, doc: Doc) -> Any:
         stored = resolve(doc, expr.date.path)
         if not isinstance(stored, str):
             return MISSING
-        at = datetime.strptime(stored[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        at = datetime.strptime(stored[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
         fixed = FIXED_OFFSET.fullmatch(expr.timezone)
         if fixed:
             sign = -1 if expr.timezone[0] == "-" else 1
@@ -91,7 +91,9 @@ def evaluate_expression(expr: Expression, doc: Doc) -> Any:
             )
         else:
             local = at.astimezone(ZoneInfo(expr.timezone))
-        return local.strftime(expr.format)
+        millis = f"{at.microsecond // 1000:03d}"
+        parts = expr.format.split("%%")  # %L: the milliseconds; %% stays a per cent sign
+        return "%".join(local.strftime(part.replace("%L", millis)) for part in parts)
     raise TypeError(expr)
 
 

@@ -101,7 +101,8 @@ async def aggregate(services: Services, caller: Caller, name: str, body: Any) ->
             f"the aggregation makes more than {most} documents: end the pipeline with a $limit",
             {"max_results": most},
         )
-    documents = [_sent(dialect.stored_text_is_sent, row[0]) for row in rows]
+    # written again, both engines alike: numbers in their shortest digits, jsonb's own text
+    documents = [orjson.dumps(orjson.loads(row[0])) for row in rows]
     size = sum(len(document) for document in documents) + len(documents) + 12
     if size > settings.aggregate_max_bytes:
         raise ApiError(
@@ -112,12 +113,6 @@ async def aggregate(services: Services, caller: Caller, name: str, body: Any) ->
             {"max_bytes": settings.aggregate_max_bytes},
         )
     return b'{"items":[' + b",".join(documents) + b"]}"
-
-
-def _sent(as_stored: bool, value: Any) -> bytes:
-    if as_stored:
-        return value.encode() if isinstance(value, str) else bytes(value)
-    return orjson.dumps(orjson.loads(value))  # PostgreSQL's jsonb text, as the API writes JSON
 
 
 async def _source(services: Services, caller: Caller, lookup: Lookup) -> Source:
@@ -156,7 +151,7 @@ def _check_records_paths(collection: Collection, stages: list[Stage]) -> None:
                         400,
                         f"$dateToString reads a time: _created, _updated or a datetime field,"
                         f" and {'.'.join(path)} is not one",
-                        {"at": at},
+                        {"at": date.at or at},
                     )
         on_records = on_records and isinstance(stage, Match | Sort | Skip | Limit)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, TypeAlias
 from zoneinfo import available_timezones
@@ -51,7 +51,8 @@ MAX_SKIP = 1_000_000
 MAX_FORMAT = 64
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a field a stage makes (fullmatch)
 FIXED_OFFSET = re.compile(r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]")
-DATE_FORMAT = re.compile(r"(?:%[YmdHMS%]|[^%\x00-\x1f])*")
+DATE_FORMAT = re.compile(r"(?:%[YmdHMSL%]|[^%\x00-\x1f])*")
+DEFAULT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%LZ"  # MongoDB's
 DATE_FIELDS = frozenset({"_created", "_updated"})  # of a record, and `datetime` fields
 
 
@@ -82,11 +83,12 @@ class Constant:
 @dataclass(frozen=True, slots=True)
 class DateToString:
     """A record's time (`_created`, `_updated`, a `datetime` field) as text in a time zone:
-    `%Y %m %d %H %M %S` and `%%`, anything else as it is."""
+    `%Y %m %d %H %M %S %L` (milliseconds) and `%%`, anything else as it is."""
 
     date: FieldRef
     format: str
     timezone: str  # "UTC", an IANA name ("Asia/Shanghai"), or a fixed offset ("+08:00")
+    at: str = field(default="", compare=False)  # where the pipeline holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,17 +371,17 @@ def _date_to_string(spec: Mapping[str, Any], at: str, on_records: bool) -> DateT
             " ($group, $project, $unwind, $count, $lookup)",
             at,
         )
-    fmt = spec.get("format", "%Y-%m-%dT%H:%M:%SZ")
+    fmt = spec.get("format", DEFAULT_DATE_FORMAT)
     if not isinstance(fmt, str) or len(fmt) > MAX_FORMAT or not DATE_FORMAT.fullmatch(fmt):
         raise PipelineError(
-            f"format: at most {MAX_FORMAT} characters, with %Y %m %d %H %M %S and %%", at
+            f"format: at most {MAX_FORMAT} characters, with %Y %m %d %H %M %S %L and %%", at
         )
     zone = spec.get("timezone", "UTC")
     if not isinstance(zone, str) or not (FIXED_OFFSET.fullmatch(zone) or zone in _zones()):
         raise PipelineError(
             'timezone: an IANA name such as "Asia/Shanghai", or an offset such as "+08:00"', at
         )
-    return DateToString(date, fmt, zone)
+    return DateToString(date, fmt, zone, at)
 
 
 def _group(spec: Mapping[str, Any], at: str, on_records: bool) -> Group:
@@ -432,9 +434,9 @@ def _project(spec: Mapping[str, Any], at: str, on_records: bool) -> Project:
     removed: list[FieldPath] = []
     for name, item in spec.items():
         where = f"{at}.{name}"
-        if item in (0, False) and not isinstance(item, float):
+        if isinstance(item, bool | int | float) and not item:  # false or 0: removed
             removed.append(_path(name, where, on_records))
-        elif item in (1, True) and not isinstance(item, float):
+        elif isinstance(item, bool | int | float):  # true or any other number: kept
             kept.append((_name(name, where), FieldRef((name,))))
         else:
             kept.append((_name(name, where), expression(item, where, on_records)))

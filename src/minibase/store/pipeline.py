@@ -268,20 +268,25 @@ class PipelineCompiler:
         else:
             body = sql("(", joined(symbol, operands), ")")
         if self.sqlite:
-            return sql("json_quote(", body, ")")
+            return self._sqlite_number(body)
         return sql("COALESCE(to_jsonb(", body, "), 'null'::jsonb)")
 
     def _date_to_string(self, expr: DateToString) -> Sql:
         stored = self.value(expr.date.path)
         if self.sqlite:
             # the stored time is UTC text (2026-01-01T00:00:00.000000Z); the zone's offset at
-            # that instant, in minutes, comes from minibase_utc_offset (store/sqlite.py)
+            # that instant, in minutes, comes from minibase_utc_offset (store/sqlite.py); an
+            # offset is whole minutes, so the milliseconds (%L) are the stored ones
             text = f"({stored} ->> '$')"
-            return Sql(
-                f"(CASE WHEN json_type({stored}) = 'text' THEN json_quote(strftime(?,"
-                f" substr({text}, 1, 19), minibase_utc_offset({text}, ?) || ' minutes')) END)",
-                [expr.format, expr.timezone],
-            )
+            local = f"substr({text}, 1, 19), minibase_utc_offset({text}, ?) || ' minutes'"
+            pieces: list[Sql] = []
+            for segment in date_segments(expr.format):
+                if segment is None:
+                    pieces.append(Sql(f"substr({text}, 21, 3)"))
+                elif segment:
+                    pieces.append(Sql(f"strftime(?, {local})", [segment, expr.timezone]))
+            made = joined(" || ", pieces) if pieces else Sql("''")
+            return sql(f"(CASE WHEN json_type({stored}) = 'text' THEN json_quote(", made, ") END)")
         text = f"({stored} #>> '{{}}')"
         # "+08:00" as text would be a POSIX zone, its sign the other way round: an interval
         zone = "::text::interval" if FIXED_OFFSET.fullmatch(expr.timezone) else ""
@@ -289,6 +294,21 @@ class PipelineCompiler:
             f"(CASE WHEN jsonb_typeof({stored}) = 'string' THEN"
             f" to_jsonb(to_char(({text})::timestamptz AT TIME ZONE ?{zone}, ?)) END)",
             [expr.timezone, postgres_date_format(expr.format)],
+        )
+
+    @staticmethod
+    def _sqlite_number(number: Sql | str) -> Sql:
+        """An SQL number (or text, or NULL) as JSON on SQLite. It writes a real with 15
+        digits (1/3 as 0.333333333333333): with 17 instead, it reads back as the same double
+        (the answer is written again with the shortest digits, data/aggregate.py)."""
+        return sql(
+            "(CASE WHEN typeof(",
+            number,
+            ") = 'real' THEN json(printf('%!.17g', ",
+            number,
+            ")) ELSE json_quote(",
+            number,
+            ") END)",
         )
 
     # -- stages -------------------------------------------------------------------------
@@ -402,13 +422,13 @@ class PipelineCompiler:
         constant = accumulator.of.value if isinstance(accumulator.of, Constant) else None
         if op == "sum" and type(constant) in (int, float):  # {"$sum": 1}: a count, at once
             if self.sqlite:
-                return [], Sql("json_quote(COUNT(*) * ?)", [constant])
+                return [], self._sqlite_number(Sql("(COUNT(*) * ?)", [constant]))
             return [], Sql("to_jsonb(COUNT(*) * ?::numeric)", [constant])
         if op in ("sum", "avg"):
             arguments = [sql(self._number_of(accumulator.of), f" AS {a}")]
             if self.sqlite:
                 func = f"COALESCE(SUM({a}), 0)" if op == "sum" else f"AVG({a})"
-                return arguments, Sql(f"json_quote({func})")
+                return arguments, self._sqlite_number(func)
             if op == "avg":
                 return arguments, Sql(f"COALESCE(to_jsonb(AVG({a}::float8)), 'null'::jsonb)")
             # whole numbers as 64-bit integers, as on SQLite (past them: out of range)
@@ -430,7 +450,7 @@ class PipelineCompiler:
                     value,
                     " ->> '$' END)",
                 )
-                return [sql(scalar, f" AS {a}")], Sql(f"json_quote({func}({a}))")
+                return [sql(scalar, f" AS {a}")], self._sqlite_number(f"{func}({a})")
             arguments = [sql(self.number(value), f" AS {a}"), sql(self.text(value), f" AS {a}t")]
             numbers, texts = f"to_jsonb({func}({a}))", f"to_jsonb({func}({a}t))"
             first, second = (numbers, texts) if op == "min" else (texts, numbers)
@@ -594,10 +614,29 @@ class PipelineCompiler:
         return _Relation(self._fenced(query), relation.order)
 
 
+def date_segments(text: str) -> list[str | None]:
+    """A $dateToString format cut at its milliseconds: the parts strftime writes, and None for
+    each %L (SQLite's strftime has no milliseconds of their own)."""
+    out: list[str | None] = []
+    current: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "%" and text[i + 1 : i + 2] == "L":
+            out += ["".join(current), None]
+            current = []
+            i += 2
+            continue
+        step = 2 if text[i] == "%" else 1
+        current.append(text[i : i + step])
+        i += step
+    out.append("".join(current))
+    return out
+
+
 def postgres_date_format(text: str) -> str:
-    """A $dateToString format (%Y %m %d %H %M %S %%) as PostgreSQL's to_char pattern: the
+    """A $dateToString format (%Y %m %d %H %M %S %L %%) as PostgreSQL's to_char pattern: the
     fields as its codes, everything else quoted, so no letter is read as a code."""
-    codes = {"Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS"}
+    codes = {"Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS", "L": "MS"}
     out: list[str] = []
     literal: list[str] = []
     i = 0

@@ -187,7 +187,7 @@ async def test_a_pipeline_that_cannot_run_is_refused_saying_where(
         ([{"$project": {"amount": 1, "status": 0}}], "pipeline.0.$project", "either keeps"),
         (
             [{"$group": {"_id": {"$dateToString": {"date": "$status", "format": "%Y"}}}}],
-            "pipeline.0",
+            "pipeline.0.$group._id.$dateToString",
             "status is not one",
         ),
         (
@@ -276,3 +276,33 @@ async def test_a_sum_past_64_bit_integers_is_refused(
     assert_error(response, 400, "aggregate.out_of_range")
     within = [{"$limit": 1}, {"$group": {"_id": None, "s": {"$sum": "$n"}}}]
     assert await aggregate(client, admin.headers, "big", within) == [{"_id": None, "s": 2**63 - 1}]
+
+
+async def test_numbers_come_back_as_python_writes_them_and_times_to_the_millisecond(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await make_collection(client, admin, "buyers", {"name": {"type": "string"}})
+    await make_collection(client, admin, "orders", ORDER_FIELDS)
+    for amount in (1, 1, 2):
+        await create(
+            client,
+            admin.headers,
+            "orders",
+            {"amount": amount / 10, "paid_at": "2026-12-07T15:00:00.1239Z", "status": "new"},
+        )
+    pipeline = [
+        {
+            "$group": {
+                "_id": {"$dateToString": {"date": "$paid_at", "timezone": "+08:00"}},
+                "third": {"$avg": {"$divide": ["$amount", 3]}},
+            }
+        }
+    ]
+    assert await aggregate(client, admin.headers, "orders", pipeline) == [
+        {
+            "_id": "2026-12-07T23:00:00.123Z",  # MongoDB's default format, in the zone asked
+            "third": (0.1 / 3 + 0.1 / 3 + 0.2 / 3) / 3,  # every digit of the double
+        }
+    ]
+    kept = [{"$limit": 1}, {"$project": {"_id": 0, "status": 5}}]
+    assert await aggregate(client, admin.headers, "orders", kept) == [{"status": "new"}]
