@@ -26,6 +26,7 @@ from minibase.rules.pipeline import (
     Expression,
     FieldRef,
     Group,
+    Kept,
     Limit,
     Lookup,
     Match,
@@ -78,6 +79,15 @@ def evaluate_expression(expr: Expression, doc: Doc) -> Any:
                 product *= value
             return product
         return None if values[1] == 0 else values[0] / values[1]
+    if isinstance(expr, Kept):
+        if not expr.always and not isinstance(resolve(doc, expr.path), dict):
+            return MISSING
+        made = {}
+        for name, item in expr.members:
+            value = evaluate_expression(item, doc)
+            if value is not MISSING:
+                made[name] = value
+        return made
     if isinstance(expr, DateToString):
         stored = resolve(doc, expr.date.path)
         if not isinstance(stored, str):

@@ -197,6 +197,9 @@ def _pipeline(rng: random.Random) -> tuple[list[dict[str, Any]], bool]:
                             {"meta": 0, "_id": 0, "x": 0},
                             {"n": 1, "total": 1},
                             {"pair": {"t": "$title", "n": "$n"}},
+                            {"meta": {"size": 1}, "x.y": 1, "score": 7},
+                            {"_id": 0, "meta.size": True, "x": {"y": 1, "z": "$title"}},
+                            {"meta": {"size": 0}, "x.y": 0},
                         ]
                     )
                 }

@@ -22,6 +22,7 @@ from minibase.rules.pipeline import (
     Expression,
     FieldRef,
     Group,
+    Kept,
     Limit,
     Lookup,
     Match,
@@ -189,6 +190,8 @@ def _refs(expression: Expression) -> list[FieldRef]:
         return [ref for _, item in expression.fields for ref in _refs(item)]
     if isinstance(expression, Arithmetic):
         return [ref for item in expression.operands for ref in _refs(item)]
+    if isinstance(expression, Kept):
+        return [ref for _, item in expression.members for ref in _refs(item)]
     return []
 
 
@@ -199,4 +202,6 @@ def _dates(expression: Expression) -> list[DateToString]:
         return [date for _, item in expression.fields for date in _dates(item)]
     if isinstance(expression, Arithmetic):
         return [date for item in expression.operands for date in _dates(item)]
+    if isinstance(expression, Kept):
+        return [date for _, item in expression.members for date in _dates(item)]
     return []

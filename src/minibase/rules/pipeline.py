@@ -107,7 +107,19 @@ class ObjectOf:
     fields: tuple[tuple[str, Expression], ...]
 
 
-Expression: TypeAlias = FieldRef | Constant | DateToString | Arithmetic | ObjectOf
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A $project's object at `path`, with only the members named (`{"author": {"name": 1}}`,
+    or `"author.name": 1`): each kept from the document (FieldRef), made by an expression, or
+    itself a Kept. Made always when a member is computed; otherwise only where the document
+    holds an object at `path` (missing elsewhere)."""
+
+    path: FieldPath
+    members: tuple[tuple[str, Expression], ...]
+    always: bool
+
+
+Expression: TypeAlias = FieldRef | Constant | DateToString | Arithmetic | ObjectOf | Kept
 
 
 # -- stages ------------------------------------------------------------------------------
@@ -430,21 +442,56 @@ def _sort(spec: Mapping[str, Any], at: str, on_records: bool) -> Sort:
 def _project(spec: Mapping[str, Any], at: str, on_records: bool) -> Project:
     if not spec or len(spec) > MAX_FIELDS:
         raise PipelineError(f"$project takes 1 to {MAX_FIELDS} fields", at)
-    kept: list[tuple[str, Expression]] = []
+    # dotted names and nested objects of the same fields are one tree: {"a.b": 1, "a": {"c": 1}}
+    tree: dict[str, Any] = {}
     removed: list[FieldPath] = []
     for name, item in spec.items():
         where = f"{at}.{name}"
-        if isinstance(item, bool | int | float) and not item:  # false or 0: removed
-            removed.append(_path(name, where, on_records))
-        elif isinstance(item, bool | int | float):  # true or any other number: kept
-            kept.append((_name(name, where), FieldRef((name,))))
-        else:
-            kept.append((_name(name, where), expression(item, where, on_records)))
-    if kept and any(path != ("_id",) for path in removed):
+        path = _path(name, where, on_records)
+        for leaf, value in _leaves(path, item, where):
+            if isinstance(value, bool | int | float) and not value:  # false or 0: removed
+                removed.append(leaf)
+                continue
+            node = tree
+            for segment in leaf[:-1]:
+                node = node.setdefault(segment, {})
+                if not isinstance(node, dict):
+                    raise PipelineError(f"{'.'.join(leaf)} is kept whole and in part", where)
+            if leaf[-1] in node:
+                raise PipelineError(f"{'.'.join(leaf)} is named twice", where)
+            if isinstance(value, bool | int | float):  # true or any other number: kept
+                node[leaf[-1]] = FieldRef(leaf)
+            else:
+                node[leaf[-1]] = expression(value, where, on_records)
+    if tree and any(path != ("_id",) for path in removed):
         raise PipelineError("$project either keeps fields or removes them (and _id)", at)
-    if kept:
-        return Project(tuple(kept), tuple(removed))
+    if tree:
+        return Project(_kept((), tree).members, tuple(removed))
     return Project(None, tuple(removed))
+
+
+def _leaves(path: FieldPath, item: Any, at: str) -> list[tuple[FieldPath, Any]]:
+    """A $project entry as (path, value) leaves: a nested object without operators is more
+    fields under `path`; anything else is one leaf."""
+    if isinstance(item, Mapping) and item and not any(str(key).startswith("$") for key in item):
+        leaves = []
+        for key, value in item.items():
+            leaves += _leaves((*path, _name(key, f"{at}.{key}")), value, f"{at}.{key}")
+        return leaves
+    return [(path, item)]
+
+
+def _kept(path: FieldPath, tree: Mapping[str, Any]) -> Kept:
+    members: list[tuple[str, Expression]] = []
+    for name, node in tree.items():
+        members.append((name, _kept((*path, name), node) if isinstance(node, dict) else node))
+    always = any(
+        (isinstance(member, Kept) and member.always)
+        or not isinstance(member, FieldRef | Kept)
+        or (isinstance(member, FieldRef) and member.path != (*path, name))
+        for name, member in members
+    )
+    return Kept(path, tuple(members), always)
 
 
 def _unwind(spec: Any, at: str, on_records: bool) -> Unwind:

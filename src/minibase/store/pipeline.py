@@ -28,6 +28,7 @@ from minibase.rules.pipeline import (
     Expression,
     FieldRef,
     Group,
+    Kept,
     Limit,
     Lookup,
     Match,
@@ -108,14 +109,27 @@ class PipelineCompiler:
         sources: Mapping[str, Source],
         most: int,
     ) -> Sql:
-        relation = _Relation(
-            sql(f"SELECT data, _id AS k0 FROM {base.table} WHERE ", base.visible), (False,)
+        named: list[Sql] = []
+
+        def kept(relation: _Relation) -> _Relation:
+            # each stage a named subquery (WITH), read by the next: the statement nests one
+            # level a stage, not all of them (SQLite's parser has a depth it may not pass)
+            name = f"q{len(named) + 1}"
+            named.append(sql(f"{name} AS (", relation.query, ")"))
+            return _Relation(Sql(f"SELECT * FROM {name}"), relation.order)
+
+        relation = kept(
+            _Relation(
+                sql(f"SELECT data, _id AS k0 FROM {base.table} WHERE ", base.visible), (False,)
+            )
         )
         for stage in stages:
-            relation = self._stage(relation, stage, sources)
+            relation = kept(self._stage(relation, stage, sources))
         alias = self._alias()
         return sql(
-            f"SELECT {self._sent('data')} FROM (",
+            "WITH ",
+            joined(", ", named),
+            f" SELECT {self._sent('data')} FROM (",
             relation.query,
             f") AS {alias}{self._order_by(relation)} LIMIT {int(most) + 1}",
         )
@@ -253,10 +267,27 @@ class PipelineCompiler:
             return self._arithmetic(expr)
         if isinstance(expr, DateToString):
             return self._date_to_string(expr)
+        if isinstance(expr, Kept):
+            made = self._members([(name, self.expression(item)) for name, item in expr.members])
+            if expr.always:
+                return made
+            if self.sqlite:
+                kind = f"json_type(data, '{json_path(expr.path)}')"
+            else:
+                kind = f"jsonb_typeof({self.value(expr.path)})"
+            return sql(f"(CASE WHEN {kind} = 'object' THEN ", made, " END)")
         raise TypeError(f"not an expression: {expr!r}")
 
     def _arithmetic(self, expr: Arithmetic) -> Sql:
-        operands = [self.number(self.expression(item)) for item in expr.operands]
+        body = self._arithmetic_number(expr)
+        if self.sqlite:
+            return self._sqlite_number(body)
+        return sql("COALESCE(to_jsonb(", body, "), 'null'::jsonb)")
+
+    def _arithmetic_number(self, expr: Arithmetic) -> Sql:
+        """The arithmetic as an SQL number (NULL unless every operand is a number); operands
+        that are arithmetic too stay numbers, never written as JSON and read again."""
+        operands = [self._number_of(item) for item in expr.operands]
         symbol = {"add": " + ", "subtract": " - ", "multiply": " * ", "divide": " / "}[expr.op]
         if expr.op == "divide":
             left, right = operands
@@ -267,9 +298,7 @@ class PipelineCompiler:
             body = sql("(", left, " / NULLIF(", right, ", 0))")
         else:
             body = sql("(", joined(symbol, operands), ")")
-        if self.sqlite:
-            return self._sqlite_number(body)
-        return sql("COALESCE(to_jsonb(", body, "), 'null'::jsonb)")
+        return body
 
     def _date_to_string(self, expr: DateToString) -> Sql:
         stored = self.value(expr.date.path)
@@ -476,6 +505,10 @@ class PipelineCompiler:
                 f"(CASE WHEN json_type(data, '{path}') IN ('integer', 'real')"
                 f" THEN json_extract(data, '{path}') END)"
             )
+        if isinstance(expr, Arithmetic):
+            return self._arithmetic_number(expr)
+        if isinstance(expr, Constant) and type(expr.value) in (int, float):
+            return Sql("?" if self.sqlite else "?::numeric", [expr.value])
         return self.number(self.expression(expr))
 
     def _project(self, stage: Project) -> Sql:
@@ -483,13 +516,27 @@ class PipelineCompiler:
             if self.sqlite:
                 paths = ", ".join(f"'{json_path(path)}'" for path in stage.removed)
                 return Sql(f"json_remove(data, {paths})")
-            removed = "".join(f" #- '{{{','.join(path)}}}'" for path in stage.removed)
-            return Sql(f"(data{removed})")
+            document = "data"
+            for path in stage.removed:
+                # #- refuses a name step into an array: such a path holds nothing to remove
+                steps = [
+                    f"jsonb_typeof({self.value(path[:i])}) = 'object'"
+                    for i in range(1, len(path))
+                    if not path[i].isdigit()
+                ]
+                removed = f"{document} #- '{{{','.join(path)}}}'"
+                if steps:
+                    removed = f"CASE WHEN {' AND '.join(steps)} THEN {removed} ELSE {document} END"
+                document = f"({removed})"
+            return Sql(document)
         fields: list[tuple[str, Expression]] = []
         if ("_id",) not in stage.removed and "_id" not in {name for name, _ in stage.kept}:
             fields.append(("_id", FieldRef(("_id",))))
         fields.extend(stage.kept)
-        values = [(name, self.expression(expr)) for name, expr in fields]
+        return self._members([(name, self.expression(expr)) for name, expr in fields])
+
+    def _members(self, values: Sequence[tuple[str, Sql]]) -> Sql:
+        """An object of these members, leaving out each whose value is missing (NULL)."""
         if self.sqlite:
             members = [sql(f"'{name}', json(", value, ")") for name, value in values]
             # a missing value leaves its field out (`$."-"`: a path no field has)

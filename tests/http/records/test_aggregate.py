@@ -306,3 +306,26 @@ async def test_numbers_come_back_as_python_writes_them_and_times_to_the_millisec
     ]
     kept = [{"$limit": 1}, {"$project": {"_id": 0, "status": 5}}]
     assert await aggregate(client, admin.headers, "orders", kept) == [{"status": "new"}]
+
+
+async def test_the_longest_pipeline_and_the_deepest_expression_run_on_both_engines(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await make_collection(client, admin, "buyers", {"name": {"type": "string"}})
+    await make_collection(client, admin, "orders", ORDER_FIELDS)
+    await create(client, admin.headers, "orders", {"amount": 2, "status": "paid"})
+    deep: Any = "$amount"
+    for _ in range(4):  # expressions nest at most 8 levels: 4 of $add and $multiply
+        deep = {"$add": [1, {"$multiply": [deep, 1]}]}
+    pipeline = [
+        *({"$project": {"amount": 1, "status": 1, "_id": 0}} for _ in range(8)),
+        *({"$group": {"_id": "$status", "amount": {"$max": "$amount"}}} for _ in range(1)),
+        *({"$project": {"_id": 1, "amount": 1}} for _ in range(8)),
+        {"$project": {"_id": 0, "deep": deep}},
+        {"$unwind": {"path": "$nothing", "preserveNullAndEmptyArrays": True}},
+    ]
+    assert len(pipeline) == 19
+    assert await aggregate(client, admin.headers, "orders", [*pipeline, {"$count": "n"}]) == [
+        {"n": 1}
+    ]
+    assert await aggregate(client, admin.headers, "orders", pipeline) == [{"deep": 6}]
