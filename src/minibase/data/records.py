@@ -35,7 +35,16 @@ from minibase.data.updates import Change, apply_update, parse_update
 from minibase.errors import ApiError
 from minibase.hooks import RecordEvent
 from minibase.memo import remember
-from minibase.rules.conditions import FALSE, TRUE, Condition, all_of, evaluate
+from minibase.rules.conditions import (
+    FALSE,
+    TRUE,
+    And,
+    Condition,
+    Search,
+    all_of,
+    ascii_lower,
+    evaluate,
+)
 from minibase.services import Services
 from minibase.store.collections import Collection
 from minibase.store.database import Connection, Database, IntegrityViolation, json_column
@@ -327,6 +336,36 @@ class _ListStatement:
     select: str  # SELECT {the document, the sort keys} FROM {table}
     ordered: str  # ORDER BY {the sort keys} LIMIT ?
     first_page: str  # {select} WHERE {where} {ordered}
+    # a $search with no sort: by relevance, a rank computed over the matching rows (in a
+    # subquery: {select} is over it, and its parameters come first)
+    rank_params: tuple[Any, ...] = ()
+    ranked: bool = False
+
+
+RANKED_KEYS: list[SortKey] = [(("_rank",), False), (("_id",), False)]
+FIELD_STEP = 1_000_000_000  # a rank: the field holding the text, then where in it
+
+
+def _ranking(condition: Condition) -> Search | None:
+    """The $search a list ranks by: one that every record listed satisfies (the filter, or a
+    part of it all must hold)."""
+    if isinstance(condition, Search):
+        return condition
+    if isinstance(condition, And):
+        return next((item for item in condition.items if isinstance(item, Search)), None)
+    return None
+
+
+def _rank(dialect: Any, search: Search) -> tuple[str, tuple[Any, ...]]:
+    """A search's relevance, lower first: the first of the index's fields holding the text,
+    then how early in it (characters; both engines count alike)."""
+    find = "instr({text}, ?)" if dialect.name == "sqlite" else "strpos({text}, ?)"
+    parts = [
+        f"{n * FIELD_STEP} + NULLIF({find.format(text=dialect.search_text(path))}, 0)"
+        for n, path in enumerate(search.fields)
+    ]
+    needle = ascii_lower(search.text)
+    return f"COALESCE({', '.join(parts)})", tuple(needle for _ in search.fields)
 
 
 def _list_statement(
@@ -340,6 +379,26 @@ def _list_statement(
     check_sort_paths(collection, query.sort)
     check_projected_paths(collection, query.fields)
     where, params = _where(dialect, collection, all_of(condition, visible))
+    search = None if query.sort else _ranking(condition)
+    if search is not None:
+        rank, rank_params = _rank(dialect, search)
+        matching = f"SELECT data, _id, {rank} AS _rank FROM {collection.table} WHERE {where}"
+        select = f"SELECT {dialect.document_as_sent}, _rank, _id FROM ({matching}) AS ranked"
+        ordered = "ORDER BY _rank, _id LIMIT ?"
+        statement = _ListStatement(
+            query.filter.condition,
+            visible,
+            RANKED_KEYS,
+            where,
+            params,
+            select,
+            ordered,
+            f"{select} {ordered}",
+            rank_params,
+            ranked=True,
+        )
+        remember(collection.list_statements, key, statement, KEPT_STATEMENTS)
+        return statement
     keys = sort_keys(query)
     key_columns = ", ".join(dialect.field(path) for path, _ in keys)
     select = f"SELECT {dialect.document_as_sent}, {key_columns} FROM {collection.table}"
@@ -370,8 +429,13 @@ async def _list_page(
     dialect = services.db.dialect
     statement = _list_statement(dialect, collection, query, visible)
     keys, where, params = statement.keys, statement.where, statement.params
-    sql, page_params = statement.first_page, params
-    if query.cursor:
+    sql, page_params = statement.first_page, (*statement.rank_params, *params)
+    if query.cursor and statement.ranked:
+        rank, last = decode_cursor(dialect, keys, query.cursor)
+        after = "WHERE _rank > ? OR (_rank = ? AND _id > ?)"
+        sql = f"{statement.select} {after} {statement.ordered}"
+        page_params = (*page_params, rank, rank, last)
+    elif query.cursor:
         values = decode_cursor(dialect, keys, query.cursor)
         cursor_params = list(params)
         after = after_cursor(dialect, keys, values, cursor_params)

@@ -11,7 +11,15 @@ import httpx
 
 from minibase.testing.plugin import Actor, MakeUser
 
-from .conftest import ANONYMOUS, assert_error, create, list_page, make_collection, records_url
+from .conftest import (
+    ANONYMOUS,
+    assert_error,
+    create,
+    list_page,
+    make_collection,
+    records_url,
+    walk_pages,
+)
 
 FIELDS = {
     "title": {"type": "string"},
@@ -184,3 +192,46 @@ async def test_a_search_index_reads_declared_string_fields_only(
         )
         body = assert_error(response, 400, "collections.invalid_definition")
         assert words in str(body["details"]), body
+
+
+async def test_without_a_sort_the_most_relevant_come_first_and_page_by_cursor(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    """Relevance: a match in an earlier field of the index first (title, then body, then the
+    shop's name), then a match earlier in it, then `_id`."""
+    await make_collection(client, admin, "goods", FIELDS, indexes=[SEARCH])
+    made = {}
+    for key, title, body, shop in [
+        ("shop", "tea", "no", "拿铁 corner"),
+        ("late title", "iced 拿铁", "", ""),
+        ("body", "espresso", "拿铁 inside", ""),
+        ("early title", "拿铁", "", ""),
+        ("early title too", "拿铁 big", "拿铁", ""),
+        ("nothing", "water", "", ""),
+    ]:
+        record = {"title": title, "body": body, "shop": {"name": shop}}
+        made[key] = (await create(client, admin.headers, "goods", record))["_id"]
+    expected = ["early title", "early title too", "late title", "body", "shop"]
+    ids = {value: key for key, value in made.items()}
+
+    first = await list_page(
+        client, admin.headers, "goods", filter='{"$search": "拿铁"}', limit="2", count="true"
+    )
+    assert [ids[item["_id"]] for item in first["items"]] == expected[:2]
+    assert first["total"] == 5
+    walked = await walk_pages(
+        client, admin.headers, "goods", filter='{"$search": "拿铁"}', limit="2"
+    )
+    assert [ids[item["_id"]] for item in walked] == expected
+    sorted_ = await list_page(
+        client, admin.headers, "goods", filter='{"$search": "拿铁"}', sort="-_id", limit="100"
+    )
+    assert [item["_id"] for item in sorted_["items"]] == sorted(
+        (made[key] for key in expected), reverse=True
+    )  # a sort asked for wins over relevance
+    forged = await client.get(
+        records_url("goods"),
+        params={"filter": '{"$search": "拿铁"}', "cursor": first["next_cursor"], "sort": "title"},
+        headers=admin.headers,
+    )
+    assert_error(forged, 400, "records.invalid_cursor")
