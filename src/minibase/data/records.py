@@ -365,7 +365,8 @@ def _rank(dialect: Any, search: Search) -> tuple[str, tuple[Any, ...]]:
         for n, path in enumerate(search.fields)
     ]
     needle = ascii_lower(search.text)
-    return f"COALESCE({', '.join(parts)})", tuple(needle for _ in search.fields)
+    rank = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+    return rank, tuple(needle for _ in search.fields)
 
 
 def _list_statement(

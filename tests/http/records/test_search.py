@@ -235,3 +235,14 @@ async def test_without_a_sort_the_most_relevant_come_first_and_page_by_cursor(
         headers=admin.headers,
     )
     assert_error(forged, 400, "records.invalid_cursor")
+
+
+async def test_a_search_index_of_one_field_ranks_by_where_the_text_is(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    title_only = {"fields": ["title"], "search": True}
+    await make_collection(client, admin, "goods", FIELDS, indexes=[title_only])
+    for title in ("大杯拿铁", "拿铁", "冰的拿铁"):
+        await create(client, admin.headers, "goods", {"title": title})
+    page = await list_page(client, admin.headers, "goods", filter='{"$search": "拿铁"}')
+    assert [item["title"] for item in page["items"]] == ["拿铁", "大杯拿铁", "冰的拿铁"]
