@@ -79,6 +79,20 @@ class Dialect:
         a statement a time budget."""
         raise NotImplementedError
 
+    # text in byte order (PostgreSQL would follow the database's collation)
+    byte_order: str = ""
+
+    def json_texts(self) -> str:
+        """A subquery of the strings in the next parameter, JSON text of an array: any number
+        of values in one parameter (and one statement text, which engines keep prepared)."""
+        raise NotImplementedError
+
+    def reference_texts(self, path: tuple[str, ...]) -> tuple[str, str]:
+        """(joins, text) for a reference path, "*" standing for every item of an array: the
+        joins to put after FROM, which give a row for each value (none for an array-less
+        path), and the value's text in that row."""
+        raise NotImplementedError
+
 
 class SQLiteDialect(Dialect):
     name: Literal["sqlite", "postgres"] = "sqlite"
@@ -118,6 +132,18 @@ class SQLiteDialect(Dialect):
 
     def has_regex(self, sql: str) -> bool:
         return "minibase_regexp(" in sql
+
+    def json_texts(self) -> str:
+        return "SELECT _texts.value FROM json_each(?) AS _texts"
+
+    def reference_texts(self, path: tuple[str, ...]) -> tuple[str, str]:
+        *arrays, last = _between_items(path)
+        joins, source = "", "data"
+        for number, array in enumerate(arrays):
+            at = f", '{self.json_path(array)}'" if array else ""
+            joins += f" JOIN json_each({source}{at}) AS _item{number}"
+            source = f"_item{number}.value"
+        return joins, (f"json_extract({source}, '{self.json_path(last)}')" if last else source)
 
 
 class PostgresDialect(Dialect):
@@ -161,6 +187,41 @@ class PostgresDialect(Dialect):
     def has_regex(self, sql: str) -> bool:
         # Values are always bound and paths are identifiers: only `regex_match` writes these.
         return "~" in sql and (" ~ ?" in sql or " ~* ?" in sql)
+
+    byte_order = ' COLLATE "C"'
+
+    def json_texts(self) -> str:
+        return "SELECT jsonb_array_elements_text(?::jsonb)"
+
+    def reference_texts(self, path: tuple[str, ...]) -> tuple[str, str]:
+        *arrays, last = _between_items(path)
+        joins, source = "", "data"
+        for number, array in enumerate(arrays):
+            at = f"({source} #> '{_pg_path(array)}')" if array else source
+            items = f"CASE WHEN jsonb_typeof({at}) = 'array' THEN {at} ELSE '[]'::jsonb END"
+            joins += f" CROSS JOIN LATERAL jsonb_array_elements({items}) AS _item{number}(value)"
+            source = f"_item{number}.value"
+        return joins, f"({source} #>> '{_pg_path(last)}')"
+
+
+def _between_items(path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """A path cut at its "*" steps: ("items", "*", "sku") -> [("items",), ("sku",)]; each
+    piece is checked as any path is (an empty piece: the item itself)."""
+    pieces: list[tuple[str, ...]] = [()]
+    for segment in path:
+        if segment == "*":
+            pieces.append(())
+        else:
+            pieces[-1] = (*pieces[-1], segment)
+    for piece in pieces:
+        if piece:
+            check_path(piece)
+    return pieces
+
+
+def _pg_path(path: tuple[str, ...]) -> str:
+    """A checked path as PostgreSQL's text[] literal for #> and #>> ('{}': the value itself)."""
+    return "{" + ",".join(path) + "}"
 
 
 class _SQLiteDocuments(SQLiteDialect):
