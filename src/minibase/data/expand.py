@@ -121,16 +121,19 @@ class _Reading:
         """The records of the step's collection whose reference field names a parent: the
         first `max_back` of each parent's in `_id` order (a window over the parents)."""
         dialect = self.conn.dialect
-        joins, parent_id = dialect.reference_texts(step.path)
+        ids = dialect.reference_values(step.path)
         rule, params = self._rule(step.source, visible)
         table, order = step.source.table, dialect.byte_order
+        linked = f"SELECT {ids.text} AS _parent, {table}._id AS _id, {table}.data AS data"
+        once = ""
+        if ids.joins:  # an array may name the parent twice: the record comes once
+            linked += f", ROW_NUMBER() OVER (PARTITION BY {ids.text}, {table}._id) AS _copy"
+            once = " WHERE _copy = 1"
         rows = await self.conn.fetch_all(
-            "SELECT ranked._parent, kept.data FROM (SELECT linked._parent, linked._id,"
-            f" ROW_NUMBER() OVER (PARTITION BY linked._parent ORDER BY linked._id{order})"
-            f" AS _rank FROM (SELECT DISTINCT {parent_id} AS _parent, {table}._id AS _id"
-            f" FROM {table}{joins} WHERE {parent_id} IN ({dialect.json_texts()}){rule})"
-            f" AS linked) AS ranked JOIN {table} AS kept ON kept._id = ranked._id"
-            f" WHERE ranked._rank <= ? ORDER BY ranked._id{order} LIMIT ?",
+            "SELECT _parent, data FROM (SELECT _parent, _id, data, ROW_NUMBER() OVER"
+            f" (PARTITION BY _parent ORDER BY _id{order}) AS _rank"
+            f" FROM ({linked} FROM {table}{ids.joins} WHERE {ids.among}{rule}) AS linked{once})"
+            f" AS ranked WHERE _rank <= ? ORDER BY _id{order} LIMIT ?",
             orjson.dumps(list({parent["_id"]: None for parent in parents})).decode(),
             *params,
             self.limits.max_back,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from minibase.rules.filters import SEGMENT
@@ -37,6 +38,16 @@ def quote_identifier(name: str) -> str:
     if not IDENTIFIER.fullmatch(name):
         raise UnsafePath(name)
     return f'"{name}"'
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceValues:
+    """How a statement reads the ids at a reference path (`Dialect.reference_values`)."""
+
+    joins: str  # after FROM: a row for each id (none for a path through no array)
+    text: str  # the id in that row, as text
+    among: str  # "the id is one of the next parameter's" (a JSON array of ids), on the
+    # expression an index on the field is made of
 
 
 class Dialect:
@@ -87,10 +98,9 @@ class Dialect:
         of values in one parameter (and one statement text, which engines keep prepared)."""
         raise NotImplementedError
 
-    def reference_texts(self, path: tuple[str, ...]) -> tuple[str, str]:
-        """(joins, text) for a reference path, "*" standing for every item of an array: the
-        joins to put after FROM, which give a row for each value (none for an array-less
-        path), and the value's text in that row."""
+    def reference_values(self, path: tuple[str, ...]) -> ReferenceValues:
+        """How a statement reads the ids at a reference path, "*" standing for every item of
+        an array."""
         raise NotImplementedError
 
 
@@ -136,14 +146,18 @@ class SQLiteDialect(Dialect):
     def json_texts(self) -> str:
         return "SELECT _texts.value FROM json_each(?) AS _texts"
 
-    def reference_texts(self, path: tuple[str, ...]) -> tuple[str, str]:
+    def reference_values(self, path: tuple[str, ...]) -> ReferenceValues:
         *arrays, last = _between_items(path)
         joins, source = "", "data"
         for number, array in enumerate(arrays):
             at = f", '{self.json_path(array)}'" if array else ""
             joins += f" JOIN json_each({source}{at}) AS _item{number}"
             source = f"_item{number}.value"
-        return joins, (f"json_extract({source}, '{self.json_path(last)}')" if last else source)
+        if not arrays:
+            value = self.field(last)
+        else:
+            value = f"json_extract({source}, '{self.json_path(last)}')" if last else source
+        return ReferenceValues(joins, value, f"{value} IN ({self.json_texts()})")
 
 
 class PostgresDialect(Dialect):
@@ -193,7 +207,7 @@ class PostgresDialect(Dialect):
     def json_texts(self) -> str:
         return "SELECT jsonb_array_elements_text(?::jsonb)"
 
-    def reference_texts(self, path: tuple[str, ...]) -> tuple[str, str]:
+    def reference_values(self, path: tuple[str, ...]) -> ReferenceValues:
         *arrays, last = _between_items(path)
         joins, source = "", "data"
         for number, array in enumerate(arrays):
@@ -201,7 +215,11 @@ class PostgresDialect(Dialect):
             items = f"CASE WHEN jsonb_typeof({at}) = 'array' THEN {at} ELSE '[]'::jsonb END"
             joins += f" CROSS JOIN LATERAL jsonb_array_elements({items}) AS _item{number}(value)"
             source = f"_item{number}.value"
-        return joins, f"({source} #>> '{_pg_path(last)}')"
+        value = self.field(last) if not arrays else f"({source} #> '{_pg_path(last)}')"
+        # jsonb compared with jsonb, as a field's index holds it; = ANY(ARRAY(...)) rather
+        # than IN (...), which the planner guesses at 100 rows and so reads the whole table
+        among = f"{value} = ANY(ARRAY(SELECT jsonb_array_elements(?::jsonb)))"
+        return ReferenceValues(joins, f"({value} #>> '{{}}')", among)
 
 
 def _between_items(path: tuple[str, ...]) -> list[tuple[str, ...]]:
