@@ -99,16 +99,16 @@ def _steps(by_name: Mapping[str, Collection], root: Collection, path: str) -> li
     steps: list[Step] = []
     at, current = 0, root
     while at < len(names):
+        if len(steps) == MAX_STEPS:
+            raise invalid_expand(
+                f"expand {path!r} goes more than {MAX_STEPS} steps deep", expand=path
+            )
         step = _reference(by_name, current, names, at, path) or _back_relation(
             by_name, current, names, at
         )
         if step is None:
             raise _unknown_step(by_name, current, names, at, path)
         steps.append(step)
-        if len(steps) > MAX_STEPS:
-            raise invalid_expand(
-                f"expand {path!r} goes more than {MAX_STEPS} steps deep", expand=path
-            )
         at += step.name.count(".") + 1
         current = step.source
     return steps
@@ -150,17 +150,27 @@ def _back_relation(
     start = first.find(VIA)
     while start > 0:
         source = by_name.get(first[:start].lower())
-        field_name = first[start + len(VIA) :]
-        for field_path, target_name in source.schema.references() if source else ():
-            written = _named(field_path)
-            if (
-                target_name.lower() == current.name.lower()
-                and written[0] == field_name
-                and tuple(names[at + 1 : at + len(written)]) == written[1:]
-            ):
-                name = ".".join(names[at : at + len(written)])
-                return Step(name, by_name[first[:start].lower()], field_path, back=True)
+        if source is not None:
+            field_path = _pointing_at(source, current, first[start + len(VIA) :], names[at + 1 :])
+            if field_path is not None:
+                name = ".".join(names[at : at + len(_named(field_path))])
+                return Step(name, source, field_path, back=True)
         start = first.find(VIA, start + 1)
+    return None
+
+
+def _pointing_at(
+    source: Collection, target: Collection, first: str, rest: Sequence[str]
+) -> Path | None:
+    """The reference field of `source` to `target` written `first`, or `first.<rest...>`."""
+    for field_path, target_name in source.schema.references():
+        written = _named(field_path)
+        if (
+            target_name.lower() == target.name.lower()
+            and written[0] == first
+            and tuple(rest[: len(written) - 1]) == written[1:]
+        ):
+            return field_path
     return None
 
 
