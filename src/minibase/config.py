@@ -116,6 +116,10 @@ class Settings:
     aggregate_budget: float = 2.0
     aggregate_max_results: int = 1000
     aggregate_max_bytes: int = 4_000_000
+    # `expand` of a list or read: records one back-relation brings for each record, and
+    # records one answer brings in all (more is 400 records.expand_too_large).
+    expand_max_back: int = 100
+    expand_max_records: int = 10_000
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
     # "text" (one line, for people) or "json" (one object a line, for log collectors); either
@@ -447,6 +451,8 @@ def _check(settings: Settings) -> None:
         "aggregate_budget",
         "aggregate_max_results",
         "aggregate_max_bytes",
+        "expand_max_back",
+        "expand_max_records",
         "pay_order_ttl",
         "pay_reconcile_after",
         "push_window",

@@ -244,6 +244,17 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     "records.invalid_sort": (400, "The sort parameter is malformed."),
     "records.invalid_cursor": (400, "The cursor is malformed or belongs to another query."),
+    "records.invalid_expand": (
+        400,
+        "An expand path cannot be followed: more than 10 paths or 6 steps, or a step that is"
+        " neither a reference field nor a back-relation (<collection>_via_<field>); details"
+        " name the path, the step and the closest valid name (did_you_mean).",
+    ),
+    "records.expand_too_large": (
+        400,
+        "The expand would bring more records than an answer may hold (setting"
+        " expand_max_records): list fewer records a page, or expand less.",
+    ),
     "records.version_conflict": (409, "The record changed since the version the caller sent."),
     "records.unique_violation": (409, "A unique index already holds this value."),
     "records.exists": (409, "A record with this _id exists."),

@@ -66,8 +66,12 @@ MEANING = {
     "patch_collection": "fields, indexes and rules are a definition language",
     "put_collection": "fields, indexes and rules are a definition language",
     "apply_route": "fields, indexes and rules are a definition language",
-    "list_route": "filter is the JSON filter language; sort names a field once",
-    "list_route_notes": "filter is the JSON filter language; sort names a field once",
+    "list_route": "filter is the JSON filter language; sort names a field once; expand"
+    " names reference fields and back-relations",
+    "list_route_notes": "filter is the JSON filter language; sort names a field once; expand"
+    " names reference fields and back-relations",
+    "get_route": "expand names reference fields and back-relations",
+    "get_route_notes": "expand names reference fields and back-relations",
     "bulk_update_route": "filter is the JSON filter language, update its operators",
     "patch_route": "an update is operators ($set ...) or fields, not both; paths are fields'",
     "patch_route_notes": "an update is operators ($set ...) or fields, not both; paths are fields'",

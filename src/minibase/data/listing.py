@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from minibase.client_json import parse_client_json
+from minibase.data.expand_paths import parse_expand
 from minibase.errors import ApiError
 from minibase.rules.filters import Filter, FilterError, parse_filter, parse_path
 from minibase.store.dialect import SYSTEM_COLUMNS, Dialect
@@ -36,6 +37,7 @@ class ListQuery:
     limit: int
     cursor: str | None
     count: bool
+    expand: tuple[str, ...] = ()  # paths, checked against the schemas when the list runs
 
 
 def _bad_query(code: str, message: str, **details: Any) -> ApiError:
@@ -113,6 +115,7 @@ def parse_list_query(params: Mapping[str, str], default_limit: int, max_limit: i
         limit=parse_limit(params.get("limit"), default_limit, max_limit),
         cursor=params.get("cursor") or None,
         count=count in ("true", "1"),
+        expand=parse_expand(params.get("expand")),
     )
 
 

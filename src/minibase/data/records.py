@@ -17,6 +17,8 @@ from minibase.clock import isoformat
 from minibase.data.access import denied, is_locked, rule_condition
 from minibase.data.changes import log_change
 from minibase.data.content_rule import ContentGate, gated, new_texts
+from minibase.data.expand import ExpandLimits, expand_records, plan_for, with_expand
+from minibase.data.expand_paths import ExpandNode
 from minibase.data.file_refs import release_files, settle_files
 from minibase.data.known_paths import check_projected_paths, check_sort_paths, checked_filter
 from minibase.data.listing import (
@@ -290,13 +292,16 @@ async def get_record(
     record_id: str,
     fields: Sequence[tuple[str, ...]] | None = None,
     *,
+    expand: Sequence[str] = (),
     conn: Connection | None = None,
 ) -> bytes:
-    """The record as JSON bytes (straight from storage when no projection is asked)."""
+    """The record as JSON bytes (straight from storage when no projection or expand is
+    asked)."""
     collection = await services.collections.get(name)
     readable = rule_condition(caller, collection, "read")
     _check_id(collection, record_id)
     check_projected_paths(collection, fields)
+    plan = await plan_for(services.collections, collection, expand) if expand else ()
     db: Database | Connection = conn or services.db
     where, params = ("", ()) if readable == TRUE else _where(db.dialect, collection, readable)
     kept = collection.get_statements
@@ -310,9 +315,28 @@ async def get_record(
     if row is None:
         raise not_found(collection, record_id)
     raw = row[0]
-    if fields is None:
+    if fields is None and not plan:
         return raw.encode() if isinstance(raw, str) else bytes(raw)
-    return orjson.dumps(project(orjson.loads(raw), fields))
+    record = orjson.loads(raw)
+    await _expand(services, caller, plan, [record], conn)
+    if fields is not None:
+        record = with_expand(project(record, fields), record)
+    return orjson.dumps(record)
+
+
+async def _expand(
+    services: Services,
+    caller: Caller,
+    plan: Sequence[ExpandNode],
+    records: list[dict[str, Any]],
+    conn: Connection | None,
+) -> None:
+    if not plan or not records:
+        return
+    settings = services.settings
+    limits = ExpandLimits(settings.expand_max_back, settings.expand_max_records)
+    async with _reading(services, conn) as reader:
+        await expand_records(reader, caller, plan, records, limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,10 +487,16 @@ async def list_records(
     *,
     conn: Connection | None = None,
 ) -> dict[str, Any]:
+    plan: tuple[ExpandNode, ...] = ()
+    if query.expand:
+        collection = await services.collections.get(name)
+        plan = await plan_for(services.collections, collection, query.expand)
     page = await _list_page(services, caller, name, query, conn)
     items = [json_column(doc) for doc in page.docs]
+    await _expand(services, caller, plan, items, conn)
     if query.fields is not None:
-        items = [project(item, query.fields) for item in items]
+        fields = query.fields
+        items = [with_expand(project(item, fields), item) for item in items]
     result: dict[str, Any] = {"items": items, "next_cursor": page.next_cursor}
     if page.total is not None:
         result["total"] = page.total
@@ -478,8 +508,8 @@ async def list_records_json(
 ) -> bytes:
     """`list_records` as the JSON the API answers with: where the engine keeps the text
     written (SQLite), the stored documents are spliced in as they are, not decoded and encoded
-    again (unless the query projects fields)."""
-    if query.fields is not None or not services.db.dialect.stored_text_is_sent:
+    again (unless the query projects fields or expands)."""
+    if query.fields is not None or query.expand or not services.db.dialect.stored_text_is_sent:
         return orjson.dumps(await list_records(services, caller, name, query))
     page = await _list_page(services, caller, name, query, None)
     docs = [doc.encode() if isinstance(doc, str) else bytes(doc) for doc in page.docs]

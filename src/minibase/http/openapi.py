@@ -51,6 +51,12 @@ _SYSTEM = {
     "_created": {"type": "string", "format": "date-time", "readOnly": True},
     "_updated": {"type": "string", "format": "date-time", "readOnly": True},
     "_version": {"type": "integer", "readOnly": True},
+    "_expand": {
+        "type": "object",
+        "readOnly": True,
+        "description": "with expand: the records each expand step brings, by step (a record,"
+        " or a list of them for references in an array and back-relations)",
+    },
 }
 
 

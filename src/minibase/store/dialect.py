@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from minibase.rules.filters import SEGMENT
@@ -37,6 +38,16 @@ def quote_identifier(name: str) -> str:
     if not IDENTIFIER.fullmatch(name):
         raise UnsafePath(name)
     return f'"{name}"'
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceValues:
+    """How a statement reads the ids at a reference path (`Dialect.reference_values`)."""
+
+    joins: str  # after FROM: a row for each id (none for a path through no array)
+    text: str  # the id in that row, as text
+    among: str  # "the id is one of the next parameter's" (a JSON array of ids), on the
+    # expression an index on the field is made of
 
 
 class Dialect:
@@ -83,6 +94,19 @@ class Dialect:
     def has_regex(self, sql: str) -> bool:
         """Does this statement do $regex work (written by `regex_match`)? Engines give such
         a statement a time budget."""
+        raise NotImplementedError
+
+    # text in byte order (PostgreSQL would follow the database's collation)
+    byte_order: str = ""
+
+    def json_texts(self) -> str:
+        """A subquery of the strings in the next parameter, JSON text of an array: any number
+        of values in one parameter (and one statement text, which engines keep prepared)."""
+        raise NotImplementedError
+
+    def reference_values(self, path: tuple[str, ...]) -> ReferenceValues:
+        """How a statement reads the ids at a reference path, "*" standing for every item of
+        an array."""
         raise NotImplementedError
 
 
@@ -132,6 +156,22 @@ class SQLiteDialect(Dialect):
     def has_regex(self, sql: str) -> bool:
         return "minibase_regexp(" in sql
 
+    def json_texts(self) -> str:
+        return "SELECT _texts.value FROM json_each(?) AS _texts"
+
+    def reference_values(self, path: tuple[str, ...]) -> ReferenceValues:
+        *arrays, last = _between_items(path)
+        joins, source = "", "data"
+        for number, array in enumerate(arrays):
+            at = f", '{self.json_path(array)}'" if array else ""
+            joins += f" JOIN json_each({source}{at}) AS _item{number}"
+            source = f"_item{number}.value"
+        if not arrays:
+            value = self.field(last)
+        else:
+            value = f"json_extract({source}, '{self.json_path(last)}')" if last else source
+        return ReferenceValues(joins, value, f"{value} IN ({self.json_texts()})")
+
 
 class PostgresDialect(Dialect):
     name: Literal["sqlite", "postgres"] = "postgres"
@@ -179,6 +219,45 @@ class PostgresDialect(Dialect):
     def has_regex(self, sql: str) -> bool:
         # Values are always bound and paths are identifiers: only `regex_match` writes these.
         return "~" in sql and (" ~ ?" in sql or " ~* ?" in sql)
+
+    byte_order = ' COLLATE "C"'
+
+    def json_texts(self) -> str:
+        return "SELECT jsonb_array_elements_text(?::jsonb)"
+
+    def reference_values(self, path: tuple[str, ...]) -> ReferenceValues:
+        *arrays, last = _between_items(path)
+        joins, source = "", "data"
+        for number, array in enumerate(arrays):
+            at = f"({source} #> '{_pg_path(array)}')" if array else source
+            items = f"CASE WHEN jsonb_typeof({at}) = 'array' THEN {at} ELSE '[]'::jsonb END"
+            joins += f" CROSS JOIN LATERAL jsonb_array_elements({items}) AS _item{number}(value)"
+            source = f"_item{number}.value"
+        value = self.field(last) if not arrays else f"({source} #> '{_pg_path(last)}')"
+        # jsonb compared with jsonb, as a field's index holds it; = ANY(ARRAY(...)) rather
+        # than IN (...), which the planner guesses at 100 rows and so reads the whole table
+        among = f"{value} = ANY(ARRAY(SELECT jsonb_array_elements(?::jsonb)))"
+        return ReferenceValues(joins, f"({value} #>> '{{}}')", among)
+
+
+def _between_items(path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """A path cut at its "*" steps: ("items", "*", "sku") -> [("items",), ("sku",)]; each
+    piece is checked as any path is (an empty piece: the item itself)."""
+    pieces: list[tuple[str, ...]] = [()]
+    for segment in path:
+        if segment == "*":
+            pieces.append(())
+        else:
+            pieces[-1] = (*pieces[-1], segment)
+    for piece in pieces:
+        if piece:
+            check_path(piece)
+    return pieces
+
+
+def _pg_path(path: tuple[str, ...]) -> str:
+    """A checked path as PostgreSQL's text[] literal for #> and #>> ('{}': the value itself)."""
+    return "{" + ",".join(path) + "}"
 
 
 class _SQLiteDocuments(SQLiteDialect):

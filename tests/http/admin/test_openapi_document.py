@@ -132,6 +132,36 @@ async def test_records_the_api_returns_fit_their_record_schema(
     assert list(validator.iter_errors({"title": 5})) != []
 
 
+async def test_an_expanded_record_of_a_closed_collection_fits_its_record_schema(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    await client.post("/api/admin/collections", json=PRODUCTS, headers=admin.headers)
+    reviews = {
+        "name": "reviews",
+        "fields": {"product": {"type": "reference", "collection": "products"}},
+        "additional": False,
+        "rules": {"preset": "public_read_admin_write"},
+    }
+    await client.post("/api/admin/collections", json=reviews, headers=admin.headers)
+    url = "/api/collections/{}/records"
+    await client.post(
+        url.format("products"), json={"_id": "tea", "title": "tea"}, headers=admin.headers
+    )
+    await client.post(url.format("reviews"), json={"product": "tea"}, headers=admin.headers)
+
+    read = await client.get(
+        url.format("products") + "/tea", params={"expand": "reviews_via_product"}
+    )
+    listed = await client.get(url.format("reviews"), params={"expand": "product"})
+
+    schemas = (await document(client))["components"]["schemas"]
+    assert read.json()["_expand"]["reviews_via_product"]
+    assert list(OAS31Validator(schemas["Record_products"]).iter_errors(read.json())) == []
+    (review,) = listed.json()["items"]
+    assert review["_expand"]["product"]["_id"] == "tea"
+    assert list(OAS31Validator(schemas["Record_reviews"]).iter_errors(review)) == []
+
+
 async def test_the_document_follows_collection_changes(
     client: httpx.AsyncClient, admin: Actor
 ) -> None:

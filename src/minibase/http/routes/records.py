@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from minibase.data.aggregate import aggregate
 from minibase.data.bulk import delete_by_filter, update_by_filter
+from minibase.data.expand_paths import MAX_PATHS, MAX_SEGMENTS, MAX_STEPS, NAME, parse_expand
 from minibase.data.listing import MAX_FIELDS, MAX_SORT_KEYS, parse_fields, parse_list_query
 from minibase.data.records import (
     create_record,
@@ -62,6 +63,17 @@ _PATH = (
     "(?:_id|_owner|_created|_updated|_version"
     "|[A-Za-z][A-Za-z0-9_]{0,63}(?:[.](?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,6})){0,15})"
 )
+_EXPAND_PATH = f"{NAME}(?:[.]{NAME}){{0,{MAX_SEGMENTS - 1}}}"
+EXPAND = (
+    "expand",
+    f"comma-separated paths (at most {MAX_PATHS}, each at most {MAX_STEPS} steps) of records"
+    " to add under _expand: reference fields (author, items.sku) and back-relations"
+    " (comments_via_post), steps joined by dots, e.g. author,comments_via_post.author",
+    {
+        "type": "string",
+        "pattern": f"^(?:{_EXPAND_PATH}(?:,{_EXPAND_PATH}){{0,{MAX_PATHS - 1}}})?$",
+    },
+)
 LIST_QUERY = (
     ("filter", 'JSON filter, e.g. {"score":{"$gt":10}}', {"type": "string"}),
     (
@@ -81,8 +93,9 @@ LIST_QUERY = (
     limit_param(20),
     ("cursor", "next_cursor of the previous page", {"type": "string"}),
     ("count", "also return the total number of matches", {"type": "boolean"}),
+    EXPAND,
 )
-READ_QUERY = (LIST_QUERY[2],)  # fields
+READ_QUERY = (LIST_QUERY[2], EXPAND)  # fields, expand
 
 
 def _version_header(request: Request) -> int | None:
@@ -245,11 +258,14 @@ async def aggregate_route(request: Request) -> Response:
 async def get_route(request: Request) -> Response:
     services = services_of(request)
     fields = None
+    expand: tuple[str, ...] = ()
     if request.scope["query_string"]:  # the usual read has none: skip parsing
         declared_only(request, READ_QUERY)
         fields = parse_fields(request.query_params.get("fields"))
+        expand = parse_expand(request.query_params.get("expand"))
     params = request.path_params
-    raw = await get_record(services, await caller_of(request), params["name"], params["id"], fields)
+    caller = await caller_of(request)
+    raw = await get_record(services, caller, params["name"], params["id"], fields, expand=expand)
     return raw_json_response(raw)
 
 
