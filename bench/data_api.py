@@ -1,12 +1,13 @@
 """The data API's heavier reads, timed one at a time: aggregations over the whole collection,
-and text searches.
+text searches, nearby queries and expands.
 
     .venv/bin/python bench/data_api.py [--records 10000 --records 100000] [--requests 30]
                                        [--postgres]
 
 Seeds an `orders` collection (a status of four, an amount, one of 1,000 buyers, a paid time
 spread over 90 days, a title of three to six Chinese words of 40; indexed on status and paid_at,
-a search index on the title) on a temporary SQLite database (with
+a search index on the title, a shop's place around Shanghai (a geo index); 1,000 buyers the
+orders reference) on a temporary SQLite database (with
 --postgres, a scratch database beside MINIBASE_BENCH_POSTGRES_URL's), then calls the whole
 ASGI app in process, one request at a time as an admin (every record counts), and prints each
 pipeline's latency: p50, p99 and the slowest, in milliseconds. One request at a time because
@@ -44,7 +45,8 @@ ORDERS = {
     "fields": {
         "status": {"type": "enum", "values": list(STATUSES)},
         "amount": {"type": "number"},
-        "buyer": {"type": "string"},
+        "buyer": {"type": "reference", "collection": "buyers"},
+        "shop": {"type": "geopoint"},
         "paid_at": {"type": "datetime"},
         "title": {"type": "string"},
     },
@@ -52,6 +54,8 @@ ORDERS = {
         {"fields": ["status"]},
         {"fields": ["paid_at"]},
         {"fields": ["title"], "search": True},
+        {"fields": ["shop"], "geo": True},
+        {"fields": ["buyer"]},
     ],
     "rules": {"preset": "admin_only"},
 }
@@ -136,6 +140,12 @@ WORDS = (
     "特价",
     "新品",
 )
+BUYERS = {
+    "name": "buyers",
+    "fields": {"name": {"type": "string"}, "city": {"type": "string"}},
+    "rules": {"preset": "admin_only"},
+}
+NEAR = '{"shop": {"$near": {"$geometry": {"type": "Point", "coordinates": [121.47, 31.23]},'
 SEARCHES: dict[str, dict[str, str]] = {
     "search 2 characters (拿铁), 20 most relevant": {"filter": '{"$search": "拿铁"}'},
     "search 3 characters (巧克力), 20 most relevant": {"filter": '{"$search": "巧克力"}'},
@@ -143,6 +153,12 @@ SEARCHES: dict[str, dict[str, str]] = {
         "filter": '{"$search": "拿铁 美", "status": "paid"}',
         "sort": "-amount",
     },
+    "$near 2 km, 20 nearest of ~0.4% within": {"filter": NEAR + ' "$maxDistance": 2000}}}'},
+    "$near 10 km and paid, 20 nearest": {
+        "filter": NEAR + ' "$maxDistance": 10000}}, "status": "paid"}'
+    },
+    "20 orders, expand=buyer (1,000 buyers)": {"expand": "buyer", "sort": "-paid_at"},
+    "20 orders of a buyer, expand=buyer": {"filter": '{"buyer": "b7"}', "expand": "buyer"},
 }
 
 
@@ -157,6 +173,13 @@ def _orders(count: int) -> list[dict[str, Any]]:
                 "status": rng.choice(STATUSES),
                 "amount": round(rng.uniform(1, 500), 2),
                 "buyer": f"b{rng.randrange(1000)}",
+                "shop": {
+                    "type": "Point",
+                    "coordinates": [
+                        121.47 + rng.uniform(-0.5, 0.5),
+                        31.23 + rng.uniform(-0.5, 0.5),
+                    ],
+                },
                 "paid_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(paid)),
                 "title": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 6))),
             }
@@ -169,7 +192,10 @@ async def measure(records: int, requests: int, database_url: str | None) -> None
         settings = Settings(data_dir=Path(tmp), database_url=database_url, aggregate_budget=60.0)
         services = await open_services(settings, migrate_now=True)
         try:
+            await create_collection(services, BUYERS)
             await create_collection(services, ORDERS)
+            buyers = [{"_id": f"b{n}", "name": f"buyer {n}", "city": "上海"} for n in range(1000)]
+            await create_records(services, ADMIN, "buyers", buyers)
             bodies = _orders(records)
             for start in range(0, len(bodies), 1000):
                 await create_records(services, ADMIN, "orders", bodies[start : start + 1000])

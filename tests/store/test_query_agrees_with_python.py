@@ -25,10 +25,12 @@ from minibase.rules.conditions import (
     Exists,
     In,
     Like,
+    Near,
     Not,
     Or,
     Regex,
     Search,
+    WithinBox,
     evaluate,
 )
 from minibase.rules.filters import Filter
@@ -82,8 +84,9 @@ DEFINITION = {
         "done": {"type": "boolean"},
         "tags": {"type": "array", "items": {"type": "string"}},
         "meta": {"type": "object", "fields": {"size": {"type": "number"}}},
+        "spot": {"type": "geopoint"},
     },
-    "indexes": [{"fields": ["title"], "search": True}],
+    "indexes": [{"fields": ["title"], "search": True}, {"fields": ["spot"], "geo": True}],
     "rules": {"preset": "admin_only"},
 }
 
@@ -119,6 +122,10 @@ def _document(rng: random.Random) -> dict[str, Any]:
         doc["meta"] = {"size": rng.choice([1, 2.5, -1, 0])} if rng.random() < 0.8 else {}
     if rng.random() < 0.85:
         doc["x"] = _untyped(rng)
+    if rng.random() < 0.8:  # around Shanghai, and a few far away (the pole, across 180°)
+        near = [121.47 + rng.uniform(-0.05, 0.05), 31.23 + rng.uniform(-0.05, 0.05)]
+        far = rng.choice([[179.99, 89.9], [-179.99, -10.0], [0.0, 0.0], [121.47, 31.23]])
+        doc["spot"] = {"type": "Point", "coordinates": near if rng.random() < 0.85 else far}
     return doc
 
 
@@ -139,6 +146,22 @@ leaves = st.one_of(
         Regex, paths, st.sampled_from(["^a", "b$", "a.b", "[ab]+", "\\d", "é|中"]), st.booleans()
     ),
     st.builds(Like, paths, st.sampled_from(["a%", "%b", "a_b", "%", "_", "a\\%b", "%'%", "a*%"])),
+    st.builds(
+        Near,
+        st.just(("spot",)),
+        st.sampled_from([121.47, 121.5, -179.99, 179.99, 0.0]),
+        st.sampled_from([31.23, 31.25, 89.9, -10.0, 0.0]),
+        st.sampled_from([500.0, 2000.0, 5000.0, 30000.0, 20_000_000.0]),
+        st.sampled_from([0.0, 0.0, 1000.0]),
+    ),
+    st.builds(
+        WithinBox,
+        st.just(("spot",)),
+        st.sampled_from([121.44, 121.47, -180.0]),
+        st.sampled_from([31.2, 31.23, -90.0]),
+        st.sampled_from([121.5, 121.47, 180.0]),
+        st.sampled_from([31.26, 31.23, 90.0]),
+    ),
     st.builds(
         Search,
         st.sampled_from(["ab", "AB", "中文", "it'", '"q', "%b", "a_", "10", "ru", "*b?", "DROP"]),

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from minibase.data.listing import SortKey
 from minibase.errors import ApiError
-from minibase.rules.conditions import And, Condition, FieldPath, Not, Or, Search
+from minibase.rules.conditions import And, Condition, FieldPath, Near, Not, Or, Search, WithinBox
 from minibase.rules.filters import Filter
 from minibase.rules.presets import ACTIONS
 from minibase.store.collections import Collection
@@ -44,8 +44,8 @@ def check_filter_paths(collection: Collection, paths: Iterable[FieldPath]) -> No
 
 def checked_filter(collection: Collection, where: Filter) -> Condition:
     """A filter's condition for this collection: every path it names checked (as
-    `check_filter_paths`), each `$search` bound to the collection's search index (400
-    `records.invalid_filter` if it has none)."""
+    `check_filter_paths`), each `$search` bound to the collection's search index and each
+    `$near` / `$geoWithin` to its geo index (400 `records.invalid_filter` without one)."""
     check_filter_paths(collection, where.paths)
     return _bind_search(collection, where.condition)
 
@@ -61,6 +61,16 @@ def _bind_search(collection: Collection, condition: Condition) -> Condition:
                 ' {"fields": ["title", "body"], "search": true} in its indexes',
             )
         return Search(condition.text, index.paths, collection.id)
+    if isinstance(condition, Near | WithinBox):
+        if collection.geo_index(condition.path) is None:
+            name = ".".join(condition.path)
+            raise ApiError(
+                "records.invalid_filter",
+                400,
+                f"{collection.name} has no geo index on {name} for $near and $geoWithin:"
+                f' declare one, e.g. {{"fields": ["{name}"], "geo": true}} in its indexes',
+            )
+        return replace(condition, collection_id=collection.id)
     if isinstance(condition, And | Or):
         items = tuple(_bind_search(collection, item) for item in condition.items)
         return type(condition)(items) if items != condition.items else condition

@@ -169,8 +169,10 @@ def _bindable(dialect: Dialect, path: tuple[str, ...], value: Any) -> bool:
     """Can this cursor value be bound where the query compares it with the field at path?"""
     if value is None:
         return path != ("_rank",)
-    if path == ("_rank",):  # a search's rank (data/records.py), never a field
-        return type(value) is int and 0 <= value < 2**63
+    if path == ("_rank",):  # a search's rank or a distance (data/records.py), never a field
+        return (type(value) is int and 0 <= value < 2**63) or (
+            type(value) is float and 0 <= value < 1e9
+        )
     if isinstance(value, str) and "\x00" in value:
         return False  # neither a stored value nor bindable on PostgreSQL
     kind = SYSTEM_COLUMNS.get(path[0]) if len(path) == 1 else None

@@ -42,6 +42,7 @@ from minibase.rules.conditions import (
     TRUE,
     And,
     Condition,
+    Near,
     Search,
     all_of,
     ascii_lower,
@@ -370,19 +371,26 @@ RANKED_KEYS: list[SortKey] = [(("_rank",), False), (("_id",), False)]
 FIELD_STEP = 1_000_000_000  # a rank: the field holding the text, then where in it
 
 
-def _ranking(condition: Condition) -> Search | None:
-    """The $search a list ranks by: one that every record listed satisfies (the filter, or a
-    part of it all must hold)."""
-    if isinstance(condition, Search):
+def _ranking(condition: Condition) -> Search | Near | None:
+    """The $search (by relevance) or $near (nearest first) a list ranks by: one that every
+    record listed satisfies (the filter, or a part of it all must hold)."""
+    if isinstance(condition, Search | Near):
         return condition
     if isinstance(condition, And):
-        return next((item for item in condition.items if isinstance(item, Search)), None)
+        return next((item for item in condition.items if isinstance(item, Search | Near)), None)
     return None
 
 
-def _rank(dialect: Any, search: Search) -> tuple[str, tuple[Any, ...]]:
-    """A search's relevance, lower first: the first of the index's fields holding the text,
-    then how early in it (characters; both engines count alike)."""
+def _rank(
+    dialect: Any, collection: Collection, ranked: Search | Near
+) -> tuple[str, tuple[Any, ...]]:
+    """Lower first. A $near: the distance in metres. A $search's relevance: the first of the
+    index's fields holding the text, then how early in it (characters; both engines count
+    alike)."""
+    if isinstance(ranked, Near):
+        params: list[Any] = []
+        return collection.compiler(dialect).distance(ranked, params), tuple(params)
+    search = ranked
     find = "instr({text}, ?)" if dialect.name == "sqlite" else "strpos({text}, ?)"
     parts = [
         f"{n * FIELD_STEP} + NULLIF({find.format(text=dialect.search_text(path))}, 0)"
@@ -406,7 +414,7 @@ def _list_statement(
     where, params = _where(dialect, collection, all_of(condition, visible))
     search = None if query.sort else _ranking(condition)
     if search is not None:
-        rank, rank_params = _rank(dialect, search)
+        rank, rank_params = _rank(dialect, collection, search)
         matching = f"SELECT data, _id, {rank} AS _rank FROM {collection.table} WHERE {where}"
         select = f"SELECT {dialect.document_as_sent}, _rank, _id FROM ({matching}) AS ranked"
         ordered = "ORDER BY _rank, _id LIMIT ?"

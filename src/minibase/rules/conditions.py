@@ -13,6 +13,7 @@ Semantics (the SQL compiler in `minibase.store.query` implements exactly these):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,6 +83,55 @@ class Search:
     collection_id: str = ""
 
 
+EARTH_RADIUS = 6_378_100.0  # metres: the sphere MongoDB's (and CloudBase's) $near measures on
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """`{"place": {"$near": ...}}`: a geopoint field at least `least` and at most `most` metres
+    from the point, along the sphere. The data layer binds the collection (its geo index)."""
+
+    path: FieldPath
+    longitude: float
+    latitude: float
+    most: float
+    least: float = 0.0
+    collection_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WithinBox:
+    """`{"place": {"$geoWithin": {"$box": [[west, south], [east, north]]}}}`, edges included."""
+
+    path: FieldPath
+    west: float
+    south: float
+    east: float
+    north: float
+    collection_id: str = ""
+
+
+def point_of(value: Any) -> tuple[float, float] | None:
+    """A stored geopoint's (longitude, latitude); None for anything else."""
+    if not isinstance(value, Mapping) or value.get("type") != "Point":
+        return None
+    coordinates = value.get("coordinates")
+    if not isinstance(coordinates, list) or len(coordinates) != 2:
+        return None
+    if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates):
+        return None
+    return float(coordinates[0]), float(coordinates[1])
+
+
+def distance(x1: float, y1: float, x2: float, y2: float) -> float:
+    """Metres between two (longitude, latitude) points on the sphere (haversine), computed as
+    the store's SQL computes it, step by step, so that both agree to the last digit."""
+    a = math.pow(math.sin(math.radians(y1 - y2) / 2), 2) + math.cos(math.radians(y2)) * math.cos(
+        math.radians(y1)
+    ) * math.pow(math.sin(math.radians(x1 - x2) / 2), 2)
+    return 2 * EARTH_RADIUS * math.asin(math.sqrt(a))
+
+
 @dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Condition, ...]
@@ -98,7 +148,19 @@ class Not:
 
 
 Condition: TypeAlias = (
-    Const | Compare | In | Contains | Exists | Regex | Like | Search | And | Or | Not
+    Const
+    | Compare
+    | In
+    | Contains
+    | Exists
+    | Regex
+    | Like
+    | Search
+    | Near
+    | WithinBox
+    | And
+    | Or
+    | Not
 )
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -237,6 +299,12 @@ def evaluate(condition: Condition, doc: Mapping[str, Any]) -> bool:
         case Like(path, pattern):
             actual = resolve(doc, path)
             return isinstance(actual, str) and like_regex(pattern).fullmatch(actual) is not None
+        case Near(path, longitude, latitude, most, least):
+            point = point_of(resolve(doc, path))
+            return point is not None and least <= distance(*point, longitude, latitude) <= most
+        case WithinBox(path, west, south, east, north):
+            point = point_of(resolve(doc, path))
+            return point is not None and west <= point[0] <= east and south <= point[1] <= north
         case Search(text, fields):
             needle = ascii_lower(text)
             return any(

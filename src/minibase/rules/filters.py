@@ -23,9 +23,11 @@ from minibase.rules.conditions import (
     FieldPath,
     In,
     Like,
+    Near,
     Regex,
     Scalar,
     Search,
+    WithinBox,
     all_of,
     any_of,
     negate,
@@ -175,6 +177,10 @@ class _Parser:
                     )
                 scalar(operand, where)  # no NUL, as for every string
                 parts.append(Like(path, operand))
+            elif op == "$near":
+                parts.append(near(path, operand, where))
+            elif op == "$geoWithin":
+                parts.append(within_box(path, operand, where))
             elif op == "$not":
                 if not isinstance(operand, Mapping) or not operand:
                     raise FilterError("$not takes an object of operators", where)
@@ -217,6 +223,65 @@ def scalar_list(value: Any, at: str) -> tuple[Scalar, ...]:
     if not isinstance(value, list) or len(value) > MAX_LIST:
         raise FilterError(f"expected a list of at most {MAX_LIST} values", at)
     return tuple(scalar(item, f"{at}.{i}") for i, item in enumerate(value))
+
+
+MAX_DISTANCE = 20_037_508.0  # metres: half the equator, on $near's sphere
+
+
+def _coordinates(value: Any, at: str) -> tuple[float, float]:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in value)
+        or not -180 <= value[0] <= 180
+        or not -90 <= value[1] <= 90
+    ):
+        raise FilterError("a point is [longitude, latitude], -180..180 and -90..90", at)
+    return float(value[0]), float(value[1])
+
+
+def _metres(value: Any, at: str) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not 0 <= value <= MAX_DISTANCE
+    ):
+        raise FilterError(f"a distance is metres from 0 to {MAX_DISTANCE:,.0f}", at)
+    return float(value)
+
+
+def near(path: FieldPath, spec: Any, at: str) -> Near:
+    """{"$geometry": {"type": "Point", "coordinates": [lng, lat]}, "$maxDistance": metres,
+    "$minDistance": metres}: MongoDB's (and CloudBase's geoNear) form; a most is required."""
+    if not isinstance(spec, Mapping) or set(spec) - {"$geometry", "$maxDistance", "$minDistance"}:
+        raise FilterError("$near takes $geometry, $maxDistance and $minDistance", at)
+    geometry = spec.get("$geometry")
+    if not isinstance(geometry, Mapping) or geometry.get("type") != "Point" or len(geometry) != 2:
+        raise FilterError('$geometry is {"type": "Point", "coordinates": [lng, lat]}', at)
+    longitude, latitude = _coordinates(geometry.get("coordinates"), at)
+    if "$maxDistance" not in spec:
+        raise FilterError("$near needs $maxDistance (metres): nearby, not the whole world", at)
+    most = _metres(spec["$maxDistance"], f"{at}.$maxDistance")
+    least = _metres(spec.get("$minDistance", 0), f"{at}.$minDistance")
+    if least > most:
+        raise FilterError("$minDistance is more than $maxDistance", at)
+    return Near(path, longitude, latitude, most, least)
+
+
+def within_box(path: FieldPath, spec: Any, at: str) -> WithinBox:
+    """{"$box": [[west, south], [east, north]]}: the bottom left and top right corners."""
+    if not isinstance(spec, Mapping) or set(spec) != {"$box"}:
+        raise FilterError("$geoWithin takes $box: [[west, south], [east, north]]", at)
+    corners = spec["$box"]
+    if not isinstance(corners, list) or len(corners) != 2:
+        raise FilterError("$box is [[west, south], [east, north]]", at)
+    west, south = _coordinates(corners[0], f"{at}.$box.0")
+    east, north = _coordinates(corners[1], f"{at}.$box.1")
+    if west > east or south > north:
+        raise FilterError(
+            "$box is [[west, south], [east, north]]: west to east, south to north", at
+        )
+    return WithinBox(path, west, south, east, north)
 
 
 def search(text: Any, at: str) -> Search:

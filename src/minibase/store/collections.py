@@ -42,11 +42,12 @@ class IndexSpec:
     keys: tuple[tuple[tuple[str, ...], bool], ...]  # (path, descending)
     unique: bool
     search: bool = False  # a text search index on string fields (`$search` in filters)
+    geo: bool = False  # a spatial index on a geopoint field (`$near`, `$geoWithin`)
 
     @property
     def fingerprint(self) -> str:
         text = ",".join(("-" if desc else "") + ".".join(path) for path, desc in self.keys)
-        kind = "|search" if self.search else ""
+        kind = "|search" if self.search else "|geo" if self.geo else ""
         return hashlib.sha256(f"{text}|{self.unique}{kind}".encode()).hexdigest()[:10]
 
     @property
@@ -57,6 +58,8 @@ class IndexSpec:
         fields = [("-" if desc else "") + ".".join(path) for path, desc in self.keys]
         if self.search:
             return {"fields": fields, "search": True}
+        if self.geo:
+            return {"fields": fields, "geo": True}
         return {"fields": fields, "unique": self.unique}
 
 
@@ -89,6 +92,15 @@ class Collection:
     def search_index(self) -> IndexSpec | None:
         """The collection's text search index (at most one), if it declares one."""
         return next((index for index in self.indexes if index.search), None)
+
+    def geo_index(self, path: tuple[str, ...]) -> IndexSpec | None:
+        """The spatial index on the geopoint field at `path`, if one is declared."""
+        return next((i for i in self.indexes if i.geo and i.paths == (path,)), None)
+
+    @property
+    def geo_table(self) -> str:
+        """SQLite's R*Tree of the geo index: each point's box, by the row's rowid."""
+        return f'"g_{self.id}"'
 
     @property
     def search_table(self) -> str:
@@ -177,9 +189,19 @@ def parse_definition(
 
 
 def _search_problems(schema: Schema, indexes: tuple[IndexSpec, ...]) -> list[dict[str, Any]]:
-    """A search index reads declared string fields (in objects, not in arrays)."""
+    """A search index reads declared string fields (in objects, not in arrays); a geo index,
+    a declared geopoint field."""
     problems = []
     for position, index in enumerate(indexes):
+        for path in index.paths if index.geo else ():
+            if schema.type_at(path) != "geopoint":
+                problems.append(
+                    {
+                        "field": f"indexes.{position}",
+                        "message": f"{'.'.join(path)} is not a declared geopoint field: a geo"
+                        " index reads a geopoint field",
+                    }
+                )
         for path in index.paths if index.search else ():
             if schema.type_at(path) != "string" or schema.kind_of(path) != "string":
                 name = ".".join(path)
@@ -212,15 +234,17 @@ def _parse_indexes(raw: Any, problems: list[dict[str, Any]]) -> tuple[IndexSpec,
         where = f"indexes.{position}"
         if isinstance(item, str | list):
             item = {"fields": [item] if isinstance(item, str) else item}
-        if not isinstance(item, Mapping) or set(item) - {"fields", "unique", "search"}:
+        if not isinstance(item, Mapping) or set(item) - {"fields", "unique", "search", "geo"}:
             problems.append(
                 {
                     "field": where,
-                    "message": "an index is {fields: [...], unique} or {fields, search}",
+                    "message": "an index is {fields: [...], unique}, {fields, search} or"
+                    " {fields, geo}",
                 }
             )
             continue
-        fields, unique, search = item.get("fields"), item.get("unique", False), item.get("search")
+        fields, unique = item.get("fields"), item.get("unique", False)
+        search, geo = item.get("search"), item.get("geo")
         if search is not None and (not isinstance(search, bool) or "unique" in item):
             problems.append(
                 {
@@ -228,6 +252,14 @@ def _parse_indexes(raw: Any, problems: list[dict[str, Any]]) -> tuple[IndexSpec,
                     "message": "search is true or false, and a search index is not unique",
                 }
             )
+            continue
+        if geo is not None and (not isinstance(geo, bool) or "unique" in item or "search" in item):
+            problems.append(
+                {"field": where, "message": "geo is true or false, on a geo index alone"}
+            )
+            continue
+        if geo and (not isinstance(fields, list) or len(fields) != 1):
+            problems.append({"field": where, "message": "a geo index has one geopoint field"})
             continue
         if not isinstance(fields, list) or not 0 < len(fields) <= MAX_INDEX_FIELDS:
             problems.append(
@@ -245,10 +277,11 @@ def _parse_indexes(raw: Any, problems: list[dict[str, Any]]) -> tuple[IndexSpec,
                 break
             keys.append(key)
         else:
-            if search and any(descending for _, descending in keys):
-                problems.append({"field": where, "message": "a search index has no order (-)"})
+            if (search or geo) and any(descending for _, descending in keys):
+                kind = "search" if search else "geo"
+                problems.append({"field": where, "message": f"a {kind} index has no order (-)"})
                 continue
-            index = IndexSpec(tuple(keys), bool(unique), bool(search))
+            index = IndexSpec(tuple(keys), bool(unique), bool(search), bool(geo))
             found.setdefault(index.fingerprint, index)
     if sum(1 for index in found.values() if index.search) > 1:
         problems.append(

@@ -77,6 +77,10 @@ class Dialect:
         """Placeholder for a JSON text parameter."""
         raise NotImplementedError
 
+    def coordinate(self, path: tuple[str, ...], axis: int, row: str = "") -> str:
+        """A geopoint field's longitude (axis 0) or latitude (1), a number (NULL if none)."""
+        raise NotImplementedError
+
     def search_text(self, path: tuple[str, ...], row: str = "") -> str:
         """The text a `$search` reads from a field (of `row`'s document): its ASCII letters
         lowered (each engine's lower(), ASCII only: SQLite's, PostgreSQL's in the "C"
@@ -136,6 +140,10 @@ class SQLiteDialect(Dialect):
 
     def json_type(self, path: tuple[str, ...]) -> str:
         return f"json_type(data, '{self.json_path(path)}')"
+
+    def coordinate(self, path: tuple[str, ...], axis: int, row: str = "") -> str:
+        data = f"{row}.data" if row else "data"
+        return f"json_extract({data}, '{self.json_path((*path, 'coordinates', str(axis)))}')"
 
     def search_text(self, path: tuple[str, ...], row: str = "") -> str:
         data, json_path = f"{row}.data" if row else "data", self.json_path(path)
@@ -204,6 +212,11 @@ class PostgresDialect(Dialect):
 
     def json_param(self) -> str:
         return "?::jsonb"
+
+    def coordinate(self, path: tuple[str, ...], axis: int, row: str = "") -> str:
+        check_path(path)
+        data = f"{row}.data" if row else "data"
+        return f"(({data} #>> '{{{','.join(path)},coordinates,{axis}}}')::float8)"
 
     def search_text(self, path: tuple[str, ...], row: str = "") -> str:
         check_path(path)

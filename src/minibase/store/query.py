@@ -10,6 +10,7 @@ undeclared one is guarded so that, as in `rules.conditions.evaluate`, 5 never eq
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import orjson
 
 from minibase.memo import remember
 from minibase.rules.conditions import (
+    EARTH_RADIUS,
     And,
     Compare,
     Condition,
@@ -25,11 +27,13 @@ from minibase.rules.conditions import (
     Exists,
     In,
     Like,
+    Near,
     Not,
     Or,
     Regex,
     Scalar,
     Search,
+    WithinBox,
     ascii_lower,
     like_parts,
     scalar_kind,
@@ -114,6 +118,10 @@ class ConditionCompiler:
             return self._like(node, params)
         if isinstance(node, Search):
             return self._search(node, params)
+        if isinstance(node, Near):
+            return self._near(node, params)
+        if isinstance(node, WithinBox):
+            return self._within_box(node, params)
         raise TypeError(f"not a leaf: {node!r}")
 
     # -- leaves -------------------------------------------------------------------------
@@ -277,6 +285,54 @@ class ConditionCompiler:
             likes.append(f"{self.dialect.search_text(path)} LIKE ?")
         return "(" + " OR ".join(likes) + ")"
 
+    def distance(self, node: Near, params: list[Any]) -> str:
+        """Metres from the node's point to the record's (haversine on the sphere, as
+        `rules.conditions.distance` computes it); NULL without a point."""
+        x, y = (self.dialect.coordinate(node.path, axis) for axis in (0, 1))
+        params.extend([node.latitude, node.latitude, node.longitude])
+        return (
+            f"(2 * {EARTH_RADIUS!r} * asin(sqrt(power(sin(radians({y} - ?) / 2), 2)"
+            f" + cos(radians(?)) * cos(radians({y})) * power(sin(radians({x} - ?) / 2), 2))))"
+        )
+
+    def _boxed(
+        self,
+        path: tuple[str, ...],
+        box: tuple[float, float, float, float],
+        table: str,
+        params: list[Any],
+    ) -> str:
+        """Rows whose point may lie in the box (west, south, east, north), by the geo index:
+        SQLite's R*Tree holds 32-bit floats, so its box is widened a little (the exact test
+        follows); PostgreSQL's GiST index holds the points themselves."""
+        west, south, east, north = box
+        if isinstance(self.dialect, SQLiteDialect):
+            params.extend([west - _SLACK, east + _SLACK, south - _SLACK, north + _SLACK])
+            return (
+                f"rowid IN (SELECT id FROM {table} WHERE min_x >= ? AND max_x <= ?"
+                " AND min_y >= ? AND max_y <= ?)"
+            )
+        x, y = (self.dialect.coordinate(path, axis) for axis in (0, 1))
+        params.extend([west, south, east, north])
+        return f"point({x}, {y}) <@ box(point(?, ?), point(?, ?))"
+
+    def _near(self, node: Near, params: list[Any]) -> str:
+        table = f'"g_{node.collection_id}"'
+        boxed = self._boxed(node.path, around(node), table, params)
+        measured = self.distance(node, params)
+        params.extend([node.least, node.most])
+        return f"({boxed} AND {measured} BETWEEN ? AND ?)"
+
+    def _within_box(self, node: WithinBox, params: list[Any]) -> str:
+        table = f'"g_{node.collection_id}"'
+        box = (node.west, node.south, node.east, node.north)
+        boxed = self._boxed(node.path, box, table, params)
+        if not isinstance(self.dialect, SQLiteDialect):
+            return boxed
+        x, y = (self.dialect.coordinate(node.path, axis) for axis in (0, 1))
+        params.extend([node.west, node.east, node.south, node.north])
+        return f"({boxed} AND {x} BETWEEN ? AND ? AND {y} BETWEEN ? AND ?)"
+
     def _like(self, node: Like, params: list[Any]) -> str:
         text, guard = self._text(node.path)
         if guard == self._false:
@@ -288,6 +344,27 @@ class ConditionCompiler:
             params.append(postgres_like(node.pattern))
             test = f"{text} LIKE ?"
         return f"({guard} AND {test})" if guard else test
+
+
+_SLACK = 1e-4  # degrees: more than a 32-bit float's step anywhere on the globe
+
+
+def around(node: Near) -> tuple[float, float, float, float]:
+    """A box (west, south, east, north) holding every point within `node.most` metres of the
+    node's point: the whole band of latitudes where it reaches a pole or crosses 180°."""
+    reach = math.degrees(node.most / EARTH_RADIUS)
+    south, north = node.latitude - reach, node.latitude + reach
+    if south <= -90 or north >= 90:
+        return -180.0, max(south, -90.0), 180.0, min(north, 90.0)
+    spread = math.degrees(
+        math.asin(
+            min(1.0, math.sin(node.most / EARTH_RADIUS) / math.cos(math.radians(node.latitude)))
+        )
+    )
+    west, east = node.longitude - spread, node.longitude + spread
+    if west < -180 or east > 180:
+        return -180.0, south, 180.0, north
+    return west, south, east, north
 
 
 def _value_kind(value: Scalar) -> str | None:

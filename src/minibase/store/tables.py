@@ -31,8 +31,10 @@ def create_table(dialect: Dialect, collection: Collection) -> list[str]:
 
 
 def drop_table(dialect: Dialect, collection: Collection) -> list[str]:
-    search = collection.search_index
-    dropped = drop_index(dialect, collection, search) if search is not None else []
+    dropped = []
+    for index in collection.indexes:  # SQLite's tables of their own, and their triggers
+        if index.search or index.geo:
+            dropped += drop_index(dialect, collection, index)
     return [*dropped, f"DROP TABLE {collection.table}"]
 
 
@@ -60,6 +62,8 @@ def order_suffix(dialect: Dialect, descending: bool) -> str:
 def create_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
     if index.search:
         return _create_search(dialect, collection, index)
+    if index.geo:
+        return _create_geo(dialect, collection, index)
     unique = "UNIQUE " if index.unique else ""
     columns = ", ".join(index_columns(dialect, index))
     return [
@@ -68,6 +72,11 @@ def create_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> 
 
 
 def drop_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
+    if index.geo and dialect.name == "sqlite":
+        return [
+            *(f"DROP TRIGGER {_trigger(collection, 'g' + event)}" for event in _EVENTS),
+            f"DROP TABLE {collection.geo_table}",
+        ]
     if not index.search:
         return [f"DROP INDEX {collection.index_name(index)}"]
     if dialect.name == "postgres":
@@ -80,6 +89,45 @@ def drop_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> li
             for event in ("insert", "update", "delete")
         ),
         f"DROP TABLE {collection.search_table}",
+    ]
+
+
+_EVENTS = ("insert", "update", "delete")
+
+
+# -- geopoints ------------------------------------------------------------------------------
+#
+# SQLite keeps each point of a geo index in an R*Tree (its box: the point, rounded outward to
+# the tree's 32-bit floats), by the record's rowid, kept by triggers as the search table is;
+# PostgreSQL a GiST index on the point. Both serve a box around what is asked; the exact
+# distance (haversine) or bounds are checked on the rows the box finds.
+
+
+def _create_geo(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
+    (path,) = index.paths
+    table = collection.table
+    if dialect.name == "postgres":
+        point = f"point({dialect.coordinate(path, 0)}, {dialect.coordinate(path, 1)})"
+        return [f"CREATE INDEX {collection.index_name(index)} ON {table} USING gist (({point}))"]
+    geo = collection.geo_table
+
+    def box(row: str) -> str:
+        x, y = dialect.coordinate(path, 0, row), dialect.coordinate(path, 1, row)
+        return f"SELECT {row}.rowid, {x}, {x}, {y}, {y} WHERE {x} IS NOT NULL AND {y} IS NOT NULL"
+
+    insert = f"INSERT INTO {geo}(id, min_x, max_x, min_y, max_y) {box('new')};"
+    remove = f"DELETE FROM {geo} WHERE id = old.rowid;"
+    x, y = dialect.coordinate(path, 0), dialect.coordinate(path, 1)
+    return [
+        f"CREATE VIRTUAL TABLE {geo} USING rtree(id, min_x, max_x, min_y, max_y)",
+        f"CREATE TRIGGER {_trigger(collection, 'ginsert')} AFTER INSERT ON {table}"
+        f" BEGIN {insert} END",
+        f"CREATE TRIGGER {_trigger(collection, 'gupdate')} AFTER UPDATE OF data ON {table}"
+        f" BEGIN {remove} {insert} END",
+        f"CREATE TRIGGER {_trigger(collection, 'gdelete')} AFTER DELETE ON {table}"
+        f" BEGIN {remove} END",
+        f"INSERT INTO {geo}(id, min_x, max_x, min_y, max_y) SELECT rowid, {x}, {x}, {y}, {y}"
+        f" FROM {table} WHERE {x} IS NOT NULL AND {y} IS NOT NULL",
     ]
 
 

@@ -37,8 +37,9 @@ DEFINITION: dict[str, Any] = {
         "indexes": {
             "type": ["array", "null"],
             "items": {
-                "description": "a field, a list of fields, {fields, unique}, or {fields, search:"
-                " true} (a text search index on string fields, for $search)",
+                "description": "a field, a list of fields, {fields, unique}, {fields, search:"
+                " true} (a text search index on string fields, for $search), or {fields: [a"
+                " geopoint field], geo: true} (for $near and $geoWithin)",
                 "anyOf": [
                     {"type": "string"},
                     {"type": "array", "items": {"type": "string"}},
@@ -48,6 +49,7 @@ DEFINITION: dict[str, Any] = {
                             "fields": {"type": "array", "items": {"type": "string"}},
                             "unique": {"type": "boolean"},
                             "search": {"type": "boolean"},
+                            "geo": {"type": "boolean"},
                         },
                         "additionalProperties": False,
                     },
