@@ -144,6 +144,20 @@ describe("malformed calls fail with client.invalid_argument before any request",
     ]);
   });
 
+  test("a text search that is not _.search(text) of 2 to 100 characters", async () => {
+    await refusedBeforeSending("client.invalid_argument", [
+      ["$search as a key", where(() => ({ $search: "拿铁" }))],
+      ["$search beside fields", where(() => ({ price: 5, $search: "拿铁" }))],
+      ["_.search on a field", where((_) => ({ title: _.search("拿铁") }))],
+      ["_.search of one character", where((_) => _.search("拿"))],
+      ["_.search of 101", where((_) => _.search("a".repeat(101)))],
+      ["_.search of a number", where((_) => _.search(12))],
+      ["_.search()", where((_) => _.search())],
+      ["_.search in match() on a field", aggregate((a, $, _) => a.match({ t: _.search("拿铁") }))],
+      ["_.search of one in match()", aggregate((a, $, _) => a.match(_.search("x")))],
+    ]);
+  });
+
   test("in writes", async () => {
     const posts = (db) => db.collection("posts");
     await refusedBeforeSending("client.invalid_argument", [

@@ -159,6 +159,25 @@ describe("where() becomes minibase's filter", () => {
     );
   });
 
+  test("_.search is the server's $search, alone or beside other conditions", async () => {
+    assert.deepEqual(await filterOf((_) => _.search("拿铁")), { $search: "拿铁" });
+    assert.deepEqual(await filterOf((_) => _.and([_.search("拿铁"), { price: _.lt(30) }])), {
+      $search: "拿铁",
+      price: { $lt: 30 },
+    });
+    assert.deepEqual(await filterOf((_) => _.and(_.search("la"), _.or([{ a: 1 }, { b: 2 }]))), {
+      $search: "la",
+      $or: [{ a: 1 }, { b: 2 }],
+    });
+    assert.deepEqual(await filterOf((_) => _.or([_.search("拿铁"), _.search("摩卡")])), {
+      $or: [{ $search: "拿铁" }, { $search: "摩卡" }],
+    });
+    // 2 and 100 characters as the server counts them: code points, not UTF-16 units
+    assert.deepEqual(await filterOf((_) => _.search("☕🍵")), { $search: "☕🍵" });
+    const long = "拿".repeat(100);
+    assert.deepEqual(await filterOf((_) => _.search(long)), { $search: long });
+  });
+
   test("an empty where() sends no filter", async () => {
     assert.equal(await filterOf(() => ({})), undefined);
   });

@@ -60,7 +60,8 @@ export class Query<T = AnyFields> {
 
   /** The records matching the condition: fields with values or `db.command` commands, nested
    * objects, regexes (`/^re/i` or `db.RegExp`), or `_.or([...])` / `_.and` / `_.nor` of
-   * such objects. Call it once per query; combine conditions with `_.and`. */
+   * such objects, and `_.search('拿铁')` (a text search, most relevant first without
+   * orderBy). Call it once per query; combine conditions with `_.and`. */
   where(condition: object): Query<T> {
     if (this.state.where) {
       return this.with({ mistake: "where() is called once: combine conditions with _.and" });
