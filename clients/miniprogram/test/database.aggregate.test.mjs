@@ -83,6 +83,7 @@ describe("aggregate().end() posts the pipeline", () => {
       (_, db) => _.or([{ title: /^mini/i }, { title: db.RegExp({ regexp: "x$" }) }]),
       (_) => ({ paid_at: _.gte(new Date("2026-12-07T16:00:00Z")), note: _.exists(false) }),
       (_) => _.nor([{ a: 1 }, { b: _.in([1, 2]) }]).and({ c: _.not(_.eq(null)) }),
+      (_) => _.and([_.search("拿铁"), { status: "paid" }]),
     ];
     for (const condition of conditions) {
       const listing = recorded(() => ({ items: [], next_cursor: null }));

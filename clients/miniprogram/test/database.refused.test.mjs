@@ -144,6 +144,20 @@ describe("malformed calls fail with client.invalid_argument before any request",
     ]);
   });
 
+  test("a text search that is not _.search(text) of 2 to 100 characters", async () => {
+    await refusedBeforeSending("client.invalid_argument", [
+      ["$search as a key", where(() => ({ $search: "拿铁" }))],
+      ["$search beside fields", where(() => ({ price: 5, $search: "拿铁" }))],
+      ["_.search on a field", where((_) => ({ title: _.search("拿铁") }))],
+      ["_.search of one character", where((_) => _.search("拿"))],
+      ["_.search of 101", where((_) => _.search("a".repeat(101)))],
+      ["_.search of a number", where((_) => _.search(12))],
+      ["_.search()", where((_) => _.search())],
+      ["_.search in match() on a field", aggregate((a, $, _) => a.match({ t: _.search("拿铁") }))],
+      ["_.search of one in match()", aggregate((a, $, _) => a.match(_.search("x")))],
+    ]);
+  });
+
   test("in writes", async () => {
     const posts = (db) => db.collection("posts");
     await refusedBeforeSending("client.invalid_argument", [
@@ -178,6 +192,16 @@ describe("malformed calls fail with client.invalid_argument before any request",
       ["limit(2.5)", (db) => posts(db).limit(2.5).get()],
       ["after(null)", (db) => posts(db).after(null).get()],
       ["field({})", (db) => posts(db).field({}).get()],
+      ["expand()", (db) => posts(db).expand().get()],
+      ["expand([])", (db) => posts(db).expand([]).get()],
+      ["expand('')", (db) => posts(db).expand("").get()],
+      ["expand('a,b')", (db) => posts(db).expand("author,tags").get()],
+      ["expand('a b')", (db) => posts(db).expand("author ").get()],
+      ["expand('.a')", (db) => posts(db).expand(".author").get()],
+      ["expand('a..b')", (db) => posts(db).expand("comments_via_post..author").get()],
+      ["expand(1)", (db) => posts(db).expand(1).get()],
+      ["expand() of a doc", (db) => posts(db).doc("p1").expand("-author").get()],
+      ["a bulk remove with expand", (db) => posts(db).where({}).expand("author").remove()],
       ["a bulk update without where", (db) => posts(db).update({ data: { a: 1 } })],
       ["a bulk remove without where", (db) => posts(db).remove()],
       ["a bulk remove with limit", (db) => posts(db).where({}).limit(5).remove()],

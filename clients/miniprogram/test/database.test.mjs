@@ -159,6 +159,25 @@ describe("where() becomes minibase's filter", () => {
     );
   });
 
+  test("_.search is the server's $search, alone or beside other conditions", async () => {
+    assert.deepEqual(await filterOf((_) => _.search("拿铁")), { $search: "拿铁" });
+    assert.deepEqual(await filterOf((_) => _.and([_.search("拿铁"), { price: _.lt(30) }])), {
+      $search: "拿铁",
+      price: { $lt: 30 },
+    });
+    assert.deepEqual(await filterOf((_) => _.and(_.search("la"), _.or([{ a: 1 }, { b: 2 }]))), {
+      $search: "la",
+      $or: [{ a: 1 }, { b: 2 }],
+    });
+    assert.deepEqual(await filterOf((_) => _.or([_.search("拿铁"), _.search("摩卡")])), {
+      $or: [{ $search: "拿铁" }, { $search: "摩卡" }],
+    });
+    // 2 and 100 characters as the server counts them: code points, not UTF-16 units
+    assert.deepEqual(await filterOf((_) => _.search("☕🍵")), { $search: "☕🍵" });
+    const long = "拿".repeat(100);
+    assert.deepEqual(await filterOf((_) => _.search(long)), { $search: long });
+  });
+
   test("an empty where() sends no filter", async () => {
     assert.equal(await filterOf(() => ({})), undefined);
   });
@@ -183,6 +202,7 @@ describe("get() lists a page; after(nextCursor) lists the next", () => {
           filter: '{"score":{"$gte":5}}',
           sort: "-score,title",
           fields: "title,author.name",
+          expand: undefined,
           limit: 10,
           cursor: undefined,
         },
@@ -235,6 +255,76 @@ describe("get() lists a page; after(nextCursor) lists the next", () => {
   });
 });
 
+describe("expand() brings related records under _expand", () => {
+  test("a query sends its paths as expand, each once; records come as answered", async () => {
+    const post = { _id: "p1", author: "ann", _expand: { author: { _id: "ann", name: "Ann" } } };
+    const { db, calls } = recorded(() => ({ items: [post], next_cursor: null }));
+    const page = await db
+      .collection("posts")
+      .expand("author", "comments_via_post.author", "author")
+      .field({ title: true })
+      .get();
+    assert.deepEqual(page.data, [post]);
+    assert.equal(calls[0].query.expand, "author,comments_via_post.author");
+    assert.equal(calls[0].query.fields, "title");
+    await db.collection("posts").expand(["author", "meta.editor"]).get();
+    assert.equal(calls[1].query.expand, "author,meta.editor");
+  });
+
+  test("the last expand() counts, and the query it was built on is left as it was", async () => {
+    const { db, calls } = recorded();
+    const posts = db.collection("posts").expand("author");
+    await posts.expand("comments_via_post").get();
+    await posts.get();
+    await db.collection("posts").get();
+    assert.deepEqual(
+      calls.map((call) => call.query.expand),
+      ["comments_via_post", "author", undefined],
+    );
+  });
+
+  test("the pages after next() and after(cursor) expand the same", async () => {
+    const pages = {
+      undefined: { items: [{ _id: "a" }], next_cursor: "c1" },
+      c1: { items: [{ _id: "b" }], next_cursor: "c2" },
+      c2: { items: [], next_cursor: null },
+    };
+    const { db, calls } = recorded((call) => pages[call.query.cursor]);
+    const posts = db.collection("posts").where({ draft: false }).expand("author").limit(1);
+    const first = await posts.get();
+    const second = await first.next();
+    await posts.after(second.nextCursor).get();
+    assert.deepEqual(
+      calls.map((call) => [call.query.cursor, call.query.expand, call.query.filter]),
+      [
+        [undefined, "author", '{"draft":false}'],
+        ["c1", "author", '{"draft":false}'],
+        ["c2", "author", '{"draft":false}'],
+      ],
+    );
+  });
+
+  test("doc(id).expand() reads one record with its relations, beside field()", async () => {
+    const { db, calls } = recorded(() => ({ _id: "p1", _expand: { author: { _id: "ann" } } }));
+    const { data } = await db
+      .collection("posts")
+      .doc("p1")
+      .field({ title: true })
+      .expand("author", "comments_via_post")
+      .get();
+    assert.deepEqual(data._expand, { author: { _id: "ann" } });
+    assert.deepEqual(calls[0].query, { fields: "title", expand: "author,comments_via_post" });
+  });
+
+  test("count() and writes do not send it", async () => {
+    const { db, calls } = recorded(() => ({ items: [], next_cursor: null, total: 0 }));
+    await db.collection("posts").expand("author").count();
+    await db.collection("posts").doc("p1").expand("author").update({ data: { a: 1 } });
+    assert.equal(calls[0].query.expand, undefined);
+    assert.equal(calls[1].query, undefined);
+  });
+});
+
 describe("one record: doc(id)", () => {
   const stored = { _id: "p1", _version: 2, title: "t" };
 
@@ -243,8 +333,16 @@ describe("one record: doc(id)", () => {
     assert.deepEqual(await db.collection("posts").doc("p1").get(), { data: stored });
     await db.collection("posts").doc("p 1").field({ title: true }).get();
     assert.deepEqual(calls, [
-      { method: "GET", path: "/api/collections/posts/records/p1", query: { fields: undefined } },
-      { method: "GET", path: "/api/collections/posts/records/p%201", query: { fields: "title" } },
+      {
+        method: "GET",
+        path: "/api/collections/posts/records/p1",
+        query: { fields: undefined, expand: undefined },
+      },
+      {
+        method: "GET",
+        path: "/api/collections/posts/records/p%201",
+        query: { fields: "title", expand: undefined },
+      },
     ]);
   });
 

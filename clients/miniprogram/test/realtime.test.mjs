@@ -306,13 +306,15 @@ describe("watch()", () => {
     assert.equal(runtime.fake.sockets.length, 1, "no other socket");
   });
 
-  it("takes both listeners, where, orderBy and limit; not field or after", (t) => {
+  it("takes both listeners, where, orderBy and limit; not field, expand or after", (t) => {
     const { runtime, db } = signedIn(t, "wechat");
     const posts = db.collection("posts");
     const listeners = { onChange() {}, onError() {} };
     const refused = (query, code) =>
       assert.throws(() => query.watch(listeners), { name: "MinibaseError", code });
     refused(posts.field({ title: true }), "client.unsupported");
+    refused(posts.expand("author"), "client.unsupported");
+    refused(posts.doc("p1").expand("author"), "client.unsupported");
     refused(posts.after("cursor"), "client.invalid_argument");
     refused(posts.skip(1), "client.unsupported");
     refused(posts.limit(0), "client.invalid_argument");

@@ -16,7 +16,7 @@ export class Collection<T = AnyFields> extends Query<T> {
 
   /** One record, by its `_id`. */
   doc(id: string): DocumentReference<T> {
-    return new DocumentReference<T>(this.caller, this.collection, id, undefined, this.watching);
+    return new DocumentReference<T>(this.caller, this.collection, id, {}, this.watching);
   }
 
   /** A pipeline of stages over the records the user may list, as CloudBase's aggregate():

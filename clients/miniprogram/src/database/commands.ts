@@ -102,6 +102,11 @@ export const command = {
   /** an array field holding every one of the values; also how to ask "holds this element":
    * minibase compares `{ tags: 'x' }` with the whole field, never with its elements */
   all: (values: unknown[]) => make("all", values),
+  /** records whose search-indexed fields hold the text (2 to 100 characters), on a collection
+   * with a search index; beside other conditions with `_.and`:
+   * `where(_.and([_.search('拿铁'), { price: _.lt(30) }]))`. Without orderBy, most relevant
+   * first. */
+  search: (text: string) => make("search", text),
   /** @deprecated minibase has no $size: fails with client.unsupported */
   size: (value: number) => make("size", value),
   /** @deprecated minibase has no $elemMatch: fails with client.unsupported */

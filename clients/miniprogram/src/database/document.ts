@@ -2,11 +2,12 @@
 import type { Caller } from "../caller";
 import { invalidArgument, unsupported } from "../errors";
 import type { WatchOptions, Watcher, Watching } from "../realtime/types";
-import { fieldList, isNotFound, optionsOf, recordsPath } from "./paths";
+import { expandList, expandPaths, fieldList, isNotFound, optionsOf, recordsPath } from "./paths";
 import type {
   AnyFields,
   GetResult,
   Projection,
+  Read,
   RemoveResult,
   SetResult,
   Stored,
@@ -15,18 +16,36 @@ import type {
 } from "./types";
 import { guard, toRecord, toUpdate } from "./update";
 
+/** What `get()` answers of the record: `field()` and `expand()`. */
+interface DocumentView {
+  readonly projection?: Projection;
+  readonly expand?: readonly unknown[];
+}
+
 export class DocumentReference<T = AnyFields> {
   constructor(
     private readonly caller: Caller,
     private readonly collection: string,
     readonly id: string,
-    private readonly projection?: Projection,
+    private readonly view: DocumentView = {},
     private readonly watching?: Watching,
   ) {}
 
-  /** Answer only these fields (and `_id`): `.field({ title: true }).get()`. */
+  /** Answer only these fields (and `_id`, and `_expand`): `.field({ title: true }).get()`. */
   field(projection: Projection): DocumentReference<T> {
-    return new DocumentReference<T>(this.caller, this.collection, this.id, projection, this.watching);
+    return this.with({ projection });
+  }
+
+  /** Bring the records these paths lead to under `_expand`, as a query's expand():
+   * `.expand('author', 'comments_via_post.author').get()`. For get() only: writes answer the
+   * record alone. */
+  expand(...paths: (string | readonly string[])[]): DocumentReference<T> {
+    return this.with({ expand: expandPaths(paths) });
+  }
+
+  private with(change: DocumentView): DocumentReference<T> {
+    const view = { ...this.view, ...change };
+    return new DocumentReference<T>(this.caller, this.collection, this.id, view, this.watching);
   }
 
   /** Watch this record, as CloudBase's `doc(id).watch()`: `onChange` gets the snapshot first
@@ -36,8 +55,13 @@ export class DocumentReference<T = AnyFields> {
     if (!options || typeof options.onChange !== "function" || typeof options.onError !== "function") {
       throw invalidArgument("watch({ onChange, onError }) takes both listeners");
     }
-    if (this.projection !== undefined) {
+    if (this.view.projection !== undefined) {
       throw unsupported("watch() answers whole records: no field(), as in CloudBase");
+    }
+    if (this.view.expand !== undefined) {
+      throw unsupported(
+        "watch() does not expand: its snapshots carry the record alone; get() it with expand()",
+      );
     }
     if (!this.watching) throw unsupported("watch() needs the app's socket: app.database()");
     const query = { collection: this.collection, filter: { _id: this.id }, orders: [], limit: 1 };
@@ -48,8 +72,9 @@ export class DocumentReference<T = AnyFields> {
    * read rule hides it. */
   async get(): Promise<GetResult<T>> {
     const path = recordsPath(this.collection, this.id);
-    const fields = fieldList(this.projection);
-    const data = await this.caller.call<Stored<T>>("GET", path, { query: { fields } });
+    const fields = fieldList(this.view.projection);
+    const expand = expandList(this.view.expand);
+    const data = await this.caller.call<Read<T>>("GET", path, { query: { fields, expand } });
     return { data };
   }
 

@@ -3,6 +3,10 @@
  *     { score: _.gte(5), author: { name: 'ann' }, tags: _.all(['news']) }
  *     -> {"score": {"$gte": 5}, "author.name": "ann", "tags": {"$all": ["news"]}}
  *
+ * A text search is a whole condition, `_.search('拿铁')`, alone or in `_.and([...])`:
+ *
+ *     _.and([_.search('拿铁'), { price: _.lt(30) }]) -> {"$search": "拿铁", "price": {"$lt": 30}}
+ *
  * Nested objects match field by field, as in CloudBase; a Date compares as ISO-8601 text (what
  * `datetime` fields and `_created`/`_updated` hold). What minibase cannot match fails here,
  * before any request: `client.unsupported` for a CloudBase feature it lacks, and
@@ -28,6 +32,19 @@ const UPDATE_COMMANDS = new Set(
   "set remove inc push pull pullAll mul min max rename pop shift unshift addToSet bit".split(" "),
 );
 
+const SEARCH_HOW =
+  "search with a whole condition, where(_.search('拿铁')), or beside others, " +
+  "where(_.and([_.search('拿铁'), { price: _.lt(30) }]))";
+
+/** `_.search(text)`'s text: 2 to 100 characters (code points, as the server counts them). */
+function searchText(text: unknown, where: string): string {
+  const length = typeof text === "string" ? Array.from(text).length : 0;
+  if (typeof text !== "string" || length < 2 || length > 100) {
+    throw invalidArgument(`${where} takes text of 2 to 100 characters`);
+  }
+  return text;
+}
+
 /** The filter for `where(condition)`: an object of fields, or `_.and/_.or/_.nor/_.not` of them. */
 export function toFilter(condition: unknown, at = "where"): Filter {
   if (condition instanceof Command) return logic(condition, at);
@@ -51,6 +68,8 @@ function logic(cmd: Command, at: string): Filter {
       return { [`$${cmd.name}`]: parts() };
     case "not":
       return { $not: toFilter(cmd.operands[0], `${at}.not`) };
+    case "search":
+      return { $search: searchText(cmd.operands[0], `${at}: _.search()`) };
     default:
       throw invalidArgument(
         `${at}: _.${cmd.name}() applies to a field, e.g. where({ score: _.${cmd.name}(...) })`,
@@ -63,6 +82,9 @@ function fields(object: Record<string, unknown>, prefix: string, at: string): Fi
   const clauses: Filter[] = [];
   for (const [key, value] of Object.entries(object)) {
     const path = pathOf(prefix, key);
+    if (key === "$search") {
+      throw invalidArgument(`${at}.$search: ${SEARCH_HOW}`);
+    }
     if (key.startsWith("$")) {
       throw invalidArgument(
         `${at}.${key}: write operators with db.command, e.g. { score: _.gt(5) }, not { $gt: 5 }`,
@@ -122,6 +144,9 @@ function fieldCommand(path: string, cmd: Command, at: string): Filter {
       const onField = Object.keys(inner).length === 1 && isOperators(ops);
       return onField ? { [path]: { $not: ops } } : { $not: inner };
     }
+  }
+  if (cmd.name === "search") {
+    throw invalidArgument(`${where} searches the collection's search index: ${SEARCH_HOW}`);
   }
   if (cmd.name in UNSUPPORTED) throw unsupported(`${where}: ${UNSUPPORTED[cmd.name]}`);
   if (UPDATE_COMMANDS.has(cmd.name)) {

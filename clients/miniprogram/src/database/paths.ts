@@ -53,6 +53,32 @@ export function fieldList(projection: unknown): string | undefined {
   return names.join(",");
 }
 
+const EXPAND_PATH = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
+
+/** The server's `expand` parameter for `expand('author', 'comments_via_post.author')`: each
+ * path once, in the order given. Only their form is checked here; the server checks them
+ * against the schemas (`records.invalid_expand`) and bounds how many there are. */
+export function expandList(paths: readonly unknown[] | undefined): string | undefined {
+  if (paths === undefined) return undefined;
+  if (!paths.length) {
+    throw invalidArgument("expand() takes the paths to expand, e.g. expand('author')");
+  }
+  for (const path of paths) {
+    if (typeof path !== "string" || !EXPAND_PATH.test(path)) {
+      throw invalidArgument(
+        `expand(${JSON.stringify(path)}): a path is reference fields or back-relations ` +
+          "joined by dots, e.g. 'author' or 'comments_via_post.author'; one path an argument",
+      );
+    }
+  }
+  return [...new Set(paths)].join(",");
+}
+
+/** `expand('a', 'b')` and `expand(['a', 'b'])` mean the same. */
+export function expandPaths(paths: readonly unknown[]): readonly unknown[] {
+  return paths.length === 1 && Array.isArray(paths[0]) ? paths[0] : paths;
+}
+
 /** The server's answer for an id no record has (or one the user may not see). */
 export function isNotFound(error: unknown): boolean {
   return error instanceof MinibaseError && error.code === "records.not_found";

@@ -16,13 +16,14 @@ import type { Caller, QueryValue } from "../caller";
 import { invalidArgument, unsupported } from "../errors";
 import type { WatchOptions, WatchQuery, Watcher, Watching } from "../realtime/types";
 import { type Filter, toFilter } from "./filter";
-import { fieldList, optionsOf, recordsPath } from "./paths";
+import { expandList, expandPaths, fieldList, optionsOf, recordsPath } from "./paths";
 import type {
   AnyFields,
   BulkUpdateResult,
   CountResult,
   Page,
   Projection,
+  Read,
   RemoveResult,
   Stored,
   WriteOptions,
@@ -37,13 +38,14 @@ interface QueryState {
   readonly limit?: unknown;
   readonly skip?: unknown;
   readonly projection?: unknown;
+  readonly expand?: readonly unknown[];
   readonly cursor?: unknown;
   /** a misuse noticed while building, reported when the query runs */
   readonly mistake?: string;
 }
 
 interface ListAnswer<T> {
-  items: Stored<T>[];
+  items: Read<T>[];
   next_cursor: string | null;
   total?: number;
 }
@@ -58,7 +60,8 @@ export class Query<T = AnyFields> {
 
   /** The records matching the condition: fields with values or `db.command` commands, nested
    * objects, regexes (`/^re/i` or `db.RegExp`), or `_.or([...])` / `_.and` / `_.nor` of
-   * such objects. Call it once per query; combine conditions with `_.and`. */
+   * such objects, and `_.search('拿铁')` (a text search, most relevant first without
+   * orderBy). Call it once per query; combine conditions with `_.and`. */
   where(condition: object): Query<T> {
     if (this.state.where) {
       return this.with({ mistake: "where() is called once: combine conditions with _.and" });
@@ -89,6 +92,15 @@ export class Query<T = AnyFields> {
     return this.with({ projection });
   }
 
+  /** Bring the records these paths lead to under each record's `_expand`: reference fields
+   * (`'author'`) and back-relations (`'comments_via_post'`, the comments whose `post` is this
+   * record), steps joined by dots (`'comments_via_post.author'`); as arguments or one array.
+   * The rules apply to every record brought: one the user may not see is left out. The last
+   * expand() of a query counts. Pages after `next()` and `after(cursor)` expand the same. */
+  expand(...paths: (string | readonly string[])[]): Query<T> {
+    return this.with({ expand: expandPaths(paths) });
+  }
+
   /** The page after the one that answered this cursor (its `nextCursor`), with the same
    * where and orderBy. */
   after(cursor: string): Query<T> {
@@ -103,6 +115,7 @@ export class Query<T = AnyFields> {
       filter: json(filter),
       sort: sortParam(state.orders),
       fields: fieldList(state.projection),
+      expand: expandList(state.expand),
       limit: limitParam(state.limit),
       cursor: cursorParam(state.cursor),
     };
@@ -156,16 +169,22 @@ export class Query<T = AnyFields> {
   /** Watch the query: `onChange` gets a snapshot of its records (type "init"), then one per
    * change as it commits, with `docs` kept up to date; `onError` is told when the watch ends
    * (the server refused it). Answers `{ close() }`. As in CloudBase: where, orderBy and limit
-   * (which bounds the first snapshot; records that join the query later are added), no field.
+   * (which bounds the first snapshot; records that join the query later are added), no field;
+   * no expand either (client.unsupported): changes carry the records alone.
    * Every watch of the app shares one socket, which reconnects and resumes by itself. */
   watch(options: WatchOptions<Stored<T>>): Watcher {
-    const { orders, limit, projection, cursor } = this.state;
+    const { orders, limit, projection, expand, cursor } = this.state;
     if (!options || typeof options.onChange !== "function" || typeof options.onError !== "function") {
       throw invalidArgument("watch({ onChange, onError }) takes both listeners");
     }
     const filter = this.filter();
     if (projection !== undefined) {
       throw unsupported("watch() answers whole records: no field(), as in CloudBase");
+    }
+    if (expand !== undefined) {
+      throw unsupported(
+        "watch() does not expand: its snapshots carry the records alone; get() them with expand()",
+      );
     }
     if (cursor !== undefined) throw invalidArgument("watch() starts from the first page: no after()");
     if (!this.watching) throw unsupported("watch() needs the app's socket: app.database()");
@@ -196,13 +215,14 @@ export class Query<T = AnyFields> {
   }
 
   private bulkFilter(at: string): Filter {
-    const { orders, limit, projection, cursor, where } = this.state;
+    const { orders, limit, projection, expand, cursor, where } = this.state;
     if (!where) {
       throw invalidArgument(`${at} changes the records where() names; where({}) names them all`);
     }
-    if (orders.length || limit !== undefined || projection !== undefined || cursor !== undefined) {
+    const shaping = [limit, projection, expand, cursor].some((part) => part !== undefined);
+    if (orders.length || shaping) {
       throw invalidArgument(
-        `${at} acts on every record where() names: no orderBy, limit, field or after`,
+        `${at} acts on every record where() names: no orderBy, limit, field, expand or after`,
       );
     }
     return this.filter();

@@ -17,12 +17,18 @@ export interface SystemFields {
 /** A record as the server keeps it. */
 export type Stored<T> = T & SystemFields;
 
+/** A record as `get()` answers it: with `_expand` when the query or the doc named paths in
+ * `expand(...)` and the server found records there (an entry per path that brought
+ * something: a record for a reference, a list for a back-relation or an array of references;
+ * the records under it carry their own `_expand` for the next steps). */
+export type Read<T> = Stored<T> & { _expand?: Record<string, unknown> };
+
 /** Any record. */
 export type AnyFields = Record<string, unknown>;
 
 /** One page of `get()`. */
 export interface Page<T> {
-  data: Stored<T>[];
+  data: Read<T>[];
   /** where the next page starts: `query.after(page.nextCursor).get()`; null on the last page */
   nextCursor: string | null;
   /** the next page, with the same where, orderBy, limit and field; null after the last
@@ -36,7 +42,7 @@ export interface CountResult {
 }
 
 export interface GetResult<T> {
-  data: Stored<T>;
+  data: Read<T>;
 }
 
 export interface AddResult<T> {
