@@ -198,10 +198,10 @@ class PostgresDialect(Dialect):
             return path[0]
         return self.json_value(path)
 
-    def json_value(self, path: tuple[str, ...]) -> str:
+    def json_value(self, path: tuple[str, ...], column: str = "data") -> str:
         """The jsonb value at the path (jsonb compares numbers numerically, types exactly)."""
         check_path(path)
-        expr = "data"
+        expr = column
         for segment in path:
             if segment.isdigit():
                 # `scalar -> 0` gives the scalar itself in PostgreSQL: index arrays only.

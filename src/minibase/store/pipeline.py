@@ -39,7 +39,7 @@ from minibase.rules.pipeline import (
     Stage,
     Unwind,
 )
-from minibase.store.dialect import SQLITE, SYSTEM_COLUMNS, Dialect, SQLiteDialect, check_path
+from minibase.store.dialect import POSTGRES, SQLITE, SYSTEM_COLUMNS, Dialect, SQLiteDialect
 from minibase.store.query import ConditionCompiler
 
 json_path = SQLITE.json_path  # SQLite's text of a path: $.a.b[0]
@@ -214,14 +214,7 @@ class PipelineCompiler:
         """The JSON value at path (SQL NULL when missing)."""
         if self.sqlite:
             return f"({column} -> '{json_path(path)}')"
-        check_path(path)
-        expr = column
-        for segment in path:
-            if segment.isdigit():  # `scalar -> 0` is the scalar itself: index arrays only
-                expr = f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr} -> {segment} END"
-            else:
-                expr = f"{expr} -> '{segment}'"
-        return f"({expr})"
+        return POSTGRES.json_value(path, column)
 
     def json_type(self, value: str) -> str:
         """'null' 'boolean' 'number' 'string' 'array' 'object', or NULL when missing."""

@@ -73,26 +73,52 @@ def create_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> 
 
 def drop_index(dialect: Dialect, collection: Collection, index: IndexSpec) -> list[str]:
     if index.geo and dialect.name == "sqlite":
-        return [
-            *(f"DROP TRIGGER {_trigger(collection, 'g' + event)}" for event in _EVENTS),
-            f"DROP TABLE {collection.geo_table}",
-        ]
+        return _drop_kept(collection, "g", collection.geo_table)
     if not index.search:
         return [f"DROP INDEX {collection.index_name(index)}"]
     if dialect.name == "postgres":
         return [
             f"DROP INDEX {_search_index_name(collection, index, n)}" for n in range(len(index.keys))
         ]
-    return [
-        *(
-            f"DROP TRIGGER {_trigger(collection, event)}"
-            for event in ("insert", "update", "delete")
-        ),
-        f"DROP TABLE {collection.search_table}",
-    ]
+    return _drop_kept(collection, "", collection.search_table)
 
 
 _EVENTS = ("insert", "update", "delete")
+
+
+def _kept_by_triggers(
+    collection: Collection,
+    prefix: str,
+    create: str,
+    side: str,
+    columns: str,
+    values: str,
+    where: str = "",
+) -> list[str]:
+    """SQLite: a table of its own (FTS5, R*Tree) holding what an index reads of each record,
+    by the record's rowid (its first column), kept by triggers in each write's transaction and
+    filled from the records already there. `values` read the record as `new`."""
+    table = collection.table
+    insert = f"INSERT INTO {side}({columns}) SELECT {values}"
+    key = columns.split(",", 1)[0]
+    remove = f"DELETE FROM {side} WHERE {key} = old.rowid;"
+    return [
+        create,
+        f"CREATE TRIGGER {_trigger(collection, prefix + 'insert')} AFTER INSERT ON {table}"
+        f" BEGIN {insert}{where}; END",
+        f"CREATE TRIGGER {_trigger(collection, prefix + 'update')} AFTER UPDATE OF data"
+        f" ON {table} BEGIN {remove} {insert}{where}; END",
+        f"CREATE TRIGGER {_trigger(collection, prefix + 'delete')} AFTER DELETE ON {table}"
+        f" BEGIN {remove} END",
+        f"{insert} FROM {table} AS new{where}",
+    ]
+
+
+def _drop_kept(collection: Collection, prefix: str, side: str) -> list[str]:
+    return [
+        *(f"DROP TRIGGER {_trigger(collection, prefix + event)}" for event in _EVENTS),
+        f"DROP TABLE {side}",
+    ]
 
 
 # -- geopoints ------------------------------------------------------------------------------
@@ -109,26 +135,16 @@ def _create_geo(dialect: Dialect, collection: Collection, index: IndexSpec) -> l
     if dialect.name == "postgres":
         point = f"point({dialect.coordinate(path, 0)}, {dialect.coordinate(path, 1)})"
         return [f"CREATE INDEX {collection.index_name(index)} ON {table} USING gist (({point}))"]
-    geo = collection.geo_table
-
-    def box(row: str) -> str:
-        x, y = dialect.coordinate(path, 0, row), dialect.coordinate(path, 1, row)
-        return f"SELECT {row}.rowid, {x}, {x}, {y}, {y} WHERE {x} IS NOT NULL AND {y} IS NOT NULL"
-
-    insert = f"INSERT INTO {geo}(id, min_x, max_x, min_y, max_y) {box('new')};"
-    remove = f"DELETE FROM {geo} WHERE id = old.rowid;"
-    x, y = dialect.coordinate(path, 0), dialect.coordinate(path, 1)
-    return [
-        f"CREATE VIRTUAL TABLE {geo} USING rtree(id, min_x, max_x, min_y, max_y)",
-        f"CREATE TRIGGER {_trigger(collection, 'ginsert')} AFTER INSERT ON {table}"
-        f" BEGIN {insert} END",
-        f"CREATE TRIGGER {_trigger(collection, 'gupdate')} AFTER UPDATE OF data ON {table}"
-        f" BEGIN {remove} {insert} END",
-        f"CREATE TRIGGER {_trigger(collection, 'gdelete')} AFTER DELETE ON {table}"
-        f" BEGIN {remove} END",
-        f"INSERT INTO {geo}(id, min_x, max_x, min_y, max_y) SELECT rowid, {x}, {x}, {y}, {y}"
-        f" FROM {table} WHERE {x} IS NOT NULL AND {y} IS NOT NULL",
-    ]
+    x, y = dialect.coordinate(path, 0, "new"), dialect.coordinate(path, 1, "new")
+    return _kept_by_triggers(
+        collection,
+        "g",
+        f"CREATE VIRTUAL TABLE {collection.geo_table} USING rtree(id, min_x, max_x, min_y, max_y)",
+        collection.geo_table,
+        "id, min_x, max_x, min_y, max_y",
+        f"new.rowid, {x}, {x}, {y}, {y}",
+        f" WHERE {x} IS NOT NULL AND {y} IS NOT NULL",
+    )
 
 
 # -- text search ----------------------------------------------------------------------------
@@ -161,20 +177,13 @@ def _create_search(dialect: Dialect, collection: Collection, index: IndexSpec) -
         ]
     search = collection.search_table
     columns = ", ".join(f"f{n}" for n in range(len(index.keys)))
-
-    def texts(row: str) -> str:
-        return ", ".join(dialect.search_text(path, row) for path in index.paths)
-
-    insert = f"INSERT INTO {search}(rowid, {columns}) VALUES (new.rowid, {texts('new')});"
-    remove = f"DELETE FROM {search} WHERE rowid = old.rowid;"
-    return [
+    texts = ", ".join(dialect.search_text(path, "new") for path in index.paths)
+    return _kept_by_triggers(
+        collection,
+        "",
         f"CREATE VIRTUAL TABLE {search} USING fts5({columns},"
         " tokenize = 'trigram case_sensitive 1')",
-        f"CREATE TRIGGER {_trigger(collection, 'insert')} AFTER INSERT ON {table}"
-        f" BEGIN {insert} END",
-        f"CREATE TRIGGER {_trigger(collection, 'update')} AFTER UPDATE OF data ON {table}"
-        f" BEGIN {remove} {insert} END",
-        f"CREATE TRIGGER {_trigger(collection, 'delete')} AFTER DELETE ON {table}"
-        f" BEGIN {remove} END",
-        f"INSERT INTO {search}(rowid, {columns}) SELECT rowid, {texts(table)} FROM {table}",
-    ]
+        search,
+        f"rowid, {columns}",
+        f"new.rowid, {texts}",
+    )
